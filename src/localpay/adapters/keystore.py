@@ -1,0 +1,51 @@
+"""Key files: the operator's and officials' Ed25519 seeds, one file each, mode 0600.
+
+Layout: <root>/<city>/operator.key and <root>/<city>/official-<name>.key, each the
+hex of a 32-byte seed. A production deployment keeps these in an HSM or KMS; this
+file store keeps the same interface for one machine and for tests. Seeds are
+never logged or printed.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nacl.signing
+
+
+class KeyStore:
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+
+    def _path(self, city: str, name: str) -> Path:
+        return self.root / city / f"{name}.key"
+
+    def create(self, city: str, name: str) -> nacl.signing.SigningKey:
+        path = self._path(city, name)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        key = nacl.signing.SigningKey.generate()
+        # O_EXCL: never overwrite a key that may already sign a chain.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(bytes(key).hex() + "\n")
+        return key
+
+    def load(self, city: str, name: str) -> nacl.signing.SigningKey:
+        path = self._path(city, name)
+        try:
+            seed = bytes.fromhex(path.read_text().strip())
+        except FileNotFoundError:
+            raise KeyError(f"no key {name!r} for city {city!r} under {self.root}") from None
+        return nacl.signing.SigningKey(seed)
+
+    def get_or_create(self, city: str, name: str) -> nacl.signing.SigningKey:
+        if self._path(city, name).exists():
+            return self.load(city, name)
+        return self.create(city, name)
+
+    def names(self, city: str) -> list[str]:
+        folder = self.root / city
+        if not folder.is_dir():
+            return []
+        return sorted(p.stem for p in folder.glob("*.key"))

@@ -1,0 +1,221 @@
+"""The embedded store: one SQLite file, WAL, synchronous=FULL.
+
+One writer connection (the committer thread); each other thread reads through
+its own connection, which WAL lets run beside the writer. The write lease of a
+city is an exclusive flock on a file beside the database, released by the OS if
+the process dies, so a crashed sequencer never blocks its successor.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import msgspec
+
+from localpay.adapters import migrate
+from localpay.ledger.blocks import BlockRecord, TxRecord
+from localpay.ledger.store import LeaseHeld, StoredBlock, StoreError
+
+_TX_COLUMNS = "seq, height, id, kind, envelope, result"
+_BLOCK_COLUMNS = "height, header, hash, signature, checkpoint, frontier"
+
+
+def _frontier_bytes(hashes: list[bytes]) -> bytes:
+    return msgspec.json.encode([h.hex() for h in hashes])
+
+
+def _frontier(data: bytes) -> list[bytes]:
+    return [bytes.fromhex(h) for h in msgspec.json.decode(data, type=list[str])]
+
+
+def _stored_block(row: tuple[int, bytes, bytes, bytes, str, bytes]) -> StoredBlock:
+    height, header, block_hash, signature, note, frontier = row
+    return StoredBlock(
+        height, bytes(header), bytes(block_hash), bytes(signature), note, _frontier(bytes(frontier))
+    )
+
+
+def _tx(row: tuple[int, int, str, str, bytes, bytes]) -> TxRecord:
+    seq, height, tx_id, kind, envelope, result = row
+    return TxRecord(seq, height, tx_id, kind, bytes(envelope), bytes(result))
+
+
+class SQLiteStore:
+    dialect = "sqlite"
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._write_lock = threading.Lock()
+        self._leases: dict[str, int] = {}
+        try:
+            self._writer = self._connect()
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: not a usable localpay database ({exc})") from None
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA busy_timeout = 10000")
+        conn.execute("PRAGMA journal_mode = WAL")
+        # FULL: the WAL is fsynced at every commit, so an acknowledged block survives power loss.
+        conn.execute("PRAGMA synchronous = FULL")
+        return conn
+
+    def _reader(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._connect()
+        return conn
+
+    def _migrate(self) -> None:
+        conn = self._writer
+        with self._write_lock:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations"
+                " (version INTEGER PRIMARY KEY, name TEXT NOT NULL)"
+            )
+            applied = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
+            for version, name, script in migrate.pending(applied, self.dialect):
+                conn.execute("BEGIN IMMEDIATE")
+                for statement in migrate.statements(script):
+                    conn.execute(statement)
+                conn.execute("INSERT INTO schema_migrations VALUES (?, ?)", (version, name))
+                conn.execute("COMMIT")
+
+    # -- lease -------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def lease(self, city: str) -> Iterator[None]:
+        lock_path = self.path.with_name(f"{self.path.name}.{city}.lease")
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise LeaseHeld(f"another sequencer is writing city {city!r} in {self.path}") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    # -- writes ------------------------------------------------------------------------
+
+    def append_block(self, city: str, block: BlockRecord) -> None:
+        height = block.header.height
+        with self._write_lock:
+            conn = self._writer
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute(
+                    "INSERT INTO blocks (city, height, hash, header, signature, checkpoint,"
+                    " frontier) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        city,
+                        height,
+                        block.hash,
+                        block.header_bytes,
+                        block.signature,
+                        block.checkpoint,
+                        _frontier_bytes(block.frontier),
+                    ),
+                )
+                conn.executemany(
+                    "INSERT INTO txs (city, seq, height, id, kind, envelope, result)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (city, t.seq, t.height, t.id, t.kind, t.envelope, t.result)
+                        for t in block.txs
+                    ],
+                )
+                conn.executemany(
+                    "INSERT INTO state (city, key, value, height) VALUES (?, ?, ?, ?)"
+                    " ON CONFLICT (city, key) DO UPDATE"
+                    " SET value = excluded.value, height = excluded.height",
+                    [(city, key, value, height) for key, value in block.state],
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    # -- reads -------------------------------------------------------------------------
+
+    def cities(self) -> list[str]:
+        rows = self._reader().execute("SELECT city FROM blocks WHERE height = 0 ORDER BY city")
+        return [r[0] for r in rows]
+
+    def head(self, city: str) -> StoredBlock | None:
+        row = (
+            self._reader()
+            .execute(
+                f"SELECT {_BLOCK_COLUMNS} FROM blocks WHERE city = ? ORDER BY height DESC LIMIT 1",
+                (city,),
+            )
+            .fetchone()
+        )
+        return _stored_block(row) if row else None
+
+    def blocks(self, city: str, start: int = 0, end: int | None = None) -> Iterator[StoredBlock]:
+        rows = self._reader().execute(
+            f"SELECT {_BLOCK_COLUMNS} FROM blocks WHERE city = ? AND height >= ? AND height < ?"
+            " ORDER BY height",
+            (city, start, end if end is not None else 2**62),
+        )
+        return map(_stored_block, rows)
+
+    def txs(self, city: str, start: int = 0, end: int | None = None) -> Iterator[TxRecord]:
+        rows = self._reader().execute(
+            f"SELECT {_TX_COLUMNS} FROM txs WHERE city = ? AND seq >= ? AND seq < ? ORDER BY seq",
+            (city, start, end if end is not None else 2**62),
+        )
+        return map(_tx, rows)
+
+    def block_txs(self, city: str, height: int) -> list[TxRecord]:
+        rows = self._reader().execute(
+            f"SELECT {_TX_COLUMNS} FROM txs WHERE city = ? AND height = ? ORDER BY seq",
+            (city, height),
+        )
+        return [_tx(r) for r in rows]
+
+    def find_tx(self, city: str, tx_id: str) -> TxRecord | None:
+        row = (
+            self._reader()
+            .execute(f"SELECT {_TX_COLUMNS} FROM txs WHERE city = ? AND id = ?", (city, tx_id))
+            .fetchone()
+        )
+        return _tx(row) if row else None
+
+    def tx_ids(self, city: str) -> Iterator[str]:
+        rows = self._reader().execute("SELECT id FROM txs WHERE city = ?", (city,))
+        return (r[0] for r in rows)
+
+    def state(self, city: str) -> Iterator[tuple[str, bytes]]:
+        rows = self._reader().execute(
+            "SELECT key, value FROM state WHERE city = ? ORDER BY key", (city,)
+        )
+        return ((k, bytes(v)) for k, v in rows)
+
+    def state_value(self, city: str, key: str) -> bytes | None:
+        row = (
+            self._reader()
+            .execute("SELECT value FROM state WHERE city = ? AND key = ?", (city, key))
+            .fetchone()
+        )
+        return bytes(row[0]) if row else None
+
+    def close(self) -> None:
+        with self._write_lock:
+            self._writer.close()
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None

@@ -1,0 +1,90 @@
+"""Result codes: one enumeration, in precedence order.
+
+When a command has several faults, the one listed first is reported, so the same
+command always gets the same answer (TigerBeetle's rule). Never reorder members:
+the order is part of the protocol; add new codes where they belong and document them.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class Code(enum.StrEnum):
+    # Rejected before sequencing: never on the chain, the id stays unused.
+    MALFORMED = "malformed"
+    NOT_CANONICAL = "not_canonical"
+    WRONG_CITY = "wrong_city"
+    SIGNATURE_INVALID = "signature_invalid"
+    # Recorded on the chain with the command: the id is spent.
+    OK = "ok"
+    CITY_EXISTS = "city_exists"
+    SIGNER_NOT_AUTHORIZED = "signer_not_authorized"
+    APPROVALS_MISSING = "approvals_missing"
+    ACCOUNT_NOT_FOUND = "account_not_found"
+    ACCOUNT_EXISTS = "account_exists"
+    PROGRAM_NOT_FOUND = "program_not_found"
+    PAYMENT_NOT_FOUND = "payment_not_found"
+    INVALID_AMOUNT = "invalid_amount"
+    INVALID_POLICY = "invalid_policy"
+    SAME_ACCOUNT = "same_account"
+    EVIDENCE_MISSING = "evidence_missing"
+    MERCHANT_NOT_ACTIVE = "merchant_not_active"
+    MERCHANT_STATUS_UNCHANGED = "merchant_status_unchanged"
+    PROGRAM_EXPIRED = "program_expired"
+    CATEGORY_DENIED = "category_denied"
+    AREA_DENIED = "area_denied"
+    REVENUE_CAP_EXCEEDED = "revenue_cap_exceeded"
+    NOT_TRANSFERABLE = "not_transferable"
+    PER_PAYMENT_LIMIT_EXCEEDED = "per_payment_limit_exceeded"
+    DAILY_LIMIT_EXCEEDED = "daily_limit_exceeded"
+    MONTHLY_LIMIT_EXCEEDED = "monthly_limit_exceeded"
+    HOLDING_LIMIT_EXCEEDED = "holding_limit_exceeded"
+    REFUND_EXCEEDS_PAYMENT = "refund_exceeds_payment"
+    INSUFFICIENT_FUNDS = "insufficient_funds"
+    NOTHING_TO_EXPIRE = "nothing_to_expire"
+
+    @property
+    def recorded(self) -> bool:
+        """True when a command with this result is written to the chain."""
+        return _PRECEDENCE[self] >= _PRECEDENCE[Code.OK]
+
+    @property
+    def precedence(self) -> int:
+        return _PRECEDENCE[self]
+
+
+_PRECEDENCE: dict[Code, int] = {code: rank for rank, code in enumerate(Code)}
+
+REASONS: dict[Code, str] = {
+    Code.MALFORMED: "the command is not a well-formed localpay command",
+    Code.NOT_CANONICAL: "the command body is not in canonical encoding",
+    Code.WRONG_CITY: "the command names another city",
+    Code.SIGNATURE_INVALID: "a signature does not verify",
+    Code.OK: "applied",
+    Code.CITY_EXISTS: "the city already has a genesis",
+    Code.SIGNER_NOT_AUTHORIZED: "no signature from a key allowed to do this",
+    Code.APPROVALS_MISSING: "fewer distinct officials signed than this action requires",
+    Code.ACCOUNT_NOT_FOUND: "an account named by the command does not exist",
+    Code.ACCOUNT_EXISTS: "an account with this id already exists",
+    Code.PROGRAM_NOT_FOUND: "the program does not exist",
+    Code.PAYMENT_NOT_FOUND: "the payment to refund does not exist at this merchant",
+    Code.INVALID_AMOUNT: "the amount must be a whole number of won between 1 and the limit",
+    Code.INVALID_POLICY: "the program policy is inconsistent",
+    Code.SAME_ACCOUNT: "source and destination are the same account",
+    Code.EVIDENCE_MISSING: "a card (custodial) wallet payment must carry its authorization",
+    Code.MERCHANT_NOT_ACTIVE: "the merchant is not approved or is suspended",
+    Code.MERCHANT_STATUS_UNCHANGED: "the merchant already has that status",
+    Code.PROGRAM_EXPIRED: "the program's money is no longer valid",
+    Code.CATEGORY_DENIED: "the program does not allow this merchant's category",
+    Code.AREA_DENIED: "the program does not allow this merchant's area",
+    Code.REVENUE_CAP_EXCEEDED: "the merchant's annual revenue is above the program's cap",
+    Code.NOT_TRANSFERABLE: "not enough transferable money",
+    Code.PER_PAYMENT_LIMIT_EXCEEDED: "above the program's limit for one payment",
+    Code.DAILY_LIMIT_EXCEEDED: "above the program's daily limit",
+    Code.MONTHLY_LIMIT_EXCEEDED: "above the program's monthly limit",
+    Code.HOLDING_LIMIT_EXCEEDED: "the wallet would hold more of this program than allowed",
+    Code.REFUND_EXCEEDS_PAYMENT: "the refund is larger than what remains of the payment",
+    Code.INSUFFICIENT_FUNDS: "not enough usable balance",
+    Code.NOTHING_TO_EXPIRE: "the wallet has no expired money",
+}

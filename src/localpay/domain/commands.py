@@ -1,0 +1,214 @@
+"""Commands: typed, canonically encoded, signed.
+
+Canonical encoding (documented in docs/encoding.md, with test vectors):
+UTF-8 JSON with no insignificant whitespace, object keys sorted by their UTF-8
+bytes, integers only, every field present. A body is accepted only if it
+re-encodes to exactly the bytes that were signed, so there is one encoding per
+command and a signature covers exactly what the ledger applies.
+
+Signature: Ed25519 over SIGNING_PREFIX + body bytes. The prefix keeps a command
+signature from being valid as any other localpay message (block, checkpoint).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Final
+
+import msgspec
+
+from localpay.domain.policy import Label, Policy
+
+SIGNING_PREFIX: Final = b"localpay/command/v1\n"
+
+#: Largest encoded command accepted, in bytes (a policy with long lists fits easily).
+MAX_COMMAND_BYTES: Final = 8192
+#: Most signatures on one command (maker-checker needs two; headroom for quorum rules).
+MAX_SIGNATURES: Final = 4
+#: Most keys one wallet or merchant may register.
+MAX_KEYS: Final = 4
+
+CommandId = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{32}$")]
+AccountId = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9_-]{2,39}$")]
+CityId = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9-]{1,30}$")]
+PublicKeyHex = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{64}$")]
+SignatureHex = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{128}$")]
+Reference = Annotated[str, msgspec.Meta(max_length=128, pattern=r"^[\x21-\x7e]*$")]
+Keys = Annotated[list[PublicKeyHex], msgspec.Meta(min_length=1, max_length=MAX_KEYS)]
+
+
+class Official(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    key: PublicKeyHex
+    role: Label
+
+
+class _Command(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag_field="type"):
+    id: CommandId
+    city: CityId
+
+
+class CreateCity(_Command, frozen=True, tag="create_city"):
+    """Genesis: the first and only command of block 0, signed by the operator key."""
+
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=80)]
+    currency: Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}$")]
+    operator_key: PublicKeyHex
+    officials: Annotated[list[Official], msgspec.Meta(min_length=1, max_length=64)]
+    approvals: dict[Label, int]
+    default_valid_days: int
+
+
+class RegisterMerchant(_Command, frozen=True, tag="register_merchant"):
+    merchant: AccountId
+    keys: Keys
+    category: Label
+    area: Label
+    annual_revenue: int
+    registration_hash: Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{64}$")]
+
+
+class ApproveMerchant(_Command, frozen=True, tag="approve_merchant"):
+    merchant: AccountId
+
+
+class SuspendMerchant(_Command, frozen=True, tag="suspend_merchant"):
+    merchant: AccountId
+    reason: Reference
+
+
+class OpenWallet(_Command, frozen=True, tag="open_wallet"):
+    wallet: AccountId
+    keys: Keys
+    custodial: bool
+
+
+class DefineProgram(_Command, frozen=True, tag="define_program"):
+    program: Label
+    policy: Policy
+
+
+class Mint(_Command, frozen=True, tag="mint"):
+    """Units created into a program budget against won received in the trust account."""
+
+    program: Label
+    amount: int
+    won_ref: Reference
+
+
+class Credit(_Command, frozen=True, tag="credit"):
+    program: Label
+    wallet: AccountId
+    amount: int
+    origin: Reference
+
+
+class Pay(_Command, frozen=True, tag="pay"):
+    wallet: AccountId
+    merchant: AccountId
+    amount: int
+    evidence: Reference
+
+
+class Refund(_Command, frozen=True, tag="refund"):
+    merchant: AccountId
+    payment: CommandId
+    amount: int
+
+
+class Transfer(_Command, frozen=True, tag="transfer"):
+    wallet: AccountId
+    to: AccountId
+    amount: int
+
+
+class Expire(_Command, frozen=True, tag="expire"):
+    wallet: AccountId
+
+
+class Redeem(_Command, frozen=True, tag="redeem"):
+    """Merchant units burned against won paid out of the trust account."""
+
+    merchant: AccountId
+    amount: int
+    payout_ref: Reference
+
+
+Command = (
+    CreateCity
+    | RegisterMerchant
+    | ApproveMerchant
+    | SuspendMerchant
+    | OpenWallet
+    | DefineProgram
+    | Mint
+    | Credit
+    | Pay
+    | Refund
+    | Transfer
+    | Expire
+    | Redeem
+)
+
+#: Command types that officials sign; each needs `approvals[type]` distinct officials (default 1).
+OFFICIAL_COMMANDS: Final = frozenset(
+    {
+        "register_merchant",
+        "approve_merchant",
+        "suspend_merchant",
+        "define_program",
+        "mint",
+        "credit",
+    }
+)
+
+
+class Signature(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    key: PublicKeyHex
+    sig: SignatureHex
+
+
+class Envelope(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """What travels and what is stored: the exact body bytes and their signatures."""
+
+    body: msgspec.Raw
+    sigs: Annotated[list[Signature], msgspec.Meta(min_length=1, max_length=MAX_SIGNATURES)]
+
+
+_body_decoder: Final = msgspec.json.Decoder(Command)
+_envelope_decoder: Final = msgspec.json.Decoder(Envelope)
+_encoder: Final = msgspec.json.Encoder(order="sorted")
+
+
+def encode_canonical(value: object) -> bytes:
+    return _encoder.encode(value)
+
+
+def command_type(command: Command) -> str:
+    return type(command).__struct_config__.tag  # type: ignore[return-value]
+
+
+class DecodeError(ValueError):
+    """The bytes are not a well-formed command; carries the precise reason."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def decode_envelope(data: bytes) -> tuple[Envelope, Command]:
+    """Parse an envelope and its body; raise DecodeError(code, reason) if unusable."""
+    if len(data) > MAX_COMMAND_BYTES:
+        raise DecodeError("malformed", f"command larger than {MAX_COMMAND_BYTES} bytes")
+    try:
+        envelope = _envelope_decoder.decode(data)
+        command = _body_decoder.decode(envelope.body)
+    except msgspec.ValidationError as exc:
+        raise DecodeError("malformed", str(exc)) from None
+    except msgspec.DecodeError as exc:
+        raise DecodeError("malformed", f"not JSON: {exc}") from None
+    if _encoder.encode(command) != bytes(envelope.body):
+        raise DecodeError("not_canonical", "body must be canonical JSON (sorted keys, no spaces)")
+    return envelope, command
+
+
+def signing_message(body: bytes) -> bytes:
+    return SIGNING_PREFIX + body

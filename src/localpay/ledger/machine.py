@@ -1,0 +1,340 @@
+"""The city ledger as a pure state machine: apply(state, command) -> result.
+
+Deterministic: given the same state, command, verified signer keys and block
+time, it returns the same result and the same state change, on the operator's
+sequencer and on every witness. No I/O, no clock (time comes from the block).
+A rejected command changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from localpay.domain import commands as c
+from localpay.domain.codes import Code
+from localpay.domain.money import valid_amount
+from localpay.domain.policy import check_policy, lot_expiry_ms
+from localpay.ledger import spending
+from localpay.ledger.results import OK, Result, rejected
+from localpay.ledger.state import (
+    MERCHANT_ACTIVE,
+    MERCHANT_PENDING,
+    MERCHANT_SUSPENDED,
+    CityState,
+    Lot,
+    Merchant,
+    Payment,
+    Program,
+    Wallet,
+)
+
+Touched = list[str]
+Outcome = tuple[Result, Touched]
+NOTHING: Touched = []
+
+
+def apply(state: CityState, cmd: c.Command, signers: frozenset[str], now_ms: int) -> Outcome:
+    """Apply one command whose signatures were verified (their keys are `signers`)."""
+    handler: Callable[[CityState, Any, frozenset[str], int], Outcome] = _HANDLERS[type(cmd)]
+    if state.genesis is None and not isinstance(cmd, c.CreateCity):
+        return rejected(Code.ACCOUNT_NOT_FOUND), NOTHING
+    return handler(state, cmd, signers, now_ms)
+
+
+# -- authority ---------------------------------------------------------------------
+
+
+def _official_verdict(state: CityState, kind: str, signers: frozenset[str]) -> Code:
+    assert state.genesis is not None
+    officials = {o.key for o in state.genesis.officials}
+    approving = len(signers & officials)
+    if approving == 0:
+        return Code.SIGNER_NOT_AUTHORIZED
+    if approving < state.genesis.approvals.get(kind, 1):
+        return Code.APPROVALS_MISSING
+    return Code.OK
+
+
+def _is_official_or_operator(state: CityState, signers: frozenset[str]) -> bool:
+    assert state.genesis is not None
+    if state.genesis.operator_key in signers:
+        return True
+    return any(o.key in signers for o in state.genesis.officials)
+
+
+def _account_taken(state: CityState, account: str) -> bool:
+    return account in state.wallets or account in state.merchants
+
+
+# -- city and accounts ---------------------------------------------------------------
+
+
+def _create_city(state: CityState, cmd: c.CreateCity, signers: frozenset[str], now: int) -> Outcome:
+    if state.genesis is not None:
+        return rejected(Code.CITY_EXISTS), NOTHING
+    if cmd.operator_key not in signers:
+        return rejected(Code.SIGNER_NOT_AUTHORIZED), NOTHING
+    if cmd.default_valid_days <= 0 or any(n < 1 for n in cmd.approvals.values()):
+        return rejected(Code.INVALID_POLICY), NOTHING
+    state.genesis = cmd
+    return OK, ["g", "c"]
+
+
+def _open_wallet(state: CityState, cmd: c.OpenWallet, signers: frozenset[str], now: int) -> Outcome:
+    # The wallet proves it holds (one of) its keys by signing its own opening.
+    if not signers.intersection(cmd.keys):
+        return rejected(Code.SIGNER_NOT_AUTHORIZED), NOTHING
+    if _account_taken(state, cmd.wallet):
+        return rejected(Code.ACCOUNT_EXISTS), NOTHING
+    state.wallets[cmd.wallet] = Wallet(cmd.wallet, list(cmd.keys), cmd.custodial, [], {})
+    return OK, [f"w:{cmd.wallet}"]
+
+
+def _register_merchant(
+    state: CityState, cmd: c.RegisterMerchant, signers: frozenset[str], now: int
+) -> Outcome:
+    verdict = _official_verdict(state, "register_merchant", signers)
+    if verdict is not Code.OK:
+        return rejected(verdict), NOTHING
+    if _account_taken(state, cmd.merchant):
+        return rejected(Code.ACCOUNT_EXISTS), NOTHING
+    if cmd.annual_revenue < 0:
+        return rejected(Code.INVALID_AMOUNT), NOTHING
+    state.merchants[cmd.merchant] = Merchant(
+        id=cmd.merchant,
+        keys=list(cmd.keys),
+        category=cmd.category,
+        area=cmd.area,
+        annual_revenue=cmd.annual_revenue,
+        registration_hash=cmd.registration_hash,
+        status=MERCHANT_PENDING,
+        balance=0,
+        redeemed=0,
+    )
+    return OK, [f"m:{cmd.merchant}"]
+
+
+def _set_merchant_status(
+    state: CityState, kind: str, merchant_id: str, status: str, signers: frozenset[str]
+) -> Outcome:
+    verdict = _official_verdict(state, kind, signers)
+    if verdict is not Code.OK:
+        return rejected(verdict), NOTHING
+    merchant = state.merchants.get(merchant_id)
+    if merchant is None:
+        return rejected(Code.ACCOUNT_NOT_FOUND), NOTHING
+    if merchant.status == status:
+        return rejected(Code.MERCHANT_STATUS_UNCHANGED), NOTHING
+    merchant.status = status
+    return OK, [f"m:{merchant_id}"]
+
+
+def _approve_merchant(
+    state: CityState, cmd: c.ApproveMerchant, signers: frozenset[str], now: int
+) -> Outcome:
+    return _set_merchant_status(state, "approve_merchant", cmd.merchant, MERCHANT_ACTIVE, signers)
+
+
+def _suspend_merchant(
+    state: CityState, cmd: c.SuspendMerchant, signers: frozenset[str], now: int
+) -> Outcome:
+    return _set_merchant_status(
+        state, "suspend_merchant", cmd.merchant, MERCHANT_SUSPENDED, signers
+    )
+
+
+# -- programs and issuance -------------------------------------------------------------
+
+
+def _define_program(
+    state: CityState, cmd: c.DefineProgram, signers: frozenset[str], now: int
+) -> Outcome:
+    verdict = _official_verdict(state, "define_program", signers)
+    if verdict is not Code.OK:
+        return rejected(verdict), NOTHING
+    if check_policy(cmd.policy) is not None:
+        return rejected(Code.INVALID_POLICY), NOTHING
+    program = state.programs.get(cmd.program)
+    if program is None:
+        state.programs[cmd.program] = Program(cmd.program, [cmd.policy], 0, 0, 0, 0)
+    else:
+        program.versions.append(cmd.policy)
+    return OK, [f"p:{cmd.program}"]
+
+
+def _mint(state: CityState, cmd: c.Mint, signers: frozenset[str], now: int) -> Outcome:
+    verdict = _official_verdict(state, "mint", signers)
+    if verdict is not Code.OK:
+        return rejected(verdict), NOTHING
+    program = state.programs.get(cmd.program)
+    if program is None:
+        return rejected(Code.PROGRAM_NOT_FOUND), NOTHING
+    if not valid_amount(cmd.amount):
+        return rejected(Code.INVALID_AMOUNT), NOTHING
+    program.budget += cmd.amount
+    program.minted += cmd.amount
+    state.totals.minted += cmd.amount
+    return Result(code=Code.OK.value, balance=program.budget), [f"p:{cmd.program}", "c"]
+
+
+def _credit(state: CityState, cmd: c.Credit, signers: frozenset[str], now: int) -> Outcome:
+    verdict = _official_verdict(state, "credit", signers)
+    if verdict is not Code.OK:
+        return rejected(verdict), NOTHING
+    wallet = state.wallets.get(cmd.wallet)
+    if wallet is None:
+        return rejected(Code.ACCOUNT_NOT_FOUND), NOTHING
+    program = state.programs.get(cmd.program)
+    if program is None:
+        return rejected(Code.PROGRAM_NOT_FOUND), NOTHING
+    if not valid_amount(cmd.amount):
+        return rejected(Code.INVALID_AMOUNT), NOTHING
+    policy = program.versions[-1]
+    assert state.genesis is not None
+    expires = lot_expiry_ms(policy, now, state.genesis.default_valid_days)
+    if expires <= now:
+        return rejected(Code.PROGRAM_EXPIRED), NOTHING
+    if (
+        policy.holding_cap
+        and spending.holding(wallet, cmd.program) + cmd.amount > policy.holding_cap
+    ):
+        return rejected(Code.HOLDING_LIMIT_EXCEEDED), NOTHING
+    if program.budget < cmd.amount:
+        return rejected(Code.INSUFFICIENT_FUNDS), NOTHING
+    program.budget -= cmd.amount
+    program.credited += cmd.amount
+    lot = Lot(cmd.id, cmd.program, len(program.versions), cmd.amount, expires, cmd.origin)
+    spending.insert_lot(wallet, lot)
+    result = Result(code=Code.OK.value, lots=[(lot.id, lot.amount)], balance=wallet.balance())
+    return result, [f"w:{cmd.wallet}", f"p:{cmd.program}"]
+
+
+# -- spending ------------------------------------------------------------------------------
+
+
+def _pay(state: CityState, cmd: c.Pay, signers: frozenset[str], now: int) -> Outcome:
+    # The acting account first, then its signature, then the counterparty.
+    wallet = state.wallets.get(cmd.wallet)
+    if wallet is None:
+        return rejected(Code.ACCOUNT_NOT_FOUND), NOTHING
+    if not signers.intersection(wallet.keys):
+        return rejected(Code.SIGNER_NOT_AUTHORIZED), NOTHING
+    merchant = state.merchants.get(cmd.merchant)
+    if merchant is None:
+        return rejected(Code.ACCOUNT_NOT_FOUND), NOTHING
+    if not valid_amount(cmd.amount):
+        return rejected(Code.INVALID_AMOUNT), NOTHING
+    if wallet.custodial and not cmd.evidence:
+        return rejected(Code.EVIDENCE_MISSING), NOTHING
+    if merchant.status != MERCHANT_ACTIVE:
+        return rejected(Code.MERCHANT_NOT_ACTIVE), NOTHING
+    plan = spending.plan_payment(state.programs, wallet, merchant, cmd.amount, now)
+    if isinstance(plan, Code):
+        return rejected(plan), NOTHING
+    draws = spending.take(wallet, plan, now)
+    merchant.balance += cmd.amount
+    state.payments[cmd.id] = Payment(cmd.id, wallet.id, merchant.id, cmd.amount, 0, now, draws)
+    result = Result(
+        code=Code.OK.value, lots=[(d.lot, d.amount) for d in draws], balance=wallet.balance()
+    )
+    return result, [f"w:{wallet.id}", f"m:{merchant.id}", f"x:{cmd.id}"]
+
+
+def _refund(state: CityState, cmd: c.Refund, signers: frozenset[str], now: int) -> Outcome:
+    merchant = state.merchants.get(cmd.merchant)
+    if merchant is None:
+        return rejected(Code.ACCOUNT_NOT_FOUND), NOTHING
+    if not signers.intersection(merchant.keys):
+        return rejected(Code.SIGNER_NOT_AUTHORIZED), NOTHING
+    payment = state.payments.get(cmd.payment)
+    if payment is None or payment.merchant != merchant.id:
+        return rejected(Code.PAYMENT_NOT_FOUND), NOTHING
+    if not valid_amount(cmd.amount):
+        return rejected(Code.INVALID_AMOUNT), NOTHING
+    if cmd.amount > payment.amount - payment.refunded:
+        return rejected(Code.REFUND_EXCEEDS_PAYMENT), NOTHING
+    if merchant.balance < cmd.amount:
+        return rejected(Code.INSUFFICIENT_FUNDS), NOTHING
+    wallet = state.wallets[payment.wallet]
+    restored = spending.restore(wallet, payment, cmd.amount, now)
+    merchant.balance -= cmd.amount
+    payment.refunded += cmd.amount
+    result = Result(code=Code.OK.value, lots=restored, balance=wallet.balance())
+    return result, [f"w:{wallet.id}", f"m:{merchant.id}", f"x:{payment.id}"]
+
+
+def _transfer(state: CityState, cmd: c.Transfer, signers: frozenset[str], now: int) -> Outcome:
+    source = state.wallets.get(cmd.wallet)
+    if source is None:
+        return rejected(Code.ACCOUNT_NOT_FOUND), NOTHING
+    if not signers.intersection(source.keys):
+        return rejected(Code.SIGNER_NOT_AUTHORIZED), NOTHING
+    target = state.wallets.get(cmd.to)
+    if target is None:
+        return rejected(Code.ACCOUNT_NOT_FOUND), NOTHING
+    if source.id == target.id:
+        return rejected(Code.SAME_ACCOUNT), NOTHING
+    if not valid_amount(cmd.amount):
+        return rejected(Code.INVALID_AMOUNT), NOTHING
+    plan = spending.plan_transfer(state.programs, source, target, cmd.amount, now)
+    if isinstance(plan, Code):
+        return rejected(plan), NOTHING
+    moved = spending.move(source, target, plan, cmd.id, now)
+    result = Result(code=Code.OK.value, lots=moved, balance=source.balance())
+    return result, [f"w:{source.id}", f"w:{target.id}"]
+
+
+def _expire(state: CityState, cmd: c.Expire, signers: frozenset[str], now: int) -> Outcome:
+    if not _is_official_or_operator(state, signers):
+        return rejected(Code.SIGNER_NOT_AUTHORIZED), NOTHING
+    wallet = state.wallets.get(cmd.wallet)
+    if wallet is None:
+        return rejected(Code.ACCOUNT_NOT_FOUND), NOTHING
+    expired = [lot for lot in wallet.lots if lot.expires_ms <= now]
+    if not expired:
+        return rejected(Code.NOTHING_TO_EXPIRE), NOTHING
+    wallet.lots = [lot for lot in wallet.lots if lot.expires_ms > now]
+    touched = [f"w:{wallet.id}"]
+    for lot in expired:
+        program = state.programs[lot.program]
+        program.budget += lot.amount
+        program.returned += lot.amount
+        touched.append(f"p:{lot.program}")
+    result = Result(
+        code=Code.OK.value, lots=[(lot.id, lot.amount) for lot in expired], balance=wallet.balance()
+    )
+    return result, sorted(set(touched))
+
+
+def _redeem(state: CityState, cmd: c.Redeem, signers: frozenset[str], now: int) -> Outcome:
+    merchant = state.merchants.get(cmd.merchant)
+    if merchant is None:
+        return rejected(Code.ACCOUNT_NOT_FOUND), NOTHING
+    if not signers.intersection(merchant.keys) and not _is_official_or_operator(state, signers):
+        return rejected(Code.SIGNER_NOT_AUTHORIZED), NOTHING
+    if not valid_amount(cmd.amount):
+        return rejected(Code.INVALID_AMOUNT), NOTHING
+    if merchant.balance < cmd.amount:
+        return rejected(Code.INSUFFICIENT_FUNDS), NOTHING
+    merchant.balance -= cmd.amount
+    merchant.redeemed += cmd.amount
+    state.totals.burned += cmd.amount
+    return Result(code=Code.OK.value, balance=merchant.balance), [f"m:{merchant.id}", "c"]
+
+
+_HANDLERS: dict[type, Callable[[CityState, Any, frozenset[str], int], Outcome]] = {
+    c.CreateCity: _create_city,
+    c.OpenWallet: _open_wallet,
+    c.RegisterMerchant: _register_merchant,
+    c.ApproveMerchant: _approve_merchant,
+    c.SuspendMerchant: _suspend_merchant,
+    c.DefineProgram: _define_program,
+    c.Mint: _mint,
+    c.Credit: _credit,
+    c.Pay: _pay,
+    c.Refund: _refund,
+    c.Transfer: _transfer,
+    c.Expire: _expire,
+    c.Redeem: _redeem,
+}

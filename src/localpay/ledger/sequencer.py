@@ -1,0 +1,327 @@
+"""The one writer of a city's chain.
+
+Commands arrive from any thread. A builder thread takes them in batches, checks
+signatures in parallel, applies them in order to the in-memory state and seals a
+block; a committer thread writes each block (transactions, results, state
+changes, header) in one database transaction and only then answers the callers.
+While block N is being written, block N+1 is being built: that overlap and the
+one commit per block are where the speed comes from. A store failure stops the
+sequencer for good (the memory state may be ahead of the disk): restart it.
+"""
+
+from __future__ import annotations
+
+import collections
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from contextlib import ExitStack
+from typing import Final
+
+import msgspec
+import nacl.signing
+
+from localpay.domain.codes import REASONS, Code
+from localpay.domain.commands import (
+    Command,
+    CreateCity,
+    DecodeError,
+    Envelope,
+    command_type,
+    decode_envelope,
+    encode_canonical,
+)
+from localpay.ledger import machine
+from localpay.ledger.blocks import BlockRecord, TxRecord, encode_result
+from localpay.ledger.chain import ChainHead, chain_origin, seal
+from localpay.ledger.results import Result
+from localpay.ledger.signatures import SignatureVerifier
+from localpay.ledger.state import CityState
+from localpay.ledger.store import Store
+
+#: Most commands in one block: bounds a block's memory and its commit time.
+MAX_BLOCK_TXS: Final = 4096
+#: Most commands waiting to be sequenced; beyond it submit() refuses (backpressure).
+MAX_QUEUE: Final = 100_000
+#: Sealed blocks waiting for their commit: the pipeline depth.
+COMMIT_PIPELINE: Final = 2
+
+
+class Receipt(msgspec.Struct, frozen=True, omit_defaults=True):
+    """The answer to one submitted command, given once its block is durable."""
+
+    id: str
+    code: str
+    message: str = ""
+    result: Result | None = None
+    seq: int | None = None
+    height: int | None = None
+    duplicate: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.code == Code.OK
+
+
+class SequencerStopped(RuntimeError):
+    """The sequencer is not running (stopped, or failed on a store error)."""
+
+
+class Overloaded(RuntimeError):
+    """Too many commands are waiting; the caller should retry later."""
+
+
+class _Pending:
+    __slots__ = ("command", "data", "envelope", "future")
+
+    def __init__(self, data: bytes, future: Future[Receipt]) -> None:
+        self.data = data
+        self.future = future
+        self.envelope: Envelope | None = None
+        self.command: Command | None = None
+
+
+def _reject(pending: _Pending, tx_id: str, code: str, message: str) -> None:
+    pending.future.set_result(Receipt(id=tx_id, code=code, message=message))
+
+
+class Sequencer:
+    def __init__(
+        self,
+        city: str,
+        store: Store,
+        operator: nacl.signing.SigningKey,
+        clock: Callable[[], int],
+        verifier: SignatureVerifier | None = None,
+        max_block_txs: int = MAX_BLOCK_TXS,
+    ) -> None:
+        self.city = city
+        self.store = store
+        self.operator = operator
+        self.clock = clock
+        self.verifier = verifier or SignatureVerifier()
+        self.max_block_txs = max_block_txs
+        self.state = CityState(city)
+        self.head = ChainHead.empty(city)
+        self._seen: set[str] = set()
+        # Ids sequenced but not yet durable -> futures of duplicates waiting on them.
+        self._inflight: dict[str, list[Future[Receipt]]] = {}
+        self._intake: collections.deque[_Pending] = collections.deque()
+        self._wake = threading.Condition()
+        self._commits: queue.Queue[tuple[BlockRecord, list[_Pending]] | None] = queue.Queue(
+            COMMIT_PIPELINE
+        )
+        self._lock = threading.Lock()
+        self._running = False
+        self.failure: BaseException | None = None
+        self._exit = ExitStack()
+        self._threads: list[threading.Thread] = []
+
+    # -- life cycle -------------------------------------------------------------------
+
+    def start(self) -> Sequencer:
+        self._exit.enter_context(self.store.lease(self.city))
+        self._recover()
+        self._running = True
+        for name, target in (("builder", self._build_loop), ("committer", self._commit_loop)):
+            thread = threading.Thread(target=target, name=f"{name}-{self.city}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def _recover(self) -> None:
+        """Rebuild memory from the store: state rows, chain head, spent ids."""
+        for key, value in self.store.state(self.city):
+            self.state.load_entity(key, value)
+        head = self.store.head(self.city)
+        if head is not None:
+            assert self.state.genesis is not None, "store has blocks but no genesis state"
+            self.head = ChainHead.after(self.city, head, self.state.genesis.id)
+        self._seen = set(self.store.tx_ids(self.city))
+
+    def stop(self) -> None:
+        with self._wake:
+            self._running = False
+            self._wake.notify_all()
+        for thread in self._threads:
+            thread.join()
+        self._threads.clear()
+        self._exit.close()
+
+    def __enter__(self) -> Sequencer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def running(self) -> bool:
+        return self._running and self.failure is None
+
+    # -- intake ------------------------------------------------------------------------
+
+    def submit(self, data: bytes) -> Future[Receipt]:
+        return self.submit_many([data])[0]
+
+    def submit_many(self, items: Sequence[bytes]) -> list[Future[Receipt]]:
+        futures: list[Future[Receipt]] = [Future() for _ in items]
+        with self._wake:
+            if not self.running:
+                raise SequencerStopped(f"sequencer for {self.city} is not running") from (
+                    self.failure
+                )
+            if len(self._intake) + len(items) > MAX_QUEUE:
+                raise Overloaded(f"more than {MAX_QUEUE} commands waiting for {self.city}")
+            self._intake.extend(map(_Pending, items, futures))
+            self._wake.notify()
+        return futures
+
+    def queue_depth(self) -> int:
+        return len(self._intake)
+
+    def _take_batch(self) -> list[_Pending]:
+        with self._wake:
+            while self._running and not self._intake:
+                self._wake.wait(0.5)
+            # Until the city exists, its genesis must sit alone in block 0.
+            limit = self.max_block_txs if self.state.genesis else 1
+            count = min(limit, len(self._intake))
+            return [self._intake.popleft() for _ in range(count)]
+
+    # -- building ----------------------------------------------------------------------
+
+    def _build_loop(self) -> None:
+        try:
+            while self._running:
+                batch = self._take_batch()
+                if batch:
+                    self._build(batch)
+        except BaseException as exc:  # a bug: stop taking work, fail loudly
+            self._fail(exc)
+        finally:
+            self._commits.put(None)
+
+    def _decode(self, batch: list[_Pending]) -> list[_Pending]:
+        good = []
+        for pending in batch:
+            try:
+                pending.envelope, pending.command = decode_envelope(pending.data)
+            except DecodeError as exc:
+                _reject(pending, "", exc.code, str(exc))
+                continue
+            if pending.command.city != self.city:
+                _reject(pending, pending.command.id, Code.WRONG_CITY, REASONS[Code.WRONG_CITY])
+                continue
+            good.append(pending)
+        return good
+
+    def _build(self, batch: list[_Pending]) -> None:
+        batch = self._decode(batch)
+        items = [(bytes(p.envelope.body), p.envelope.sigs) for p in batch if p.envelope]
+        signer_sets = self.verifier.verify(items)
+        now = max(self.clock(), self.head.time_ms)
+        txs: list[TxRecord] = []
+        sequenced: list[_Pending] = []
+        touched: dict[str, None] = {}
+        for pending, signers in zip(batch, signer_sets, strict=True):
+            command = pending.command
+            assert command is not None and pending.envelope is not None
+            if signers is None:
+                _reject(pending, command.id, Code.SIGNATURE_INVALID, "a signature does not verify")
+                continue
+            if self._join_duplicate(pending, command.id):
+                continue
+            if isinstance(command, CreateCity):
+                self.head.origin = chain_origin(self.city, command.id)
+            result, keys = machine.apply(self.state, command, signers, now)
+            touched.update(dict.fromkeys(keys))
+            txs.append(self._record(pending.envelope, command, result, len(txs)))
+            sequenced.append(pending)
+            self._seen.add(command.id)
+        if txs:
+            changes = [(key, self.state.encode_entity(key)) for key in touched]
+            block = seal(self.head, now, txs, changes, self.operator)
+            self._commits.put((block, sequenced))
+
+    def _record(self, envelope: Envelope, command: Command, result: Result, n: int) -> TxRecord:
+        with self._lock:
+            self._inflight[command.id] = []
+        return TxRecord(
+            seq=self.head.log.size + n,
+            height=self.head.height,
+            id=command.id,
+            kind=command_type(command),
+            envelope=encode_canonical(envelope),
+            result=encode_result(result),
+        )
+
+    def _join_duplicate(self, pending: _Pending, tx_id: str) -> bool:
+        """A repeated id gets the original answer, never a second effect."""
+        if tx_id not in self._seen:
+            return False
+        with self._lock:
+            waiters = self._inflight.get(tx_id)
+            if waiters is not None:  # original not durable yet: answer when it is
+                waiters.append(pending.future)
+                return True
+        original = self.store.find_tx(self.city, tx_id)
+        assert original is not None, f"id {tx_id} seen but not stored"
+        pending.future.set_result(_receipt(original, duplicate=True))
+        return True
+
+    # -- committing --------------------------------------------------------------------
+
+    def _commit_loop(self) -> None:
+        while True:
+            item = self._commits.get()
+            if item is None:
+                return
+            block, sequenced = item
+            if self.failure is not None:  # never write past a failed block
+                for pending in sequenced:
+                    pending.future.set_exception(SequencerStopped("sequencer failed earlier"))
+                continue
+            try:
+                self.store.append_block(self.city, block)
+            except BaseException as exc:
+                self._fail(exc)
+                for pending in sequenced:
+                    pending.future.set_exception(SequencerStopped(f"block not written: {exc}"))
+                continue
+            self._acknowledge(block, sequenced)
+
+    def _acknowledge(self, block: BlockRecord, sequenced: list[_Pending]) -> None:
+        for tx, pending in zip(block.txs, sequenced, strict=True):
+            receipt = _receipt(tx)
+            pending.future.set_result(receipt)
+            with self._lock:
+                waiters = self._inflight.pop(tx.id)
+            if waiters:
+                duplicate = msgspec.structs.replace(receipt, duplicate=True)
+                for future in waiters:
+                    future.set_result(duplicate)
+
+    def _fail(self, exc: BaseException) -> None:
+        with self._wake:
+            if self.failure is None:
+                self.failure = exc
+            self._running = False
+            self._wake.notify_all()
+            stranded = list(self._intake)
+            self._intake.clear()
+        for pending in stranded:
+            pending.future.set_exception(SequencerStopped(f"sequencer failed: {exc}"))
+
+
+def _receipt(tx: TxRecord, duplicate: bool = False) -> Receipt:
+    result = tx.decoded_result()
+    return Receipt(
+        id=tx.id,
+        code=result.code,
+        message=REASONS[Code(result.code)],
+        result=result,
+        seq=tx.seq,
+        height=tx.height,
+        duplicate=duplicate,
+    )

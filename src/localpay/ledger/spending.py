@@ -1,0 +1,208 @@
+"""How money moves between lots: which lots a payment draws, caps, restores.
+
+Payments draw eligible, unexpired lots soonest-expiring first (ties by lot id),
+within each program's per-payment, daily and monthly caps. Refunds put the money
+back into the very lots it came from, last drawn first.
+"""
+
+from __future__ import annotations
+
+from localpay.domain.calendar import day_key, month_key
+from localpay.domain.codes import Code
+from localpay.domain.policy import MerchantFacts, Policy, evaluate
+from localpay.ledger.state import Draw, Lot, Merchant, Payment, Program, Wallet, Window
+
+# A plan: (lot index in wallet.lots, amount to take), in drawing order.
+Plan = list[tuple[int, int]]
+
+
+def _sort_key(lot: Lot) -> tuple[int, str]:
+    return (lot.expires_ms, lot.id)
+
+
+def insert_lot(wallet: Wallet, lot: Lot) -> None:
+    wallet.lots.append(lot)
+    wallet.lots.sort(key=_sort_key)
+
+
+def holding(wallet: Wallet, program: str) -> int:
+    return sum(lot.amount for lot in wallet.lots if lot.program == program)
+
+
+def policy_of(programs: dict[str, Program], lot: Lot) -> Policy:
+    return programs[lot.program].versions[lot.version - 1]
+
+
+def _window(wallet: Wallet, program: str, now: int) -> Window:
+    """The wallet's spending window for a program, rolled over to today/this month."""
+    day, month = day_key(now), month_key(now)
+    window = wallet.windows.get(program)
+    if window is None:
+        return Window(day, 0, month, 0)
+    return Window(
+        day,
+        window.day_spent if window.day == day else 0,
+        month,
+        window.month_spent if window.month == month else 0,
+    )
+
+
+def _room(policy: Policy, window: Window, drawn: int) -> tuple[int, Code]:
+    """How much more this payment may take from a program, and which cap binds."""
+    room, binding = 1 << 62, Code.OK
+    for cap, used, code in (
+        (policy.per_payment_cap, drawn, Code.PER_PAYMENT_LIMIT_EXCEEDED),
+        (policy.daily_cap, window.day_spent + drawn, Code.DAILY_LIMIT_EXCEEDED),
+        (policy.monthly_cap, window.month_spent + drawn, Code.MONTHLY_LIMIT_EXCEEDED),
+    ):
+        if cap and cap - used < room:
+            room, binding = max(cap - used, 0), code
+    return room, binding
+
+
+def _failure(blocked: list[Code], total: int, amount: int) -> Code:
+    """Why a payment cannot be covered: lack of money, else the first blocking rule."""
+    if total < amount or not blocked:
+        return Code.INSUFFICIENT_FUNDS
+    return min(blocked, key=lambda code: code.precedence)
+
+
+def plan_payment(
+    programs: dict[str, Program], wallet: Wallet, merchant: Merchant, amount: int, now: int
+) -> Plan | Code:
+    facts = MerchantFacts(merchant.category, merchant.area, merchant.annual_revenue)
+    verdicts: dict[tuple[str, int], Code] = {}
+    drawn: dict[str, int] = {}
+    plan: Plan = []
+    blocked: list[Code] = []
+    remaining, total = amount, 0
+    for index, lot in enumerate(wallet.lots):
+        total += lot.amount
+        if remaining == 0:
+            continue
+        if lot.expires_ms <= now:
+            blocked.append(Code.PROGRAM_EXPIRED)
+            continue
+        key = (lot.program, lot.version)
+        verdict = verdicts.get(key)
+        if verdict is None:
+            verdict = verdicts[key] = evaluate(policy_of(programs, lot), facts)
+        if verdict is not Code.OK:
+            blocked.append(verdict)
+            continue
+        room, binding = _room(
+            policy_of(programs, lot), _window(wallet, lot.program, now), drawn.get(lot.program, 0)
+        )
+        take = min(lot.amount, remaining, room)
+        if take < min(lot.amount, remaining):
+            blocked.append(binding)
+        if take:
+            plan.append((index, take))
+            drawn[lot.program] = drawn.get(lot.program, 0) + take
+            remaining -= take
+    if remaining:
+        return _failure(blocked, total, amount)
+    return plan
+
+
+def _charge_window(wallet: Wallet, program: str, amount: int, now: int) -> None:
+    window = _window(wallet, program, now)
+    window.day_spent += amount
+    window.month_spent += amount
+    wallet.windows[program] = window
+
+
+def take(wallet: Wallet, plan: Plan, now: int) -> list[Draw]:
+    """Carry out a payment plan; returns the draws (kept with the payment for refunds)."""
+    draws = []
+    for index, amount in plan:
+        lot = wallet.lots[index]
+        lot.amount -= amount
+        draws.append(Draw(lot.id, lot.program, lot.version, amount, lot.expires_ms, lot.origin))
+        _charge_window(wallet, lot.program, amount, now)
+    wallet.lots = [lot for lot in wallet.lots if lot.amount > 0]
+    return draws
+
+
+def restore(wallet: Wallet, payment: Payment, amount: int, now: int) -> list[tuple[str, int]]:
+    """Return `amount` of a payment to the lots it came from, last drawn first.
+
+    A refund also gives back the room it used under today's and this month's caps.
+    """
+    already = payment.refunded
+    by_id = {lot.id: lot for lot in wallet.lots}
+    restored: list[tuple[str, int]] = []
+    for draw in reversed(payment.draws):
+        # Skip the part of this draw that earlier partial refunds already returned.
+        back = min(draw.amount, already)
+        already -= back
+        give = min(draw.amount - back, amount)
+        if give <= 0:
+            continue
+        amount -= give
+        lot = by_id.get(draw.lot)
+        if lot is None:
+            lot = Lot(draw.lot, draw.program, draw.version, 0, draw.expires_ms, draw.origin)
+            insert_lot(wallet, lot)
+            by_id[lot.id] = lot
+        lot.amount += give
+        _uncharge_window(wallet, draw.program, give, payment.at_ms, now)
+        restored.append((draw.lot, give))
+        if amount == 0:
+            break
+    return restored
+
+
+def _uncharge_window(wallet: Wallet, program: str, amount: int, paid_at: int, now: int) -> None:
+    window = wallet.windows.get(program)
+    if window is None:
+        return
+    if window.day == day_key(paid_at) == day_key(now):
+        window.day_spent = max(window.day_spent - amount, 0)
+    if window.month == month_key(paid_at) == month_key(now):
+        window.month_spent = max(window.month_spent - amount, 0)
+
+
+def plan_transfer(
+    programs: dict[str, Program], source: Wallet, target: Wallet, amount: int, now: int
+) -> Plan | Code:
+    """Transferable, unexpired lots, soonest-expiring first, within the receiver's caps."""
+    plan: Plan = []
+    remaining, total = amount, 0
+    incoming: dict[str, int] = {}
+    held_out = False
+    for index, lot in enumerate(source.lots):
+        total += lot.amount
+        policy = policy_of(programs, lot)
+        if remaining == 0 or lot.expires_ms <= now or not policy.transferable:
+            continue
+        room = remaining
+        if policy.holding_cap:
+            held = holding(target, lot.program) + incoming.get(lot.program, 0)
+            room = max(policy.holding_cap - held, 0)
+        take = min(lot.amount, remaining, room)
+        held_out = held_out or take < min(lot.amount, remaining)
+        if take:
+            plan.append((index, take))
+            incoming[lot.program] = incoming.get(lot.program, 0) + take
+            remaining -= take
+    if not remaining:
+        return plan
+    if total < amount:
+        return Code.INSUFFICIENT_FUNDS
+    return Code.HOLDING_LIMIT_EXCEEDED if held_out else Code.NOT_TRANSFERABLE
+
+
+def move(
+    source: Wallet, target: Wallet, plan: Plan, command_id: str, now: int
+) -> list[tuple[str, int]]:
+    """Carry out a transfer: new lots in the receiver keep program, version and expiry."""
+    moved = []
+    for n, (index, amount) in enumerate(plan):
+        lot = source.lots[index]
+        lot.amount -= amount
+        new = Lot(f"{command_id}.{n}", lot.program, lot.version, amount, lot.expires_ms, "gift")
+        insert_lot(target, new)
+        moved.append((new.id, amount))
+    source.lots = [lot for lot in source.lots if lot.amount > 0]
+    return moved

@@ -1,0 +1,187 @@
+"""A city's ledger state, held in memory by its one writer.
+
+Each entity serialises to one row of the store's state table under a stable key
+("w:<wallet>", "m:<merchant>", "p:<program>", "x:<payment id>", "c" for city
+totals); the sequencer writes the entities a block touched in that block's
+database transaction, and verify compares them with a replay from genesis.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import msgspec
+
+from localpay.domain.commands import CreateCity
+from localpay.domain.policy import Policy
+
+
+class Lot(msgspec.Struct):
+    id: str
+    program: str
+    version: int
+    amount: int
+    expires_ms: int
+    origin: str
+
+
+class Window(msgspec.Struct, array_like=True):
+    """What a wallet spent of one program in the current Korean day and month."""
+
+    day: int
+    day_spent: int
+    month: int
+    month_spent: int
+
+
+class Wallet(msgspec.Struct):
+    id: str
+    keys: list[str]
+    custodial: bool
+    # Kept sorted by (expires_ms, id): payments draw from the front.
+    lots: list[Lot]
+    windows: dict[str, Window]
+
+    def balance(self) -> int:
+        return sum(lot.amount for lot in self.lots)
+
+
+class Merchant(msgspec.Struct):
+    id: str
+    keys: list[str]
+    category: str
+    area: str
+    annual_revenue: int
+    registration_hash: str
+    status: str
+    balance: int
+    redeemed: int
+
+
+class Program(msgspec.Struct):
+    id: str
+    versions: list[Policy]
+    budget: int
+    minted: int
+    credited: int
+    returned: int
+
+
+class Draw(msgspec.Struct, array_like=True):
+    """The part of a payment taken from one lot; enough to restore the lot on refund."""
+
+    lot: str
+    program: str
+    version: int
+    amount: int
+    expires_ms: int
+    origin: str
+
+
+class Payment(msgspec.Struct):
+    id: str
+    wallet: str
+    merchant: str
+    amount: int
+    refunded: int
+    at_ms: int
+    draws: list[Draw]
+
+
+class Totals(msgspec.Struct):
+    minted: int = 0
+    burned: int = 0
+
+
+MERCHANT_PENDING: Final = "pending"
+MERCHANT_ACTIVE: Final = "active"
+MERCHANT_SUSPENDED: Final = "suspended"
+
+
+class CityState:
+    """Everything the ledger needs to decide the next command of one city."""
+
+    def __init__(self, city: str) -> None:
+        self.city = city
+        self.genesis: CreateCity | None = None
+        self.wallets: dict[str, Wallet] = {}
+        self.merchants: dict[str, Merchant] = {}
+        self.programs: dict[str, Program] = {}
+        self.payments: dict[str, Payment] = {}
+        self.totals = Totals()
+
+    # -- serialisation -------------------------------------------------------------
+
+    def entity(self, key: str) -> msgspec.Struct:
+        kind, _, ident = key.partition(":")
+        match kind:
+            case "w":
+                return self.wallets[ident]
+            case "m":
+                return self.merchants[ident]
+            case "p":
+                return self.programs[ident]
+            case "x":
+                return self.payments[ident]
+            case "c":
+                return self.totals
+            case "g":
+                assert self.genesis is not None
+                return self.genesis
+        raise KeyError(key)
+
+    def entity_keys(self) -> list[str]:
+        keys = ["c"] + (["g"] if self.genesis else [])
+        keys += [f"w:{k}" for k in self.wallets]
+        keys += [f"m:{k}" for k in self.merchants]
+        keys += [f"p:{k}" for k in self.programs]
+        keys += [f"x:{k}" for k in self.payments]
+        return keys
+
+    def encode_entity(self, key: str) -> bytes:
+        return _encoder.encode(self.entity(key))
+
+    def load_entity(self, key: str, data: bytes) -> None:
+        kind, _, ident = key.partition(":")
+        match kind:
+            case "w":
+                self.wallets[ident] = msgspec.json.decode(data, type=Wallet)
+            case "m":
+                self.merchants[ident] = msgspec.json.decode(data, type=Merchant)
+            case "p":
+                self.programs[ident] = msgspec.json.decode(data, type=Program)
+            case "x":
+                self.payments[ident] = msgspec.json.decode(data, type=Payment)
+            case "c":
+                self.totals = msgspec.json.decode(data, type=Totals)
+            case "g":
+                self.genesis = msgspec.json.decode(data, type=CreateCity)
+            case _:
+                raise KeyError(key)
+
+    # -- invariants ----------------------------------------------------------------
+
+    def supply(self) -> int:
+        """Units in existence: every balance held anywhere in the city."""
+        return (
+            sum(w.balance() for w in self.wallets.values())
+            + sum(m.balance for m in self.merchants.values())
+            + sum(p.budget for p in self.programs.values())
+        )
+
+    def check_invariants(self) -> list[str]:
+        """Broken invariants, described; empty when the state is sound."""
+        problems = []
+        minted, burned = self.totals.minted, self.totals.burned
+        if self.supply() != minted - burned:
+            problems.append(f"supply {self.supply()} != minted {minted} - burned {burned}")
+        for wallet in self.wallets.values():
+            problems += [
+                f"lot {lot.id} of {wallet.id} <= 0" for lot in wallet.lots if lot.amount <= 0
+            ]
+        problems += [f"merchant {m.id} < 0" for m in self.merchants.values() if m.balance < 0]
+        problems += [f"budget {p.id} < 0" for p in self.programs.values() if p.budget < 0]
+        return problems
+
+
+_encoder: Final = msgspec.json.Encoder(order="sorted")

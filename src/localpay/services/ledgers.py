@@ -1,0 +1,81 @@
+"""The running ledgers of this process: one sequencer per city, started on demand."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from typing import Final, Protocol
+
+import nacl.signing
+
+from localpay.ledger.sequencer import Receipt, Sequencer
+from localpay.ledger.signatures import SignatureVerifier
+from localpay.ledger.store import Store
+
+#: How long a caller waits for its block to become durable before giving up.
+DEFAULT_TIMEOUT_S: Final = 30.0
+
+OPERATOR: Final = "operator"
+
+
+class Keys(Protocol):
+    def create(self, city: str, name: str) -> nacl.signing.SigningKey: ...
+
+    def load(self, city: str, name: str) -> nacl.signing.SigningKey: ...
+
+    def get_or_create(self, city: str, name: str) -> nacl.signing.SigningKey: ...
+
+    def names(self, city: str) -> list[str]: ...
+
+
+def new_id() -> str:
+    """A fresh 128-bit command id (the client's idempotency key)."""
+    return os.urandom(16).hex()
+
+
+class Ledgers:
+    def __init__(
+        self,
+        store: Store,
+        keys: Keys,
+        clock: Callable[[], int],
+        verifier: SignatureVerifier | None = None,
+    ) -> None:
+        self.store = store
+        self.keys = keys
+        self.clock = clock
+        self.verifier = verifier or SignatureVerifier()
+        self._running: dict[str, Sequencer] = {}
+        self._lock = threading.Lock()
+
+    def sequencer(self, city: str) -> Sequencer:
+        with self._lock:
+            seq = self._running.get(city)
+            if seq is None or not seq.running:
+                operator = self.keys.get_or_create(city, OPERATOR)
+                seq = Sequencer(city, self.store, operator, self.clock, self.verifier).start()
+                self._running[city] = seq
+            return seq
+
+    def submit(self, city: str, data: bytes) -> Future[Receipt]:
+        return self.sequencer(city).submit(data)
+
+    def submit_many(self, city: str, items: Sequence[bytes]) -> list[Future[Receipt]]:
+        return self.sequencer(city).submit_many(items)
+
+    def execute(self, city: str, data: bytes, timeout: float = DEFAULT_TIMEOUT_S) -> Receipt:
+        return self.submit(city, data).result(timeout)
+
+    def execute_many(
+        self, city: str, items: Sequence[bytes], timeout: float = DEFAULT_TIMEOUT_S
+    ) -> list[Receipt]:
+        return [f.result(timeout) for f in self.submit_many(city, items)]
+
+    def close(self) -> None:
+        with self._lock:
+            for seq in self._running.values():
+                seq.stop()
+            self._running.clear()
+        self.verifier.close()
