@@ -192,7 +192,7 @@ def test_empty_root_is_sha256_of_nothing() -> None:
 
 
 def test_leaf_hashes_match_reference() -> None:
-    assert LEAF_HASHES == NODE_HASHES[0]
+    assert NODE_HASHES[0] == LEAF_HASHES
 
 
 def test_node_hashes_match_reference() -> None:

@@ -11,19 +11,21 @@ Assumptions, where the specs leave room:
 - Tree sizes are capped at 2**64 - 1, as in the Go reference (uint64).
 - A note may carry at most 100 signature lines (the spec requires accepting
   at least 16; 100 is the Go reference's limit).
-- "Unicode space" in key names is Python's ``str.isspace``, a superset of
-  Go's ``unicode.IsSpace`` only in C0 controls, which notes forbid anyway.
+- "Unicode space" in key names is Python's ``str.isspace``; it differs from
+  Go's ``unicode.IsSpace`` only on U+001C..U+001F, controls that notes
+  forbid anyway.
 - Base64 is RFC 4648 §4 standard alphabet with padding, and must be
   canonical (re-encoding gives the same text), so one signature or root has
   exactly one spelling.
 - ``cosign`` only signs well-formed checkpoints; ``verify_cosignature``
   checks the signature over whatever body it is given.
+- ``open_note`` only parses: duplicate or unknown signatures are returned
+  as they are, and it is the caller's policy which keys must verify.
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import struct
 from collections.abc import Sequence
@@ -81,7 +83,11 @@ class Checkpoint:
 
 @dataclass(frozen=True, slots=True)
 class NoteSignature:
-    """One parsed signature line. ``signature`` excludes the 4-byte key id."""
+    """One parsed signature line.
+
+    ``signature`` is everything after the 4-byte key id: a 64-byte Ed25519
+    signature, or for a cosignature the 8-byte timestamp and then that.
+    """
 
     name: str
     key_id: bytes
@@ -134,7 +140,7 @@ def _b64(data: bytes) -> str:
 def _unb64(text: str, what: str) -> bytes:
     try:
         raw = base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
+    except ValueError:  # binascii.Error is a ValueError
         raise NoteError(f"{what} is not valid base64") from None
     # Non-zero padding bits decode fine but would give one value two spellings.
     if _b64(raw) != text:

@@ -250,7 +250,8 @@ def verify_consistency(
     if old_size == new_size:
         return len(proof) == 0 and old_root == new_root
     if old_size == 0:
-        # An empty tree is a prefix of every tree; there is nothing to check.
+        # An empty tree is a prefix of every tree; there is nothing to check,
+        # old_root included (as in RFC 9162 and the Go reference).
         return len(proof) == 0
     if len(proof) == 0:
         return False

@@ -1,0 +1,289 @@
+"""`localpay`: the command line. Thin: parse, call a service, render.
+
+Every failure is one line on stderr and a non-zero exit; secrets are never printed.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any, NoReturn
+
+import msgspec
+import typer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from localpay import bootstrap
+from localpay.adapters.clock import now_ms
+from localpay.ledger.store import LeaseHeld, Store, StoreError
+from localpay.services import inspect
+from localpay.services.demo import SimClock, run_demo
+from localpay.services.ledgers import Ledgers
+from localpay.services.officials import CityAlreadyExists, create_city
+from localpay.services.verify import verify_city
+
+app = typer.Typer(
+    name="localpay",
+    help="localpay: a city's own local currency on a signed, hash-chained ledger.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+CityOpt = Annotated[str, typer.Option("--city", help="City id, e.g. gimpo")]
+
+
+class Settings(msgspec.Struct):
+    db: str
+    keys: str | None
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    db: Annotated[
+        str | None,
+        typer.Option("--db", envvar="LOCALPAY_DB", help="sqlite:///path.db or postgresql://..."),
+    ] = None,
+    keys: Annotated[
+        str | None, typer.Option("--keys", envvar="LOCALPAY_KEYS", help="Folder of key files")
+    ] = None,
+) -> None:
+    ctx.obj = Settings(bootstrap.db_url(db), keys)
+
+
+@contextmanager
+def opened(ctx: typer.Context) -> Iterator[Store]:
+    settings: Settings = ctx.obj
+    try:
+        store = bootstrap.open_store(settings.db)
+    except StoreError as exc:
+        fail(str(exc))
+    try:
+        yield store
+    except (inspect.NotFound, LeaseHeld, StoreError, CityAlreadyExists) as exc:
+        fail(str(exc).strip("'\""))
+    finally:
+        store.close()
+
+
+@contextmanager
+def running(ctx: typer.Context, clock: Callable[[], int] = now_ms) -> Iterator[Ledgers]:
+    settings: Settings = ctx.obj
+    with opened(ctx) as store:
+        ledgers = Ledgers(store, bootstrap.open_keys(settings.db, settings.keys), clock)
+        try:
+            yield ledgers
+        finally:
+            ledgers.close()
+
+
+def print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(msgspec.to_builtins(value), ensure_ascii=False, indent=2) + "\n")
+
+
+# -- cities ---------------------------------------------------------------------------------
+
+
+@app.command()
+def init(
+    ctx: typer.Context,
+    city: CityOpt,
+    name: Annotated[str, typer.Option("--name", help="Display name, e.g. 김포시")],
+) -> None:
+    """Create a city: its genesis block, operator key and officials' keys."""
+    with running(ctx) as ledgers:
+        receipt = create_city(ledgers, city, name)
+        if not receipt.ok:
+            fail(f"genesis rejected: {receipt.code} ({receipt.message})")
+        out.print(f"created city [bold]{city}[/] ({name}): genesis block 0, id {receipt.id}")
+
+
+@app.command()
+def demo(
+    ctx: typer.Context,
+    city: CityOpt = "gimpo",
+    name: Annotated[str, typer.Option(help="Display name if the city is new")] = "김포시",
+    citizens: Annotated[int, typer.Option(min=1, max=1_000_000)] = 2000,
+    merchants: Annotated[int, typer.Option(min=1, max=100_000)] = 200,
+    days: Annotated[int, typer.Option(min=1, max=3650)] = 30,
+    seed: int = 2019,
+) -> None:
+    """Seed a Gimpo-like city and simulate DAYS days of use through the real ledger."""
+    with opened(ctx) as store:
+        from localpay.services.demo import start_time  # noqa: PLC0415
+
+        clock = SimClock(0)
+        settings: Settings = ctx.obj
+        ledgers = Ledgers(store, bootstrap.open_keys(settings.db, settings.keys), clock)
+        clock.now_ms = start_time(ledgers, city, days, now_ms())
+        started = time.perf_counter()
+        try:
+            with Progress(console=err, transient=True) as bar:
+                task = bar.add_task("simulating", total=days)
+
+                def tell(stage: str, done: int, total: int) -> None:
+                    bar.update(task, completed=done, description=f"simulating ({stage})")
+
+                report = run_demo(ledgers, clock, city, name, citizens, merchants, days, seed, tell)
+        finally:
+            ledgers.close()
+        elapsed = time.perf_counter() - started
+        render_outcomes(report.outcomes, elapsed)
+        render_summary(inspect.city_summary(store, city))
+
+
+def render_outcomes(outcomes: dict[str, int], elapsed: float) -> None:
+    table = Table(title="simulated commands", show_lines=False)
+    for column in ("command", "result", "count"):
+        table.add_column(column, justify="right" if column == "count" else "left")
+    for key in sorted(outcomes):
+        kind, code = key.split(":", 1)
+        table.add_row(kind, code, f"{outcomes[key]:,}")
+    out.print(table)
+    out.print(f"{sum(outcomes.values()):,} commands in {elapsed:.1f} s")
+
+
+def render_summary(summary: dict[str, Any]) -> None:
+    table = Table(title=f"{summary['name']} ({summary['city']})", show_header=False)
+    for key, value in summary.items():
+        table.add_row(key, f"{value:,}" if isinstance(value, int) else str(value))
+    out.print(table)
+
+
+@app.command()
+def cities(ctx: typer.Context) -> None:
+    """List the cities in the store with their chain height and supply."""
+    with opened(ctx) as store:
+        for city in store.cities():
+            s = inspect.city_summary(store, city)
+            out.print(
+                f"{city}\t{s['name']}\theight {s['height']:,}\ttxs {s['transactions']:,}"
+                f"\tsupply {s['supply']:,} won"
+            )
+
+
+@app.command()
+def status(ctx: typer.Context, city: CityOpt) -> None:
+    """A city's chain head, supply and account counts."""
+    with opened(ctx) as store:
+        render_summary(inspect.city_summary(store, city))
+
+
+# -- inspection ---------------------------------------------------------------------------
+
+
+@app.command()
+def balance(
+    ctx: typer.Context,
+    city: CityOpt,
+    wallet: str,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """A wallet's balance per program, each lot with its expiry."""
+    with opened(ctx) as store:
+        view = inspect.wallet_view(store, city, wallet)
+        if as_json:
+            print_json(view)
+            return
+        out.print(
+            f"wallet [bold]{wallet}[/] {'(card)' if view['card'] else ''}: "
+            f"[bold]{view['balance']:,}[/] won"
+        )
+        table = Table("lot", "program", "amount", "expires (KST)", "origin")
+        for lot in view["lots"]:
+            table.add_row(
+                lot["lot"], lot["program"], f"{lot['amount']:,}", lot["expires"], lot["origin"]
+            )
+        out.print(table)
+
+
+@app.command()
+def merchant(ctx: typer.Context, city: CityOpt, merchant_id: str) -> None:
+    """A merchant's status, category, area and balance."""
+    with opened(ctx) as store:
+        print_json(inspect.merchant_view(store, city, merchant_id))
+
+
+@app.command()
+def program(ctx: typer.Context, city: CityOpt, program_id: str) -> None:
+    """A program's versions (policies) and budget."""
+    with opened(ctx) as store:
+        print_json(inspect.program_view(store, city, program_id))
+
+
+@app.command()
+def blocks(
+    ctx: typer.Context, city: CityOpt, last: Annotated[int, typer.Option(min=1, max=1000)] = 10
+) -> None:
+    """The last blocks of a city's chain."""
+    with opened(ctx) as store:
+        table = Table("height", "time (ms)", "txs", "log size", "log root")
+        for h in inspect.blocks_view(store, city, last):
+            table.add_row(
+                str(h.height),
+                str(h.time_ms),
+                str(h.tx_count),
+                f"{h.log_size:,}",
+                h.log_root[:16] + "…",
+            )
+        out.print(table)
+
+
+@app.command()
+def block(ctx: typer.Context, city: CityOpt, height: int) -> None:
+    """One block: header, checkpoint and transactions (JSON)."""
+    with opened(ctx) as store:
+        print_json(inspect.block_view(store, city, height))
+
+
+@app.command()
+def tx(ctx: typer.Context, city: CityOpt, tx_id: str) -> None:
+    """One transaction by its id: command, signers, result, place in the chain (JSON)."""
+    with opened(ctx) as store:
+        print_json(inspect.tx_view(store, city, tx_id))
+
+
+# -- verification -----------------------------------------------------------------------------
+
+
+@app.command()
+def verify(
+    ctx: typer.Context,
+    city: Annotated[str | None, typer.Option("--city", help="Only this city")] = None,
+) -> None:
+    """Replay every city's chain from genesis; exit 1 naming the first bad block and tx."""
+    with opened(ctx) as store:
+        targets = [city] if city else store.cities()
+        if city and city not in store.cities():
+            fail(f"city {city!r} does not exist in this store")
+        failed = False
+        for name in targets:
+            report = verify_city(store, name)
+            if report.ok:
+                out.print(
+                    f"[green]ok[/] {name}: {report.blocks:,} blocks, "
+                    f"{report.txs:,} transactions replayed, state matches"
+                )
+            else:
+                failed = True
+                for problem in report.problems:
+                    err.print(f"[bold red]FAIL[/] {name}: {problem}", highlight=False)
+        if failed:
+            raise typer.Exit(1)
+
+
+def run() -> None:
+    app()
