@@ -15,6 +15,7 @@ class Code(enum.StrEnum):
     MALFORMED = "malformed"
     NOT_CANONICAL = "not_canonical"
     WRONG_CITY = "wrong_city"
+    CITY_NOT_FOUND = "city_not_found"
     SIGNATURE_INVALID = "signature_invalid"
     # Recorded on the chain with the command: the id is spent.
     OK = "ok"
@@ -60,6 +61,7 @@ REASONS: dict[Code, str] = {
     Code.MALFORMED: "the command is not a well-formed localpay command",
     Code.NOT_CANONICAL: "the command body is not in canonical encoding",
     Code.WRONG_CITY: "the command names another city",
+    Code.CITY_NOT_FOUND: "the city has no genesis yet: only its creation can come first",
     Code.SIGNATURE_INVALID: "a signature does not verify",
     Code.OK: "applied",
     Code.CITY_EXISTS: "the city already has a genesis",

@@ -38,7 +38,7 @@ def apply(state: CityState, cmd: c.Command, signers: frozenset[str], now_ms: int
     """Apply one command whose signatures were verified (their keys are `signers`)."""
     handler: Callable[[CityState, Any, frozenset[str], int], Outcome] = _HANDLERS[type(cmd)]
     if state.genesis is None and not isinstance(cmd, c.CreateCity):
-        return rejected(Code.ACCOUNT_NOT_FOUND), NOTHING
+        return rejected(Code.CITY_NOT_FOUND), NOTHING
     return handler(state, cmd, signers, now_ms)
 
 

@@ -15,7 +15,6 @@ import collections
 import queue
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
 from contextlib import ExitStack
 from typing import Final
 
@@ -39,9 +38,14 @@ from localpay.ledger.results import Result
 from localpay.ledger.signatures import SignatureVerifier
 from localpay.ledger.state import CityState
 from localpay.ledger.store import Store
+from localpay.ledger.tickets import Ticket
 
 #: Most commands in one block: bounds a block's memory and its commit time.
 MAX_BLOCK_TXS: Final = 4096
+#: Most commands decoded and verified as one batch. Smaller than a block so that the
+#: stages overlap: batch N+1 is verified while batch N is applied and N-1 committed;
+#: the builder coalesces ready batches back into one block.
+VERIFY_BATCH: Final = 128
 #: Most commands waiting to be sequenced; beyond it submit() refuses (backpressure).
 MAX_QUEUE: Final = 100_000
 #: Sealed blocks waiting for their commit: the pipeline depth.
@@ -72,10 +76,27 @@ class Overloaded(RuntimeError):
     """Too many commands are waiting; the caller should retry later."""
 
 
+class _BlockDraft:
+    """Transactions of the block being built, with who waits for each."""
+
+    __slots__ = ("pending", "results", "touched", "txs")
+
+    def __init__(self) -> None:
+        self.txs: list[TxRecord] = []
+        self.pending: list[_Pending] = []
+        self.results: list[Result] = []
+        self.touched: dict[str, None] = {}
+
+    def add(self, tx: TxRecord, pending: _Pending, result: Result) -> None:
+        self.txs.append(tx)
+        self.pending.append(pending)
+        self.results.append(result)
+
+
 class _Pending:
     __slots__ = ("command", "data", "envelope", "future")
 
-    def __init__(self, data: bytes, future: Future[Receipt]) -> None:
+    def __init__(self, data: bytes, future: Ticket[Receipt]) -> None:
         self.data = data
         self.future = future
         self.envelope: Envelope | None = None
@@ -95,6 +116,7 @@ class Sequencer:
         clock: Callable[[], int],
         verifier: SignatureVerifier | None = None,
         max_block_txs: int = MAX_BLOCK_TXS,
+        verify_batch: int = VERIFY_BATCH,
     ) -> None:
         self.city = city
         self.store = store
@@ -102,15 +124,19 @@ class Sequencer:
         self.clock = clock
         self.verifier = verifier or SignatureVerifier()
         self.max_block_txs = max_block_txs
+        self.verify_batch = verify_batch
         self.state = CityState(city)
         self.head = ChainHead.empty(city)
         self._seen: set[str] = set()
         # Ids sequenced but not yet durable -> futures of duplicates waiting on them.
-        self._inflight: dict[str, list[Future[Receipt]]] = {}
+        self._inflight: dict[str, list[Ticket[Receipt]]] = {}
         self._intake: collections.deque[_Pending] = collections.deque()
         self._wake = threading.Condition()
-        self._commits: queue.Queue[tuple[BlockRecord, list[_Pending]] | None] = queue.Queue(
-            COMMIT_PIPELINE
+        self._verified: queue.Queue[list[tuple[_Pending, frozenset[str] | None]] | None] = (
+            queue.Queue(COMMIT_PIPELINE)
+        )
+        self._commits: queue.Queue[tuple[BlockRecord, list[_Pending], list[Result]] | None] = (
+            queue.Queue(COMMIT_PIPELINE)
         )
         self._lock = threading.Lock()
         self._running = False
@@ -124,7 +150,12 @@ class Sequencer:
         self._exit.enter_context(self.store.lease(self.city))
         self._recover()
         self._running = True
-        for name, target in (("builder", self._build_loop), ("committer", self._commit_loop)):
+        stages = (
+            ("verifier", self._verify_loop),
+            ("builder", self._build_loop),
+            ("committer", self._commit_loop),
+        )
+        for name, target in stages:
             thread = threading.Thread(target=target, name=f"{name}-{self.city}", daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -161,11 +192,11 @@ class Sequencer:
 
     # -- intake ------------------------------------------------------------------------
 
-    def submit(self, data: bytes) -> Future[Receipt]:
+    def submit(self, data: bytes) -> Ticket[Receipt]:
         return self.submit_many([data])[0]
 
-    def submit_many(self, items: Sequence[bytes]) -> list[Future[Receipt]]:
-        futures: list[Future[Receipt]] = [Future() for _ in items]
+    def submit_many(self, items: Sequence[bytes]) -> list[Ticket[Receipt]]:
+        futures: list[Ticket[Receipt]] = [Ticket() for _ in items]
         with self._wake:
             if not self.running:
                 raise SequencerStopped(f"sequencer for {self.city} is not running") from (
@@ -184,23 +215,23 @@ class Sequencer:
         with self._wake:
             while self._running and not self._intake:
                 self._wake.wait(0.5)
-            # Until the city exists, its genesis must sit alone in block 0.
-            limit = self.max_block_txs if self.state.genesis else 1
-            count = min(limit, len(self._intake))
+            count = min(self.verify_batch, len(self._intake))
             return [self._intake.popleft() for _ in range(count)]
 
-    # -- building ----------------------------------------------------------------------
+    # -- verifying ----------------------------------------------------------------------
 
-    def _build_loop(self) -> None:
+    def _verify_loop(self) -> None:
+        """Stage 1: decode and check signatures of batch N+1 while N is being applied."""
         try:
             while self._running:
-                batch = self._take_batch()
+                batch = self._decode(self._take_batch())
                 if batch:
-                    self._build(batch)
+                    items = [(bytes(p.envelope.body), p.envelope.sigs) for p in batch if p.envelope]
+                    self._verified.put(list(zip(batch, self.verifier.verify(items), strict=True)))
         except BaseException as exc:  # a bug: stop taking work, fail loudly
             self._fail(exc)
         finally:
-            self._commits.put(None)
+            self._verified.put(None)
 
     def _decode(self, batch: list[_Pending]) -> list[_Pending]:
         good = []
@@ -216,33 +247,83 @@ class Sequencer:
             good.append(pending)
         return good
 
-    def _build(self, batch: list[_Pending]) -> None:
-        batch = self._decode(batch)
-        items = [(bytes(p.envelope.body), p.envelope.sigs) for p in batch if p.envelope]
-        signer_sets = self.verifier.verify(items)
+    # -- building ----------------------------------------------------------------------
+
+    def _build_loop(self) -> None:
+        """Stage 2: apply verified commands in arrival order and seal blocks."""
+        try:
+            while True:
+                batch = self._verified.get()
+                if batch is None:
+                    return
+                # Coalesce what else is already verified into the same block.
+                while len(batch) < self.max_block_txs:
+                    try:
+                        more = self._verified.get_nowait()
+                    except queue.Empty:
+                        break
+                    if more is None:
+                        self._verified.put(None)
+                        break
+                    batch.extend(more)
+                self._build(batch)
+        except BaseException as exc:
+            self._fail(exc)
+        finally:
+            self._commits.put(None)
+
+    def _build(self, batch: list[tuple[_Pending, frozenset[str] | None]]) -> None:
         now = max(self.clock(), self.head.time_ms)
-        txs: list[TxRecord] = []
-        sequenced: list[_Pending] = []
-        touched: dict[str, None] = {}
-        for pending, signers in zip(batch, signer_sets, strict=True):
+        block = _BlockDraft()
+        for pending, signers in batch:
             command = pending.command
             assert command is not None and pending.envelope is not None
             if signers is None:
-                _reject(pending, command.id, Code.SIGNATURE_INVALID, "a signature does not verify")
+                _reject(
+                    pending, command.id, Code.SIGNATURE_INVALID, REASONS[Code.SIGNATURE_INVALID]
+                )
                 continue
             if self._join_duplicate(pending, command.id):
                 continue
-            if isinstance(command, CreateCity):
-                self.head.origin = chain_origin(self.city, command.id)
+            if self.state.genesis is None:
+                self._genesis(pending, command, signers, now)
+                continue
             result, keys = machine.apply(self.state, command, signers, now)
-            touched.update(dict.fromkeys(keys))
-            txs.append(self._record(pending.envelope, command, result, len(txs)))
-            sequenced.append(pending)
+            block.touched.update(dict.fromkeys(keys))
+            block.add(
+                self._record(pending.envelope, command, result, len(block.txs)), pending, result
+            )
             self._seen.add(command.id)
-        if txs:
-            changes = [(key, self.state.encode_entity(key)) for key in touched]
-            block = seal(self.head, now, txs, changes, self.operator)
-            self._commits.put((block, sequenced))
+            if len(block.txs) >= self.max_block_txs:
+                self._seal(block, now)
+                block = _BlockDraft()
+        self._seal(block, now)
+
+    def _genesis(
+        self, pending: _Pending, command: Command, signers: frozenset[str], now: int
+    ) -> None:
+        """Block 0 holds the city's creation alone; nothing is recorded before it."""
+        if not isinstance(command, CreateCity):
+            _reject(pending, command.id, Code.CITY_NOT_FOUND, REASONS[Code.CITY_NOT_FOUND])
+            return
+        self.head.origin = chain_origin(self.city, command.id)
+        result, keys = machine.apply(self.state, command, signers, now)
+        if not result.ok:
+            _reject(pending, command.id, result.code, REASONS[Code(result.code)])
+            return
+        block = _BlockDraft()
+        block.touched.update(dict.fromkeys(keys))
+        assert pending.envelope is not None
+        block.add(self._record(pending.envelope, command, result, 0), pending, result)
+        self._seen.add(command.id)
+        self._seal(block, now)
+
+    def _seal(self, draft: _BlockDraft, now: int) -> None:
+        if not draft.txs:
+            return
+        changes = [(key, self.state.encode_entity(key)) for key in draft.touched]
+        block = seal(self.head, now, draft.txs, changes, self.operator)
+        self._commits.put((block, draft.pending, draft.results))
 
     def _record(self, envelope: Envelope, command: Command, result: Result, n: int) -> TxRecord:
         with self._lock:
@@ -277,10 +358,11 @@ class Sequencer:
             item = self._commits.get()
             if item is None:
                 return
-            block, sequenced = item
+            block, sequenced, results = item
             if self.failure is not None:  # never write past a failed block
                 for pending in sequenced:
                     pending.future.set_exception(SequencerStopped("sequencer failed earlier"))
+                self._release(block)
                 continue
             try:
                 self.store.append_block(self.city, block)
@@ -288,12 +370,22 @@ class Sequencer:
                 self._fail(exc)
                 for pending in sequenced:
                     pending.future.set_exception(SequencerStopped(f"block not written: {exc}"))
+                self._release(block)
                 continue
-            self._acknowledge(block, sequenced)
+            self._acknowledge(block, sequenced, results)
 
-    def _acknowledge(self, block: BlockRecord, sequenced: list[_Pending]) -> None:
-        for tx, pending in zip(block.txs, sequenced, strict=True):
-            receipt = _receipt(tx)
+    def _acknowledge(
+        self, block: BlockRecord, sequenced: list[_Pending], results: list[Result]
+    ) -> None:
+        for tx, pending, result in zip(block.txs, sequenced, results, strict=True):
+            receipt = Receipt(
+                id=tx.id,
+                code=result.code,
+                message=REASONS[Code(result.code)],
+                result=result,
+                seq=tx.seq,
+                height=tx.height,
+            )
             pending.future.set_result(receipt)
             with self._lock:
                 waiters = self._inflight.pop(tx.id)
@@ -301,6 +393,14 @@ class Sequencer:
                 duplicate = msgspec.structs.replace(receipt, duplicate=True)
                 for future in waiters:
                     future.set_result(duplicate)
+
+    def _release(self, block: BlockRecord) -> None:
+        """Fail the duplicates that waited on a block that will never be durable."""
+        for tx in block.txs:
+            with self._lock:
+                waiters = self._inflight.pop(tx.id, [])
+            for future in waiters:
+                future.set_exception(SequencerStopped("the original command was not written"))
 
     def _fail(self, exc: BaseException) -> None:
         with self._wake:

@@ -9,6 +9,7 @@ block, whichever is later), so block times stay non-decreasing.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import random
@@ -28,7 +29,7 @@ from localpay.services import gimpo
 from localpay.services.ledgers import Ledgers, new_id
 from localpay.services.officials import CityAlreadyExists, OfficialSigner, create_city
 
-DEMO_SECRET: Final = "demo-secret"
+DEMO_SECRET: Final = "demo-secret"  # noqa: S105 (a key file name, not a secret)
 #: Payments per citizen per day (Gimpo Pay: ~146k users, a few payments a week).
 PAYMENTS_PER_CITIZEN_DAY: Final = 0.4
 PURCHASE_RATE: Final = 0.03
@@ -71,7 +72,7 @@ class Simulation:
         self.ledgers = ledgers
         self.clock = clock
         self.city = city
-        self.rng = random.Random(seed)
+        self.rng = random.Random(seed)  # noqa: S311 (simulation, not security)
         self.secret = bytes(ledgers.keys.get_or_create(city, DEMO_SECRET))
         self.wallets: list[tuple[str, str]] = []  # (wallet id, area)
         self.merchants: list[tuple[str, str, str]] = []  # (merchant id, category, area)
@@ -93,10 +94,8 @@ class Simulation:
     # -- set-up -------------------------------------------------------------------------
 
     def ensure_city(self, name: str) -> None:
-        try:
+        with contextlib.suppress(CityAlreadyExists):
             create_city(self.ledgers, self.city, name)
-        except CityAlreadyExists:
-            pass
         genesis = self.ledgers.sequencer(self.city).state.genesis
         assert genesis is not None
         self.signer = OfficialSigner(self.ledgers.keys, self.city, dict(genesis.approvals))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
 from typing import Final, Protocol
 
 import nacl.signing
@@ -13,6 +12,7 @@ import nacl.signing
 from localpay.ledger.sequencer import Receipt, Sequencer
 from localpay.ledger.signatures import SignatureVerifier
 from localpay.ledger.store import Store
+from localpay.ledger.tickets import Ticket
 
 #: How long a caller waits for its block to become durable before giving up.
 DEFAULT_TIMEOUT_S: Final = 30.0
@@ -59,10 +59,10 @@ class Ledgers:
                 self._running[city] = seq
             return seq
 
-    def submit(self, city: str, data: bytes) -> Future[Receipt]:
+    def submit(self, city: str, data: bytes) -> Ticket[Receipt]:
         return self.sequencer(city).submit(data)
 
-    def submit_many(self, city: str, items: Sequence[bytes]) -> list[Future[Receipt]]:
+    def submit_many(self, city: str, items: Sequence[bytes]) -> list[Ticket[Receipt]]:
         return self.sequencer(city).submit_many(items)
 
     def execute(self, city: str, data: bytes, timeout: float = DEFAULT_TIMEOUT_S) -> Receipt:

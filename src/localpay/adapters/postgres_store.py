@@ -1,0 +1,490 @@
+"""The server store: PostgreSQL through psycopg 3, same contract as SQLiteStore.
+
+Connections, each autocommit unless inside an explicit transaction:
+
+* a city's write lease is a session-level advisory lock (``pg_try_advisory_lock``)
+  taken on a connection of its own, held open for the lease's duration. The server
+  releases it when that session ends, so a crashed sequencer never blocks its
+  successor. While the lease is held, that same connection is the city's writer:
+  a block can only be written by the session that holds the lock, so a sequencer
+  whose lease session died cannot write behind its successor's back. Each leased
+  city has its own writer, so cities commit in parallel.
+* one shared writer connection for ``append_block`` on a city this store does not
+  lease (tools, imports, tests).
+* one reader connection per thread, created on first use and closed when the
+  thread ends or the store closes.
+
+``append_block`` is one transaction: the block row, its transactions by binary
+COPY, its state rows by one ``INSERT ... SELECT FROM unnest(...) ON CONFLICT``
+(measured faster than executemany in pipeline mode and than COPY into a temp
+table; see the report in the tests' history). Durability is the server's
+``synchronous_commit`` (on by default; a session that finds it off turns it on).
+
+Session-level advisory locks need a session: behind PgBouncer, use session
+pooling for the store's URL, never transaction pooling.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import threading
+import weakref
+from collections.abc import Iterable, Iterator
+from typing import Any, ClassVar, Final
+from urllib.parse import unquote, urlsplit
+
+import msgspec
+import psycopg
+from psycopg import conninfo
+
+from localpay.adapters import migrate
+from localpay.ledger.blocks import BlockRecord, TxRecord
+from localpay.ledger.store import LeaseHeld, StoredBlock, StoreError
+
+#: Connection timeout when the URL sets none: fail fast on an unreachable server.
+CONNECT_TIMEOUT_S: Final = 10
+#: Prefixes hashed with a name into an advisory lock key: localpay's locks only.
+LEASE_NAMESPACE: Final = b"localpay/lease/v1\x00"
+MIGRATION_NAMESPACE: Final = b"localpay/migrations/v1\x00"
+
+_NO_END: Final = 2**62
+_TX_COLUMNS: Final = "seq, height, id, kind, envelope, result"
+_BLOCK_COLUMNS: Final = "height, header, hash, signature, checkpoint, frontier"
+_TX_COPY: Final = (
+    "COPY txs (city, seq, height, id, kind, envelope, result) FROM STDIN (FORMAT BINARY)"
+)
+_TX_COPY_TYPES: Final = ["text", "int8", "int8", "text", "text", "bytea", "bytea"]
+_STATE_UPSERT: Final = (
+    "INSERT INTO state (city, key, value, height)"
+    " SELECT %s, k, v, %s FROM unnest(%s::text[], %s::bytea[]) AS u (k, v)"
+    " ON CONFLICT (city, key) DO UPDATE SET value = excluded.value, height = excluded.height"
+)
+# A loose index scan over the blocks' primary key: one probe per city, not per block.
+_CITIES: Final = """
+WITH RECURSIVE c (city) AS (
+    (SELECT city FROM blocks ORDER BY city LIMIT 1)
+    UNION ALL
+    SELECT (SELECT b.city FROM blocks b WHERE b.city > c.city ORDER BY b.city LIMIT 1)
+    FROM c WHERE c.city IS NOT NULL
+)
+SELECT city FROM c
+WHERE city IS NOT NULL AND EXISTS (SELECT 1 FROM blocks b WHERE b.city = c.city AND b.height = 0)
+ORDER BY city
+"""
+_LOCK_HOLDER: Final = """
+SELECT a.pid, a.application_name, a.client_addr::text, a.backend_start::text
+FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+  AND l.classid = %s::bigint::oid AND l.objid = %s::bigint::oid
+  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+LIMIT 1
+"""
+
+Row = tuple[Any, ...]
+Connection = psycopg.Connection[Row]
+
+
+def advisory_key(namespace: bytes, name: str) -> int:
+    """A stable signed 64-bit advisory lock key: the first 8 bytes of sha256."""
+    digest = hashlib.sha256(namespace + name.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def lease_key(city: str) -> int:
+    return advisory_key(LEASE_NAMESPACE, city)
+
+
+MIGRATION_KEY: Final = advisory_key(MIGRATION_NAMESPACE, "schema")
+
+
+def _frontier_bytes(hashes: list[bytes]) -> bytes:
+    return msgspec.json.encode([h.hex() for h in hashes])
+
+
+def _frontier(data: bytes) -> list[bytes]:
+    return [bytes.fromhex(h) for h in msgspec.json.decode(data, type=list[str])]
+
+
+def _stored_block(row: Row) -> StoredBlock:
+    height, header, block_hash, signature, note, frontier = row
+    return StoredBlock(
+        height, bytes(header), bytes(block_hash), bytes(signature), note, _frontier(bytes(frontier))
+    )
+
+
+def _tx(row: Row) -> TxRecord:
+    seq, height, tx_id, kind, envelope, result = row
+    return TxRecord(seq, height, tx_id, kind, bytes(envelope), bytes(result))
+
+
+class _Session:
+    """A connection and the lock that keeps its transactions from interleaving."""
+
+    __slots__ = ("__weakref__", "conn", "lock")
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.lock = threading.Lock()
+
+    @property
+    def usable(self) -> bool:
+        return not (self.conn.closed or self.conn.broken)
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.conn.close()
+
+    def __del__(self) -> None:  # a thread's reader, when the thread ends
+        self.close()
+
+
+class _Target:
+    """Where the store points, said without the password."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        split_password = ""
+        with contextlib.suppress(ValueError):
+            split_password = urlsplit(url).password or ""
+        self.secrets = [s for s in {split_password, unquote(split_password)} if s]
+        try:
+            params = conninfo.conninfo_to_dict(url)
+        except psycopg.Error as exc:
+            raise StoreError(f"invalid PostgreSQL URL: {self.scrub(str(exc))}") from None
+        password = params.get("password")
+        if password:
+            self.secrets.append(str(password))
+        user = params.get("user") or ""
+        host = params.get("host") or params.get("hostaddr") or "localhost"
+        port = f":{params['port']}" if params.get("port") else ""
+        self.where = f"postgresql://{f'{user}@' if user else ''}{host}{port}/{params.get('dbname') or ''}"
+        self.options: dict[str, Any] = {}
+        if "connect_timeout" not in params:
+            self.options["connect_timeout"] = CONNECT_TIMEOUT_S
+        if "application_name" not in params:
+            self.options["application_name"] = "localpay"
+
+    def scrub(self, text: str) -> str:
+        """The text with the URL and any password in it masked."""
+        text = text.replace(self.url, "<store URL>")
+        for secret in sorted(self.secrets, key=len, reverse=True):
+            text = text.replace(secret, "***")
+        return " ".join(text.split())
+
+    def error(self, what: str, exc: BaseException) -> StoreError:
+        return StoreError(f"{self.where}: {what}: {self.scrub(str(exc))}")
+
+
+class PostgresStore:
+    dialect = "postgres"
+
+    #: Rows fetched per query by the iterating reads (blocks, txs, state).
+    page_rows: ClassVar[int] = 1000
+    #: Ids fetched per query by tx_ids (a sequencer reads them all at start).
+    id_page_rows: ClassVar[int] = 50_000
+
+    def __init__(self, url: str) -> None:
+        self._target = _Target(url)
+        self._lock = threading.Lock()
+        self._closed = False
+        self._local = threading.local()
+        self._readers: weakref.WeakSet[_Session] = weakref.WeakSet()
+        self._leases: dict[str, _Session] = {}
+        self._writer: _Session | None = None
+        session = self._writer_session()
+        try:
+            with session.lock:
+                self._migrate(session.conn)
+        except psycopg.Error as exc:
+            self.close()
+            raise self._target.error("cannot prepare the schema", exc) from None
+        except RuntimeError as exc:  # migrate: schema newer than this code
+            self.close()
+            raise StoreError(f"{self._target.where}: {exc}") from None
+
+    def __repr__(self) -> str:
+        return f"PostgresStore({self._target.where!r})"
+
+    # -- connections -------------------------------------------------------------------
+
+    def _connect(self) -> Connection:
+        if self._closed:
+            raise StoreError(f"{self._target.where}: the store is closed")
+        try:
+            return psycopg.connect(self._target.url, autocommit=True, **self._target.options)
+        except psycopg.Error as exc:
+            raise self._target.error("cannot connect", exc) from None
+
+    def _open_writer(self) -> _Session:
+        """A connection that writes: durable commits, never dropped for idling."""
+        conn = self._connect()
+        try:
+            if conn.info.server_version >= 140000:
+                conn.execute("SET idle_session_timeout = 0")
+            conn.execute("SET idle_in_transaction_session_timeout = 0")
+            row = conn.execute("SHOW synchronous_commit").fetchone()
+            if row is not None and row[0] == "off":
+                conn.execute("SET synchronous_commit = on")
+        except psycopg.Error as exc:
+            conn.close()
+            raise self._target.error("cannot set up a writer session", exc) from None
+        return _Session(conn)
+
+    def _writer_session(self) -> _Session:
+        with self._lock:
+            if self._writer is None or not self._writer.usable:
+                if self._writer is not None:
+                    self._writer.close()
+                self._writer = self._open_writer()
+            return self._writer
+
+    def _reader(self) -> _Session:
+        session: _Session | None = getattr(self._local, "session", None)
+        if session is None or not session.usable:
+            if session is not None:
+                session.close()
+            session = _Session(self._connect())
+            self._local.session = session
+            with self._lock:
+                self._readers.add(session)
+        return session
+
+    def _read(self, query: str, params: tuple[Any, ...]) -> list[Row]:
+        """Run one read; a reader whose connection had dropped is replaced once."""
+        for attempt in (1, 2):
+            session = self._reader()
+            try:
+                with session.conn.cursor(binary=True) as cur:
+                    cur.execute(query, params)
+                    return cur.fetchall()
+            except psycopg.OperationalError as exc:
+                if attempt == 1 and session.conn.broken:
+                    continue
+                raise self._target.error("read failed", exc) from None
+            except psycopg.Error as exc:
+                raise self._target.error("read failed", exc) from None
+        raise AssertionError("unreachable")
+
+    def _migrate(self, conn: Connection) -> None:
+        # One transaction under a transaction-level advisory lock: two processes
+        # starting on a fresh database apply each migration exactly once.
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_KEY,))
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations"
+                " (version INTEGER PRIMARY KEY, name TEXT NOT NULL)"
+            )
+            applied = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
+            for version, name, script in migrate.pending(applied, self.dialect):
+                for statement in migrate.statements(script):
+                    conn.execute(statement)
+                conn.execute(
+                    "INSERT INTO schema_migrations (version, name) VALUES (%s, %s)",
+                    (version, name),
+                )
+
+    # -- lease -------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def lease(self, city: str) -> Iterator[None]:
+        key = lease_key(city)
+        session = self._open_writer()
+        try:
+            # If this machine vanishes, the server notices within about a minute
+            # (rather than hours of TCP timeout) and frees the lease.
+            session.conn.execute("SET tcp_keepalives_idle = 30")
+            session.conn.execute("SET tcp_keepalives_interval = 10")
+            session.conn.execute("SET tcp_keepalives_count = 3")
+            row = session.conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
+            taken = row is not None and bool(row[0])
+            holder = "" if taken else self._lock_holder(session.conn, key)
+        except psycopg.Error as exc:
+            session.close()
+            raise self._target.error(f"cannot take the lease of city {city!r}", exc) from None
+        if not taken:
+            session.close()
+            raise LeaseHeld(
+                f"another sequencer is writing city {city!r} in {self._target.where}"
+                f" (advisory lock {key}{holder}); stop it first"
+            )
+        with self._lock:
+            self._leases[city] = session
+        try:
+            yield
+        finally:
+            with self._lock:
+                if self._leases.get(city) is session:
+                    del self._leases[city]
+            with session.lock:
+                with contextlib.suppress(psycopg.Error):
+                    session.conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+                session.close()
+
+    @staticmethod
+    def _lock_holder(conn: Connection, key: int) -> str:
+        """Who holds an advisory lock, as far as this role may see; best effort."""
+        unsigned = key & 0xFFFF_FFFF_FFFF_FFFF
+        try:
+            row = conn.execute(_LOCK_HOLDER, (unsigned >> 32, unsigned & 0xFFFF_FFFF)).fetchone()
+        except psycopg.Error:
+            return ""
+        if row is None:
+            return ""
+        pid, app, addr, since = row
+        return (
+            f", held by server pid {pid}"
+            f" ({app or 'unnamed'} from {addr or 'a local socket'}, connected {since})"
+        )
+
+    # -- writes ------------------------------------------------------------------------
+
+    def append_block(self, city: str, block: BlockRecord) -> None:
+        height = block.header.height
+        with self._lock:
+            session = self._leases.get(city)
+        if session is None:
+            session = self._writer_session()
+        elif not session.usable:
+            raise StoreError(
+                f"{self._target.where}: the lease session of city {city!r} was lost;"
+                " its lease may now be someone else's: restart the sequencer"
+            )
+        # A key written twice in one block keeps its last value, as sequential upserts do.
+        state = dict(block.state)
+        with session.lock:
+            conn = session.conn
+            try:
+                with conn.transaction(), conn.cursor() as cur:
+                    cur.execute(
+                        "INSERT INTO blocks (city, height, hash, header, signature, checkpoint,"
+                        " frontier) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                        (
+                            city,
+                            height,
+                            block.hash,
+                            block.header_bytes,
+                            block.signature,
+                            block.checkpoint,
+                            _frontier_bytes(block.frontier),
+                        ),
+                    )
+                    if block.txs:
+                        with cur.copy(_TX_COPY) as copy:
+                            copy.set_types(_TX_COPY_TYPES)
+                            for t in block.txs:
+                                copy.write_row(
+                                    (city, t.seq, t.height, t.id, t.kind, t.envelope, t.result)
+                                )
+                    if state:
+                        cur.execute(
+                            _STATE_UPSERT, (city, height, list(state), list(state.values()))
+                        )
+            except psycopg.Error as exc:
+                outcome = (
+                    "its outcome is unknown (the connection failed)"
+                    if conn.broken
+                    else "nothing was written"
+                )
+                raise StoreError(
+                    f"{self._target.where}: block {height} of city {city!r} not written,"
+                    f" {outcome}: {self._target.scrub(str(exc))}"
+                ) from exc
+
+    # -- reads -------------------------------------------------------------------------
+
+    def cities(self) -> list[str]:
+        return [r[0] for r in self._read(_CITIES, ())]
+
+    def head(self, city: str) -> StoredBlock | None:
+        rows = self._read(
+            f"SELECT {_BLOCK_COLUMNS} FROM blocks WHERE city = %s ORDER BY height DESC LIMIT 1",
+            (city,),
+        )
+        return _stored_block(rows[0]) if rows else None
+
+    def blocks(self, city: str, start: int = 0, end: int | None = None) -> Iterator[StoredBlock]:
+        # Keyset pages: bounded memory, and the caller may read more between two blocks.
+        stop = _NO_END if end is None else end
+        while start < stop:
+            rows = self._read(
+                f"SELECT {_BLOCK_COLUMNS} FROM blocks"
+                " WHERE city = %s AND height >= %s AND height < %s ORDER BY height LIMIT %s",
+                (city, start, stop, self.page_rows),
+            )
+            yield from map(_stored_block, rows)
+            if len(rows) < self.page_rows:
+                return
+            start = rows[-1][0] + 1
+
+    def txs(self, city: str, start: int = 0, end: int | None = None) -> Iterator[TxRecord]:
+        stop = _NO_END if end is None else end
+        while start < stop:
+            rows = self._read(
+                f"SELECT {_TX_COLUMNS} FROM txs"
+                " WHERE city = %s AND seq >= %s AND seq < %s ORDER BY seq LIMIT %s",
+                (city, start, stop, self.page_rows),
+            )
+            yield from map(_tx, rows)
+            if len(rows) < self.page_rows:
+                return
+            start = rows[-1][0] + 1
+
+    def block_txs(self, city: str, height: int) -> list[TxRecord]:
+        rows = self._read(
+            f"SELECT {_TX_COLUMNS} FROM txs WHERE city = %s AND height = %s ORDER BY seq",
+            (city, height),
+        )
+        return [_tx(r) for r in rows]
+
+    def find_tx(self, city: str, tx_id: str) -> TxRecord | None:
+        rows = self._read(
+            f"SELECT {_TX_COLUMNS} FROM txs WHERE city = %s AND id = %s", (city, tx_id)
+        )
+        return _tx(rows[0]) if rows else None
+
+    def tx_ids(self, city: str) -> Iterator[str]:
+        start = 0
+        while True:
+            rows = self._read(
+                "SELECT seq, id FROM txs WHERE city = %s AND seq >= %s ORDER BY seq LIMIT %s",
+                (city, start, self.id_page_rows),
+            )
+            yield from (r[1] for r in rows)
+            if len(rows) < self.id_page_rows:
+                return
+            start = rows[-1][0] + 1
+
+    def state(self, city: str) -> Iterator[tuple[str, bytes]]:
+        # Ordered by key in the column's collation (byte order when it is "C").
+        rows = self._read(
+            "SELECT key, value FROM state WHERE city = %s ORDER BY key LIMIT %s",
+            (city, self.page_rows),
+        )
+        while True:
+            yield from ((k, bytes(v)) for k, v in rows)
+            if len(rows) < self.page_rows:
+                return
+            rows = self._read(
+                "SELECT key, value FROM state WHERE city = %s AND key > %s ORDER BY key LIMIT %s",
+                (city, rows[-1][0], self.page_rows),
+            )
+
+    def state_value(self, city: str, key: str) -> bytes | None:
+        rows = self._read("SELECT value FROM state WHERE city = %s AND key = %s", (city, key))
+        return bytes(rows[0][0]) if rows else None
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            sessions: Iterable[_Session] = [
+                *([self._writer] if self._writer else []),
+                *self._leases.values(),
+                *list(self._readers),
+            ]
+            self._writer = None
+            self._leases.clear()
+            self._readers = weakref.WeakSet()
+        for session in sessions:
+            session.close()
+        self._local = threading.local()
