@@ -17,7 +17,7 @@ system-deps:
 	  else echo "PostgreSQL 15 server binaries missing in $(PG_BIN): install Debian's postgresql package" >&2; exit 1; fi; fi
 
 run: install
-	@$(UV) run localpay --db $(DB) demo-up
+	@$(UV) run localpay --db $(DB) up
 
 test: install system-deps
 	@$(UV) run pytest -n 2 -q

@@ -16,9 +16,12 @@ Connections, each autocommit unless inside an explicit transaction:
 
 ``append_block`` is one transaction: the block row, its transactions by binary
 COPY, its state rows by one ``INSERT ... SELECT FROM unnest(...) ON CONFLICT``
-(measured faster than executemany in pipeline mode and than COPY into a temp
-table; see the report in the tests' history). Durability is the server's
-``synchronous_commit`` (on by default; a session that finds it off turns it on).
+with the arrays sent in binary. On 2000 txs and 4000 state rows, COPY took the txs
+in about half the time of executemany (pipeline mode), and the unnest upsert the
+state rows in about half the time of executemany, level with COPY into a temp
+table followed by INSERT ... SELECT, without the temp table. Durability is the
+server's ``synchronous_commit`` (on by default; a writer session that finds it off
+turns it on): a block is acknowledged only once its commit is flushed.
 
 Session-level advisory locks need a session: behind PgBouncer, use session
 pooling for the store's URL, never transaction pooling.
@@ -57,7 +60,7 @@ _TX_COPY: Final = (
 _TX_COPY_TYPES: Final = ["text", "int8", "int8", "text", "text", "bytea", "bytea"]
 _STATE_UPSERT: Final = (
     "INSERT INTO state (city, key, value, height)"
-    " SELECT %s, k, v, %s FROM unnest(%s::text[], %s::bytea[]) AS u (k, v)"
+    " SELECT %b, k, v, %b FROM unnest(%b::text[], %b::bytea[]) AS u (k, v)"
     " ON CONFLICT (city, key) DO UPDATE SET value = excluded.value, height = excluded.height"
 )
 # A loose index scan over the blocks' primary key: one probe per city, not per block.
@@ -158,7 +161,9 @@ class _Target:
         user = params.get("user") or ""
         host = params.get("host") or params.get("hostaddr") or "localhost"
         port = f":{params['port']}" if params.get("port") else ""
-        self.where = f"postgresql://{f'{user}@' if user else ''}{host}{port}/{params.get('dbname') or ''}"
+        self.where = (
+            f"postgresql://{f'{user}@' if user else ''}{host}{port}/{params.get('dbname') or ''}"
+        )
         self.options: dict[str, Any] = {}
         if "connect_timeout" not in params:
             self.options["connect_timeout"] = CONNECT_TIMEOUT_S

@@ -74,7 +74,7 @@ def opened(ctx: typer.Context) -> Iterator[Store]:
     try:
         yield store
     except (inspect.NotFound, LeaseHeld, StoreError, CityAlreadyExists) as exc:
-        fail(str(exc).strip("'\""))
+        fail(str(exc))
     finally:
         store.close()
 
@@ -287,3 +287,63 @@ def verify(
 
 def run() -> None:
     app()
+
+
+# -- benchmark ---------------------------------------------------------------------------------
+
+
+@app.command()
+def bench(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
+    payments: Annotated[int, typer.Option(min=100, max=1_000_000)] = 50_000,
+    concurrency: Annotated[int, typer.Option(min=1, max=10_000)] = 256,
+) -> None:
+    """Signed payments durably committed through the sequencer, in a new bench-* city."""
+    import tempfile  # noqa: PLC0415
+
+    from localpay.adapters.keystore import KeyStore  # noqa: PLC0415
+    from localpay.services.bench import run_bench  # noqa: PLC0415
+
+    settings: Settings = ctx.obj
+    kind = "postgres" if settings.db.startswith("postgres") else "sqlite"
+    with opened(ctx) as store, tempfile.TemporaryDirectory(prefix="localpay-bench-") as keys:
+        # The bench city's keys are throwaway: it exists to be measured, never used.
+        result = run_bench(store, KeyStore(keys), now_ms, kind, payments, concurrency)
+    if as_json:
+        sys.stdout.write(json.dumps(result) + "\n")
+        return
+    for key, value in result.items():
+        out.print(f"{key:>22}  {value}")
+
+
+@app.command()
+def up(
+    ctx: typer.Context,
+    city: CityOpt = "gimpo",
+    citizens: Annotated[int, typer.Option(min=1)] = 2000,
+    merchants: Annotated[int, typer.Option(min=1)] = 200,
+    days: Annotated[int, typer.Option(min=1)] = 30,
+) -> None:
+    """`make run`: seed the demo city if the store has none, verify it, show where to look."""
+    settings: Settings = ctx.obj
+    with opened(ctx) as store:
+        present = city in store.cities()
+    if not present:
+        out.print(f"seeding demo city [bold]{city}[/] ({citizens:,} citizens, "
+                  f"{merchants:,} merchants, {days} days)…")
+        demo(ctx, city=city, name="김포시", citizens=citizens, merchants=merchants, days=days)
+    else:
+        status(ctx, city=city)
+    verify(ctx, city=city)
+    db = f"--db {settings.db}"
+    out.print("\n[bold]Try:[/]")
+    for line in (
+        f"uv run localpay {db} status --city {city}",
+        f"uv run localpay {db} balance --city {city} w-0000001",
+        f"uv run localpay {db} blocks --city {city} --last 5",
+        f"uv run localpay {db} block --city {city} 1",
+        f"uv run localpay {db} verify",
+        f"uv run localpay {db} bench --payments 20000",
+    ):
+        out.print(f"  {line}")

@@ -1,0 +1,3 @@
+from localpay.cli.main import run
+
+run()
