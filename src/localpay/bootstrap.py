@@ -9,6 +9,7 @@ from urllib.parse import urlparse
 from localpay.adapters.keystore import KeyStore
 from localpay.adapters.sqlite_store import SQLiteStore
 from localpay.ledger.store import Store, StoreError
+from localpay.services.ledgers import Ledgers
 
 DEFAULT_DB = "sqlite:///data/localpay.db"
 
@@ -44,3 +45,46 @@ def keys_root(url: str, explicit: str | None = None) -> Path:
 
 def open_keys(url: str, explicit: str | None = None) -> KeyStore:
     return KeyStore(keys_root(url, explicit))
+
+
+class Container:
+    """Everything a server process runs: the store, the keys, the city sequencers."""
+
+    def __init__(self, url: str, keys: str | None = None) -> None:
+        from localpay.adapters.clock import now_ms  # noqa: PLC0415
+
+        self.url = url
+        self.store = open_store(url)
+        self.keys = open_keys(url, keys)
+        self.ledgers = Ledgers(self.store, self.keys, now_ms)
+        self._cities = set(self.store.cities())
+
+    def cities(self) -> list[str]:
+        """Cities of this installation, read afresh from the store."""
+        self._cities = set(self.store.cities())
+        return sorted(self._cities)
+
+    def has_city(self, city: str) -> bool:
+        # Cached: the hot path (a payment) must not query the store for this.
+        return city in self._cities or city in self.cities()
+
+    def start(self) -> None:
+        """Start every city's sequencer now, so the first request finds it running."""
+        for city in self.cities():
+            self.ledgers.sequencer(city)
+
+    def readiness(self) -> list[str]:
+        problems = []
+        try:
+            cities = self.cities()
+        except Exception as exc:  # any store failure means not ready
+            return [f"store unreachable: {type(exc).__name__}"]
+        for city in cities:
+            seq = self.ledgers.running_sequencer(city)
+            if seq is None or not seq.running:
+                problems.append(f"sequencer for {city} not running")
+        return problems
+
+    def close(self) -> None:
+        self.ledgers.close()
+        self.store.close()

@@ -142,6 +142,18 @@ class _Session:
         self.close()
 
 
+def _masked(url: str) -> str:
+    """scheme://user:***@host:port/dbname, for a URL libpq cannot parse (query dropped)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparsable PostgreSQL URL>"
+    userinfo, at, hostport = parts.netloc.rpartition("@")
+    if ":" in userinfo:
+        userinfo = userinfo.split(":", 1)[0] + ":***"
+    return f"{parts.scheme}://{userinfo}{at}{hostport}{parts.path}"
+
+
 class _Target:
     """Where the store points, said without the password."""
 
@@ -154,7 +166,9 @@ class _Target:
         try:
             params = conninfo.conninfo_to_dict(url)
         except psycopg.Error as exc:
-            raise StoreError(f"invalid PostgreSQL URL: {self.scrub(str(exc))}") from None
+            raise StoreError(
+                f"{_masked(url)}: invalid PostgreSQL URL: {self.scrub(str(exc))}"
+            ) from None
         password = params.get("password")
         if password:
             self.secrets.append(str(password))
@@ -347,54 +361,65 @@ class PostgresStore:
     def append_block(self, city: str, block: BlockRecord) -> None:
         height = block.header.height
         with self._lock:
-            session = self._leases.get(city)
-        if session is None:
-            session = self._writer_session()
-        elif not session.usable:
-            raise StoreError(
-                f"{self._target.where}: the lease session of city {city!r} was lost;"
-                " its lease may now be someone else's: restart the sequencer"
-            )
+            leased = self._leases.get(city)
+        if leased is not None and not leased.usable:
+            raise StoreError(self._lease_lost(city, height, "nothing was written"))
+        for attempt in (1, 2):
+            session = leased or self._writer_session()
+            with session.lock:
+                committing = False
+                try:
+                    with session.conn.transaction():
+                        self._write(session.conn, city, block)
+                        committing = True  # what fails from here on failed in COMMIT
+                    return
+                except psycopg.Error as failed:
+                    exc = failed
+                    committed = "its outcome is unknown" if committing else "nothing was written"
+            reason = self._target.scrub(str(exc))
+            if not session.conn.broken:
+                message = f"block {height} of city {city!r} refused, {committed}"
+                raise StoreError(f"{self._target.where}: {message}: {reason}") from exc
+            if leased is not None:
+                raise StoreError(self._lease_lost(city, height, f"{committed} ({reason})")) from exc
+            if attempt == 2 or committed != "nothing was written":
+                message = f"connection lost writing block {height} of city {city!r}, {committed}"
+                raise StoreError(f"{self._target.where}: {message} ({reason})") from exc
+            # The shared writer had dropped before this block reached it: one more try.
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def _write(conn: Connection, city: str, block: BlockRecord) -> None:
+        height = block.header.height
         # A key written twice in one block keeps its last value, as sequential upserts do.
         state = dict(block.state)
-        with session.lock:
-            conn = session.conn
-            try:
-                with conn.transaction(), conn.cursor() as cur:
-                    cur.execute(
-                        "INSERT INTO blocks (city, height, hash, header, signature, checkpoint,"
-                        " frontier) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                        (
-                            city,
-                            height,
-                            block.hash,
-                            block.header_bytes,
-                            block.signature,
-                            block.checkpoint,
-                            _frontier_bytes(block.frontier),
-                        ),
-                    )
-                    if block.txs:
-                        with cur.copy(_TX_COPY) as copy:
-                            copy.set_types(_TX_COPY_TYPES)
-                            for t in block.txs:
-                                copy.write_row(
-                                    (city, t.seq, t.height, t.id, t.kind, t.envelope, t.result)
-                                )
-                    if state:
-                        cur.execute(
-                            _STATE_UPSERT, (city, height, list(state), list(state.values()))
-                        )
-            except psycopg.Error as exc:
-                outcome = (
-                    "its outcome is unknown (the connection failed)"
-                    if conn.broken
-                    else "nothing was written"
-                )
-                raise StoreError(
-                    f"{self._target.where}: block {height} of city {city!r} not written,"
-                    f" {outcome}: {self._target.scrub(str(exc))}"
-                ) from exc
+        with conn.cursor() as cur:
+            cur.execute(
+                "INSERT INTO blocks (city, height, hash, header, signature, checkpoint,"
+                " frontier) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                (
+                    city,
+                    height,
+                    block.hash,
+                    block.header_bytes,
+                    block.signature,
+                    block.checkpoint,
+                    _frontier_bytes(block.frontier),
+                ),
+            )
+            if block.txs:
+                with cur.copy(_TX_COPY) as copy:
+                    copy.set_types(_TX_COPY_TYPES)
+                    for t in block.txs:
+                        copy.write_row((city, t.seq, t.height, t.id, t.kind, t.envelope, t.result))
+            if state:
+                cur.execute(_STATE_UPSERT, (city, height, list(state), list(state.values())))
+
+    def _lease_lost(self, city: str, height: int, outcome: str) -> str:
+        return (
+            f"{self._target.where}: the lease session of city {city!r} was lost, so its lease"
+            f" may be another sequencer's now; block {height}: {outcome}. Restart the sequencer."
+        )
 
     # -- reads -------------------------------------------------------------------------
 

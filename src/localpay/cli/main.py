@@ -330,8 +330,10 @@ def up(
     with opened(ctx) as store:
         present = city in store.cities()
     if not present:
-        out.print(f"seeding demo city [bold]{city}[/] ({citizens:,} citizens, "
-                  f"{merchants:,} merchants, {days} days)…")
+        out.print(
+            f"seeding demo city [bold]{city}[/] ({citizens:,} citizens, "
+            f"{merchants:,} merchants, {days} days)…"
+        )
         demo(ctx, city=city, name="김포시", citizens=citizens, merchants=merchants, days=days)
     else:
         status(ctx, city=city)
@@ -347,3 +349,30 @@ def up(
         f"uv run localpay {db} bench --payments 20000",
     ):
         out.print(f"  {line}")
+
+
+# -- server ----------------------------------------------------------------------------------------
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+) -> None:
+    """Run the HTTP API with every city's sequencer in this process."""
+    import uvicorn  # noqa: PLC0415
+
+    from localpay.api.app import create_app  # noqa: PLC0415
+
+    settings: Settings = ctx.obj
+    try:
+        container = bootstrap.Container(settings.db, settings.keys)
+        container.start()
+    except (StoreError, LeaseHeld) as exc:
+        fail(str(exc))
+    err.print(
+        f"localpay serving {len(container.cities())} cities on http://{host}:{port} "
+        f"(API docs http://{host}:{port}/docs)"
+    )
+    uvicorn.run(create_app(container), host=host, port=port, log_level="warning", access_log=False)

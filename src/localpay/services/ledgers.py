@@ -59,6 +59,10 @@ class Ledgers:
                 self._running[city] = seq
             return seq
 
+    def running_sequencer(self, city: str) -> Sequencer | None:
+        with self._lock:
+            return self._running.get(city)
+
     def submit(self, city: str, data: bytes) -> Ticket[Receipt]:
         return self.sequencer(city).submit(data)
 

@@ -1,0 +1,92 @@
+"""The HTTP service: FastAPI app factory, error mapping, limits, health."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, Final
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from localpay.api import commands, reads
+from localpay.api.problems import SCHEMA, ApiProblem, api_problem, problem
+
+#: Largest request body accepted by any endpoint.
+MAX_BODY_BYTES: Final = 64 * 1024
+
+
+def create_app(container: Any) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        container.close()
+
+    app = FastAPI(
+        title="localpay",
+        version="0.1.0",
+        summary="A city's local currency on a signed, hash-chained ledger",
+        lifespan=lifespan,
+    )
+    app.state.container = container
+    app.include_router(reads.router)
+    app.include_router(commands.router)
+    _install_errors(app)
+    _install_limits(app)
+
+    @app.get("/healthz", tags=["operations"], summary="The process is alive")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["operations"], summary="Store reachable and sequencers running")
+    def readyz() -> Response:
+        problems = container.readiness()
+        if problems:
+            return api_problem("unavailable", "; ".join(problems))
+        return JSONResponse({"status": "ready"})
+
+    original = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = original()
+        schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = SCHEMA
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
+
+
+def _install_errors(app: FastAPI) -> None:
+    @app.exception_handler(ApiProblem)
+    async def on_problem(request: Request, exc: ApiProblem) -> Response:
+        return api_problem(exc.code, exc.detail, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation(request: Request, exc: RequestValidationError) -> Response:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return api_problem(
+            "validation_failed",
+            f"{where}: {first.get('msg', 'invalid')}",
+            errors=[{"loc": e.get("loc"), "msg": e.get("msg")} for e in exc.errors()[:20]],
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404:
+            return api_problem("not_found", "no such path")
+        if exc.status_code == 405:
+            return api_problem("method_not_allowed")
+        return problem(exc.status_code, f"http_{exc.status_code}", str(exc.detail))
+
+
+def _install_limits(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next: Any) -> Response:
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+            return api_problem("body_too_large", f"at most {MAX_BODY_BYTES} bytes")
+        response: Response = await call_next(request)
+        return response

@@ -1,0 +1,263 @@
+"""Write operations: signed ledger commands, one endpoint per kind of command.
+
+The body is the signed envelope exactly as the client made it (see docs/encoding.md):
+the server never re-encodes what a citizen signed. The endpoint checks that the
+command is of its kind and for its city, hands it to the city's sequencer and
+answers once its block is durable: 201 with the receipt, or a problem whose
+`receipt` member shows where the (recorded) rejection sits on the chain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Final
+
+import msgspec
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from localpay.api.problems import ApiProblem, ledger_problem, responses
+from localpay.domain.codes import Code
+from localpay.domain.commands import MAX_COMMAND_BYTES, DecodeError, command_type, decode_envelope
+from localpay.ledger.sequencer import Overloaded, Receipt, SequencerStopped
+from localpay.ledger.tickets import Ticket
+from localpay.services.ledgers import Ledgers
+
+router = APIRouter()
+
+ENVELOPE_SCHEMA: Final = {
+    "type": "object",
+    "required": ["body", "sigs"],
+    "properties": {
+        "body": {"type": "object", "description": "the command, canonical JSON (encoding.md)"},
+        "sigs": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": 4,
+            "items": {
+                "type": "object",
+                "required": ["key", "sig"],
+                "properties": {
+                    "key": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                    "sig": {"type": "string", "pattern": "^[0-9a-f]{128}$"},
+                },
+            },
+        },
+    },
+}
+
+RECEIPT_SCHEMA: Final = {
+    "type": "object",
+    "required": ["id", "code"],
+    "properties": {
+        "id": {"type": "string"},
+        "code": {"type": "string"},
+        "message": {"type": "string"},
+        "seq": {"type": "integer"},
+        "height": {"type": "integer"},
+        "duplicate": {"type": "boolean"},
+        "result": {
+            "type": "object",
+            "properties": {
+                "code": {"type": "string"},
+                "lots": {"type": "array", "items": {"type": "array"}},
+                "balance": {"type": "integer"},
+            },
+        },
+    },
+}
+
+_ERRORS: Final = (
+    "malformed",
+    "not_canonical",
+    "wrong_city",
+    "signature_invalid",
+    "wrong_command_type",
+    "body_too_large",
+    "unavailable",
+)
+
+
+async def await_ticket(ticket: Ticket[Receipt]) -> Receipt:
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Receipt] = loop.create_future()
+
+    def landed(done: Ticket[Receipt]) -> None:
+        error = done.exception()
+        if error is None:
+            loop.call_soon_threadsafe(_settle, future, done.result(), None)
+        else:
+            loop.call_soon_threadsafe(_settle, future, None, error)
+
+    ticket.add_done_callback(landed)
+    return await future
+
+
+def _settle(
+    future: asyncio.Future[Receipt], value: Receipt | None, error: BaseException | None
+) -> None:
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        assert value is not None
+        future.set_result(value)
+
+
+def receipt_response(receipt: Receipt) -> Response:
+    body = msgspec.to_builtins(receipt)
+    if receipt.ok:
+        return Response(orjson.dumps(body), status_code=201, media_type="application/json")
+    if receipt.seq is None:  # rejected before the chain: nothing recorded
+        return ledger_problem(receipt.code, receipt.message)
+    return ledger_problem(receipt.code, receipt.message, receipt=body)
+
+
+async def submit(request: Request, city: str, kinds: set[str]) -> Response:
+    data = await request.body()
+    if len(data) > MAX_COMMAND_BYTES:
+        raise ApiProblem("body_too_large", f"a command is at most {MAX_COMMAND_BYTES} bytes")
+    try:
+        _, command = decode_envelope(data)
+    except DecodeError as exc:
+        return ledger_problem(exc.code, str(exc))
+    if command_type(command) not in kinds:
+        raise ApiProblem(
+            "wrong_command_type",
+            f"expected {' or '.join(sorted(kinds))}, got {command_type(command)}",
+        )
+    if command.city != city:
+        return ledger_problem(Code.WRONG_CITY, f"the command is for {command.city!r}")
+    ledgers: Ledgers = request.app.state.container.ledgers
+    if not request.app.state.container.has_city(city):
+        return ledger_problem(Code.CITY_NOT_FOUND, f"no city {city!r} here")
+    try:
+        receipt = await await_ticket(ledgers.submit(city, data))
+    except Overloaded as exc:
+        raise ApiProblem("overloaded", str(exc), {"Retry-After": "1"}) from None
+    except SequencerStopped as exc:
+        raise ApiProblem("unavailable", str(exc), {"Retry-After": "5"}) from None
+    return receipt_response(receipt)
+
+
+def _operation(path: str, kinds: set[str], summary: str, *codes: str) -> None:
+    async def endpoint(request: Request, city: str) -> Response:
+        return await submit(request, city, kinds)
+
+    endpoint.__name__ = "post_" + "_".join(sorted(kinds))
+    router.add_api_route(
+        path,
+        endpoint,
+        methods=["POST"],
+        summary=summary,
+        status_code=201,
+        response_class=Response,
+        tags=["commands"],
+        responses={
+            201: {
+                "description": "applied; the block is durable",
+                "content": {"application/json": {"schema": RECEIPT_SCHEMA}},
+            },
+            **responses(*_ERRORS, *codes),
+        },
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": ENVELOPE_SCHEMA}},
+            }
+        },
+    )
+
+
+_operation(
+    "/v1/cities/{city}/wallets",
+    {"open_wallet"},
+    "Open a wallet (signed by its key)",
+    "signer_not_authorized",
+    "account_exists",
+)
+_operation(
+    "/v1/cities/{city}/payments",
+    {"pay"},
+    "Pay a merchant (signed by the wallet)",
+    "account_not_found",
+    "signer_not_authorized",
+    "invalid_amount",
+    "evidence_missing",
+    "merchant_not_active",
+    "category_denied",
+    "insufficient_funds",
+)
+_operation(
+    "/v1/cities/{city}/refunds",
+    {"refund"},
+    "Refund a payment (signed by the merchant)",
+    "account_not_found",
+    "payment_not_found",
+    "refund_exceeds_payment",
+    "insufficient_funds",
+)
+_operation(
+    "/v1/cities/{city}/transfers",
+    {"transfer"},
+    "Gift to another wallet",
+    "account_not_found",
+    "not_transferable",
+    "holding_limit_exceeded",
+    "insufficient_funds",
+)
+_operation(
+    "/v1/cities/{city}/credits",
+    {"credit"},
+    "Credit a program to a wallet (officials)",
+    "signer_not_authorized",
+    "program_not_found",
+    "holding_limit_exceeded",
+)
+_operation(
+    "/v1/cities/{city}/merchants",
+    {"register_merchant"},
+    "Register a merchant",
+    "signer_not_authorized",
+    "account_exists",
+)
+_operation(
+    "/v1/cities/{city}/merchant-decisions",
+    {"approve_merchant", "suspend_merchant"},
+    "Approve or suspend a merchant (officials; suspension needs two)",
+    "signer_not_authorized",
+    "approvals_missing",
+    "merchant_status_unchanged",
+)
+_operation(
+    "/v1/cities/{city}/programs",
+    {"define_program"},
+    "Define a program or a new version of it (two officials)",
+    "signer_not_authorized",
+    "approvals_missing",
+    "invalid_policy",
+)
+_operation(
+    "/v1/cities/{city}/mints",
+    {"mint"},
+    "Mint units against won received in trust",
+    "signer_not_authorized",
+    "program_not_found",
+    "invalid_amount",
+)
+_operation(
+    "/v1/cities/{city}/redemptions",
+    {"redeem"},
+    "Redeem merchant units into won",
+    "signer_not_authorized",
+    "insufficient_funds",
+)
+_operation(
+    "/v1/cities/{city}/expiries",
+    {"expire"},
+    "Return a wallet's expired lots",
+    "signer_not_authorized",
+    "nothing_to_expire",
+)

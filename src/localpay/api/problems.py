@@ -1,0 +1,135 @@
+"""RFC 9457 problem details: every error the API gives, mapped in this one place.
+
+Each problem has a stable `code` (a ledger result code or an API code) and a `type`
+URI `urn:localpay:problem:<code>`. Clients branch on `code`, people read `detail`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import orjson
+from fastapi.responses import Response
+
+from localpay.domain.codes import REASONS, Code
+
+MEDIA_TYPE: Final = "application/problem+json"
+
+#: HTTP status of each ledger result code (OK is not a problem).
+LEDGER_STATUS: Final[dict[Code, int]] = {
+    Code.MALFORMED: 400,
+    Code.NOT_CANONICAL: 400,
+    Code.WRONG_CITY: 400,
+    Code.CITY_NOT_FOUND: 404,
+    Code.SIGNATURE_INVALID: 400,
+    Code.CITY_EXISTS: 409,
+    Code.SIGNER_NOT_AUTHORIZED: 403,
+    Code.APPROVALS_MISSING: 403,
+    Code.ACCOUNT_NOT_FOUND: 404,
+    Code.ACCOUNT_EXISTS: 409,
+    Code.PROGRAM_NOT_FOUND: 404,
+    Code.PAYMENT_NOT_FOUND: 404,
+    Code.INVALID_AMOUNT: 422,
+    Code.INVALID_POLICY: 422,
+    Code.SAME_ACCOUNT: 422,
+    Code.EVIDENCE_MISSING: 422,
+    Code.MERCHANT_NOT_ACTIVE: 422,
+    Code.MERCHANT_STATUS_UNCHANGED: 409,
+    Code.PROGRAM_EXPIRED: 422,
+    Code.CATEGORY_DENIED: 422,
+    Code.AREA_DENIED: 422,
+    Code.REVENUE_CAP_EXCEEDED: 422,
+    Code.NOT_TRANSFERABLE: 422,
+    Code.PER_PAYMENT_LIMIT_EXCEEDED: 422,
+    Code.DAILY_LIMIT_EXCEEDED: 422,
+    Code.MONTHLY_LIMIT_EXCEEDED: 422,
+    Code.HOLDING_LIMIT_EXCEEDED: 422,
+    Code.REFUND_EXCEEDS_PAYMENT: 422,
+    Code.INSUFFICIENT_FUNDS: 422,
+    Code.NOTHING_TO_EXPIRE: 409,
+}
+
+#: API-level problems (not from the ledger): code -> (status, title).
+API_PROBLEMS: Final[dict[str, tuple[int, str]]] = {
+    "not_found": (404, "no such resource"),
+    "validation_failed": (422, "the request does not match the schema"),
+    "wrong_command_type": (422, "this endpoint takes another kind of command"),
+    "idempotency_key_missing": (400, "POST requests need an Idempotency-Key header"),
+    "idempotency_key_reused": (422, "this Idempotency-Key was used with a different request"),
+    "idempotency_key_in_flight": (409, "a request with this Idempotency-Key is still running"),
+    "body_too_large": (413, "the request body is larger than allowed"),
+    "unauthenticated": (401, "sign in or present a valid token"),
+    "forbidden": (403, "this principal may not do that"),
+    "rate_limited": (429, "too many requests; retry later"),
+    "overloaded": (503, "the ledger is busy; retry later"),
+    "unavailable": (503, "the ledger is not running"),
+    "method_not_allowed": (405, "method not allowed"),
+    "unsupported_media_type": (415, "send application/json"),
+}
+
+SCHEMA: Final = {
+    "type": "object",
+    "required": ["type", "title", "status", "code"],
+    "properties": {
+        "type": {"type": "string", "format": "uri"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "code": {"type": "string"},
+        "instance": {"type": "string"},
+    },
+    "additionalProperties": True,
+}
+
+
+def problem(
+    status: int,
+    code: str,
+    title: str,
+    detail: str = "",
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> Response:
+    body = {"type": f"urn:localpay:problem:{code}", "title": title, "status": status, "code": code}
+    if detail:
+        body["detail"] = detail
+    body.update(extra)
+    return Response(orjson.dumps(body), status_code=status, media_type=MEDIA_TYPE, headers=headers)
+
+
+def api_problem(
+    code: str, detail: str = "", headers: dict[str, str] | None = None, **extra: Any
+) -> Response:
+    status, title = API_PROBLEMS[code]
+    return problem(status, code, title, detail, headers, **extra)
+
+
+def ledger_problem(code: str, detail: str = "", **extra: Any) -> Response:
+    ledger_code = Code(code)
+    return problem(LEDGER_STATUS[ledger_code], code, REASONS[ledger_code], detail, **extra)
+
+
+class ApiProblem(Exception):
+    """Raised inside handlers; rendered by the app's exception handler."""
+
+    def __init__(self, code: str, detail: str = "", headers: dict[str, str] | None = None):
+        super().__init__(detail or code)
+        self.code = code
+        self.detail = detail
+        self.headers = headers
+
+
+def responses(*codes: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` entries for the problems an operation can give."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for code in codes:
+        status = API_PROBLEMS[code][0] if code in API_PROBLEMS else LEDGER_STATUS[Code(code)]
+        entry = out.setdefault(
+            status,
+            {
+                "description": "",
+                "content": {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+            },
+        )
+        entry["description"] = ", ".join(filter(None, [entry["description"], code]))
+    return out

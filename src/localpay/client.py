@@ -1,0 +1,151 @@
+"""A small Python client for the localpay API: it signs commands and sends them.
+
+    key = nacl.signing.SigningKey.generate()
+    api = Client("http://127.0.0.1:8000", "gimpo")
+    api.open_wallet("w-alice", key)
+    receipt = api.pay("w-alice", key, merchant="m-00001", amount=17_000)
+
+Signing happens here, on the client: the server never sees a citizen's private key.
+Every write carries a fresh Idempotency-Key; pass `idempotency_key` to retry safely.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import httpx
+import msgspec
+import nacl.signing
+
+from localpay.domain import commands as c
+from localpay.ledger.signatures import public_key_hex, sign_command
+
+
+class ApiError(Exception):
+    """The API answered with a problem (RFC 9457); `problem` holds its members."""
+
+    def __init__(self, status: int, problem: dict[str, Any]) -> None:
+        super().__init__(f"{status} {problem.get('code')}: {problem.get('detail', '')}")
+        self.status = status
+        self.problem = problem
+        self.code: str = str(problem.get("code", ""))
+
+
+def new_id() -> str:
+    return os.urandom(16).hex()
+
+
+class Client:
+    def __init__(
+        self,
+        base_url: str,
+        city: str,
+        token: str | None = None,
+        transport: httpx.BaseTransport | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.city = city
+        self.http = httpx.Client(
+            base_url=base_url, headers=headers, transport=transport, timeout=timeout
+        )
+
+    def close(self) -> None:
+        self.http.close()
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    def _answer(self, response: httpx.Response) -> dict[str, Any]:
+        body: dict[str, Any] = response.json() if response.content else {}
+        if response.status_code >= 400:
+            raise ApiError(response.status_code, body)
+        return body
+
+    def send(
+        self, path: str, envelope: bytes, idempotency_key: str | None = None
+    ) -> dict[str, Any]:
+        """POST a signed envelope to /v1/cities/{city}/{path}; the receipt or ApiError."""
+        response = self.http.post(
+            f"/v1/cities/{self.city}/{path}",
+            content=envelope,
+            headers={
+                "Content-Type": "application/json",
+                "Idempotency-Key": idempotency_key or new_id(),
+            },
+        )
+        return self._answer(response)
+
+    def get(self, path: str, **params: Any) -> dict[str, Any]:
+        return self._answer(self.http.get(f"/v1/cities/{self.city}{path}", params=params))
+
+    # -- citizens ---------------------------------------------------------------------------
+
+    def open_wallet(
+        self, wallet: str, key: nacl.signing.SigningKey, custodial: bool = False
+    ) -> dict[str, Any]:
+        cmd = c.OpenWallet(
+            id=new_id(),
+            city=self.city,
+            wallet=wallet,
+            keys=[public_key_hex(key)],
+            custodial=custodial,
+        )
+        return self.send("wallets", sign_command(cmd, [key]))
+
+    def pay(
+        self,
+        wallet: str,
+        key: nacl.signing.SigningKey,
+        merchant: str,
+        amount: int,
+        evidence: str = "",
+        command_id: str | None = None,
+    ) -> dict[str, Any]:
+        cmd = c.Pay(
+            id=command_id or new_id(),
+            city=self.city,
+            wallet=wallet,
+            merchant=merchant,
+            amount=amount,
+            evidence=evidence,
+        )
+        return self.send("payments", sign_command(cmd, [key]))
+
+    def transfer(
+        self, wallet: str, key: nacl.signing.SigningKey, to: str, amount: int
+    ) -> dict[str, Any]:
+        cmd = c.Transfer(id=new_id(), city=self.city, wallet=wallet, to=to, amount=amount)
+        return self.send("transfers", sign_command(cmd, [key]))
+
+    def refund(
+        self, merchant: str, key: nacl.signing.SigningKey, payment: str, amount: int
+    ) -> dict[str, Any]:
+        cmd = c.Refund(
+            id=new_id(), city=self.city, merchant=merchant, payment=payment, amount=amount
+        )
+        return self.send("refunds", sign_command(cmd, [key]))
+
+    # -- reads --------------------------------------------------------------------------------
+
+    def wallet(self, wallet: str) -> dict[str, Any]:
+        return self.get(f"/wallets/{wallet}")
+
+    def merchant(self, merchant: str) -> dict[str, Any]:
+        return self.get(f"/merchants/{merchant}")
+
+    def transaction(self, tx_id: str) -> dict[str, Any]:
+        return self.get(f"/transactions/{tx_id}")
+
+    def blocks(self, cursor: str | None = None, limit: int = 50) -> dict[str, Any]:
+        params: dict[str, Any] = {"limit": limit}
+        if cursor:
+            params["cursor"] = cursor
+        return self.get("/blocks", **params)
+
+    def checkpoint(self) -> dict[str, Any]:
+        return self.get("/checkpoints/latest")
+
+
+def decode_receipt_result(receipt: dict[str, Any]) -> Any:
+    return msgspec.convert(receipt.get("result"), type=dict[str, Any])
