@@ -37,8 +37,14 @@ def signed_payments(count: int) -> tuple[dict[str, str], list[bytes]]:
     out = []
     for n in range(count):
         wallet = rng.choice(wallets)
-        pay = c.Pay(id=f"{n:032x}", city=CITY, wallet=wallet, merchant=rng.choice(merchants),
-                    amount=rng.randrange(10, 300) * 100, evidence="")
+        pay = c.Pay(
+            id=f"{n:032x}",
+            city=CITY,
+            wallet=wallet,
+            merchant=rng.choice(merchants),
+            amount=rng.randrange(10, 300) * 100,
+            evidence="",
+        )
         out.append(sign_command(pay, [keys[wallet]]))
     return {w: public_key_hex(k) for w, k in keys.items()}, out
 
@@ -48,8 +54,7 @@ class SQLiteBank:
         self.path = path
 
     def connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
-                               timeout=30)
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = FULL")
         return conn
@@ -57,8 +62,10 @@ class SQLiteBank:
     def create(self, wallet_keys: dict[str, str]) -> None:
         conn = self.connect()
         conn.execute("CREATE TABLE accounts (id TEXT PRIMARY KEY, key TEXT, balance INTEGER)")
-        conn.execute("CREATE TABLE payments (id TEXT PRIMARY KEY, wallet TEXT, merchant TEXT,"
-                     " amount INTEGER, envelope BLOB)")
+        conn.execute(
+            "CREATE TABLE payments (id TEXT PRIMARY KEY, wallet TEXT, merchant TEXT,"
+            " amount INTEGER, envelope BLOB)"
+        )
         rows = [(w, k, 10**9) for w, k in wallet_keys.items()]
         rows += [(f"m-{n:05d}", "", 0) for n in range(MERCHANTS)]
         conn.executemany("INSERT INTO accounts VALUES (?, ?, ?)", rows)
@@ -66,17 +73,22 @@ class SQLiteBank:
 
     def pay(self, conn: Any, pay: c.Pay, envelope: bytes) -> None:
         conn.execute("BEGIN IMMEDIATE")
-        (balance,) = conn.execute("SELECT balance FROM accounts WHERE id = ?",
-                                  (pay.wallet,)).fetchone()
+        (balance,) = conn.execute(
+            "SELECT balance FROM accounts WHERE id = ?", (pay.wallet,)
+        ).fetchone()
         if balance < pay.amount:
             conn.execute("ROLLBACK")
             return
-        conn.execute("UPDATE accounts SET balance = balance - ? WHERE id = ?",
-                     (pay.amount, pay.wallet))
-        conn.execute("UPDATE accounts SET balance = balance + ? WHERE id = ?",
-                     (pay.amount, pay.merchant))
-        conn.execute("INSERT INTO payments VALUES (?, ?, ?, ?, ?)",
-                     (pay.id, pay.wallet, pay.merchant, pay.amount, envelope))
+        conn.execute(
+            "UPDATE accounts SET balance = balance - ? WHERE id = ?", (pay.amount, pay.wallet)
+        )
+        conn.execute(
+            "UPDATE accounts SET balance = balance + ? WHERE id = ?", (pay.amount, pay.merchant)
+        )
+        conn.execute(
+            "INSERT INTO payments VALUES (?, ?, ?, ?, ?)",
+            (pay.id, pay.wallet, pay.merchant, pay.amount, envelope),
+        )
         conn.execute("COMMIT")
 
 
@@ -96,8 +108,10 @@ class PostgresBank:
             conn.execute(f"CREATE SCHEMA {self.schema}")
             conn.execute(f"SET search_path TO {self.schema}")
             conn.execute("CREATE TABLE accounts (id TEXT PRIMARY KEY, key TEXT, balance BIGINT)")
-            conn.execute("CREATE TABLE payments (id TEXT PRIMARY KEY, wallet TEXT,"
-                         " merchant TEXT, amount BIGINT, envelope BYTEA)")
+            conn.execute(
+                "CREATE TABLE payments (id TEXT PRIMARY KEY, wallet TEXT,"
+                " merchant TEXT, amount BIGINT, envelope BYTEA)"
+            )
             with conn.cursor().copy("COPY accounts FROM STDIN") as copy:
                 for w, k in wallet_keys.items():
                     copy.write_row((w, k, 10**9))
@@ -106,16 +120,22 @@ class PostgresBank:
 
     def pay(self, conn: Any, pay: c.Pay, envelope: bytes) -> None:
         with conn.transaction():
-            (balance,) = conn.execute("SELECT balance FROM accounts WHERE id = %s FOR UPDATE",
-                                      (pay.wallet,)).fetchone()
+            (balance,) = conn.execute(
+                "SELECT balance FROM accounts WHERE id = %s FOR UPDATE", (pay.wallet,)
+            ).fetchone()
             if balance < pay.amount:
                 return
-            conn.execute("UPDATE accounts SET balance = balance - %s WHERE id = %s",
-                         (pay.amount, pay.wallet))
-            conn.execute("UPDATE accounts SET balance = balance + %s WHERE id = %s",
-                         (pay.amount, pay.merchant))
-            conn.execute("INSERT INTO payments VALUES (%s, %s, %s, %s, %s)",
-                         (pay.id, pay.wallet, pay.merchant, pay.amount, envelope))
+            conn.execute(
+                "UPDATE accounts SET balance = balance - %s WHERE id = %s", (pay.amount, pay.wallet)
+            )
+            conn.execute(
+                "UPDATE accounts SET balance = balance + %s WHERE id = %s",
+                (pay.amount, pay.merchant),
+            )
+            conn.execute(
+                "INSERT INTO payments VALUES (%s, %s, %s, %s, %s)",
+                (pay.id, pay.wallet, pay.merchant, pay.amount, envelope),
+            )
 
     def drop(self) -> None:
         with psycopg.connect(self.url, autocommit=True) as conn:

@@ -76,7 +76,8 @@ WHERE city IS NOT NULL AND EXISTS (SELECT 1 FROM blocks b WHERE b.city = c.city 
 ORDER BY city
 """
 _LOCK_HOLDER: Final = """
-SELECT a.pid, a.application_name, a.client_addr::text, a.backend_start::text
+SELECT a.pid, a.application_name, host(a.client_addr),
+       to_char(a.backend_start, 'YYYY-MM-DD HH24:MI:SS TZ')
 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
 WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
   AND l.classid = %s::bigint::oid AND l.objid = %s::bigint::oid
@@ -227,17 +228,21 @@ class PostgresStore:
 
     # -- connections -------------------------------------------------------------------
 
-    def _connect(self) -> Connection:
+    def _connect(self, role: str = "reader") -> Connection:
+        """A new autocommit session, named (unless the URL names it) for pg_stat_activity."""
         if self._closed:
             raise StoreError(f"{self._target.where}: the store is closed")
+        options = dict(self._target.options)
+        if "application_name" in options:
+            options["application_name"] = f"localpay {role}"
         try:
-            return psycopg.connect(self._target.url, autocommit=True, **self._target.options)
+            return psycopg.connect(self._target.url, autocommit=True, **options)
         except psycopg.Error as exc:
             raise self._target.error("cannot connect", exc) from None
 
-    def _open_writer(self) -> _Session:
+    def _open_writer(self, role: str = "writer") -> _Session:
         """A connection that writes: durable commits, never dropped for idling."""
-        conn = self._connect()
+        conn = self._connect(role)
         try:
             if conn.info.server_version >= 140000:
                 conn.execute("SET idle_session_timeout = 0")
@@ -308,7 +313,7 @@ class PostgresStore:
     @contextlib.contextmanager
     def lease(self, city: str) -> Iterator[None]:
         key = lease_key(city)
-        session = self._open_writer()
+        session = self._open_writer(f"lease {city}")
         try:
             # If this machine vanishes, the server notices within about a minute
             # (rather than hours of TCP timeout) and frees the lease.

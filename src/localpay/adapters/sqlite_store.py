@@ -41,6 +41,12 @@ def _stored_block(row: tuple[int, bytes, bytes, bytes, str, bytes]) -> StoredBlo
     )
 
 
+def _rollback(conn: sqlite3.Connection) -> None:
+    # A failed COMMIT may already have ended the transaction; keep the first error.
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
+
+
 def _tx(row: tuple[int, int, str, str, bytes, bytes]) -> TxRecord:
     seq, height, tx_id, kind, envelope, result = row
     return TxRecord(seq, height, tx_id, kind, bytes(envelope), bytes(result))
@@ -54,12 +60,19 @@ class SQLiteStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._write_lock = threading.Lock()
-        self._leases: dict[str, int] = {}
+        self._readers: list[sqlite3.Connection] = []
         try:
             self._writer = self._connect()
-            self._migrate()
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: not a usable localpay database ({exc})") from None
+        try:
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            self._writer.close()
+            raise StoreError(f"{self.path}: not a usable localpay database ({exc})") from None
+        except StoreError:
+            self._writer.close()
+            raise
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -73,22 +86,34 @@ class SQLiteStore:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = self._local.conn = self._connect()
+            with self._write_lock:
+                self._readers.append(conn)
         return conn
 
     def _migrate(self) -> None:
         conn = self._writer
         with self._write_lock:
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations"
-                " (version INTEGER PRIMARY KEY, name TEXT NOT NULL)"
-            )
-            applied = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
-            for version, name, script in migrate.pending(applied, self.dialect):
-                conn.execute("BEGIN IMMEDIATE")
-                for statement in migrate.statements(script):
-                    conn.execute(statement)
-                conn.execute("INSERT INTO schema_migrations VALUES (?, ?)", (version, name))
+            # Read the applied versions inside the write transaction: two processes
+            # opening a new file at once must not both apply the same migration.
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations"
+                    " (version INTEGER PRIMARY KEY, name TEXT NOT NULL)"
+                )
+                applied = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
+                try:
+                    todo = migrate.pending(applied, self.dialect)
+                except RuntimeError as exc:
+                    raise StoreError(f"{self.path}: {exc}") from None
+                for version, name, script in todo:
+                    for statement in migrate.statements(script):
+                        conn.execute(statement)
+                    conn.execute("INSERT INTO schema_migrations VALUES (?, ?)", (version, name))
                 conn.execute("COMMIT")
+            except BaseException:
+                _rollback(conn)
+                raise
 
     # -- lease -------------------------------------------------------------------------
 
@@ -143,8 +168,11 @@ class SQLiteStore:
                     [(city, key, value, height) for key, value in block.state],
                 )
                 conn.execute("COMMIT")
+            except sqlite3.DatabaseError as exc:
+                _rollback(conn)
+                raise StoreError(f"block {height} of {city} not written: {exc}") from None
             except BaseException:
-                conn.execute("ROLLBACK")
+                _rollback(conn)
                 raise
 
     # -- reads -------------------------------------------------------------------------
@@ -215,7 +243,7 @@ class SQLiteStore:
     def close(self) -> None:
         with self._write_lock:
             self._writer.close()
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+            for conn in self._readers:
+                conn.close()
+            self._readers.clear()
+        self._local = threading.local()

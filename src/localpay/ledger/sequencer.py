@@ -148,7 +148,11 @@ class Sequencer:
 
     def start(self) -> Sequencer:
         self._exit.enter_context(self.store.lease(self.city))
-        self._recover()
+        try:
+            self._recover()
+        except BaseException:
+            self._exit.close()
+            raise
         self._running = True
         stages = (
             ("verifier", self._verify_loop),

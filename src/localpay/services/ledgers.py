@@ -53,7 +53,10 @@ class Ledgers:
     def sequencer(self, city: str) -> Sequencer:
         with self._lock:
             seq = self._running.get(city)
-            if seq is None or not seq.running:
+            if seq is not None and not seq.running:
+                seq.stop()  # a failed sequencer: join its threads, release its lease
+                seq = None
+            if seq is None:
                 operator = self.keys.get_or_create(city, OPERATOR)
                 seq = Sequencer(city, self.store, operator, self.clock, self.verifier).start()
                 self._running[city] = seq
