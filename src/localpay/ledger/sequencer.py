@@ -14,9 +14,10 @@ from __future__ import annotations
 import collections
 import queue
 import threading
+import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
-from typing import Final
+from typing import Final, Protocol
 
 import msgspec
 import nacl.signing
@@ -66,6 +67,14 @@ class Receipt(msgspec.Struct, frozen=True, omit_defaults=True):
     @property
     def ok(self) -> bool:
         return self.code == Code.OK
+
+
+class BlockObserver(Protocol):
+    """Told about every durable block (metrics, live feeds); must be quick and not raise."""
+
+    def __call__(
+        self, city: str, block: BlockRecord, results: list[Result], commit_seconds: float
+    ) -> None: ...
 
 
 class SequencerStopped(RuntimeError):
@@ -141,6 +150,7 @@ class Sequencer:
         self._lock = threading.Lock()
         self._running = False
         self.failure: BaseException | None = None
+        self.observers: list[BlockObserver] = []
         self._exit = ExitStack()
         self._threads: list[threading.Thread] = []
 
@@ -368,6 +378,7 @@ class Sequencer:
                     pending.future.set_exception(SequencerStopped("sequencer failed earlier"))
                 self._release(block)
                 continue
+            begin = time.perf_counter()
             try:
                 self.store.append_block(self.city, block)
             except BaseException as exc:
@@ -377,6 +388,9 @@ class Sequencer:
                 self._release(block)
                 continue
             self._acknowledge(block, sequenced, results)
+            elapsed = time.perf_counter() - begin
+            for observe in self.observers:
+                observe(self.city, block, results, elapsed)
 
     def _acknowledge(
         self, block: BlockRecord, sequenced: list[_Pending], results: list[Result]

@@ -9,7 +9,7 @@ from typing import Final, Protocol
 
 import nacl.signing
 
-from localpay.ledger.sequencer import Receipt, Sequencer
+from localpay.ledger.sequencer import BlockObserver, Receipt, Sequencer
 from localpay.ledger.signatures import SignatureVerifier
 from localpay.ledger.store import Store
 from localpay.ledger.tickets import Ticket
@@ -48,6 +48,7 @@ class Ledgers:
         self.clock = clock
         self.verifier = verifier or SignatureVerifier()
         self._running: dict[str, Sequencer] = {}
+        self.observers: list[BlockObserver] = []
         self._lock = threading.Lock()
 
     def sequencer(self, city: str) -> Sequencer:
@@ -58,7 +59,9 @@ class Ledgers:
                 seq = None
             if seq is None:
                 operator = self.keys.get_or_create(city, OPERATOR)
-                seq = Sequencer(city, self.store, operator, self.clock, self.verifier).start()
+                seq = Sequencer(city, self.store, operator, self.clock, self.verifier)
+                seq.observers.extend(self.observers)
+                seq.start()
                 self._running[city] = seq
             return seq
 
