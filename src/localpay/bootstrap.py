@@ -6,10 +6,14 @@ import os
 from pathlib import Path
 from urllib.parse import urlparse
 
+import argon2
+
 from localpay.adapters.keystore import KeyStore
 from localpay.adapters.sqlite_store import SQLiteStore
 from localpay.ledger.store import Store, StoreError
+from localpay.services.identity import Identity
 from localpay.services.ledgers import Ledgers
+from localpay.services.proposals import Proposals
 
 DEFAULT_DB = "sqlite:///data/localpay.db"
 
@@ -50,13 +54,17 @@ def open_keys(url: str, explicit: str | None = None) -> KeyStore:
 class Container:
     """Everything a server process runs: the store, the keys, the city sequencers."""
 
-    def __init__(self, url: str, keys: str | None = None) -> None:
+    def __init__(
+        self, url: str, keys: str | None = None, hasher: argon2.PasswordHasher | None = None
+    ) -> None:
         from localpay.adapters.clock import now_ms  # noqa: PLC0415
 
         self.url = url
         self.store = open_store(url)
         self.keys = open_keys(url, keys)
         self.ledgers = Ledgers(self.store, self.keys, now_ms)
+        self.identity = Identity(self.store, now_ms, hasher)
+        self.proposals = Proposals(self.store, self.ledgers, now_ms)
         self._cities = set(self.store.cities())
 
     def cities(self) -> list[str]:

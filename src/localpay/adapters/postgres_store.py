@@ -43,7 +43,7 @@ from psycopg import conninfo
 
 from localpay.adapters import migrate
 from localpay.ledger.blocks import BlockRecord, TxRecord
-from localpay.ledger.store import LeaseHeld, StoredBlock, StoreError
+from localpay.ledger.store import LeaseHeld, StoreConflict, StoredBlock, StoreError
 
 #: Connection timeout when the URL sets none: fail fast on an unreachable server.
 CONNECT_TIMEOUT_S: Final = 10
@@ -100,6 +100,10 @@ def lease_key(city: str) -> int:
 
 
 MIGRATION_KEY: Final = advisory_key(MIGRATION_NAMESPACE, "schema")
+
+
+def _plain(value: Any) -> Any:
+    return bytes(value) if isinstance(value, memoryview) else value
 
 
 def _frontier_bytes(hashes: list[bytes]) -> bytes:
@@ -289,6 +293,30 @@ class PostgresStore:
             except psycopg.Error as exc:
                 raise self._target.error("read failed", exc) from None
         raise AssertionError("unreachable")
+
+    # -- application tables (identities, idempotency, proposals) -------------------------
+
+    def sql(self, query: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """One statement (qmark placeholders) in its own transaction; rows if any."""
+        return self.sql_batch([(query, params)])[-1]
+
+    def sql_batch(
+        self, statements: list[tuple[str, tuple[Any, ...]]]
+    ) -> list[list[tuple[Any, ...]]]:
+        """Several statements in one transaction: all or none."""
+        session = self._reader()
+        out: list[list[tuple[Any, ...]]] = []
+        try:
+            with session.conn.transaction(), session.conn.cursor() as cur:
+                for query, params in statements:
+                    cur.execute(query.replace("?", "%s"), params)
+                    rows = cur.fetchall() if cur.description else []
+                    out.append([tuple(_plain(v) for v in row) for row in rows])
+        except psycopg.errors.UniqueViolation as exc:
+            raise StoreConflict(self._target.scrub(str(exc))) from None
+        except psycopg.Error as exc:
+            raise self._target.error("statement failed", exc) from None
+        return out
 
     def _migrate(self, conn: Connection) -> None:
         # One transaction under a transaction-level advisory lock: two processes

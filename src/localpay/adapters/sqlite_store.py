@@ -15,12 +15,13 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
 from localpay.adapters import migrate
 from localpay.ledger.blocks import BlockRecord, TxRecord
-from localpay.ledger.store import LeaseHeld, StoredBlock, StoreError
+from localpay.ledger.store import LeaseHeld, StoreConflict, StoredBlock, StoreError
 
 _TX_COLUMNS = "seq, height, id, kind, envelope, result"
 _BLOCK_COLUMNS = "height, header, hash, signature, checkpoint, frontier"
@@ -174,6 +175,29 @@ class SQLiteStore:
             except BaseException:
                 _rollback(conn)
                 raise
+
+    # -- application tables (identities, idempotency, proposals) -------------------------
+
+    def sql(self, query: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """One statement (qmark placeholders) in its own transaction; rows if any."""
+        return self.sql_batch([(query, params)])[-1]
+
+    def sql_batch(
+        self, statements: list[tuple[str, tuple[Any, ...]]]
+    ) -> list[list[tuple[Any, ...]]]:
+        """Several statements in one transaction: all or none."""
+        conn = self._reader()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            out = [conn.execute(q, p).fetchall() for q, p in statements]
+            conn.execute("COMMIT")
+        except sqlite3.IntegrityError as exc:
+            _rollback(conn)
+            raise StoreConflict(str(exc)) from None
+        except sqlite3.DatabaseError as exc:
+            _rollback(conn)
+            raise StoreError(f"{self.path}: {exc}") from None
+        return out
 
     # -- reads -------------------------------------------------------------------------
 

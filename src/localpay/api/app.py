@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from localpay.api import commands, reads
+from localpay.api import commands, identity, reads, staff
 from localpay.api.problems import SCHEMA, ApiProblem, api_problem, problem
 
 #: Largest request body accepted by any endpoint.
@@ -33,6 +33,8 @@ def create_app(container: Any) -> FastAPI:
     app.state.container = container
     app.include_router(reads.router)
     app.include_router(commands.router)
+    app.include_router(identity.router)
+    app.include_router(staff.router)
     _install_errors(app)
     _install_limits(app)
 

@@ -60,6 +60,7 @@ API_PROBLEMS: Final[dict[str, tuple[int, str]]] = {
     "body_too_large": (413, "the request body is larger than allowed"),
     "unauthenticated": (401, "sign in or present a valid token"),
     "forbidden": (403, "this principal may not do that"),
+    "proposal_decided": (409, "the proposal was already submitted or rejected"),
     "rate_limited": (429, "too many requests; retry later"),
     "overloaded": (503, "the ledger is busy; retry later"),
     "unavailable": (503, "the ledger is not running"),

@@ -8,10 +8,11 @@ from typing import Any, Final
 import msgspec
 from fastapi import APIRouter, Query, Request
 
+from localpay.api.auth import allow
 from localpay.api.problems import ApiProblem, responses
 from localpay.ledger.blocks import BlockHeader
 from localpay.ledger.store import Store
-from localpay.services import inspect
+from localpay.services import access, inspect
 
 router = APIRouter()
 
@@ -136,13 +137,18 @@ def get_program(request: Request, city: str, program: str) -> dict[str, Any]:
     return dict(msgspec.to_builtins(view))
 
 
+_PRIVATE = ("unauthenticated", "forbidden", "not_found")
+
+
 @router.get(
     "/v1/cities/{city}/wallets/{wallet}",
     tags=["accounts"],
-    summary="A wallet's balance per program, every lot with its expiry",
-    responses=responses("not_found"),
+    summary="A wallet's balance per program, every lot with its expiry (the wallet itself "
+    "or the city's staff)",
+    responses=responses(*_PRIVATE),
 )
 def get_wallet(request: Request, city: str, wallet: str) -> dict[str, Any]:
+    allow(request, lambda p: access.reads_wallet(p, city, wallet))
     try:
         return inspect.wallet_view(_city(request, city), city, wallet)
     except inspect.NotFound as exc:
@@ -152,10 +158,11 @@ def get_wallet(request: Request, city: str, wallet: str) -> dict[str, Any]:
 @router.get(
     "/v1/cities/{city}/merchants/{merchant}",
     tags=["accounts"],
-    summary="A merchant's status and balance",
-    responses=responses("not_found"),
+    summary="A merchant's status and balance (its staff or the city's staff)",
+    responses=responses(*_PRIVATE),
 )
 def get_merchant(request: Request, city: str, merchant: str) -> dict[str, Any]:
+    allow(request, lambda p: access.reads_merchant(p, city, merchant))
     try:
         view = inspect.merchant_view(_city(request, city), city, merchant)
     except inspect.NotFound as exc:
@@ -166,11 +173,36 @@ def get_merchant(request: Request, city: str, merchant: str) -> dict[str, Any]:
 @router.get(
     "/v1/cities/{city}/transactions/{tx_id}",
     tags=["accounts"],
-    summary="One transaction: command, signers, result, place in the chain",
-    responses=responses("not_found"),
+    summary="One transaction: command, signers, result, place in the chain (its parties "
+    "or the city's staff)",
+    responses=responses(*_PRIVATE),
 )
 def get_transaction(request: Request, city: str, tx_id: str) -> dict[str, Any]:
+    principal = allow(request, lambda p: p.city == city)
     try:
-        return inspect.tx_view(_city(request, city), city, tx_id)
+        view = inspect.tx_view(_city(request, city), city, tx_id)
     except inspect.NotFound as exc:
         raise ApiProblem("not_found", str(exc)) from None
+    if not access.reads_transaction(principal, city, parties(view["command"])):
+        raise ApiProblem("not_found", "no such resource")  # never confirm it exists
+    return view
+
+
+def parties(command: dict[str, Any]) -> set[str]:
+    """The accounts a command names."""
+    return {str(command[f]) for f in ("wallet", "merchant", "to") if f in command}
+
+
+@router.get(
+    "/v1/cities/{city}/blocks/{height}/transactions",
+    tags=["accounts"],
+    summary="Every transaction of a block (the city's staff)",
+    responses=responses(*_PRIVATE),
+)
+def block_transactions(request: Request, city: str, height: int) -> dict[str, Any]:
+    allow(request, lambda p: access.reads_chain_contents(p, city))
+    try:
+        view = inspect.block_view(_city(request, city), city, height)
+    except inspect.NotFound as exc:
+        raise ApiProblem("not_found", str(exc)) from None
+    return {"items": view["txs"], "next": None}

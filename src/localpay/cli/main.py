@@ -324,9 +324,13 @@ def up(
     citizens: Annotated[int, typer.Option(min=1)] = 2000,
     merchants: Annotated[int, typer.Option(min=1)] = 200,
     days: Annotated[int, typer.Option(min=1)] = 30,
+    host: str = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
 ) -> None:
-    """`make run`: seed the demo city if the store has none, verify it, show where to look."""
-    settings: Settings = ctx.obj
+    """`make run`: seed the demo city if the store has none, verify it, then serve it."""
+    from localpay.services.demo import demo_users  # noqa: PLC0415
+    from localpay.services.identity import Identity  # noqa: PLC0415
+
     with opened(ctx) as store:
         present = city in store.cities()
     if not present:
@@ -335,20 +339,19 @@ def up(
             f"{merchants:,} merchants, {days} days)…"
         )
         demo(ctx, city=city, name="김포시", citizens=citizens, merchants=merchants, days=days)
-    else:
-        status(ctx, city=city)
     verify(ctx, city=city)
-    db = f"--db {settings.db}"
-    out.print("\n[bold]Try:[/]")
-    for line in (
-        f"uv run localpay {db} status --city {city}",
-        f"uv run localpay {db} balance --city {city} w-0000001",
-        f"uv run localpay {db} blocks --city {city} --last 5",
-        f"uv run localpay {db} block --city {city} 1",
-        f"uv run localpay {db} verify",
-        f"uv run localpay {db} bench --payments 20000",
-    ):
-        out.print(f"  {line}")
+    with opened(ctx) as store:
+        logins = demo_users(Identity(store, now_ms), city)
+    base = f"http://{host}:{port}"
+    out.print(
+        f"\n[bold]localpay is running[/]: API {base}/v1/cities/{city} · "
+        f"docs {base}/docs · OpenAPI {base}/openapi.json · health {base}/readyz"
+    )
+    out.print(f"demo log-ins for {city} (POST {base}/v1/auth/login):")
+    for username, role, password in logins:
+        out.print(f"  {username:<8} {role:<17} password {password}")
+    out.print("explore the chain: uv run localpay status --city gimpo · uv run localpay verify")
+    serve(ctx, host=host, port=port)
 
 
 # -- server ----------------------------------------------------------------------------------------
@@ -376,3 +379,7 @@ def serve(
         f"(API docs http://{host}:{port}/docs)"
     )
     uvicorn.run(create_app(container), host=host, port=port, log_level="warning", access_log=False)
+
+
+# Command groups defined in their own modules register themselves on `app`.
+from localpay.cli import users  # noqa: E402, F401

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
-from typing import Protocol
+from typing import Any, Protocol
 
 import msgspec
 
@@ -17,6 +17,10 @@ class LeaseHeld(RuntimeError):
 
 class StoreError(RuntimeError):
     """The store cannot be used (unreachable, corrupt, wrong schema); says why."""
+
+
+class StoreConflict(StoreError):
+    """A write broke a uniqueness rule (an id or key that already exists)."""
 
 
 class StoredBlock(msgspec.Struct, frozen=True):
@@ -58,5 +62,13 @@ class Store(Protocol):
     def state(self, city: str) -> Iterator[tuple[str, bytes]]: ...
 
     def state_value(self, city: str, key: str) -> bytes | None: ...
+
+    def sql(self, query: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """Application tables (identities, idempotency): one statement, qmark style."""
+        ...
+
+    def sql_batch(
+        self, statements: list[tuple[str, tuple[Any, ...]]]
+    ) -> list[list[tuple[Any, ...]]]: ...
 
     def close(self) -> None: ...

@@ -26,8 +26,10 @@ from localpay.domain.calendar import DAY_MS
 from localpay.ledger.sequencer import Receipt
 from localpay.ledger.signatures import public_key_hex, sign_command
 from localpay.services import gimpo
+from localpay.services.identity import Identity, IdentityError
 from localpay.services.ledgers import Ledgers, new_id
 from localpay.services.officials import CityAlreadyExists, OfficialSigner, create_city
+from localpay.services.proposals import merchant_key
 
 DEMO_SECRET: Final = "demo-secret"  # noqa: S105 (a key file name, not a secret)
 #: Payments per citizen per day (Gimpo Pay: ~146k users, a few payments a week).
@@ -82,7 +84,12 @@ class Simulation:
     # -- helpers ------------------------------------------------------------------------
 
     def key(self, account: str) -> nacl.signing.SigningKey:
+        """A citizen's key: on a real phone it never leaves the device; here it is derived."""
         return derived_key(self.secret, account)
+
+    def merchant_key(self, merchant: str) -> nacl.signing.SigningKey:
+        # Merchants' staff sign in with passwords, so the server holds their keys.
+        return merchant_key(self.ledgers, self.city, merchant)
 
     def run(self, kind: str, items: list[bytes], report: DemoReport) -> list[Receipt]:
         return report.count(kind, self.ledgers.execute_many(self.city, items, timeout=120))
@@ -152,7 +159,7 @@ class Simulation:
                         id=new_id(),
                         city=self.city,
                         merchant=merchant,
-                        keys=[public_key_hex(self.key(merchant))],
+                        keys=[public_key_hex(self.merchant_key(merchant))],
                         category=category,
                         area=area,
                         annual_revenue=revenue,
@@ -294,7 +301,7 @@ class Simulation:
                     c.Refund(
                         id=new_id(), city=self.city, merchant=merchant, payment=pid, amount=part
                     ),
-                    [self.key(merchant)],
+                    [self.merchant_key(merchant)],
                 )
             )
         self.run("refund", items, report)
@@ -340,6 +347,27 @@ class Simulation:
         due = [w.id for w in state.wallets.values() if any(lot.expires_ms <= now for lot in w.lots)]
         items = [self.official(c.Expire(id=new_id(), city=self.city, wallet=w)) for w in due]
         self.run("expire", items, report)
+
+
+#: The demo's people and their roles: (user name, role, merchant, official key).
+DEMO_PASSWORD: Final = "gimpo-demo-2026"  # noqa: S105 (printed for the demo on purpose)
+DEMO_USERS: Final = (
+    ("maker", "city_maker", None, "official-maker"),
+    ("checker", "city_checker", None, "official-checker"),
+    ("auditor", "city_auditor", None, None),
+    ("owner", "merchant_owner", "m-00000", None),
+    ("cashier", "merchant_cashier", "m-00000", None),
+)
+
+
+def demo_users(identity: Identity, city: str) -> list[tuple[str, str, str]]:
+    """Create the demo log-ins if missing; (user name, role, password) for each."""
+    made = []
+    for username, role, merchant, key in DEMO_USERS:
+        with contextlib.suppress(IdentityError):
+            identity.create_user(city, role, username, DEMO_PASSWORD, merchant, key)
+        made.append((username, role, DEMO_PASSWORD))
+    return made
 
 
 def start_time(ledgers: Ledgers, city: str, days: int, now_ms: int) -> int:

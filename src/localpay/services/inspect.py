@@ -135,3 +135,8 @@ def tx_view(store: Store, city: str, tx_id: str) -> dict[str, Any]:
     if tx is None:
         raise NotFound(f"transaction {tx_id!r} not found in city {city!r}")
     return tx_summary(tx)
+
+
+def wallet_keys(store: Store, city: str, wallet_id: str) -> list[str]:
+    """The public keys registered for a wallet on the chain."""
+    return list(_entity(store, city, f"w:{wallet_id}", Wallet).keys)

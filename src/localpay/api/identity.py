@@ -1,0 +1,168 @@
+"""Sign-in and keys: officials and merchants by password (+TOTP), citizens by wallet key."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Request, Response
+from pydantic import BaseModel, Field
+
+from localpay.api.auth import SESSION_COOKIE, allow, principal_of, require
+from localpay.api.problems import ApiProblem, responses
+from localpay.services import access
+from localpay.services.identity import AuthError, Identity, login_message
+
+router = APIRouter(tags=["identity"])
+
+Name = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class Login(BaseModel):
+    city: Annotated[
+        str, Field(min_length=1, max_length=32, description="city id, or * for operators")
+    ]
+    username: Name
+    password: Annotated[str, Field(min_length=1, max_length=256)]
+    totp: Annotated[str | None, Field(default=None, pattern=r"^[0-9]{6}$")] = None
+
+
+class CitizenLogin(BaseModel):
+    nonce: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
+    key: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    signature: Annotated[str, Field(pattern=r"^[0-9a-f]{128}$")]
+
+
+class NewApiKey(BaseModel):
+    label: Annotated[str, Field(min_length=1, max_length=80)]
+
+
+def _identity(request: Request) -> Identity:
+    identity: Identity = request.app.state.container.identity
+    return identity
+
+
+def _session_response(request: Request, response: Response, token: str) -> dict[str, Any]:
+    principal = _identity(request).authenticate(token)
+    assert principal is not None
+    secure = request.url.scheme == "https"
+    response.set_cookie(SESSION_COOKIE, token, httponly=True, secure=secure, samesite="strict")
+    return {"token": token, "principal": _principal_json(principal)}
+
+
+def _principal_json(p: Any) -> dict[str, Any]:
+    return {
+        "id": p.id,
+        "city": p.city,
+        "role": p.role,
+        "username": p.username,
+        "merchant": p.merchant,
+        "wallet": p.wallet,
+    }
+
+
+@router.post(
+    "/v1/auth/login",
+    summary="Sign in with user name, password and TOTP code",
+    responses=responses("unauthenticated", "validation_failed"),
+)
+def login(request: Request, response: Response, body: Login) -> dict[str, Any]:
+    try:
+        token = _identity(request).login(body.city, body.username, body.password, body.totp)
+    except AuthError as exc:
+        raise ApiProblem("unauthenticated", str(exc)) from None
+    return _session_response(request, response, token)
+
+
+@router.post(
+    "/v1/auth/logout",
+    status_code=204,
+    summary="End this session",
+    responses=responses("unauthenticated"),
+)
+def logout(request: Request) -> Response:
+    require(request)
+    header = request.headers.get("authorization", "")
+    token = header.partition(" ")[2].strip() or request.cookies.get(SESSION_COOKIE, "")
+    _identity(request).logout(token)
+    out = Response(status_code=204)
+    out.delete_cookie(SESSION_COOKIE)
+    return out
+
+
+@router.get(
+    "/v1/auth/me", summary="Who this token belongs to", responses=responses("unauthenticated")
+)
+def me(request: Request) -> dict[str, Any]:
+    return _principal_json(require(request))
+
+
+@router.post(
+    "/v1/cities/{city}/wallets/{wallet}/challenges",
+    summary="A one-time challenge for a citizen to sign with the wallet key",
+    responses=responses("not_found"),
+)
+def challenge(request: Request, city: str, wallet: str) -> dict[str, str]:
+    if not request.app.state.container.has_city(city):
+        raise ApiProblem("not_found", f"no city {city!r}")
+    nonce = _identity(request).challenge(city, wallet)
+    return {"nonce": nonce, "sign": login_message(city, wallet, nonce).hex()}
+
+
+@router.post(
+    "/v1/cities/{city}/wallets/{wallet}/sessions",
+    summary="Sign in as a citizen: the challenge signed by a key of the wallet",
+    responses=responses("unauthenticated", "validation_failed"),
+)
+def citizen_session(
+    request: Request, response: Response, city: str, wallet: str, body: CitizenLogin
+) -> dict[str, Any]:
+    try:
+        token = _identity(request).citizen_login(city, wallet, body.nonce, body.key, body.signature)
+    except AuthError as exc:
+        raise ApiProblem("unauthenticated", str(exc)) from None
+    return _session_response(request, response, token)
+
+
+@router.get(
+    "/v1/cities/{city}/merchants/{merchant}/api-keys",
+    summary="A merchant's API keys",
+    responses=responses("unauthenticated", "forbidden", "not_found"),
+)
+def list_api_keys(request: Request, city: str, merchant: str) -> dict[str, Any]:
+    allow(request, lambda p: access.manages_api_keys(p, city, merchant))
+    return {"items": _identity(request).api_keys(city, merchant), "next": None}
+
+
+@router.post(
+    "/v1/cities/{city}/merchants/{merchant}/api-keys",
+    status_code=201,
+    summary="Issue an API key for the merchant's server (shown once)",
+    responses=responses("unauthenticated", "forbidden", "not_found"),
+)
+def create_api_key(
+    request: Request, city: str, merchant: str, body: Annotated[NewApiKey, Body()]
+) -> dict[str, str]:
+    allow(request, lambda p: access.manages_api_keys(p, city, merchant))
+    key_id, key = _identity(request).issue_api_key(city, merchant, body.label)
+    return {"id": key_id, "key": key}
+
+
+@router.delete(
+    "/v1/cities/{city}/merchants/{merchant}/api-keys/{key_id}",
+    status_code=204,
+    summary="Revoke an API key",
+    responses=responses("unauthenticated", "forbidden", "not_found"),
+)
+def revoke_api_key(request: Request, city: str, merchant: str, key_id: str) -> Response:
+    allow(request, lambda p: access.manages_api_keys(p, city, merchant))
+    if not _identity(request).revoke_api_key(city, merchant, key_id):
+        raise ApiProblem("not_found", f"no active key {key_id!r}")
+    return Response(status_code=204)
+
+
+def whoami(request: Request) -> str:
+    """Scope for rate limits and idempotency: the principal, else the client address."""
+    principal = principal_of(request)
+    if principal is not None:
+        return principal.id
+    return f"ip:{request.client.host if request.client else '-'}"

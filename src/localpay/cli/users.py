@@ -1,0 +1,67 @@
+"""`localpay user ...`: people who sign in to the API (officials, merchant staff, auditors)."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from typing import Annotated
+
+import typer
+
+from localpay import bootstrap
+from localpay.adapters.clock import now_ms
+from localpay.cli.main import Settings, app, fail, opened, out
+from localpay.services.identity import Identity, IdentityError
+
+users = typer.Typer(help="People who sign in to the API", no_args_is_help=True)
+app.add_typer(users, name="user")
+
+
+def _password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("password: ")
+    if first != getpass.getpass("again: "):
+        fail("the two passwords differ")
+    return first
+
+
+@users.command("add")
+def add(
+    ctx: typer.Context,
+    city: Annotated[str, typer.Option(help="City id, or * for an operator administrator")],
+    role: Annotated[
+        str,
+        typer.Option(
+            help="merchant_owner, merchant_cashier, city_maker, "
+            "city_checker, city_auditor, operator_admin"
+        ),
+    ],
+    username: Annotated[str, typer.Option()],
+    merchant: Annotated[str | None, typer.Option(help="For merchant roles")] = None,
+    official_key: Annotated[
+        str | None,
+        typer.Option(help="For makers and checkers: their key file name, e.g. official-maker"),
+    ] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input")
+    ] = False,
+    totp: Annotated[bool, typer.Option(help="Enrol a TOTP second factor")] = False,
+) -> None:
+    """Create a user. The password is asked for (or read from stdin), never an argument."""
+    settings: Settings = ctx.obj
+    password = _password(password_stdin)
+    with opened(ctx) as store:
+        if official_key is not None:
+            keys = bootstrap.open_keys(settings.db, settings.keys)
+            if official_key not in keys.names(city):
+                fail(f"no key file {official_key!r} for city {city!r}")
+        identity = Identity(store, now_ms)
+        try:
+            principal = identity.create_user(city, role, username, password, merchant, official_key)
+        except IdentityError as exc:
+            fail(str(exc))
+        out.print(f"created {role} {username!r} in {city} ({principal.id})")
+        if totp:
+            secret = identity.enroll_totp(principal.id)
+            out.print(f"TOTP secret (add it to an authenticator app now; shown once): {secret}")

@@ -1,0 +1,197 @@
+"""Administrative actions by officials who sign in with a password: maker-checker.
+
+An official proposes an action (define a program, register or suspend a merchant,
+mint, credit...). The server builds the ledger command and signs it with that
+official's custodial key. If the city needs one signature for that kind, it goes
+to the ledger at once; otherwise it waits as a pending proposal until a different
+official approves it, adding their own signature, and only then is submitted.
+On the chain each official's signature is there to see: who made, who checked.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from typing import Any, Final
+
+import msgspec
+import nacl.signing
+
+from localpay.domain.commands import (
+    OFFICIAL_COMMANDS,
+    Command,
+    Envelope,
+    Signature,
+    encode_canonical,
+    signing_message,
+)
+from localpay.ledger.sequencer import Receipt
+from localpay.ledger.store import Store
+from localpay.services.identity import Principal
+from localpay.services.ledgers import Ledgers, new_id
+
+#: Kinds an official may propose through the API.
+PROPOSABLE: Final = OFFICIAL_COMMANDS | {"expire"}
+PENDING: Final = "pending"
+SUBMITTED: Final = "submitted"
+REJECTED: Final = "rejected"
+
+
+class ProposalError(ValueError):
+    """The proposal cannot be made or decided; `code` says why (API problem code)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+_command_decoder: Final = msgspec.json.Decoder(Command)
+_sigs_decoder: Final = msgspec.json.Decoder(list[Signature])
+
+
+def build_command(city: str, kind: str, params: dict[str, Any]) -> Command:
+    if kind not in PROPOSABLE:
+        raise ProposalError("validation_failed", f"kind must be one of {sorted(PROPOSABLE)}")
+    fields = {**params, "type": kind, "id": new_id(), "city": city}
+    try:
+        command: Command = msgspec.convert(fields, type=Command)
+    except msgspec.ValidationError as exc:
+        raise ProposalError("validation_failed", f"params: {exc}") from None
+    return command
+
+
+def merchant_key(ledgers: Ledgers, city: str, merchant: str) -> nacl.signing.SigningKey:
+    """The custodial key the server signs with for a merchant's staff and API keys."""
+    return ledgers.keys.get_or_create(city, f"merchant-{merchant}")
+
+
+def _sign(key: nacl.signing.SigningKey, body: bytes) -> Signature:
+    return Signature(
+        key=bytes(key.verify_key).hex(), sig=key.sign(signing_message(body)).signature.hex()
+    )
+
+
+class Proposals:
+    def __init__(self, store: Store, ledgers: Ledgers, clock: Callable[[], int]) -> None:
+        self.store = store
+        self.ledgers = ledgers
+        self.clock = clock
+
+    def _needed(self, city: str, kind: str) -> int:
+        genesis = self.ledgers.sequencer(city).state.genesis
+        assert genesis is not None
+        return genesis.approvals.get(kind, 1) if kind in OFFICIAL_COMMANDS else 1
+
+    def _official_key(self, principal: Principal) -> nacl.signing.SigningKey:
+        assert principal.official_key is not None
+        return self.ledgers.keys.load(principal.city, principal.official_key)
+
+    def propose(self, principal: Principal, kind: str, params: dict[str, Any]) -> dict[str, Any]:
+        if kind == "register_merchant" and "keys" not in params and "merchant" in params:
+            # The merchant's staff sign in with passwords: the server keeps its key.
+            key = merchant_key(self.ledgers, principal.city, str(params["merchant"]))
+            params = {**params, "keys": [bytes(key.verify_key).hex()]}
+        command = build_command(principal.city, kind, params)
+        body = encode_canonical(command)
+        sigs = [_sign(self._official_key(principal), body)]
+        proposal_id = f"pr-{secrets.token_hex(8)}"
+        self.store.sql(
+            "INSERT INTO proposals (id, city, kind, body, sigs, maker, status, created_ms)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                proposal_id,
+                principal.city,
+                kind,
+                body,
+                msgspec.json.encode(sigs),
+                principal.id,
+                PENDING,
+                self.clock(),
+            ),
+        )
+        if len(sigs) >= self._needed(principal.city, kind):
+            return self._submit(proposal_id, principal.city, body, sigs)
+        return self.get(principal.city, proposal_id)
+
+    def approve(self, principal: Principal, proposal_id: str) -> dict[str, Any]:
+        row = self._row(principal.city, proposal_id)
+        kind, body, raw_sigs, maker, status = row[2], bytes(row[3]), bytes(row[4]), row[5], row[6]
+        if status != PENDING:
+            raise ProposalError("proposal_decided", f"the proposal is already {status}")
+        if maker == principal.id:
+            raise ProposalError("same_official", "a different official must check a proposal")
+        sigs = _sigs_decoder.decode(raw_sigs)
+        mine = _sign(self._official_key(principal), body)
+        if any(s.key == mine.key for s in sigs):
+            raise ProposalError("same_official", "this official's key already signed it")
+        sigs.append(mine)
+        self.store.sql(
+            "UPDATE proposals SET sigs = ? WHERE id = ?", (msgspec.json.encode(sigs), proposal_id)
+        )
+        if len(sigs) >= self._needed(principal.city, kind):
+            return self._submit(proposal_id, principal.city, body, sigs)
+        return self.get(principal.city, proposal_id)
+
+    def reject(self, principal: Principal, proposal_id: str) -> dict[str, Any]:
+        rows = self.store.sql(
+            "UPDATE proposals SET status = ? WHERE id = ? AND city = ? AND status = ? RETURNING id",
+            (REJECTED, proposal_id, principal.city, PENDING),
+        )
+        if not rows:
+            self._row(principal.city, proposal_id)  # not found -> error
+            raise ProposalError("proposal_decided", "the proposal is no longer pending")
+        return self.get(principal.city, proposal_id)
+
+    def _submit(
+        self, proposal_id: str, city: str, body: bytes, sigs: list[Signature]
+    ) -> dict[str, Any]:
+        envelope = encode_canonical(Envelope(body=msgspec.Raw(body), sigs=sigs))
+        receipt: Receipt = self.ledgers.execute(city, envelope)
+        self.store.sql(
+            "UPDATE proposals SET status = ?, outcome = ? WHERE id = ?",
+            (SUBMITTED, msgspec.json.encode(receipt).decode(), proposal_id),
+        )
+        return self.get(city, proposal_id)
+
+    def _row(self, city: str, proposal_id: str) -> tuple[Any, ...]:
+        rows = self.store.sql(
+            "SELECT id, city, kind, body, sigs, maker, status, outcome, created_ms"
+            " FROM proposals WHERE id = ? AND city = ?",
+            (proposal_id, city),
+        )
+        if not rows:
+            raise ProposalError("not_found", f"no proposal {proposal_id!r} in {city!r}")
+        return rows[0]
+
+    def get(self, city: str, proposal_id: str) -> dict[str, Any]:
+        return _view(self._row(city, proposal_id))
+
+    def list(
+        self, city: str, status: str | None, after: int | None, limit: int
+    ) -> list[dict[str, Any]]:
+        """Newest first; `after` is the created_ms cursor of the last item seen."""
+        query = (
+            "SELECT id, city, kind, body, sigs, maker, status, outcome, created_ms"
+            " FROM proposals WHERE city = ? AND created_ms < ?"
+        )
+        params: list[Any] = [city, after if after is not None else 2**62]
+        if status:
+            query += " AND status = ?"
+            params.append(status)
+        query += " ORDER BY created_ms DESC, id DESC LIMIT ?"
+        params.append(limit)
+        return [_view(r) for r in self.store.sql(query, tuple(params))]
+
+
+def _view(row: tuple[Any, ...]) -> dict[str, Any]:
+    sigs = _sigs_decoder.decode(bytes(row[4]))
+    return {
+        "id": row[0],
+        "kind": row[2],
+        "command": msgspec.json.decode(bytes(row[3])),
+        "signed_by": [s.key for s in sigs],
+        "maker": row[5],
+        "status": row[6],
+        "receipt": msgspec.json.decode(row[7]) if row[7] else None,
+        "created_ms": row[8],
+    }
