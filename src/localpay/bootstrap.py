@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -60,6 +61,8 @@ class Container:
         from localpay.adapters.clock import now_ms  # noqa: PLC0415
 
         self.url = url
+        self.clock = now_ms
+        self._closers: list[Callable[[], None]] = []
         self.store = open_store(url)
         self.keys = open_keys(url, keys)
         self.ledgers = Ledgers(self.store, self.keys, now_ms)
@@ -93,6 +96,11 @@ class Container:
                 problems.append(f"sequencer for {city} not running")
         return problems
 
+    def on_close(self, closer: Callable[[], None]) -> None:
+        self._closers.append(closer)
+
     def close(self) -> None:
+        for closer in self._closers:
+            closer()
         self.ledgers.close()
         self.store.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, Final
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -12,13 +12,12 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from localpay.api import commands, identity, reads, staff
+from localpay.api.idempotency import IdempotencyMiddleware, Records
 from localpay.api.problems import SCHEMA, ApiProblem, api_problem, problem
-
-#: Largest request body accepted by any endpoint.
-MAX_BODY_BYTES: Final = 64 * 1024
+from localpay.api.ratelimit import Limits, RateLimitMiddleware
 
 
-def create_app(container: Any) -> FastAPI:
+def create_app(container: Any, limits: Limits | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
@@ -36,7 +35,11 @@ def create_app(container: Any) -> FastAPI:
     app.include_router(identity.router)
     app.include_router(staff.router)
     _install_errors(app)
-    _install_limits(app)
+    # Outermost first: refuse floods before doing any work, then idempotency.
+    records = Records(container.store, container.clock)
+    container.on_close(records.close)
+    app.add_middleware(IdempotencyMiddleware, records=records)
+    app.add_middleware(RateLimitMiddleware, limits=limits or Limits())
 
     @app.get("/healthz", tags=["operations"], summary="The process is alive")
     def healthz() -> dict[str, str]:
@@ -82,13 +85,3 @@ def _install_errors(app: FastAPI) -> None:
         if exc.status_code == 405:
             return api_problem("method_not_allowed")
         return problem(exc.status_code, f"http_{exc.status_code}", str(exc.detail))
-
-
-def _install_limits(app: FastAPI) -> None:
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next: Any) -> Response:
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-            return api_problem("body_too_large", f"at most {MAX_BODY_BYTES} bytes")
-        response: Response = await call_next(request)
-        return response

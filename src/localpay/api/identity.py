@@ -46,6 +46,7 @@ def _session_response(request: Request, response: Response, token: str) -> dict[
     assert principal is not None
     secure = request.url.scheme == "https"
     response.set_cookie(SESSION_COOKIE, token, httponly=True, secure=secure, samesite="strict")
+    response.headers["Cache-Control"] = "no-store"
     return {"token": token, "principal": _principal_json(principal)}
 
 
@@ -140,10 +141,15 @@ def list_api_keys(request: Request, city: str, merchant: str) -> dict[str, Any]:
     responses=responses("unauthenticated", "forbidden", "not_found"),
 )
 def create_api_key(
-    request: Request, city: str, merchant: str, body: Annotated[NewApiKey, Body()]
+    request: Request,
+    response: Response,
+    city: str,
+    merchant: str,
+    body: Annotated[NewApiKey, Body()],
 ) -> dict[str, str]:
     allow(request, lambda p: access.manages_api_keys(p, city, merchant))
     key_id, key = _identity(request).issue_api_key(city, merchant, body.label)
+    response.headers["Cache-Control"] = "no-store"  # a secret: never cached, never replayed
     return {"id": key_id, "key": key}
 
 

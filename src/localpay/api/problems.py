@@ -57,6 +57,7 @@ API_PROBLEMS: Final[dict[str, tuple[int, str]]] = {
     "idempotency_key_missing": (400, "POST requests need an Idempotency-Key header"),
     "idempotency_key_reused": (422, "this Idempotency-Key was used with a different request"),
     "idempotency_key_in_flight": (409, "a request with this Idempotency-Key is still running"),
+    "idempotency_secret_shown_once": (409, "the original response held a secret shown once"),
     "body_too_large": (413, "the request body is larger than allowed"),
     "unauthenticated": (401, "sign in or present a valid token"),
     "forbidden": (403, "this principal may not do that"),
