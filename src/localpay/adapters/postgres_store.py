@@ -445,6 +445,11 @@ class PostgresStore:
                     copy.set_types(_TX_COPY_TYPES)
                     for t in block.txs:
                         copy.write_row((city, t.seq, t.height, t.id, t.kind, t.envelope, t.result))
+            parties = [(city, party, t.seq) for t in block.txs for party in t.parties]
+            if parties:
+                with cur.copy("COPY tx_parties (city, account, seq) FROM STDIN") as copy:
+                    for row in parties:
+                        copy.write_row(row)
             if state:
                 cur.execute(_STATE_UPSERT, (city, height, list(state), list(state.values())))
 
@@ -492,6 +497,17 @@ class PostgresStore:
             if len(rows) < self.page_rows:
                 return
             start = rows[-1][0] + 1
+
+    def account_txs(
+        self, city: str, account: str, before: int | None, limit: int
+    ) -> list[TxRecord]:
+        rows = self._read(
+            f"SELECT {', '.join('t.' + c for c in _TX_COLUMNS.split(', '))} FROM tx_parties p"
+            " JOIN txs t ON t.city = p.city AND t.seq = p.seq"
+            " WHERE p.city = %s AND p.account = %s AND p.seq < %s ORDER BY p.seq DESC LIMIT %s",
+            (city, account, before if before is not None else 2**62, limit),
+        )
+        return [_tx(r) for r in rows]
 
     def block_txs(self, city: str, height: int) -> list[TxRecord]:
         rows = self._read(

@@ -163,6 +163,10 @@ class SQLiteStore:
                     ],
                 )
                 conn.executemany(
+                    "INSERT OR IGNORE INTO tx_parties (city, account, seq) VALUES (?, ?, ?)",
+                    [(city, party, t.seq) for t in block.txs for party in t.parties],
+                )
+                conn.executemany(
                     "INSERT INTO state (city, key, value, height) VALUES (?, ?, ?, ?)"
                     " ON CONFLICT (city, key) DO UPDATE"
                     " SET value = excluded.value, height = excluded.height",
@@ -245,6 +249,17 @@ class SQLiteStore:
             .fetchone()
         )
         return _tx(row) if row else None
+
+    def account_txs(
+        self, city: str, account: str, before: int | None, limit: int
+    ) -> list[TxRecord]:
+        rows = self._reader().execute(
+            f"SELECT {', '.join('t.' + c for c in _TX_COLUMNS.split(', '))} FROM tx_parties p"
+            " JOIN txs t ON t.city = p.city AND t.seq = p.seq"
+            " WHERE p.city = ? AND p.account = ? AND p.seq < ? ORDER BY p.seq DESC LIMIT ?",
+            (city, account, before if before is not None else 2**62, limit),
+        )
+        return [_tx(r) for r in rows]
 
     def tx_ids(self, city: str) -> Iterator[str]:
         rows = self._reader().execute("SELECT id FROM txs WHERE city = ?", (city,))

@@ -206,3 +206,48 @@ def block_transactions(request: Request, city: str, height: int) -> dict[str, An
     except inspect.NotFound as exc:
         raise ApiProblem("not_found", str(exc)) from None
     return {"items": view["txs"], "next": None}
+
+
+def _history(
+    request: Request, city: str, account: str, cursor: str | None, limit: int
+) -> dict[str, Any]:
+    store = _city(request, city)
+    rows = store.account_txs(city, account, decode_cursor(cursor), limit)
+    items = [inspect.tx_summary(tx) for tx in rows]
+    more = len(rows) == limit and rows[-1].seq > 0
+    return {"items": items, "next": encode_cursor(rows[-1].seq) if more else None}
+
+
+@router.get(
+    "/v1/cities/{city}/wallets/{wallet}/transactions",
+    tags=["accounts"],
+    summary="A wallet's transactions, newest first (the wallet itself or the city's staff)",
+    responses=responses(*_PRIVATE, "validation_failed"),
+)
+def wallet_history(
+    request: Request,
+    city: str,
+    wallet: str,
+    cursor: str | None = None,
+    limit: int = Query(50, ge=1, le=MAX_PAGE),
+) -> dict[str, Any]:
+    allow(request, lambda p: access.reads_wallet(p, city, wallet))
+    return _history(request, city, wallet, cursor, limit)
+
+
+@router.get(
+    "/v1/cities/{city}/merchants/{merchant}/transactions",
+    tags=["accounts"],
+    summary="A merchant's payments, refunds and payouts, newest first (its staff or the "
+    "city's staff)",
+    responses=responses(*_PRIVATE, "validation_failed"),
+)
+def merchant_history(
+    request: Request,
+    city: str,
+    merchant: str,
+    cursor: str | None = None,
+    limit: int = Query(50, ge=1, le=MAX_PAGE),
+) -> dict[str, Any]:
+    allow(request, lambda p: access.reads_merchant(p, city, merchant))
+    return _history(request, city, merchant, cursor, limit)

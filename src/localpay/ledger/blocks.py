@@ -41,6 +41,8 @@ class TxRecord(msgspec.Struct, frozen=True):
     kind: str
     envelope: bytes
     result: bytes
+    # Accounts the command concerns (for histories); not part of the leaf.
+    parties: tuple[str, ...] = ()
 
     def leaf(self) -> bytes:
         return leaf_bytes(self.envelope, self.result)

@@ -42,6 +42,16 @@ def apply(state: CityState, cmd: c.Command, signers: frozenset[str], now_ms: int
     return handler(state, cmd, signers, now_ms)
 
 
+def parties(state: CityState, cmd: c.Command) -> tuple[str, ...]:
+    """The accounts a command concerns, for their histories (a refund: the payer too)."""
+    named = [getattr(cmd, f) for f in ("wallet", "merchant", "to") if hasattr(cmd, f)]
+    if isinstance(cmd, c.Refund):
+        payment = state.payments.get(cmd.payment)
+        if payment is not None:
+            named.append(payment.wallet)
+    return tuple(dict.fromkeys(named))
+
+
 # -- authority ---------------------------------------------------------------------
 
 

@@ -349,6 +349,7 @@ class Sequencer:
             kind=command_type(command),
             envelope=encode_canonical(envelope),
             result=encode_result(result),
+            parties=machine.parties(self.state, command),
         )
 
     def _join_duplicate(self, pending: _Pending, tx_id: str) -> bool:
