@@ -261,3 +261,19 @@ _operation(
     "signer_not_authorized",
     "nothing_to_expire",
 )
+_operation(
+    "/v1/cities/{city}/officials",
+    {"appoint_official"},
+    "Appoint or revoke an official's key (officials; two by default)",
+    "signer_not_authorized",
+    "approvals_missing",
+    "invalid_policy",
+)
+_operation(
+    "/v1/cities/{city}/witnesses",
+    {"set_witnesses"},
+    "Set the witnesses who co-sign checkpoints and their quorum (officials)",
+    "signer_not_authorized",
+    "approvals_missing",
+    "invalid_policy",
+)

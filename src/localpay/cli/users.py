@@ -52,10 +52,19 @@ def add(
     settings: Settings = ctx.obj
     password = _password(password_stdin)
     with opened(ctx) as store:
-        if official_key is not None:
-            keys = bootstrap.open_keys(settings.db, settings.keys)
-            if official_key not in keys.names(city):
-                fail(f"no key file {official_key!r} for city {city!r}")
+        keys = bootstrap.open_keys(settings.db, settings.keys)
+        if official_key is None and role in ("city_maker", "city_checker"):
+            # A new official gets a new key; it acts once officials appoint it on the chain.
+            official_key = f"official-{username}"
+            public = bytes(keys.get_or_create(city, official_key).verify_key).hex()
+            out.print(
+                f"new official key {official_key}: {public}\n"
+                "appoint it on the chain: POST /v1/cities/{city}/proposals "
+                f'{{"kind":"appoint_official","params":{{"key":"{public}",'
+                f'"role":"{role}","active":true}}}}'
+            )
+        elif official_key is not None and official_key not in keys.names(city):
+            fail(f"no key file {official_key!r} for city {city!r}")
         identity = Identity(store, now_ms)
         try:
             principal = identity.create_user(city, role, username, password, merchant, official_key)

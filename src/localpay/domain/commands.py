@@ -57,6 +57,26 @@ class CreateCity(_Command, frozen=True, tag="create_city"):
     default_valid_days: int
 
 
+class AppointOfficial(_Command, frozen=True, tag="appoint_official"):
+    """Add an official's key (active) or revoke it (not active)."""
+
+    key: PublicKeyHex
+    role: Label
+    active: bool
+
+
+class Witness(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    name: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")]
+    key: PublicKeyHex
+
+
+class SetWitnesses(_Command, frozen=True, tag="set_witnesses"):
+    """Who co-signs the city's checkpoints, and how many make a checkpoint final."""
+
+    witnesses: Annotated[list[Witness], msgspec.Meta(max_length=16)]
+    quorum: int
+
+
 class RegisterMerchant(_Command, frozen=True, tag="register_merchant"):
     merchant: AccountId
     keys: Keys
@@ -134,6 +154,8 @@ class Redeem(_Command, frozen=True, tag="redeem"):
 
 Command = (
     CreateCity
+    | AppointOfficial
+    | SetWitnesses
     | RegisterMerchant
     | ApproveMerchant
     | SuspendMerchant

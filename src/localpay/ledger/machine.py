@@ -57,8 +57,7 @@ def parties(state: CityState, cmd: c.Command) -> tuple[str, ...]:
 
 def _official_verdict(state: CityState, kind: str, signers: frozenset[str]) -> Code:
     assert state.genesis is not None
-    officials = {o.key for o in state.genesis.officials}
-    approving = len(signers & officials)
+    approving = len(signers & state.authorities.officials.keys())
     if approving == 0:
         return Code.SIGNER_NOT_AUTHORIZED
     if approving < state.genesis.approvals.get(kind, 1):
@@ -70,7 +69,7 @@ def _is_official_or_operator(state: CityState, signers: frozenset[str]) -> bool:
     assert state.genesis is not None
     if state.genesis.operator_key in signers:
         return True
-    return any(o.key in signers for o in state.genesis.officials)
+    return not signers.isdisjoint(state.authorities.officials)
 
 
 def _account_taken(state: CityState, account: str) -> bool:
@@ -88,7 +87,43 @@ def _create_city(state: CityState, cmd: c.CreateCity, signers: frozenset[str], n
     if cmd.default_valid_days <= 0 or any(n < 1 for n in cmd.approvals.values()):
         return rejected(Code.INVALID_POLICY), NOTHING
     state.genesis = cmd
-    return OK, ["g", "c"]
+    state.authorities.officials = {o.key: o.role for o in cmd.officials}
+    return OK, ["g", "c", "o"]
+
+
+def _appoint_official(
+    state: CityState, cmd: c.AppointOfficial, signers: frozenset[str], now: int
+) -> Outcome:
+    verdict = _official_verdict(state, "appoint_official", signers)
+    if verdict is not Code.OK:
+        return rejected(verdict), NOTHING
+    officials = dict(state.authorities.officials)
+    if cmd.active:
+        officials[cmd.key] = cmd.role
+    elif officials.pop(cmd.key, None) is None:
+        return rejected(Code.ACCOUNT_NOT_FOUND), NOTHING
+    assert state.genesis is not None
+    # Never leave the city unable to act: enough officials for its largest approval rule.
+    if len(officials) < max([1, *state.genesis.approvals.values()]):
+        return rejected(Code.INVALID_POLICY), NOTHING
+    state.authorities.officials = officials
+    return OK, ["o"]
+
+
+def _set_witnesses(
+    state: CityState, cmd: c.SetWitnesses, signers: frozenset[str], now: int
+) -> Outcome:
+    verdict = _official_verdict(state, "set_witnesses", signers)
+    if verdict is not Code.OK:
+        return rejected(verdict), NOTHING
+    keys = [w.key for w in cmd.witnesses]
+    if len(set(keys)) != len(keys) or not 0 <= cmd.quorum <= len(keys):
+        return rejected(Code.INVALID_POLICY), NOTHING
+    if keys and cmd.quorum == 0:
+        return rejected(Code.INVALID_POLICY), NOTHING
+    state.authorities.witnesses = {w.key: w.name for w in cmd.witnesses}
+    state.authorities.quorum = cmd.quorum
+    return OK, ["o"]
 
 
 def _open_wallet(state: CityState, cmd: c.OpenWallet, signers: frozenset[str], now: int) -> Outcome:
@@ -335,6 +370,8 @@ def _redeem(state: CityState, cmd: c.Redeem, signers: frozenset[str], now: int) 
 
 _HANDLERS: dict[type, Callable[[CityState, Any, frozenset[str], int], Outcome]] = {
     c.CreateCity: _create_city,
+    c.AppointOfficial: _appoint_official,
+    c.SetWitnesses: _set_witnesses,
     c.OpenWallet: _open_wallet,
     c.RegisterMerchant: _register_merchant,
     c.ApproveMerchant: _approve_merchant,

@@ -88,6 +88,14 @@ class Payment(msgspec.Struct):
     draws: list[Draw]
 
 
+class Authorities(msgspec.Struct):
+    """Who may act for the city: officials' keys (key -> role) and the witnesses."""
+
+    officials: dict[str, str] = msgspec.field(default_factory=dict)
+    witnesses: dict[str, str] = msgspec.field(default_factory=dict)  # key -> name
+    quorum: int = 0
+
+
 class Totals(msgspec.Struct):
     minted: int = 0
     burned: int = 0
@@ -109,6 +117,7 @@ class CityState:
         self.programs: dict[str, Program] = {}
         self.payments: dict[str, Payment] = {}
         self.totals = Totals()
+        self.authorities = Authorities()
 
     # -- serialisation -------------------------------------------------------------
 
@@ -125,13 +134,15 @@ class CityState:
                 return self.payments[ident]
             case "c":
                 return self.totals
+            case "o":
+                return self.authorities
             case "g":
                 assert self.genesis is not None
                 return self.genesis
         raise KeyError(key)
 
     def entity_keys(self) -> list[str]:
-        keys = ["c"] + (["g"] if self.genesis else [])
+        keys = ["c"] + (["g", "o"] if self.genesis else [])
         keys += [f"w:{k}" for k in self.wallets]
         keys += [f"m:{k}" for k in self.merchants]
         keys += [f"p:{k}" for k in self.programs]
@@ -154,6 +165,8 @@ class CityState:
                 self.payments[ident] = msgspec.json.decode(data, type=Payment)
             case "c":
                 self.totals = msgspec.json.decode(data, type=Totals)
+            case "o":
+                self.authorities = msgspec.json.decode(data, type=Authorities)
             case "g":
                 self.genesis = msgspec.json.decode(data, type=CreateCity)
             case _:

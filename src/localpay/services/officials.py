@@ -21,7 +21,12 @@ from localpay.services.ledgers import OPERATOR, Keys, Ledgers, new_id
 #: The officials a new city starts with: one makes, a different one checks.
 DEFAULT_OFFICIALS: Final = ("maker", "checker")
 #: Actions that need two distinct officials (maker-checker) from genesis on.
-DEFAULT_APPROVALS: Final = {"define_program": 2, "suspend_merchant": 2}
+DEFAULT_APPROVALS: Final = {
+    "define_program": 2,
+    "suspend_merchant": 2,
+    "appoint_official": 2,
+    "set_witnesses": 2,
+}
 #: Purchased money is valid 5 years under the Act on Local Love Vouchers.
 DEFAULT_VALID_DAYS: Final = 5 * 365
 
