@@ -12,6 +12,7 @@ import argon2
 from localpay.adapters.keystore import KeyStore
 from localpay.adapters.sqlite_store import SQLiteStore
 from localpay.ledger.store import Store, StoreError
+from localpay.services.history import HistoryIndexer
 from localpay.services.identity import Identity
 from localpay.services.ledgers import Ledgers
 from localpay.services.proposals import Proposals
@@ -80,7 +81,10 @@ class Container:
         return city in self._cities or city in self.cities()
 
     def start(self) -> None:
-        """Start every city's sequencer now, so the first request finds it running."""
+        """Catch the history index up, then start every city's sequencer."""
+        history = HistoryIndexer(self.store).start(self.cities())
+        self.ledgers.observers.append(history)
+        self._closers.append(history.close)
         for city in self.cities():
             self.ledgers.sequencer(city)
 

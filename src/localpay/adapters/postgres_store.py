@@ -445,11 +445,6 @@ class PostgresStore:
                     copy.set_types(_TX_COPY_TYPES)
                     for t in block.txs:
                         copy.write_row((city, t.seq, t.height, t.id, t.kind, t.envelope, t.result))
-            parties = [(city, party, t.seq) for t in block.txs for party in t.parties]
-            if parties:
-                with cur.copy("COPY tx_parties (city, account, seq) FROM STDIN") as copy:
-                    for row in parties:
-                        copy.write_row(row)
             if state:
                 cur.execute(_STATE_UPSERT, (city, height, list(state), list(state.values())))
 
@@ -497,6 +492,21 @@ class PostgresStore:
             if len(rows) < self.page_rows:
                 return
             start = rows[-1][0] + 1
+
+    def add_parties(self, city: str, rows: list[tuple[str, int]]) -> None:
+        """Index (account, seq) pairs; repeats are ignored (the index is rebuildable)."""
+        if not rows:
+            return
+        accounts, seqs = [a for a, _ in rows], [q for _, q in rows]
+        self.sql(
+            "INSERT INTO tx_parties (city, account, seq) SELECT ?, a, s FROM"
+            " unnest(?::text[], ?::bigint[]) AS u(a, s) ON CONFLICT DO NOTHING",
+            (city, accounts, seqs),
+        )
+
+    def parties_high_water(self, city: str) -> int:
+        rows = self._read("SELECT max(seq) FROM tx_parties WHERE city = %s", (city,))
+        return -1 if not rows or rows[0][0] is None else int(rows[0][0])
 
     def account_txs(
         self, city: str, account: str, before: int | None, limit: int

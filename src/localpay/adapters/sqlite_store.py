@@ -163,10 +163,6 @@ class SQLiteStore:
                     ],
                 )
                 conn.executemany(
-                    "INSERT OR IGNORE INTO tx_parties (city, account, seq) VALUES (?, ?, ?)",
-                    [(city, party, t.seq) for t in block.txs for party in t.parties],
-                )
-                conn.executemany(
                     "INSERT INTO state (city, key, value, height) VALUES (?, ?, ?, ?)"
                     " ON CONFLICT (city, key) DO UPDATE"
                     " SET value = excluded.value, height = excluded.height",
@@ -249,6 +245,26 @@ class SQLiteStore:
             .fetchone()
         )
         return _tx(row) if row else None
+
+    def add_parties(self, city: str, rows: list[tuple[str, int]]) -> None:
+        """Index (account, seq) pairs; repeats are ignored (the index is rebuildable)."""
+        self.sql_batch(
+            [
+                (
+                    "INSERT OR IGNORE INTO tx_parties (city, account, seq) VALUES (?, ?, ?)",
+                    (city, account, seq),
+                )
+                for account, seq in rows
+            ]
+        )
+
+    def parties_high_water(self, city: str) -> int:
+        row = (
+            self._reader()
+            .execute("SELECT max(seq) FROM tx_parties WHERE city = ?", (city,))
+            .fetchone()
+        )
+        return -1 if row is None or row[0] is None else int(row[0])
 
     def account_txs(
         self, city: str, account: str, before: int | None, limit: int

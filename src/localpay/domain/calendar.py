@@ -7,6 +7,7 @@ offset away and this stays pure: no time zone database, no clock.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 KST_OFFSET_MS = 9 * 3600 * 1000
 DAY_MS = 24 * 3600 * 1000
@@ -20,8 +21,16 @@ def day_key(at_ms: int) -> int:
 
 def month_key(at_ms: int) -> int:
     """Year * 12 + month index, in Korean local time."""
-    day = dt.date.fromordinal(dt.date(1970, 1, 1).toordinal() + day_key(at_ms))
-    return day.year * 12 + day.month - 1
+    return _month_of_day(day_key(at_ms))
+
+
+@functools.lru_cache(maxsize=4096)
+def _month_of_day(day: int) -> int:
+    date = dt.date.fromordinal(_EPOCH_ORDINAL + day)
+    return date.year * 12 + date.month - 1
+
+
+_EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 
 
 def end_of_day_ms(date_iso: str) -> int:

@@ -42,9 +42,15 @@ def apply(state: CityState, cmd: c.Command, signers: frozenset[str], now_ms: int
     return handler(state, cmd, signers, now_ms)
 
 
+_PARTY_FIELDS: dict[type, tuple[str, ...]] = {
+    kind: tuple(f for f in ("wallet", "merchant", "to") if f in kind.__struct_fields__)
+    for kind in c.Command.__args__
+}
+
+
 def parties(state: CityState, cmd: c.Command) -> tuple[str, ...]:
     """The accounts a command concerns, for their histories (a refund: the payer too)."""
-    named = [getattr(cmd, f) for f in ("wallet", "merchant", "to") if hasattr(cmd, f)]
+    named = [getattr(cmd, f) for f in _PARTY_FIELDS[type(cmd)]]
     if isinstance(cmd, c.Refund):
         payment = state.payments.get(cmd.payment)
         if payment is not None:
