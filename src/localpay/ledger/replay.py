@@ -43,7 +43,10 @@ class Replayer:
         where = f"block {block.height}"
         header = self._check_header(block, where)
         if header.tx_count != len(txs):
-            raise ChainError(f"{where}: header says {header.tx_count} txs, store has {len(txs)}")
+            stored = ", ".join(f"tx {t.seq} (id {t.id})" for t in txs[:8])
+            raise ChainError(
+                f"{where}: header says {header.tx_count} txs, store has {len(txs)}: {stored}"
+            )
         if header.height == 0:
             self._adopt_genesis(txs, where)
         self._check_signature(block, where)
