@@ -75,8 +75,17 @@ def test_every_acknowledged_payment_survives_kill_9_exactly_once(
     (tmp_path / "payments").write_bytes(b"\n".join(payments))
     acks = tmp_path / "acks"
     child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, store_url, str(keys.root), str(tmp_path / "payments"),
-         str(acks)], stderr=subprocess.PIPE)
+        [
+            sys.executable,
+            "-c",
+            CHILD,
+            store_url,
+            str(keys.root),
+            str(tmp_path / "payments"),
+            str(acks),
+        ],
+        stderr=subprocess.PIPE,
+    )
     _wait_for_acks(acks, 400, child)
     os.kill(child.pid, signal.SIGKILL)
     child.wait()
@@ -107,8 +116,7 @@ def test_every_acknowledged_payment_survives_kill_9_exactly_once(
         store.close()
 
 
-def _each_payment_counted_once(store: object, merchants: list[str], payments: list[bytes]
-                               ) -> None:
+def _each_payment_counted_once(store: object, merchants: list[str], payments: list[bytes]) -> None:
     expected: dict[str, int] = dict.fromkeys(merchants, 0)
     for envelope in payments:
         _, command = c.decode_envelope(envelope)
@@ -129,14 +137,25 @@ def test_a_command_for_a_wallet_key_it_does_not_hold_changes_nothing_after_resta
     bench.set_up(wallets=3, merchants=1)
     before = dict(store.state("crashcity"))
     thief = nacl.signing.SigningKey.generate()
-    forged = sign_command(c.Pay(id=new_id(), city="crashcity", wallet="w-0000000",
-                                merchant=bench.merchants[0], amount=100, evidence=""), [thief])
+    forged = sign_command(
+        c.Pay(
+            id=new_id(),
+            city="crashcity",
+            wallet="w-0000000",
+            merchant=bench.merchants[0],
+            amount=100,
+            evidence="",
+        ),
+        [thief],
+    )
     assert ledgers.execute("crashcity", forged).code == "signer_not_authorized"
     ledgers.close()
     assert dict(store.state("crashcity")) == before
     restarted = Ledgers(store, keys, lambda: int(time.time() * 1000))
     assert restarted.sequencer("crashcity").state.wallets["w-0000000"].balance() > 0
-    assert public_key_hex(thief) not in restarted.sequencer("crashcity").state.wallets[
-        "w-0000000"].keys
+    assert (
+        public_key_hex(thief)
+        not in restarted.sequencer("crashcity").state.wallets["w-0000000"].keys
+    )
     restarted.close()
     store.close()

@@ -34,8 +34,9 @@ def chain(store_url: str, keys: KeyStore) -> Iterator[Chain]:
     ledgers = Ledgers(store, keys, clock)
     run_demo(ledgers, clock, CITY, "김포시", citizens=30, merchants=4, days=3, seed=5)
     ledgers.close()
-    pays = store.sql("SELECT seq, height FROM txs WHERE city = ? AND kind = 'pay' ORDER BY seq",
-                     (CITY,))
+    pays = store.sql(
+        "SELECT seq, height FROM txs WHERE city = ? AND kind = 'pay' ORDER BY seq", (CITY,)
+    )
     seq, height = pays[len(pays) // 2]
     assert verify_city(store, CITY).ok
     yield Chain(store_url, store, seq, height)
@@ -43,8 +44,9 @@ def chain(store_url: str, keys: KeyStore) -> Iterator[Chain]:
 
 
 def _tx(chain: Chain, column: str) -> bytes:
-    rows = chain.store.sql(f"SELECT {column} FROM txs WHERE city = ? AND seq = ?",
-                           (CITY, chain.pay_seq))
+    rows = chain.store.sql(
+        f"SELECT {column} FROM txs WHERE city = ? AND seq = ?", (CITY, chain.pay_seq)
+    )
     return bytes(rows[0][0])
 
 
@@ -56,16 +58,18 @@ def _failed(chain: Chain) -> str:
 
 def test_an_edited_amount_in_a_command_is_found_with_its_block_and_tx(chain: Chain) -> None:
     envelope = _tx(chain, "envelope").replace(b'"amount":', b'"amount":9', 1)
-    chain.store.sql("UPDATE txs SET envelope = ? WHERE city = ? AND seq = ?",
-                    (envelope, CITY, chain.pay_seq))
+    chain.store.sql(
+        "UPDATE txs SET envelope = ? WHERE city = ? AND seq = ?", (envelope, CITY, chain.pay_seq)
+    )
     problem = _failed(chain)
     assert f"block {chain.pay_height}" in problem and f"tx {chain.pay_seq}" in problem
 
 
 def test_an_edited_result_is_found(chain: Chain) -> None:
     result = _tx(chain, "result").replace(b'"code":"ok"', b'"code":"insufficient_funds"')
-    chain.store.sql("UPDATE txs SET result = ? WHERE city = ? AND seq = ?",
-                    (result, CITY, chain.pay_seq))
+    chain.store.sql(
+        "UPDATE txs SET result = ? WHERE city = ? AND seq = ?", (result, CITY, chain.pay_seq)
+    )
     problem = _failed(chain)
     assert f"block {chain.pay_height}" in problem and f"tx {chain.pay_seq}" in problem
 
@@ -76,22 +80,27 @@ def test_a_deleted_transaction_is_found(chain: Chain) -> None:
 
 
 def test_two_swapped_transactions_are_found(chain: Chain) -> None:
-    rows = chain.store.sql("SELECT seq FROM txs WHERE city = ? AND height = ? ORDER BY seq",
-                           (CITY, chain.pay_height))
+    rows = chain.store.sql(
+        "SELECT seq FROM txs WHERE city = ? AND height = ? ORDER BY seq", (CITY, chain.pay_height)
+    )
     if len(rows) < 2:
         pytest.skip("the chosen block holds one transaction")
     first, second = rows[0][0], rows[1][0]
-    chain.store.sql_batch([
-        ("UPDATE txs SET seq = -1 WHERE city = ? AND seq = ?", (CITY, first)),
-        ("UPDATE txs SET seq = ? WHERE city = ? AND seq = ?", (first, CITY, second)),
-        ("UPDATE txs SET seq = ? WHERE city = ? AND seq = -1", (second, CITY)),
-    ])
+    chain.store.sql_batch(
+        [
+            ("UPDATE txs SET seq = -1 WHERE city = ? AND seq = ?", (CITY, first)),
+            ("UPDATE txs SET seq = ? WHERE city = ? AND seq = ?", (first, CITY, second)),
+            ("UPDATE txs SET seq = ? WHERE city = ? AND seq = -1", (second, CITY)),
+        ]
+    )
     assert f"block {chain.pay_height}" in _failed(chain)
 
 
 def test_a_transaction_moved_to_another_block_is_found(chain: Chain) -> None:
-    chain.store.sql("UPDATE txs SET height = ? WHERE city = ? AND seq = ?",
-                    (chain.pay_height + 1, CITY, chain.pay_seq))
+    chain.store.sql(
+        "UPDATE txs SET height = ? WHERE city = ? AND seq = ?",
+        (chain.pay_height + 1, CITY, chain.pay_seq),
+    )
     assert f"block {chain.pay_height}" in _failed(chain)
 
 
@@ -101,10 +110,13 @@ def test_a_deleted_block_is_found(chain: Chain) -> None:
 
 
 def _edit_block(chain: Chain, column: str, change: Callable[[bytes], bytes]) -> None:
-    rows = chain.store.sql(f"SELECT {column} FROM blocks WHERE city = ? AND height = ?",
-                           (CITY, chain.pay_height))
-    chain.store.sql(f"UPDATE blocks SET {column} = ? WHERE city = ? AND height = ?",
-                    (change(bytes(rows[0][0])), CITY, chain.pay_height))
+    rows = chain.store.sql(
+        f"SELECT {column} FROM blocks WHERE city = ? AND height = ?", (CITY, chain.pay_height)
+    )
+    chain.store.sql(
+        f"UPDATE blocks SET {column} = ? WHERE city = ? AND height = ?",
+        (change(bytes(rows[0][0])), CITY, chain.pay_height),
+    )
 
 
 def test_an_edited_block_time_is_found(chain: Chain) -> None:
@@ -138,7 +150,8 @@ def test_an_inserted_transaction_is_found(chain: Chain, past_the_head: bool) -> 
     chain.store.sql(
         "INSERT INTO txs (city, seq, height, id, kind, envelope, result)"
         " VALUES (?, ?, ?, ?, 'pay', ?, ?)",
-        (CITY, head[0] + 1, head[1] + past_the_head, "f" * 32, envelope, result))
+        (CITY, head[0] + 1, head[1] + past_the_head, "f" * 32, envelope, result),
+    )
     assert f"tx {head[0] + 1}" in _failed(chain)
 
 

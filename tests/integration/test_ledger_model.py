@@ -50,21 +50,35 @@ def cid() -> str:
 
 def policy(name: str, **kw: object) -> Policy:
     base: dict[str, object] = dict(
-        name=name, allowed_categories=[], denied_categories=[], areas=[], revenue_cap=0,
-        valid_until="", valid_days=0, per_payment_cap=0, daily_cap=0, monthly_cap=0,
-        holding_cap=0, transferable=False, refundable=False)
+        name=name,
+        allowed_categories=[],
+        denied_categories=[],
+        areas=[],
+        revenue_cap=0,
+        valid_until="",
+        valid_days=0,
+        per_payment_cap=0,
+        daily_cap=0,
+        monthly_cap=0,
+        holding_cap=0,
+        transferable=False,
+        refundable=False,
+    )
     base.update(kw)
     return Policy(**base)  # type: ignore[arg-type]
 
 
 PROGRAMS = {
-    "general": policy("general", denied_categories=["department_store"], transferable=True,
-                      holding_cap=400_000),
-    "youth": policy("youth", areas=["a1"], valid_days=2, per_payment_cap=30_000,
-                    daily_cap=60_000),
+    "general": policy(
+        "general", denied_categories=["department_store"], transferable=True, holding_cap=400_000
+    ),
+    "youth": policy("youth", areas=["a1"], valid_days=2, per_payment_cap=30_000, daily_cap=60_000),
 }
-MERCHANTS = {"m-cafe": ("cafe", "a1", 10**8), "m-dept": ("department_store", "a2", 10**8),
-             "m-big": ("cafe", "a2", 5 * 10**9)}
+MERCHANTS = {
+    "m-cafe": ("cafe", "a1", 10**8),
+    "m-dept": ("department_store", "a2", 10**8),
+    "m-big": ("cafe", "a2", 5 * 10**9),
+}
 
 
 class LedgerModel(RuleBasedStateMachine):
@@ -115,30 +129,54 @@ class LedgerModel(RuleBasedStateMachine):
         genesis = self.state.genesis
         self.signer = OfficialSigner(self.ledgers.keys, CITY, dict(genesis.approvals))
         for name, rules in PROGRAMS.items():
-            assert self.official(c.DefineProgram(id=cid(), city=CITY, program=name,
-                                                 policy=rules)).ok
-            assert self.official(c.Mint(id=cid(), city=CITY, program=name, amount=2_000_000,
-                                        won_ref="trust")).ok
+            assert self.official(
+                c.DefineProgram(id=cid(), city=CITY, program=name, policy=rules)
+            ).ok
+            assert self.official(
+                c.Mint(id=cid(), city=CITY, program=name, amount=2_000_000, won_ref="trust")
+            ).ok
         for merchant, (category, area, revenue) in MERCHANTS.items():
             key = nacl.signing.SigningKey.generate()
             self.keys[merchant] = key
-            assert self.official(c.RegisterMerchant(
-                id=cid(), city=CITY, merchant=merchant, keys=[public_key_hex(key)],
-                category=category, area=area, annual_revenue=revenue,
-                registration_hash="0" * 64)).ok
+            assert self.official(
+                c.RegisterMerchant(
+                    id=cid(),
+                    city=CITY,
+                    merchant=merchant,
+                    keys=[public_key_hex(key)],
+                    category=category,
+                    area=area,
+                    annual_revenue=revenue,
+                    registration_hash="0" * 64,
+                )
+            ).ok
             assert self.official(c.ApproveMerchant(id=cid(), city=CITY, merchant=merchant)).ok
         wallet = self._open("w-first")
         # Start with money in both programs, so spending rules are exercised from step one.
         for program, amount in (("general", 200_000), ("youth", 50_000)):
-            assert self.official(c.Credit(id=cid(), city=CITY, program=program, wallet=wallet,
-                                          amount=amount, origin="seed")).ok
+            assert self.official(
+                c.Credit(
+                    id=cid(),
+                    city=CITY,
+                    program=program,
+                    wallet=wallet,
+                    amount=amount,
+                    origin="seed",
+                )
+            ).ok
         return wallet
 
     def _open(self, wallet: str) -> str:
         key = nacl.signing.SigningKey.generate()
         self.keys[wallet] = key
-        self.run(sign_command(c.OpenWallet(id=cid(), city=CITY, wallet=wallet,
-                                           keys=[public_key_hex(key)], custodial=False), [key]))
+        self.run(
+            sign_command(
+                c.OpenWallet(
+                    id=cid(), city=CITY, wallet=wallet, keys=[public_key_hex(key)], custodial=False
+                ),
+                [key],
+            )
+        )
         return wallet
 
     # -- rules ------------------------------------------------------------------------------------
@@ -149,15 +187,24 @@ class LedgerModel(RuleBasedStateMachine):
 
     @rule(wallet=wallets, program=st.sampled_from(["general", "youth", "nope"]), amount=AMOUNTS)
     def credit(self, wallet: str, program: str, amount: int) -> None:
-        self.official(c.Credit(id=cid(), city=CITY, program=program, wallet=wallet,
-                               amount=amount, origin="test"))
+        self.official(
+            c.Credit(
+                id=cid(), city=CITY, program=program, wallet=wallet, amount=amount, origin="test"
+            )
+        )
 
-    @rule(target=payments, wallet=wallets, merchant=st.sampled_from([*MERCHANTS, "m-none"]),
-          amount=AMOUNTS, forged=st.booleans())
+    @rule(
+        target=payments,
+        wallet=wallets,
+        merchant=st.sampled_from([*MERCHANTS, "m-none"]),
+        amount=AMOUNTS,
+        forged=st.booleans(),
+    )
     def pay(self, wallet: str, merchant: str, amount: int, forged: bool) -> str:
         key = nacl.signing.SigningKey.generate() if forged else self.keys[wallet]
-        command = c.Pay(id=cid(), city=CITY, wallet=wallet, merchant=merchant, amount=amount,
-                        evidence="")
+        command = c.Pay(
+            id=cid(), city=CITY, wallet=wallet, merchant=merchant, amount=amount, evidence=""
+        )
         receipt = self.run(sign_command(command, [key]))
         if forged:
             assert receipt.code == Code.SIGNER_NOT_AUTHORIZED
@@ -181,17 +228,23 @@ class LedgerModel(RuleBasedStateMachine):
         merchant = record.merchant if record and not other_merchant else "m-cafe"
         if record and other_merchant and record.merchant == "m-cafe":
             merchant = "m-dept"
-        receipt = self.run(sign_command(c.Refund(id=cid(), city=CITY, merchant=merchant,
-                                                 payment=payment, amount=amount),
-                                        [self.keys[merchant]]))
+        receipt = self.run(
+            sign_command(
+                c.Refund(id=cid(), city=CITY, merchant=merchant, payment=payment, amount=amount),
+                [self.keys[merchant]],
+            )
+        )
         if record is None or merchant != record.merchant:
             assert not receipt.ok
 
     @rule(source=wallets, target_wallet=wallets, amount=AMOUNTS)
     def transfer(self, source: str, target_wallet: str, amount: int) -> None:
-        receipt = self.run(sign_command(c.Transfer(id=cid(), city=CITY, wallet=source,
-                                                   to=target_wallet, amount=amount),
-                                        [self.keys[source]]))
+        receipt = self.run(
+            sign_command(
+                c.Transfer(id=cid(), city=CITY, wallet=source, to=target_wallet, amount=amount),
+                [self.keys[source]],
+            )
+        )
         if source == target_wallet:
             assert receipt.code == Code.SAME_ACCOUNT
 
@@ -201,14 +254,20 @@ class LedgerModel(RuleBasedStateMachine):
 
     @rule(merchant=st.sampled_from(list(MERCHANTS)), amount=AMOUNTS)
     def redeem(self, merchant: str, amount: int) -> None:
-        self.run(sign_command(c.Redeem(id=cid(), city=CITY, merchant=merchant, amount=amount,
-                                       payout_ref="bank"), [self.keys[merchant]]))
+        self.run(
+            sign_command(
+                c.Redeem(id=cid(), city=CITY, merchant=merchant, amount=amount, payout_ref="bank"),
+                [self.keys[merchant]],
+            )
+        )
 
     @rule(merchant=st.sampled_from(list(MERCHANTS)), suspend=st.booleans())
     def merchant_status(self, merchant: str, suspend: bool) -> None:
         command: c.Command = (
             c.SuspendMerchant(id=cid(), city=CITY, merchant=merchant, reason="check")
-            if suspend else c.ApproveMerchant(id=cid(), city=CITY, merchant=merchant))
+            if suspend
+            else c.ApproveMerchant(id=cid(), city=CITY, merchant=merchant)
+        )
         self.official(command)
 
     @rule(days=st.integers(min_value=0, max_value=3))
@@ -237,8 +296,9 @@ class LedgerModel(RuleBasedStateMachine):
             self.ledgers.close()
             report = verify_city(self.store, CITY)
             assert report.ok, report.problems
-            ids = self.store.sql("SELECT count(*), count(DISTINCT id) FROM txs WHERE city = ?",
-                                 (CITY,))[0]
+            ids = self.store.sql(
+                "SELECT count(*), count(DISTINCT id) FROM txs WHERE city = ?", (CITY,)
+            )[0]
             assert ids[0] == ids[1] == len(self.seqs) + 1  # + the genesis
         finally:
             self.store.close()
@@ -258,6 +318,10 @@ def test_random_commands_keep_every_invariant(
 
     run_state_machine_as_test(
         lambda: LedgerModel(make_url, tmp_path),
-        settings=settings(max_examples=25, stateful_step_count=30, deadline=None,
-                          suppress_health_check=list(HealthCheck)),
+        settings=settings(
+            max_examples=25,
+            stateful_step_count=30,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+        ),
     )
