@@ -98,7 +98,9 @@ class PostgresBank:
         self.schema = "conventional_bench"
 
     def connect(self) -> psycopg.Connection[Any]:
-        conn = psycopg.connect(self.url, autocommit=False)
+        # Autocommit, so that each `conn.transaction()` below is a real BEGIN ... COMMIT
+        # (durable: synchronous_commit stays on), not a savepoint inside a long transaction.
+        conn = psycopg.connect(self.url, autocommit=True)
         conn.execute(f"SET search_path TO {self.schema}")
         return conn
 
@@ -149,7 +151,15 @@ def run_conventional(bank: Any, payments: int, clients: int) -> dict[str, Any]:
     latencies: list[float] = []
     lock = threading.Lock()
 
+    failures: list[BaseException] = []
+
     def client(share: list[bytes]) -> None:
+        try:
+            _client(share)
+        except BaseException as exc:
+            failures.append(exc)
+
+    def _client(share: list[bytes]) -> None:
         conn = bank.connect()
         local = []
         for envelope in share:
@@ -172,6 +182,8 @@ def run_conventional(bank: Any, payments: int, clients: int) -> dict[str, Any]:
     for t in threads:
         t.join()
     elapsed = time.perf_counter() - begin
+    if failures:
+        raise RuntimeError(f"conventional benchmark client failed: {failures[0]!r}")
     return {
         "conventional_payments_per_s": round(payments / elapsed, 1),
         "conventional_p50_ms": round(percentile(latencies, 0.5) * 1000, 2),

@@ -83,7 +83,7 @@ def main() -> None:
         postgres = ours(url)
         bank = PostgresBank(url)
         postgres.update(
-            best_of(lambda n: run_conventional(bank, CONVENTIONAL_PAYMENTS, n), [4, 8, 16])
+            best_of(lambda n: run_conventional(bank, CONVENTIONAL_PAYMENTS, n), [8, 16, 32])
         )
         bank.drop()
         report("PostgreSQL", postgres)

@@ -12,6 +12,7 @@ import argon2
 from localpay.adapters.keystore import KeyStore
 from localpay.adapters.sqlite_store import SQLiteStore
 from localpay.ledger.store import Store, StoreError
+from localpay.runtime import settle_heap
 from localpay.services.history import HistoryIndexer
 from localpay.services.identity import Identity
 from localpay.services.ledgers import Ledgers
@@ -87,6 +88,7 @@ class Container:
         self._closers.append(history.close)
         for city in self.cities():
             self.ledgers.sequencer(city)
+        settle_heap()
 
     def readiness(self) -> list[str]:
         problems = []

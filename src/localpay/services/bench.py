@@ -24,6 +24,7 @@ from localpay.domain import commands as c
 from localpay.ledger.sequencer import Receipt
 from localpay.ledger.signatures import public_key_hex, sign_command
 from localpay.ledger.tickets import Ticket
+from localpay.runtime import settle_heap
 from localpay.services import gimpo
 from localpay.services.ledgers import Keys, Ledgers, new_id
 from localpay.services.officials import OfficialSigner, create_city
@@ -217,6 +218,7 @@ def run_bench(
         bench.set_up(BENCH_WALLETS, BENCH_MERCHANTS)
         signed = bench.payments(payments)
         verify_rate = ed25519_verify_per_s()
+        settle_heap()  # as the server does once it has loaded its cities
         sequencer = ledgers.sequencer(city)
         height_before = sequencer.head.height
         loop = ClosedLoop(sequencer.submit, signed, concurrency)
