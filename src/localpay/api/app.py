@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from localpay.api import commands, identity, reads, staff
+from localpay.api import commands, identity, reads, staff, telemetry
 from localpay.api.idempotency import IdempotencyMiddleware, Records
 from localpay.api.problems import SCHEMA, ApiProblem, api_problem, problem
 from localpay.api.ratelimit import Limits, RateLimitMiddleware
@@ -40,6 +40,7 @@ def create_app(container: Any, limits: Limits | None = None) -> FastAPI:
     container.on_close(records.close)
     app.add_middleware(IdempotencyMiddleware, records=records)
     app.add_middleware(RateLimitMiddleware, limits=limits or Limits())
+    telemetry.install(app, container)  # outermost: times and logs everything, 429s too
 
     @app.get("/healthz", tags=["operations"], summary="The process is alive")
     def healthz() -> dict[str, str]:

@@ -351,7 +351,7 @@ def up(
     for username, role, password in logins:
         out.print(f"  {username:<8} {role:<17} password {password}")
     out.print("explore the chain: uv run localpay status --city gimpo · uv run localpay verify")
-    serve(ctx, host=host, port=port)
+    serve(ctx, host=host, port=port, log_level="warning")
 
 
 # -- server ----------------------------------------------------------------------------------------
@@ -362,10 +362,12 @@ def serve(
     ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error")] = "info",
 ) -> None:
     """Run the HTTP API with every city's sequencer in this process."""
     import uvicorn  # noqa: PLC0415
 
+    from localpay.api import telemetry  # noqa: PLC0415
     from localpay.api.app import create_app  # noqa: PLC0415
 
     settings: Settings = ctx.obj
@@ -374,6 +376,7 @@ def serve(
         container.start()
     except (StoreError, LeaseHeld) as exc:
         fail(str(exc))
+    telemetry.configure_logging(log_level)
     err.print(
         f"localpay serving {len(container.cities())} cities on http://{host}:{port} "
         f"(API docs http://{host}:{port}/docs)"

@@ -1,0 +1,173 @@
+"""Metrics (Prometheus, GET /metrics) and one JSON log line per request.
+
+Both are cheap enough for the payment path: a pure ASGI middleware, label values
+from route templates (never raw paths), no bodies, no secrets. Request ids come
+from a well-formed X-Request-ID or are made here, and are echoed back.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+import sys
+import time
+from typing import Any, Final
+
+import structlog
+from fastapi import FastAPI
+from fastapi.responses import Response
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from localpay.ledger.blocks import BlockRecord
+from localpay.ledger.results import Result
+
+REQUEST_ID: Final = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+LATENCY_BUCKETS: Final = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10)
+
+log = structlog.get_logger("localpay.http")
+
+
+def configure_logging(level: str = "info") -> None:
+    """JSON lines on stderr, one object per event, with ISO timestamps."""
+    structlog.configure(
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.JSONRenderer(),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(
+            logging.getLevelNamesMapping()[level.upper()]
+        ),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        cache_logger_on_first_use=True,
+    )
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "localpay_http_requests_total",
+            "HTTP requests",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "localpay_http_request_seconds",
+            "HTTP request time",
+            ["method", "route"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.commit = Histogram(
+            "localpay_block_commit_seconds",
+            "Block write time",
+            ["city"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.block_txs = Histogram(
+            "localpay_block_transactions",
+            "Transactions per block",
+            ["city"],
+            buckets=(1, 4, 16, 64, 128, 256, 1024, 4096),
+            registry=self.registry,
+        )
+        self.transactions = Counter(
+            "localpay_transactions_total",
+            "Transactions by outcome",
+            ["city", "kind", "code"],
+            registry=self.registry,
+        )
+        self.queue = Gauge(
+            "localpay_ledger_queue_depth",
+            "Commands waiting to be sequenced",
+            ["city"],
+            registry=self.registry,
+        )
+
+    def observe_block(
+        self, city: str, block: BlockRecord, results: list[Result], commit_seconds: float
+    ) -> None:
+        self.commit.labels(city).observe(commit_seconds)
+        self.block_txs.labels(city).observe(len(block.txs))
+        for tx, result in zip(block.txs, results, strict=True):
+            self.transactions.labels(city, tx.kind, result.code).inc()
+
+
+def _route_of(scope: Scope) -> str:
+    """The matched route's template (Starlette records it in the scope), never the raw path."""
+    route = scope.get("route")
+    return str(getattr(route, "path", "unmatched"))
+
+
+class TelemetryMiddleware:
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        begin = time.perf_counter()
+        given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        request_id = given if REQUEST_ID.match(given) else secrets.token_hex(8)
+        status = 500
+
+        async def tagged(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-request-id", request_id.encode()),
+                ]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tagged)
+        finally:
+            elapsed = time.perf_counter() - begin
+            route = _route_of(scope)
+            method = scope["method"]
+            self.metrics.requests.labels(method, route, str(status)).inc()
+            self.metrics.latency.labels(method, route).observe(elapsed)
+            client = scope.get("client")
+            log.info(
+                "request",
+                request_id=request_id,
+                method=method,
+                route=route,
+                status=status,
+                duration_ms=round(elapsed * 1000, 2),
+                client=client[0] if client else None,
+            )
+
+
+def install(app: FastAPI, container: Any) -> Metrics:
+    metrics = Metrics()
+    container.ledgers.observers.append(metrics.observe_block)
+    for city in container.cities():
+        running = container.ledgers.running_sequencer(city)
+        if running is not None:
+            running.observers.append(metrics.observe_block)
+
+    @app.get("/metrics", include_in_schema=False)
+    def prometheus() -> Response:
+        for city in container.cities():
+            running = container.ledgers.running_sequencer(city)
+            metrics.queue.labels(city).set(running.queue_depth() if running else 0)
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    app.add_middleware(TelemetryMiddleware, metrics=metrics)
+    return metrics
