@@ -385,4 +385,4 @@ def serve(
 
 
 # Command groups defined in their own modules register themselves on `app`.
-from localpay.cli import users  # noqa: E402, F401
+from localpay.cli import ops, users  # noqa: E402, F401

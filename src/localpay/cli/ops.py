@@ -1,0 +1,45 @@
+"""`localpay backup` and `localpay restore`: whole-store copies for the operator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from localpay import bootstrap
+from localpay.cli.main import Settings, app, fail, out
+from localpay.ledger.store import StoreError
+from localpay.services.backups import BackupError, backup, restore
+
+
+@app.command("backup")
+def backup_command(
+    ctx: typer.Context,
+    out_file: Annotated[Path, typer.Option("--out", help="A new file to write")],
+) -> None:
+    """Back up the whole store (every city) while it keeps running."""
+    settings: Settings = ctx.obj
+    try:
+        size = backup(settings.db, out_file)
+    except (BackupError, OSError) as exc:
+        fail(str(exc))
+    out.print(f"backed up to {out_file} ({size:,} bytes); key files are not included")
+
+
+@app.command("restore")
+def restore_command(
+    ctx: typer.Context,
+    backup_file: Annotated[Path, typer.Argument(help="A file made by `localpay backup`")],
+    force: Annotated[bool, typer.Option(help="Restore over a store that holds cities")] = False,
+) -> None:
+    """Restore a backup into the (empty) store given by --db, then run `localpay verify`."""
+    settings: Settings = ctx.obj
+    try:
+        store = bootstrap.open_store(settings.db)
+        cities = store.cities()
+        store.close()
+        kind = restore(settings.db, backup_file, cities, force)
+    except (BackupError, StoreError, OSError) as exc:
+        fail(str(exc))
+    out.print(f"restored a {kind} backup; now run: localpay --db … verify")

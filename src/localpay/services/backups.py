@@ -1,0 +1,137 @@
+"""Backups of a whole store, taken while the sequencers keep writing.
+
+SQLite: the online backup API copies a consistent snapshot page by page.
+PostgreSQL: pg_dump's custom format, a consistent snapshot (one transaction).
+A restore goes only into an empty store of the same kind; `localpay verify` on the
+restored store then replays every chain. Key files are not in the store: they are
+backed up separately (see docs/operations.md).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+from pathlib import Path
+from typing import Final
+from urllib.parse import urlsplit, urlunsplit
+
+SQLITE_MAGIC: Final = b"SQLite format 3\x00"
+PGDUMP_MAGIC: Final = b"PGDMP"
+
+
+class BackupError(RuntimeError):
+    """The backup or restore cannot be done; says why in one line."""
+
+
+def _pg_tool(name: str) -> str:
+    for folder in (os.environ.get("LOCALPAY_PG_BIN"), "/usr/lib/postgresql/15/bin"):
+        if folder and (Path(folder) / name).exists():
+            return str(Path(folder) / name)
+    found = shutil.which(name)
+    if found is None:
+        raise BackupError(
+            f"{name} not found: install PostgreSQL's client tools or set LOCALPAY_PG_BIN"
+        )
+    return found
+
+
+def _pg_args(url: str) -> tuple[str, dict[str, str]]:
+    """The URL without its password, and an environment that carries it (not argv)."""
+    parts = urlsplit(url)
+    env = dict(os.environ)
+    if parts.password:
+        env["PGPASSWORD"] = parts.password
+    netloc = parts.hostname or ""
+    if parts.username:
+        netloc = f"{parts.username}@{netloc}"
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, "")), env
+
+
+def _sqlite_path(url: str) -> Path:
+    return Path(url.removeprefix("sqlite:///"))
+
+
+def backup(url: str, out: Path) -> int:
+    """Write a backup of the store at `url` to `out`; returns its size in bytes."""
+    if out.exists():
+        raise BackupError(f"{out} exists: choose a new file name")
+    if url.startswith("sqlite:///"):
+        source = sqlite3.connect(_sqlite_path(url))
+        target = sqlite3.connect(out)
+        try:
+            source.backup(target, pages=1024)  # in steps: the writer is never blocked long
+        finally:
+            target.close()
+            source.close()
+    else:
+        plain, env = _pg_args(url)
+        done = subprocess.run(
+            [_pg_tool("pg_dump"), "--format=custom", "--file", str(out), "--dbname", plain],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            out.unlink(missing_ok=True)
+            raise BackupError(f"pg_dump failed: {done.stderr.strip().splitlines()[-1]}")
+    return out.stat().st_size
+
+
+def _kind_of(path: Path) -> str:
+    try:
+        with path.open("rb") as f:
+            head = f.read(16)
+    except FileNotFoundError:
+        raise BackupError(f"no backup file {path}") from None
+    if head.startswith(SQLITE_MAGIC):
+        return "sqlite"
+    if head.startswith(PGDUMP_MAGIC):
+        return "postgres"
+    raise BackupError(f"{path} is neither a SQLite backup nor a pg_dump archive")
+
+
+def restore(url: str, path: Path, target_cities: list[str], force: bool = False) -> str:
+    """Restore `path` into the empty store at `url`; returns the kind restored."""
+    kind = _kind_of(path)
+    target = "sqlite" if url.startswith("sqlite:///") else "postgres"
+    if kind != target:
+        raise BackupError(f"{path} is a {kind} backup; the target store is {target}")
+    if target_cities and not force:
+        raise BackupError(
+            f"the target store already holds {', '.join(target_cities)}: "
+            "restore into an empty store"
+        )
+    if kind == "sqlite":
+        source = sqlite3.connect(path)
+        dest = sqlite3.connect(_sqlite_path(url))
+        try:
+            source.backup(dest)
+        finally:
+            dest.close()
+            source.close()
+        return kind
+    plain, env = _pg_args(url)
+    done = subprocess.run(
+        [
+            _pg_tool("pg_restore"),
+            "--no-owner",
+            "--exit-on-error",
+            "--clean",
+            "--if-exists",
+            "--dbname",
+            plain,
+            str(path),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise BackupError(f"pg_restore failed: {done.stderr.strip().splitlines()[-1]}")
+    return kind
