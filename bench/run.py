@@ -1,8 +1,9 @@
 """`make bench`: every benchmark of the project in one run, on SQLite and PostgreSQL.
 
-For each store: `localpay bench --json` (our sequencer) and the conventional
-one-transaction-per-payment design on the same kind of store, in the same run,
-so the ratio between them is measured on one machine at one moment.
+For each store, in the same run (so ratios compare like with like):
+- `localpay bench --json`: signed payments through the sequencer, in process;
+- the conventional one-transaction-per-payment design on the same kind of store;
+- `localpay bench --http --json`: the same payments over HTTP on loopback.
 Results go to stdout as a table and to bench/results.json.
 """
 
@@ -13,6 +14,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,22 +24,30 @@ from conventional import PostgresBank, SQLiteBank, best_of, run_conventional
 from pgserver import throwaway_postgres
 
 PAYMENTS = int(os.environ.get("BENCH_PAYMENTS", "50000"))
+HTTP_PAYMENTS = int(os.environ.get("BENCH_HTTP_PAYMENTS", "20000"))
 CONVENTIONAL_PAYMENTS = int(os.environ.get("BENCH_CONVENTIONAL_PAYMENTS", "20000"))
+SHOWN = (
+    "payments_per_s",
+    "p50_commit_ms",
+    "p99_commit_ms",
+    "ed25519_verify_per_s",
+    "ratio_to_verify",
+    "txs_per_block",
+    "errors",
+    "conventional_payments_per_s",
+    "conventional_p99_ms",
+    "conventional_clients",
+    "ratio_to_conventional",
+    "http_payments_per_s",
+    "http_p50_ms",
+    "http_p99_ms",
+    "http_errors",
+)
 
 
-def ours(url: str) -> dict[str, Any]:
+def localpay_bench(url: str, *extra: str) -> dict[str, Any]:
     out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "localpay.cli",
-            "--db",
-            url,
-            "bench",
-            "--json",
-            "--payments",
-            str(PAYMENTS),
-        ],
+        [sys.executable, "-m", "localpay.cli", "--db", url, "bench", "--json", *extra],
         check=True,
         capture_output=True,
         text=True,
@@ -45,49 +55,45 @@ def ours(url: str) -> dict[str, Any]:
     return dict(json.loads(out.stdout))
 
 
+def measure(
+    url: str, conventional: Callable[[int], dict[str, Any]], clients: list[int]
+) -> dict[str, Any]:
+    result = localpay_bench(url, "--payments", str(PAYMENTS))
+    result.update(best_of(conventional, clients))
+    result["ratio_to_conventional"] = round(
+        result["payments_per_s"] / result["conventional_payments_per_s"], 2
+    )
+    http = localpay_bench(url, "--http", "--payments", str(HTTP_PAYMENTS))
+    result.update({k: v for k, v in http.items() if k.startswith("http_")})
+    result["http_errors"] = http["errors"]
+    return result
+
+
 def report(name: str, result: dict[str, Any]) -> None:
-    ratio = result["payments_per_s"] / result["conventional_payments_per_s"]
-    result["ratio_to_conventional"] = round(ratio, 2)
     print(f"\n== {name}")
-    for key in (
-        "payments_per_s",
-        "p50_commit_ms",
-        "p99_commit_ms",
-        "ed25519_verify_per_s",
-        "ratio_to_verify",
-        "txs_per_block",
-        "errors",
-        "conventional_payments_per_s",
-        "conventional_p99_ms",
-        "conventional_clients",
-        "ratio_to_conventional",
-    ):
+    for key in SHOWN:
         print(f"  {key:>28}  {result[key]}")
 
 
 def main() -> None:
     results = {}
     with tempfile.TemporaryDirectory(prefix="localpay-bench-") as tmp:
-        sqlite = ours(f"sqlite:///{tmp}/ledger.db")
-        sqlite.update(
-            best_of(
-                lambda n: run_conventional(
-                    SQLiteBank(Path(tmp) / f"conv{n}.db"), CONVENTIONAL_PAYMENTS, n
-                ),
-                [1, 4],
-            )
+        folder = Path(tmp)
+        results["sqlite"] = measure(
+            f"sqlite:///{folder}/ledger.db",
+            lambda n: run_conventional(
+                SQLiteBank(folder / f"conv{n}.db"), CONVENTIONAL_PAYMENTS, n
+            ),
+            [1, 4],
         )
-        report("SQLite", sqlite)
-        results["sqlite"] = sqlite
+        report("SQLite", results["sqlite"])
     with throwaway_postgres() as url:
-        postgres = ours(url)
         bank = PostgresBank(url)
-        postgres.update(
-            best_of(lambda n: run_conventional(bank, CONVENTIONAL_PAYMENTS, n), [8, 16, 32])
+        results["postgres"] = measure(
+            url, lambda n: run_conventional(bank, CONVENTIONAL_PAYMENTS, n), [8, 16, 32]
         )
         bank.drop()
-        report("PostgreSQL", postgres)
-        results["postgres"] = postgres
+        report("PostgreSQL", results["postgres"])
     Path(__file__).with_name("results.json").write_text(json.dumps(results, indent=2) + "\n")
 
 

@@ -187,6 +187,12 @@ class SQLiteStore:
     ) -> list[list[tuple[Any, ...]]]:
         """Several statements in one transaction: all or none."""
         conn = self._reader()
+        if all(q.lstrip()[:6].upper() == "SELECT" for q, _ in statements):
+            # Reads never take the write lock: the committer must not wait for them.
+            try:
+                return [conn.execute(q, p).fetchall() for q, p in statements]
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(f"{self.path}: {exc}") from None
         try:
             conn.execute("BEGIN IMMEDIATE")
             out = [conn.execute(q, p).fetchall() for q, p in statements]

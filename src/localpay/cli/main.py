@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import msgspec
@@ -298,8 +299,14 @@ def bench(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
     payments: Annotated[int, typer.Option(min=100, max=1_000_000)] = 50_000,
     concurrency: Annotated[int, typer.Option(min=1, max=10_000)] = 256,
+    http: Annotated[bool, typer.Option("--http", help="Over HTTP to a server on loopback")] = False,
+    connections: Annotated[int, typer.Option(min=1, max=1024)] = 64,
 ) -> None:
-    """Signed payments durably committed through the sequencer, in a new bench-* city."""
+    """Signed payments durably committed through the sequencer, in a new bench-* city.
+
+    With --http: the same payments over real HTTP to `localpay serve` started on a
+    free loopback port, from a closed-loop load generator with CONNECTIONS connections.
+    """
     import tempfile  # noqa: PLC0415
 
     from localpay.adapters.keystore import KeyStore  # noqa: PLC0415
@@ -309,7 +316,14 @@ def bench(
     kind = "postgres" if settings.db.startswith("postgres") else "sqlite"
     with opened(ctx) as store, tempfile.TemporaryDirectory(prefix="localpay-bench-") as keys:
         # The bench city's keys are throwaway: it exists to be measured, never used.
-        result = run_bench(store, KeyStore(keys), now_ms, kind, payments, concurrency)
+        if http:
+            from localpay.services.http_bench import run_http_bench  # noqa: PLC0415
+
+            result = run_http_bench(
+                settings.db, store, Path(keys), kind, min(payments, 20_000), connections
+            )
+        else:
+            result = run_bench(store, KeyStore(keys), now_ms, kind, payments, concurrency)
     if as_json:
         sys.stdout.write(json.dumps(result) + "\n")
         return
@@ -363,12 +377,14 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error")] = "info",
+    ip_rate: Annotated[float, typer.Option(help="Requests/s allowed per client address")] = 2000,
 ) -> None:
     """Run the HTTP API with every city's sequencer in this process."""
     import uvicorn  # noqa: PLC0415
 
     from localpay.api import telemetry  # noqa: PLC0415
     from localpay.api.app import create_app  # noqa: PLC0415
+    from localpay.api.ratelimit import Limits  # noqa: PLC0415
 
     settings: Settings = ctx.obj
     try:
@@ -381,7 +397,10 @@ def serve(
         f"localpay serving {len(container.cities())} cities on http://{host}:{port} "
         f"(API docs http://{host}:{port}/docs)"
     )
-    uvicorn.run(create_app(container), host=host, port=port, log_level="warning", access_log=False)
+    limits = Limits(per_ip_rate=ip_rate, per_ip_burst=2 * ip_rate)
+    uvicorn.run(
+        create_app(container, limits), host=host, port=port, log_level="warning", access_log=False
+    )
 
 
 # Command groups defined in their own modules register themselves on `app`.
