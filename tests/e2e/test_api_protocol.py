@@ -1,0 +1,239 @@
+"""HTTP protocol behaviour on a live server: idempotency, problems, limits, sign-in."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import nacl.signing
+import pyotp
+import pytest
+from tests_e2e_support import FAST_HASHER, World, live_server, problem_code, seed
+
+from localpay.adapters.keystore import KeyStore
+from localpay.api.ratelimit import Limits
+from localpay.bootstrap import open_store
+from localpay.domain import commands as c
+from localpay.ledger.signatures import sign_command
+from localpay.services.demo import DEMO_SECRET, derived_key
+from localpay.services.identity import Identity
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    folder = tmp_path_factory.mktemp("protocol")
+    url = f"sqlite:///{folder}/world.db"
+    seed(url, folder / "keys")
+    with live_server(url, folder / "keys") as base:
+        found = World(base, folder / "keys")
+        found.url = url  # type: ignore[attr-defined]
+        found.sign_in_everyone()
+        yield found
+
+
+def _key() -> str:
+    return os.urandom(16).hex()
+
+
+def _payment(world: World, amount: int = 100) -> bytes:
+    secret = bytes(KeyStore(world.keys).load("gimpo", DEMO_SECRET))
+    key = derived_key(secret, "w-0000001")
+    pay = c.Pay(
+        id=_key(), city="gimpo", wallet="w-0000001", merchant="m-00000", amount=amount, evidence=""
+    )
+    return sign_command(pay, [key])
+
+
+def _post(client: httpx.Client, path: str, body: bytes, key: str | None) -> httpx.Response:
+    headers = {"Content-Type": "application/json"}
+    if key:
+        headers["Idempotency-Key"] = key
+    return client.post(path, content=body, headers=headers)
+
+
+def test_a_post_without_an_idempotency_key_is_refused(world: World) -> None:
+    with world.client() as client:
+        r = _post(client, "/v1/cities/gimpo/payments", _payment(world), None)
+    assert r.status_code == 400 and problem_code(r) == "idempotency_key_missing"
+
+
+def test_a_repeat_gets_the_original_answer_and_a_changed_body_is_refused(world: World) -> None:
+    key, body = _key(), _payment(world)
+    with world.client() as client:
+        first = _post(client, "/v1/cities/gimpo/payments", body, key)
+        again = _post(client, "/v1/cities/gimpo/payments", body, key)
+        other = _post(client, "/v1/cities/gimpo/payments", _payment(world), key)
+    assert (first.status_code, first.content) == (again.status_code, again.content)
+    assert again.headers["idempotent-replayed"] == "true"
+    assert other.status_code == 422 and problem_code(other) == "idempotency_key_reused"
+
+
+def test_concurrent_duplicates_have_one_effect_and_one_answer(world: World) -> None:
+    key, body = _key(), _payment(world, 700)
+    with ThreadPoolExecutor(20) as pool:
+        answers = list(
+            pool.map(
+                lambda _: _post(
+                    httpx.Client(base_url=world.base), "/v1/cities/gimpo/payments", body, key
+                ),
+                range(20),
+            )
+        )
+    assert len({(a.status_code, a.content) for a in answers}) == 1
+    receipt = answers[0].json()
+    with world.client(world.tokens["gimpo"]["city_auditor"]) as client:
+        tx = client.get(f"/v1/cities/gimpo/transactions/{receipt['id']}")
+    assert tx.status_code == 200 and tx.json()["seq"] == receipt["seq"]
+
+
+def test_the_same_signed_payment_under_two_keys_is_applied_once(world: World) -> None:
+    body = _payment(world)
+    with world.client() as client:
+        first = _post(client, "/v1/cities/gimpo/payments", body, _key())
+        second = _post(client, "/v1/cities/gimpo/payments", body, _key())
+    assert first.status_code == second.status_code == 201
+    assert second.json()["duplicate"] is True and second.json()["seq"] == first.json()["seq"]
+
+
+def test_a_new_api_key_is_never_replayed_with_its_secret(world: World) -> None:
+    key = _key()
+    with world.client(world.tokens["gimpo"]["merchant_owner"]) as client:
+        path = "/v1/cities/gimpo/merchants/m-00000/api-keys"
+        first = client.post(path, json={"label": "till"}, headers={"Idempotency-Key": key})
+        assert first.status_code == 201 and first.json()["key"].startswith("lpk_")
+        time.sleep(0.3)  # let the record reach the table too
+        again = client.post(path, json={"label": "till"}, headers={"Idempotency-Key": key})
+    assert again.status_code == 409 and problem_code(again) == "idempotency_secret_shown_once"
+    assert "lpk_" not in again.text
+
+
+def test_errors_are_problem_documents(world: World) -> None:
+    with world.client() as client:
+        unknown = client.get("/v1/nowhere")
+        method = client.put("/v1/cities")
+        huge = client.post(
+            "/v1/cities/gimpo/payments", content=b"x" * 70_000, headers={"Idempotency-Key": _key()}
+        )
+        garbage = _post(client, "/v1/cities/gimpo/payments", b"\x80{", _key())
+    for response, status, code in (
+        (unknown, 404, "not_found"),
+        (method, 405, "method_not_allowed"),
+        (huge, 413, "body_too_large"),
+        (garbage, 400, "malformed"),
+    ):
+        assert response.status_code == status, response.text
+        assert response.headers["content-type"].startswith("application/problem+json")
+        body = response.json()
+        assert body["code"] == code and body["status"] == status
+        assert body["type"] == f"urn:localpay:problem:{code}" and body["title"]
+
+
+def test_cross_origin_requests_get_no_cors_grant(world: World) -> None:
+    with world.client() as client:
+        r = client.options(
+            "/v1/cities",
+            headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"},
+        )
+    assert "access-control-allow-origin" not in r.headers
+
+
+def test_wrong_password_and_unknown_user_get_the_same_answer(world: World) -> None:
+    with world.client() as client:
+        wrong = client.post(
+            "/v1/auth/login",
+            json={"city": "gimpo", "username": "maker", "password": "not-the-password"},
+        )
+        nobody = client.post(
+            "/v1/auth/login",
+            json={"city": "gimpo", "username": "ghost", "password": "not-the-password"},
+        )
+    assert wrong.status_code == nobody.status_code == 401
+    assert wrong.json() == nobody.json()
+
+
+def test_totp_is_required_once_enrolled(world: World) -> None:
+    store = open_store(world.url)  # type: ignore[attr-defined]
+    identity = Identity(store, lambda: int(time.time() * 1000), FAST_HASHER)
+    user = identity.create_user("gimpo", "city_auditor", "totp-user", "long-enough-pass")
+    secret = identity.enroll_totp(user.id)
+    store.close()
+    login = {"city": "gimpo", "username": "totp-user", "password": "long-enough-pass"}
+    with world.client() as client:
+        assert client.post("/v1/auth/login", json=login).status_code == 401
+        code = pyotp.TOTP(secret).now()
+        assert client.post("/v1/auth/login", json={**login, "totp": code}).status_code == 200
+
+
+def test_a_citizen_challenge_signs_in_once_and_only_with_the_wallet_key(world: World) -> None:
+    with world.client() as client:
+        challenge = client.post("/v1/cities/gimpo/wallets/w-0000001/challenges").json()
+        stranger = nacl.signing.SigningKey.generate()
+        forged = {
+            "nonce": challenge["nonce"],
+            "key": bytes(stranger.verify_key).hex(),
+            "signature": stranger.sign(bytes.fromhex(challenge["sign"])).signature.hex(),
+        }
+        r = client.post("/v1/cities/gimpo/wallets/w-0000001/sessions", json=forged)
+        assert r.status_code == 401
+        again = client.post("/v1/cities/gimpo/wallets/w-0000001/sessions", json=forged)
+        assert again.status_code == 401 and "used or expired" in again.text
+
+
+def test_maker_checker_puts_both_officials_on_the_chain(world: World) -> None:
+    tokens = world.tokens["gimpo"]
+    params = {"merchant": "m-00001", "reason": "inspection"}
+    with world.client(tokens["city_maker"]) as maker:
+        made = maker.post(
+            "/v1/cities/gimpo/proposals",
+            headers={"Idempotency-Key": _key()},
+            json={"kind": "suspend_merchant", "params": params},
+        ).json()
+        assert made["status"] == "pending"
+        own = maker.post(
+            f"/v1/cities/gimpo/proposals/{made['id']}/approvals",
+            headers={"Idempotency-Key": _key()},
+        )
+        assert own.status_code == 403
+    with world.client(tokens["city_checker"]) as checker:
+        done = checker.post(
+            f"/v1/cities/gimpo/proposals/{made['id']}/approvals",
+            headers={"Idempotency-Key": _key()},
+        ).json()
+    assert done["status"] == "submitted" and done["receipt"]["code"] == "ok"
+    with world.client(tokens["city_auditor"]) as auditor:
+        tx = auditor.get(f"/v1/cities/gimpo/transactions/{done['receipt']['id']}").json()
+    assert len(set(tx["signers"])) == 2
+
+
+def test_a_cashier_refunds_but_cannot_pay_out(world: World) -> None:
+    with world.client() as client:
+        paid = _post(client, "/v1/cities/gimpo/payments", _payment(world, 500), _key()).json()
+    with world.client(world.tokens["gimpo"]["merchant_cashier"]) as cashier:
+        refund = cashier.post(
+            "/v1/cities/gimpo/merchants/m-00000/refunds",
+            json={"payment": paid["id"], "amount": 500},
+            headers={"Idempotency-Key": _key()},
+        )
+        payout = cashier.post(
+            "/v1/cities/gimpo/merchants/m-00000/payouts",
+            json={"amount": 1},
+            headers={"Idempotency-Key": _key()},
+        )
+    assert refund.status_code == 201 and refund.json()["code"] == "ok"
+    assert payout.status_code == 403
+
+
+def test_past_the_rate_limit_the_answer_is_429_with_retry_after(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/limited.db"
+    store = open_store(url)
+    store.close()
+    limits = Limits(per_ip_rate=1, per_ip_burst=3)
+    with live_server(url, tmp_path / "keys", limits) as base, httpx.Client(base_url=base) as c:
+        answers = [c.get("/v1/cities") for _ in range(6)]
+    limited = [a for a in answers if a.status_code == 429]
+    assert limited and int(limited[0].headers["retry-after"]) >= 1
+    assert problem_code(limited[0]) == "rate_limited"
