@@ -17,6 +17,7 @@ from localpay.services.history import HistoryIndexer
 from localpay.services.identity import Identity
 from localpay.services.ledgers import Ledgers
 from localpay.services.proposals import Proposals
+from localpay.services.transparency import Transparency
 
 DEFAULT_DB = "sqlite:///data/localpay.db"
 
@@ -83,6 +84,8 @@ class Container:
 
     def start(self) -> None:
         """Catch the history index up, then start every city's sequencer."""
+        self.transparency = Transparency(self.store, self.ledgers).start(self.cities())
+        self._closers.append(self.transparency.close)
         history = HistoryIndexer(self.store).start(self.cities())
         self.ledgers.observers.append(history)
         self._closers.append(history.close)

@@ -90,6 +90,13 @@ POLICY: dict[tuple[str, str], Rule | str] = {
     ("POST", "/v1/cities/{city}/merchants/{merchant}/api-keys"): owner_rule,
     ("DELETE", "/v1/cities/{city}/merchants/{merchant}/api-keys/{key_id}"): owner_rule,
     ("GET", "/v1/auth/me"): authenticated,
+    ("GET", "/v1/cities/{city}/checkpoints"): anyone,
+    ("GET", "/v1/cities/{city}/checkpoints/{size}"): anyone,
+    ("GET", "/v1/cities/{city}/proofs/consistency"): anyone,
+    ("GET", "/v1/cities/{city}/transactions/{tx_id}/receipt"): wallet_rule,
+    ("POST", "/v1/cities/{city}/checkpoints/{size}/cosignatures"): (
+        "test_transparency: a cosignature authenticates itself against the on-chain witnesses"
+    ),
     ("POST", "/v1/auth/login"): "test_api_protocol: sign-in",
     ("POST", "/v1/auth/logout"): "test_api_protocol: sign-in",
     ("POST", "/v1/cities/{city}/wallets/{wallet}/challenges"): "test_api_protocol: sign-in",
@@ -173,6 +180,7 @@ def _request(world: World, method: str, route: str, target: str) -> tuple[str, d
         "height": "1",
         "program": "general",
         "key_id": "000000000000",
+        "size": "1",
     }
     if "{tx_id}" in route:
         values["tx_id"] = _first_tx_of(world, city, wallet)

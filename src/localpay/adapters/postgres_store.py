@@ -33,7 +33,7 @@ import contextlib
 import hashlib
 import threading
 import weakref
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, ClassVar, Final
 from urllib.parse import unquote, urlsplit
 
@@ -58,6 +58,9 @@ _TX_COPY: Final = (
     "COPY txs (city, seq, height, id, kind, envelope, result) FROM STDIN (FORMAT BINARY)"
 )
 _TX_COPY_TYPES: Final = ["text", "int8", "int8", "text", "text", "bytea", "bytea"]
+#: The constant parts of a transaction's Merkle leaf (blocks.leaf_bytes), with the
+#: RFC 6962 leaf prefix 0x00 in front: 0x00 {"result": <result> ,"tx": <envelope> }.
+_LEAF_PARTS: Final = (b'\x00{"result":', b',"tx":', b"}")
 _STATE_UPSERT: Final = (
     "INSERT INTO state (city, key, value, height)"
     " SELECT %b, k, v, %b FROM unnest(%b::text[], %b::bytea[]) AS u (k, v)"
@@ -207,6 +210,8 @@ class PostgresStore:
     page_rows: ClassVar[int] = 1000
     #: Ids fetched per query by tx_ids (a sequencer reads them all at start).
     id_page_rows: ClassVar[int] = 50_000
+    #: Leaf hashes fetched per query by leaf_hashes (32 bytes each, hashed by the server).
+    hash_page_rows: ClassVar[int] = 20_000
 
     def __init__(self, url: str) -> None:
         self._target = _Target(url)
@@ -562,6 +567,67 @@ class PostgresStore:
     def state_value(self, city: str, key: str) -> bytes | None:
         rows = self._read("SELECT value FROM state WHERE city = %s AND key = %s", (city, key))
         return bytes(rows[0][0]) if rows else None
+
+    # -- transparency: leaf hashes and cosignatures ---------------------------------------
+
+    def leaf_hashes(self, city: str, start: int, end: int) -> list[bytes]:
+        """RFC 6962 leaf hashes of seq in [start, end), contiguous from start.
+
+        The server hashes each leaf (sha256 of 0x00 || leaf bytes, the leaf as
+        blocks.leaf_bytes makes it), so only 32 bytes per transaction cross the wire.
+        """
+        out: list[bytes] = []
+        while start + len(out) < end:
+            first = start + len(out)
+            rows = self._read(
+                "SELECT seq, sha256(%s || result || %s || envelope || %s) FROM txs"
+                " WHERE city = %s AND seq >= %s AND seq < %s ORDER BY seq LIMIT %s",
+                (*_LEAF_PARTS, city, first, end, self.hash_page_rows),
+            )
+            for seq, digest in rows:
+                if seq != start + len(out):
+                    return out  # a hole: the log is only known up to it
+                out.append(bytes(digest))
+            if len(rows) < self.hash_page_rows:
+                break
+        return out
+
+    def add_cosignature(
+        self, city: str, size: int, witness_key: str, line: str, timestamp: int
+    ) -> bool:
+        rows = self.sql(
+            "INSERT INTO cosignatures (city, size, witness_key, line, timestamp)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING 1",
+            (city, size, witness_key, line, timestamp),
+        )
+        return bool(rows)
+
+    def cosignatures(self, city: str, size: int) -> list[tuple[str, str, int]]:
+        rows = self._read(
+            "SELECT witness_key, line, timestamp FROM cosignatures WHERE city = %s AND size = %s"
+            " ORDER BY witness_key",
+            (city, size),
+        )
+        return [(str(k), str(line), int(ts)) for k, line, ts in rows]
+
+    def cosigned_sizes(
+        self,
+        city: str,
+        witness_keys: Sequence[str],
+        at_least: int,
+        before: int | None = None,
+        limit: int = 16,
+    ) -> list[int]:
+        keys = list(dict.fromkeys(witness_keys))
+        if not keys or at_least > len(keys):
+            return []
+        rows = self._read(
+            "SELECT size FROM cosignatures WHERE city = %s AND size < %s"
+            " AND witness_key = ANY(%s::text[])"
+            " GROUP BY size HAVING count(*) >= %s ORDER BY size DESC LIMIT %s",
+            (city, before if before is not None else _NO_END, keys, max(at_least, 1), limit),
+        )
+        return [int(r[0]) for r in rows]
 
     def close(self) -> None:
         with self._lock:

@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
 from localpay.adapters import migrate
-from localpay.ledger.blocks import BlockRecord, TxRecord
+from localpay.ledger.blocks import BlockRecord, TxRecord, leaf_bytes
 from localpay.ledger.store import LeaseHeld, StoreConflict, StoredBlock, StoreError
 
 _TX_COLUMNS = "seq, height, id, kind, envelope, result"
@@ -300,6 +301,68 @@ class SQLiteStore:
             .fetchone()
         )
         return bytes(row[0]) if row else None
+
+    # -- transparency: leaf hashes and cosignatures ---------------------------------------
+
+    def leaf_hashes(self, city: str, start: int, end: int) -> list[bytes]:
+        """RFC 6962 leaf hashes of seq in [start, end), contiguous from start; one streamed read."""
+        cursor = self._reader().execute(
+            "SELECT seq, envelope, result FROM txs WHERE city = ? AND seq >= ? AND seq < ?"
+            " ORDER BY seq",
+            (city, start, end),
+        )
+        sha256 = hashlib.sha256
+        out: list[bytes] = []
+        try:
+            for seq, envelope, result in cursor:
+                if seq != start + len(out):
+                    break  # a hole: the log is only known up to it
+                out.append(sha256(b"\x00" + leaf_bytes(bytes(envelope), bytes(result))).digest())
+        finally:
+            cursor.close()
+        return out
+
+    def add_cosignature(
+        self, city: str, size: int, witness_key: str, line: str, timestamp: int
+    ) -> bool:
+        _, changed = self.sql_batch(
+            [
+                (
+                    "INSERT OR IGNORE INTO cosignatures (city, size, witness_key, line, timestamp)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (city, size, witness_key, line, timestamp),
+                ),
+                ("SELECT changes()", ()),
+            ]
+        )
+        return bool(changed and changed[0][0])
+
+    def cosignatures(self, city: str, size: int) -> list[tuple[str, str, int]]:
+        rows = self._reader().execute(
+            "SELECT witness_key, line, timestamp FROM cosignatures WHERE city = ? AND size = ?"
+            " ORDER BY witness_key",
+            (city, size),
+        )
+        return [(str(k), str(line), int(ts)) for k, line, ts in rows]
+
+    def cosigned_sizes(
+        self,
+        city: str,
+        witness_keys: Sequence[str],
+        at_least: int,
+        before: int | None = None,
+        limit: int = 16,
+    ) -> list[int]:
+        keys = list(dict.fromkeys(witness_keys))
+        if not keys or at_least > len(keys):
+            return []
+        rows = self._reader().execute(
+            "SELECT size FROM cosignatures WHERE city = ? AND size < ?"
+            f" AND witness_key IN ({', '.join('?' * len(keys))})"
+            " GROUP BY size HAVING count(*) >= ? ORDER BY size DESC LIMIT ?",
+            (city, before if before is not None else 2**62, *keys, max(at_least, 1), limit),
+        )
+        return [int(r[0]) for r in rows]
 
     def close(self) -> None:
         with self._write_lock:

@@ -173,6 +173,8 @@ Command = (
 #: Command types that officials sign; each needs `approvals[type]` distinct officials (default 1).
 OFFICIAL_COMMANDS: Final = frozenset(
     {
+        "appoint_official",
+        "set_witnesses",
         "register_merchant",
         "approve_merchant",
         "suspend_merchant",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
@@ -84,5 +84,38 @@ class Store(Protocol):
     def sql_batch(
         self, statements: list[tuple[str, tuple[Any, ...]]]
     ) -> list[list[tuple[Any, ...]]]: ...
+
+    # -- transparency: leaf hashes and witnesses' cosignatures -------------------------
+
+    def leaf_hashes(self, city: str, start: int, end: int) -> list[bytes]:
+        """RFC 6962 leaf hashes of the transactions with start <= seq < end, in log order.
+
+        Contiguous from `start`: stops before the first missing seq. Read in pages,
+        so a caller may ask for a large range without holding every row at once.
+        """
+        ...
+
+    def add_cosignature(
+        self, city: str, size: int, witness_key: str, line: str, timestamp: int
+    ) -> bool:
+        """Record a (verified) cosignature line; False if that witness already has one
+        for that checkpoint size (the first one stays)."""
+        ...
+
+    def cosignatures(self, city: str, size: int) -> list[tuple[str, str, int]]:
+        """(witness_key, line, timestamp) of every cosignature of that checkpoint size."""
+        ...
+
+    def cosigned_sizes(
+        self,
+        city: str,
+        witness_keys: Sequence[str],
+        at_least: int,
+        before: int | None = None,
+        limit: int = 16,
+    ) -> list[int]:
+        """Checkpoint sizes below `before` cosigned by at least `at_least` of these keys,
+        largest first."""
+        ...
 
     def close(self) -> None: ...
