@@ -3,7 +3,9 @@
 For each store, in the same run (so ratios compare like with like):
 - `localpay bench --json`: signed payments through the sequencer, in process;
 - the conventional one-transaction-per-payment design on the same kind of store;
-- `localpay bench --http --json`: the same payments over HTTP on loopback.
+- `localpay bench --http --json`: the same kind of payments over HTTP on loopback, to a
+  `localpay serve` child process, on a store of its own (a server starts every city
+  of its store, and the in-process run's city has throwaway keys).
 Results go to stdout as a table and to bench/results.json.
 """
 
@@ -18,6 +20,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import psycopg
+
 sys.path.insert(0, str(Path(__file__).parent))
 
 from conventional import PostgresBank, SQLiteBank, best_of, run_conventional
@@ -25,6 +29,7 @@ from pgserver import throwaway_postgres
 
 PAYMENTS = int(os.environ.get("BENCH_PAYMENTS", "50000"))
 HTTP_PAYMENTS = int(os.environ.get("BENCH_HTTP_PAYMENTS", "20000"))
+HTTP_CONNECTIONS = int(os.environ.get("BENCH_HTTP_CONNECTIONS", "64"))
 CONVENTIONAL_PAYMENTS = int(os.environ.get("BENCH_CONVENTIONAL_PAYMENTS", "20000"))
 SHOWN = (
     "payments_per_s",
@@ -42,6 +47,9 @@ SHOWN = (
     "http_p50_ms",
     "http_p99_ms",
     "http_errors",
+    "http_connections",
+    "http_client_cpu_s",
+    "http_server_cpu_s",
 )
 
 
@@ -56,17 +64,34 @@ def localpay_bench(url: str, *extra: str) -> dict[str, Any]:
 
 
 def measure(
-    url: str, conventional: Callable[[int], dict[str, Any]], clients: list[int]
+    url: str, conventional: Callable[[int], dict[str, Any]], clients: list[int], http_url: str
 ) -> dict[str, Any]:
     result = localpay_bench(url, "--payments", str(PAYMENTS))
     result.update(best_of(conventional, clients))
     result["ratio_to_conventional"] = round(
         result["payments_per_s"] / result["conventional_payments_per_s"], 2
     )
-    http = localpay_bench(url, "--http", "--payments", str(HTTP_PAYMENTS))
+    http = localpay_bench(
+        http_url,
+        "--http",
+        "--payments",
+        str(HTTP_PAYMENTS),
+        "--connections",
+        str(HTTP_CONNECTIONS),
+    )
     result.update({k: v for k, v in http.items() if k.startswith("http_")})
     result["http_errors"] = http["errors"]
+    result["http_connections"] = http["connections"]
+    result["http_client_cpu_s"] = http["client_cpu_s"]
+    result["http_server_cpu_s"] = http["server_cpu_s"]
     return result
+
+
+def new_database(url: str, name: str) -> str:
+    """A new empty database on the server of `url`; its URL."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return url.rsplit("/", 1)[0] + "/" + name
 
 
 def report(name: str, result: dict[str, Any]) -> None:
@@ -85,12 +110,16 @@ def main() -> None:
                 SQLiteBank(folder / f"conv{n}.db"), CONVENTIONAL_PAYMENTS, n
             ),
             [1, 4],
+            f"sqlite:///{folder}/http.db",
         )
         report("SQLite", results["sqlite"])
     with throwaway_postgres() as url:
         bank = PostgresBank(url)
         results["postgres"] = measure(
-            url, lambda n: run_conventional(bank, CONVENTIONAL_PAYMENTS, n), [8, 16, 32]
+            url,
+            lambda n: run_conventional(bank, CONVENTIONAL_PAYMENTS, n),
+            [8, 16, 32],
+            new_database(url, "http_bench"),
         )
         bank.drop()
         report("PostgreSQL", results["postgres"])

@@ -57,12 +57,29 @@ def create_app(container: Any, limits: Limits | None = None) -> FastAPI:
     original = app.openapi
 
     def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
         schema = original()
         schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = SCHEMA
+        _problems_everywhere(schema)
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def _problems_everywhere(schema: dict[str, Any]) -> None:
+    """Say what the server sends: every error, 422 included, is application/problem+json.
+
+    FastAPI documents its own validation errors as application/json; ours are problems.
+    """
+    problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            answers = operation.setdefault("responses", {})
+            for status in ("413", "422", "429", "503"):
+                entry = answers.setdefault(status, {"description": "a problem"})
+                entry["content"] = problem
 
 
 def _install_errors(app: FastAPI) -> None:

@@ -21,8 +21,9 @@ from localpay.api.problems import ApiProblem, ledger_problem, responses
 from localpay.domain.codes import Code
 from localpay.domain.commands import MAX_COMMAND_BYTES, DecodeError, command_type, decode_envelope
 from localpay.ledger.sequencer import Overloaded, Receipt, SequencerStopped
+from localpay.ledger.store import LeaseHeld, StoreError
 from localpay.ledger.tickets import Ticket
-from localpay.services.ledgers import Ledgers
+from localpay.services.ledgers import Ledgers, MissingKey
 
 router = APIRouter()
 
@@ -137,8 +138,11 @@ async def submit(request: Request, city: str, kinds: set[str]) -> Response:
         receipt = await await_ticket(ledgers.submit(city, data))
     except Overloaded as exc:
         raise ApiProblem("overloaded", str(exc), {"Retry-After": "1"}) from None
-    except SequencerStopped as exc:
-        raise ApiProblem("unavailable", str(exc), {"Retry-After": "5"}) from None
+    except (SequencerStopped, StoreError, LeaseHeld, MissingKey):
+        # The cause is for the operator's logs and /readyz, not for the public.
+        raise ApiProblem(
+            "unavailable", "the city's ledger is not running; retry shortly", {"Retry-After": "5"}
+        ) from None
     return receipt_response(receipt)
 
 

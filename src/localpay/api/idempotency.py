@@ -80,9 +80,12 @@ class Records:
         self.thread = threading.Thread(target=self._flusher, name="idempotency", daemon=True)
         self.thread.start()
 
-    def get(self, who: str, key: str) -> Record | None:
+    def remembered(self, who: str, key: str) -> Record | None:
         with self.lock:
-            found = self.memory.get((who, key))
+            return self.memory.get((who, key))
+
+    def get(self, who: str, key: str) -> Record | None:
+        found = self.remembered(who, key)
         if found is not None:
             return found
         rows = self.store.sql(
@@ -160,41 +163,73 @@ class IdempotencyMiddleware:
                 scope, receive, send
             )
             return
+        if b"\\u0000" in body or b"\x00" in body:
+            await api_problem("validation_failed", "NUL characters are not allowed")(
+                scope, receive, send
+            )
+            return
         digest = hashlib.sha256(scope["path"].encode() + b"\n" + body).hexdigest()
         who = scope_of(scope)
-        if await self._replayed(who, key, digest, scope, receive, send):
-            return
-        event = asyncio.Event()
-        self.inflight[(who, key)] = (digest, event)
-        try:
-            status, media_type, answer, secret = await self._run(scope, body, send)
-            if secret:  # never keep a secret at rest: a replay says it was shown once
-                status, media_type, answer = _SHOWN_ONCE
-            # Overload and server errors are not answers: let the client retry them.
-            if status < 500 and status != 429:
-                self.records.put(who, key, Record(digest, status, answer, media_type))
-        finally:
-            del self.inflight[(who, key)]
-            event.set()
-
-    async def _replayed(
-        self, who: str, key: str, digest: str, scope: Scope, receive: Receive, send: Send
-    ) -> bool:
         running = self.inflight.get((who, key))
-        if running is not None:
-            if running[0] == digest:
-                await running[1].wait()  # a concurrent duplicate: answer as the first
-            else:
+        if running is not None:  # a concurrent duplicate: wait and answer as the first
+            if running[0] != digest:
                 await api_problem("idempotency_key_reused")(scope, receive, send)
-                return True
-        record = self.records.get(who, key)
+                return
+            await running[1].wait()
+        else:
+            # Claim the key before any await, so a concurrent duplicate waits for us.
+            event = asyncio.Event()
+            self.inflight[(who, key)] = (digest, event)
+            try:
+                await self._first(who, key, digest, scope, body, receive, send)
+            finally:
+                del self.inflight[(who, key)]
+                event.set()
+            return
+        await self._replay(who, key, digest, scope, receive, send)
+
+    async def _first(
+        self,
+        who: str,
+        key: str,
+        digest: str,
+        scope: Scope,
+        body: bytes,
+        receive: Receive,
+        send: Send,
+    ) -> None:
+        record = self.records.remembered(who, key)
+        if record is None:  # not in memory: ask the table, off the event loop
+            record = await asyncio.to_thread(self.records.get, who, key)
+        if record is not None:
+            await self._answer(record, digest, scope, receive, send)
+            return
+        status, media_type, answer, secret = await self._run(scope, body, send)
+        if secret:  # never keep a secret at rest: a replay says it was shown once
+            status, media_type, answer = _SHOWN_ONCE
+        # Overload and server errors are not answers: let the client retry them.
+        if status < 500 and status != 429:
+            self.records.put(who, key, Record(digest, status, answer, media_type))
+
+    async def _replay(
+        self, who: str, key: str, digest: str, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        record = self.records.remembered(who, key)
         if record is None:
-            return False
+            record = await asyncio.to_thread(self.records.get, who, key)
+        if record is None:  # the first attempt failed without an answer: try again
+            await api_problem("idempotency_key_in_flight", "retry")(scope, receive, send)
+            return
+        await self._answer(record, digest, scope, receive, send)
+
+    async def _answer(
+        self, record: Record, digest: str, scope: Scope, receive: Receive, send: Send
+    ) -> None:
         if record.request_hash != digest:
             await api_problem(
                 "idempotency_key_reused", "this key was used with a different request"
             )(scope, receive, send)
-            return True
+            return
         await send(
             {
                 "type": "http.response.start",
@@ -207,7 +242,6 @@ class IdempotencyMiddleware:
             }
         )
         await send({"type": "http.response.body", "body": record.body})
-        return True
 
     async def _run(self, scope: Scope, body: bytes, send: Send) -> tuple[int, str, bytes, bool]:
         sent = False

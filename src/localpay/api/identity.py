@@ -14,15 +14,14 @@ from localpay.services.identity import AuthError, Identity, login_message
 
 router = APIRouter(tags=["identity"])
 
-Name = Annotated[str, Field(min_length=1, max_length=64)]
+Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f]+$")]
 
 
 class Login(BaseModel):
-    city: Annotated[
-        str, Field(min_length=1, max_length=32, description="city id, or * for operators")
-    ]
+    city: Annotated[str, Field(pattern=r"^(\*|[a-z][a-z0-9-]{1,30})$", description="city id, or *")]
     username: Name
-    password: Annotated[str, Field(min_length=1, max_length=256)]
+    # No control characters: no store can keep a NUL, and none belongs in a password.
+    password: Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[^\x00-\x1f]+$")]
     totp: Annotated[str | None, Field(default=None, pattern=r"^[0-9]{6}$")] = None
 
 

@@ -65,6 +65,12 @@ class RateLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if "\x00" in scope["path"] or b"%00" in scope.get("query_string", b""):
+            # No store can hold a NUL in text (PostgreSQL refuses it): never a valid id.
+            await api_problem("validation_failed", "NUL characters are not allowed")(
+                scope, receive, send
+            )
+            return
         now = time.monotonic()
         client = scope.get("client")
         wait = self.by_ip.take(client[0] if client else "-", now)

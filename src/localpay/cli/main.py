@@ -24,7 +24,7 @@ from localpay.adapters.clock import now_ms
 from localpay.ledger.store import LeaseHeld, Store, StoreError
 from localpay.services import inspect
 from localpay.services.demo import SimClock, run_demo
-from localpay.services.ledgers import Ledgers
+from localpay.services.ledgers import Ledgers, MissingKey
 from localpay.services.officials import CityAlreadyExists, create_city
 from localpay.services.verify import verify_city
 
@@ -297,15 +297,23 @@ def run() -> None:
 def bench(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
-    payments: Annotated[int, typer.Option(min=100, max=1_000_000)] = 50_000,
+    payments: Annotated[
+        int | None, typer.Option(min=100, max=1_000_000, help="50,000; 20,000 with --http")
+    ] = None,
     concurrency: Annotated[int, typer.Option(min=1, max=10_000)] = 256,
     http: Annotated[bool, typer.Option("--http", help="Over HTTP to a server on loopback")] = False,
-    connections: Annotated[int, typer.Option(min=1, max=1024)] = 64,
+    connections: Annotated[
+        int, typer.Option(min=1, max=1024, help="Keep-alive connections with --http")
+    ] = 64,
+    limit: Annotated[
+        float, typer.Option("--limit", min=1, help="With --http: stop sending after this (s)")
+    ] = 120.0,
 ) -> None:
     """Signed payments durably committed through the sequencer, in a new bench-* city.
 
-    With --http: the same payments over real HTTP to `localpay serve` started on a
-    free loopback port, from a closed-loop load generator with CONNECTIONS connections.
+    With --http: the payments go over real HTTP to `localpay serve`, started as a
+    child process on a free loopback port and stopped afterwards, from a closed-loop
+    load generator with CONNECTIONS keep-alive connections.
     """
     import tempfile  # noqa: PLC0415
 
@@ -314,16 +322,22 @@ def bench(
 
     settings: Settings = ctx.obj
     kind = "postgres" if settings.db.startswith("postgres") else "sqlite"
-    with opened(ctx) as store, tempfile.TemporaryDirectory(prefix="localpay-bench-") as keys:
-        # The bench city's keys are throwaway: it exists to be measured, never used.
+    # The bench city's keys are throwaway: it exists to be measured, never used.
+    with tempfile.TemporaryDirectory(prefix="localpay-bench-") as keys:
         if http:
             from localpay.services.http_bench import run_http_bench  # noqa: PLC0415
 
-            result = run_http_bench(
-                settings.db, store, Path(keys), kind, min(payments, 20_000), connections
-            )
+            try:
+                result = run_http_bench(
+                    settings.db, Path(keys), kind, payments or 20_000, connections, limit
+                )
+            except (StoreError, LeaseHeld, RuntimeError) as exc:
+                fail(str(exc))
         else:
-            result = run_bench(store, KeyStore(keys), now_ms, kind, payments, concurrency)
+            with opened(ctx) as store:
+                result = run_bench(
+                    store, KeyStore(keys), now_ms, kind, payments or 50_000, concurrency
+                )
     if as_json:
         sys.stdout.write(json.dumps(result) + "\n")
         return
@@ -390,7 +404,7 @@ def serve(
     try:
         container = bootstrap.Container(settings.db, settings.keys)
         container.start()
-    except (StoreError, LeaseHeld) as exc:
+    except (StoreError, LeaseHeld, MissingKey) as exc:
         fail(str(exc))
     telemetry.configure_logging(log_level)
     err.print(
@@ -404,4 +418,4 @@ def serve(
 
 
 # Command groups defined in their own modules register themselves on `app`.
-from localpay.cli import ops, users  # noqa: E402, F401
+from localpay.cli import ops, transparency, users  # noqa: E402, F401

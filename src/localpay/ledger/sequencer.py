@@ -151,6 +151,7 @@ class Sequencer:
         self._running = False
         self.failure: BaseException | None = None
         self.observers: list[BlockObserver] = []
+        self.observer_errors = 0
         self._exit = ExitStack()
         self._threads: list[threading.Thread] = []
 
@@ -396,7 +397,10 @@ class Sequencer:
             self._acknowledge(block, sequenced, results)
             elapsed = time.perf_counter() - begin
             for observe in self.observers:
-                observe(self.city, block, results, elapsed)
+                try:
+                    observe(self.city, block, results, elapsed)
+                except Exception:  # an observer's bug must never stop the chain
+                    self.observer_errors += 1
 
     def _acknowledge(
         self, block: BlockRecord, sequenced: list[_Pending], results: list[Result]

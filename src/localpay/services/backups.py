@@ -51,6 +51,11 @@ def _pg_args(url: str) -> tuple[str, dict[str, str]]:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, "")), env
 
 
+def _last_line(text: str) -> str:
+    lines = text.strip().splitlines()
+    return lines[-1] if lines else "no message"
+
+
 def _sqlite_path(url: str) -> Path:
     return Path(url.removeprefix("sqlite:///"))
 
@@ -60,13 +65,23 @@ def backup(url: str, out: Path) -> int:
     if out.exists():
         raise BackupError(f"{out} exists: choose a new file name")
     if url.startswith("sqlite:///"):
-        source = sqlite3.connect(_sqlite_path(url))
-        target = sqlite3.connect(out)
+        path = _sqlite_path(url)
+        if not path.exists():
+            raise BackupError(f"no SQLite store at {path}")
         try:
-            source.backup(target, pages=1024)  # in steps: the writer is never blocked long
-        finally:
-            target.close()
-            source.close()
+            # Read-only: a mistyped path must not create an empty store. One step: a
+            # stepwise backup restarts on every commit and never ends on a busy store,
+            # while WAL readers do not block the writer anyway.
+            source = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            target = sqlite3.connect(out)
+            try:
+                source.backup(target)
+            finally:
+                target.close()
+                source.close()
+        except sqlite3.Error as exc:
+            out.unlink(missing_ok=True)
+            raise BackupError(f"backup failed: {exc}") from None
     else:
         plain, env = _pg_args(url)
         done = subprocess.run(
@@ -78,7 +93,8 @@ def backup(url: str, out: Path) -> int:
         )
         if done.returncode != 0:
             out.unlink(missing_ok=True)
-            raise BackupError(f"pg_dump failed: {done.stderr.strip().splitlines()[-1]}")
+            raise BackupError(f"pg_dump failed: {_last_line(done.stderr)}")
+    out.chmod(0o600)  # it holds password hashes and TOTP secrets
     return out.stat().st_size
 
 
@@ -107,13 +123,16 @@ def restore(url: str, path: Path, target_cities: list[str], force: bool = False)
             "restore into an empty store"
         )
     if kind == "sqlite":
-        source = sqlite3.connect(path)
-        dest = sqlite3.connect(_sqlite_path(url))
         try:
-            source.backup(dest)
-        finally:
-            dest.close()
-            source.close()
+            source = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            dest = sqlite3.connect(_sqlite_path(url))
+            try:
+                source.backup(dest)
+            finally:
+                dest.close()
+                source.close()
+        except sqlite3.Error as exc:
+            raise BackupError(f"restore failed: {exc}") from None
         return kind
     plain, env = _pg_args(url)
     done = subprocess.run(
@@ -133,5 +152,5 @@ def restore(url: str, path: Path, target_cities: list[str], force: bool = False)
         check=False,
     )
     if done.returncode != 0:
-        raise BackupError(f"pg_restore failed: {done.stderr.strip().splitlines()[-1]}")
+        raise BackupError(f"pg_restore failed: {_last_line(done.stderr)}")
     return kind

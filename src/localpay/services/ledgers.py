@@ -30,6 +30,10 @@ class Keys(Protocol):
     def names(self, city: str) -> list[str]: ...
 
 
+class MissingKey(RuntimeError):
+    """A key the city needs is not in the key store."""
+
+
 def new_id() -> str:
     """A fresh 128-bit command id (the client's idempotency key)."""
     return os.urandom(16).hex()
@@ -58,7 +62,7 @@ class Ledgers:
                 seq.stop()  # a failed sequencer: join its threads, release its lease
                 seq = None
             if seq is None:
-                operator = self.keys.get_or_create(city, OPERATOR)
+                operator = self.operator_key(city)
                 seq = Sequencer(city, self.store, operator, self.clock, self.verifier)
                 seq.observers.extend(self.observers)
                 seq.start()
@@ -68,6 +72,20 @@ class Ledgers:
     def running_sequencer(self, city: str) -> Sequencer | None:
         with self._lock:
             return self._running.get(city)
+
+    def operator_key(self, city: str) -> nacl.signing.SigningKey:
+        """The city's operator key. Created only with a new city: a missing key for a city
+        with a chain means the wrong key folder, and a new key would sign blocks that
+        fail verification."""
+        if self.store.head(city) is None:
+            return self.keys.get_or_create(city, OPERATOR)
+        try:
+            return self.keys.load(city, OPERATOR)
+        except KeyError:
+            raise MissingKey(
+                f"no operator key for city {city!r}: is --keys / LOCALPAY_KEYS "
+                "the folder this city was created with?"
+            ) from None
 
     def submit(self, city: str, data: bytes) -> Ticket[Receipt]:
         return self.sequencer(city).submit(data)

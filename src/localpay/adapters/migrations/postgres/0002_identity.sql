@@ -7,7 +7,7 @@ CREATE TABLE principals (
     role           TEXT    NOT NULL,
     username       TEXT,               -- NULL for citizens (they sign in with their wallet key)
     password_hash  TEXT,               -- argon2id
-    totp_secret    TEXT,               -- base32, encrypted with the server secret when set
+    totp_secret    TEXT,               -- base32, plaintext today (a known gap: encrypt at rest)
     merchant       TEXT,               -- for merchant owners and cashiers
     wallet         TEXT,               -- for citizens
     official_key   TEXT,               -- key file name of an official's custodial key
