@@ -406,14 +406,7 @@ class Sequencer:
         self, block: BlockRecord, sequenced: list[_Pending], results: list[Result]
     ) -> None:
         for tx, pending, result in zip(block.txs, sequenced, results, strict=True):
-            receipt = Receipt(
-                id=tx.id,
-                code=result.code,
-                message=REASONS[Code(result.code)],
-                result=result,
-                seq=tx.seq,
-                height=tx.height,
-            )
+            receipt = _receipt(tx, result)
             pending.future.set_result(receipt)
             with self._lock:
                 waiters = self._inflight.pop(tx.id)
@@ -442,8 +435,9 @@ class Sequencer:
             pending.future.set_exception(SequencerStopped(f"sequencer failed: {exc}"))
 
 
-def _receipt(tx: TxRecord, duplicate: bool = False) -> Receipt:
-    result = tx.decoded_result()
+def _receipt(tx: TxRecord, result: Result | None = None, duplicate: bool = False) -> Receipt:
+    """The receipt of a stored transaction (its result decoded unless already at hand)."""
+    result = result or tx.decoded_result()
     return Receipt(
         id=tx.id,
         code=result.code,
