@@ -320,9 +320,6 @@ def test_sqlite_errors_are_one_line(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr, done.stderr
 
 
-@pytest.mark.xfail(
-    strict=True, reason="cli.main's rich Console wraps a long error at 80 columns when piped"
-)
 def test_a_long_error_stays_on_one_line(tmp_path: Path) -> None:
     deep = tmp_path / ("folder-" * 12) / "no-such.backup"
     done = run_cli(f"sqlite:///{tmp_path}/empty.db", "restore", str(deep))
