@@ -8,8 +8,8 @@ store that holds cities and a backup of the other store kind, without touching t
 target. Through the CLI: backup, restore and verify round trip; a missing backup
 file is a clear error (no traceback) and exit code 1, with no password in the output.
 
-Known defects of backups.py and the CLI are pinned as strict xfails at the end: each passes
-(and must lose its marker) once fixed.
+The URL forms and error cases at the end were once known defects, pinned as strict
+xfails until fixed.
 """
 
 from __future__ import annotations
@@ -256,10 +256,6 @@ def test_cli_round_trip_and_a_missing_backup_file(
 # -- known defects of services/backups.py (strict: an unexpected pass fails the run) ----
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="backups._pg_args puts the still percent-encoded password into PGPASSWORD",
-)
 def test_a_percent_encoded_password_reaches_pg_dump(
     fresh_pg_url: Callable[[], str], tmp_path: Path
 ) -> None:
@@ -281,10 +277,6 @@ def test_a_percent_encoded_password_reaches_pg_dump(
             conn.execute(f"DROP ROLE {role}")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="backups._pg_args rebuilds the URL with urlsplit: socket and multi-host URLs break",
-)
 @pytest.mark.parametrize("form", ["unix socket", "two hosts"])
 def test_backup_takes_the_url_forms_the_store_takes(
     form: str, pg_server: Any, fresh_pg_url: Callable[[], str], tmp_path: Path

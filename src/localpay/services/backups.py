@@ -15,7 +15,8 @@ import sqlite3
 import subprocess
 from pathlib import Path
 from typing import Final
-from urllib.parse import urlsplit, urlunsplit
+
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 SQLITE_MAGIC: Final = b"SQLite format 3\x00"
 PGDUMP_MAGIC: Final = b"PGDMP"
@@ -38,17 +39,15 @@ def _pg_tool(name: str) -> str:
 
 
 def _pg_args(url: str) -> tuple[str, dict[str, str]]:
-    """The URL without its password, and an environment that carries it (not argv)."""
-    parts = urlsplit(url)
+    """Connection parameters without the password, which goes in the environment (argv is
+    visible to every user of the machine). libpq's own parser: sockets, several hosts,
+    percent-encoding and query parameters all mean what they mean to the store."""
+    params = conninfo_to_dict(url)
     env = dict(os.environ)
-    if parts.password:
-        env["PGPASSWORD"] = parts.password
-    netloc = parts.hostname or ""
-    if parts.username:
-        netloc = f"{parts.username}@{netloc}"
-    if parts.port:
-        netloc += f":{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, "")), env
+    password = params.pop("password", None)
+    if password:
+        env["PGPASSWORD"] = str(password)
+    return make_conninfo("", **params), env
 
 
 def _last_line(text: str) -> str:
