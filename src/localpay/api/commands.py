@@ -27,6 +27,9 @@ from localpay.services.ledgers import Ledgers, MissingKey
 
 router = APIRouter()
 
+#: Longest a request waits for its block to become durable before answering 503.
+ANSWER_TIMEOUT_S: Final = 30.0
+
 ENVELOPE_SCHEMA: Final = {
     "type": "object",
     "required": ["body", "sigs"],
@@ -92,7 +95,9 @@ async def await_ticket(ticket: Ticket[Receipt]) -> Receipt:
             loop.call_soon_threadsafe(_settle, future, None, error)
 
     ticket.add_done_callback(landed)
-    return await future
+    # A stuck ledger must not hold connections for ever; the client may safely retry the
+    # same signed command (its id makes the retry idempotent).
+    return await asyncio.wait_for(future, ANSWER_TIMEOUT_S)
 
 
 def _settle(
@@ -138,7 +143,7 @@ async def submit(request: Request, city: str, kinds: set[str]) -> Response:
         receipt = await await_ticket(ledgers.submit(city, data))
     except Overloaded as exc:
         raise ApiProblem("overloaded", str(exc), {"Retry-After": "1"}) from None
-    except (SequencerStopped, StoreError, LeaseHeld, MissingKey):
+    except (SequencerStopped, StoreError, LeaseHeld, MissingKey, TimeoutError):
         # The cause is for the operator's logs and /readyz, not for the public.
         raise ApiProblem(
             "unavailable", "the city's ledger is not running; retry shortly", {"Retry-After": "5"}
