@@ -40,6 +40,8 @@ class Replayer:
         self.txs_replayed = 0
 
     def feed(self, block: StoredBlock, txs: Sequence[TxRecord]) -> None:
+        """Check and apply one block; `touched` then names the entities it changed."""
+        self.touched: dict[str, None] = {}
         where = f"block {block.height}"
         header = self._check_header(block, where)
         if header.tx_count != len(txs):
@@ -113,7 +115,8 @@ class Replayer:
         signers = verify_one(bytes(envelope.body), envelope.sigs)
         if signers is None:
             raise ChainError(f"{where}: a command signature does not verify")
-        result, _ = machine.apply(self.state, command, signers, header.time_ms)
+        result, keys = machine.apply(self.state, command, signers, header.time_ms)
+        self.touched.update(dict.fromkeys(keys))
         replayed = encode_result(result)
         if replayed != tx.result:
             recorded = tx.result.decode()
