@@ -229,9 +229,9 @@ def decode_envelope(data: bytes) -> tuple[Envelope, Command]:
         raise DecodeError("malformed", str(exc)) from None
     except msgspec.DecodeError as exc:
         raise DecodeError("malformed", f"not JSON: {exc}") from None
-    except ValueError as exc:
-        # msgspec lets e.g. invalid UTF-8 inside strings escape as UnicodeDecodeError:
-        # at the trust boundary every unreadable input is an answer, never a crash.
+    except (ValueError, RecursionError) as exc:
+        # msgspec lets invalid UTF-8 escape as UnicodeDecodeError and deep nesting as
+        # RecursionError: at the trust boundary every unreadable input is an answer.
         raise DecodeError("malformed", f"unreadable: {type(exc).__name__}") from None
     if _encoder.encode(command) != bytes(envelope.body):
         raise DecodeError("not_canonical", "body must be canonical JSON (sorted keys, no spaces)")

@@ -7,6 +7,7 @@ it was credited under, and that version's rules decide where the lot may be spen
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated
 
 import msgspec
@@ -66,6 +67,9 @@ def check_policy(policy: Policy) -> str | None:
     if set(policy.allowed_categories) & set(policy.denied_categories):
         return "a category is both allowed and denied"
     if policy.valid_until:
+        # fromisoformat alone would also take "20261231" and week dates ("2026-W53-4").
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", policy.valid_until):
+            return "valid_until must be a date YYYY-MM-DD or empty"
         try:
             dt.date.fromisoformat(policy.valid_until)
         except ValueError:

@@ -92,6 +92,9 @@ def _create_city(state: CityState, cmd: c.CreateCity, signers: frozenset[str], n
         return rejected(Code.SIGNER_NOT_AUTHORIZED), NOTHING
     if cmd.default_valid_days <= 0 or any(n < 1 for n in cmd.approvals.values()):
         return rejected(Code.INVALID_POLICY), NOTHING
+    # A rule needing more distinct officials than the city has could never be met.
+    if max([1, *cmd.approvals.values()]) > len({o.key for o in cmd.officials}):
+        return rejected(Code.INVALID_POLICY), NOTHING
     state.genesis = cmd
     state.authorities.officials = {o.key: o.role for o in cmd.officials}
     return OK, ["g", "c", "o"]
@@ -324,10 +327,10 @@ def _transfer(state: CityState, cmd: c.Transfer, signers: frozenset[str], now: i
     target = state.wallets.get(cmd.to)
     if target is None:
         return rejected(Code.ACCOUNT_NOT_FOUND), NOTHING
-    if source.id == target.id:
-        return rejected(Code.SAME_ACCOUNT), NOTHING
     if not valid_amount(cmd.amount):
         return rejected(Code.INVALID_AMOUNT), NOTHING
+    if source.id == target.id:
+        return rejected(Code.SAME_ACCOUNT), NOTHING
     plan = spending.plan_transfer(state.programs, source, target, cmd.amount, now)
     if isinstance(plan, Code):
         return rejected(plan), NOTHING

@@ -170,11 +170,14 @@ def plan_transfer(
     plan: Plan = []
     remaining, total = amount, 0
     incoming: dict[str, int] = {}
-    held_out = False
+    held_out = untransferable = False
     for index, lot in enumerate(source.lots):
         total += lot.amount
         policy = policy_of(programs, lot)
-        if remaining == 0 or lot.expires_ms <= now or not policy.transferable:
+        if remaining == 0 or lot.expires_ms <= now:
+            continue
+        if not policy.transferable:
+            untransferable = True
             continue
         room = remaining
         if policy.holding_cap:
@@ -190,7 +193,8 @@ def plan_transfer(
         return plan
     if total < amount:
         return Code.INSUFFICIENT_FUNDS
-    return Code.HOLDING_LIMIT_EXCEEDED if held_out else Code.NOT_TRANSFERABLE
+    # Precedence: not_transferable comes before holding_limit_exceeded.
+    return Code.HOLDING_LIMIT_EXCEEDED if held_out and not untransferable else Code.NOT_TRANSFERABLE
 
 
 def move(

@@ -1,0 +1,69 @@
+"""Result codes: their order is the protocol's precedence, so it is pinned here."""
+
+from __future__ import annotations
+
+from localpay.domain.codes import REASONS, Code
+
+PRECEDENCE = [
+    "malformed",
+    "not_canonical",
+    "wrong_city",
+    "city_not_found",
+    "signature_invalid",
+    "ok",
+    "city_exists",
+    "signer_not_authorized",
+    "approvals_missing",
+    "account_not_found",
+    "account_exists",
+    "program_not_found",
+    "payment_not_found",
+    "invalid_amount",
+    "invalid_policy",
+    "same_account",
+    "evidence_missing",
+    "merchant_not_active",
+    "merchant_status_unchanged",
+    "program_expired",
+    "category_denied",
+    "area_denied",
+    "revenue_cap_exceeded",
+    "not_transferable",
+    "per_payment_limit_exceeded",
+    "daily_limit_exceeded",
+    "monthly_limit_exceeded",
+    "holding_limit_exceeded",
+    "refund_exceeds_payment",
+    "insufficient_funds",
+    "nothing_to_expire",
+]
+
+PRE_SEQUENCING = {"malformed", "not_canonical", "wrong_city", "city_not_found", "signature_invalid"}
+
+
+def test_the_enumeration_order_is_the_documented_precedence() -> None:
+    assert [code.value for code in Code] == PRECEDENCE
+
+
+def test_precedence_is_the_position_in_the_enumeration() -> None:
+    assert [code.precedence for code in Code] == list(range(len(PRECEDENCE)))
+    assert Code.CATEGORY_DENIED.precedence < Code.AREA_DENIED.precedence
+
+
+def test_only_the_pre_sequencing_codes_are_not_recorded() -> None:
+    assert {code.value for code in Code if not code.recorded} == PRE_SEQUENCING
+
+
+def test_ok_and_every_ledger_rejection_are_recorded() -> None:
+    assert Code.OK.recorded
+    assert Code.NOTHING_TO_EXPIRE.recorded
+
+
+def test_every_code_has_a_non_empty_reason() -> None:
+    assert set(REASONS) == set(Code)
+    assert all(reason.strip() for reason in REASONS.values())
+
+
+def test_codes_are_strings_equal_to_their_wire_value() -> None:
+    assert Code.INSUFFICIENT_FUNDS == "insufficient_funds"
+    assert Code("ok") is Code.OK
