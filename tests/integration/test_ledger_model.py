@@ -30,7 +30,7 @@ from localpay.bootstrap import open_store
 from localpay.domain import commands as c
 from localpay.domain.calendar import DAY_MS
 from localpay.domain.codes import Code
-from localpay.domain.money import MAX_AMOUNT
+from localpay.domain.money import MAX_AMOUNT, valid_amount
 from localpay.domain.policy import MerchantFacts, Policy, evaluate
 from localpay.ledger.sequencer import Receipt
 from localpay.ledger.signatures import public_key_hex, sign_command
@@ -245,7 +245,7 @@ class LedgerModel(RuleBasedStateMachine):
                 [self.keys[source]],
             )
         )
-        if source == target_wallet:
+        if source == target_wallet and valid_amount(amount):  # a bad amount is reported first
             assert receipt.code == Code.SAME_ACCOUNT
 
     @rule(wallet=wallets)
