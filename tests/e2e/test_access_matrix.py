@@ -79,6 +79,7 @@ POLICY: dict[tuple[str, str], Rule | str] = {
     ("GET", "/v1/cities/{city}/merchants/{merchant}/transactions"): merchant_rule,
     ("GET", "/v1/cities/{city}/transactions/{tx_id}"): wallet_rule,  # the wallet is the party
     ("GET", "/v1/cities/{city}/blocks/{height}/transactions"): staff_rule,
+    ("GET", "/v1/cities/{city}/feed"): staff_rule,  # witnesses: test_witnesses (signed requests)
     ("GET", "/v1/cities/{city}/proposals"): staff_rule,
     ("GET", "/v1/cities/{city}/proposals/{proposal}"): staff_rule,
     ("POST", "/v1/cities/{city}/proposals"): officials_rule,

@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from localpay.api import commands, identity, reads, staff, telemetry, transparency
+from localpay.api import commands, feed, identity, reads, staff, telemetry, transparency
 from localpay.api.idempotency import IdempotencyMiddleware, Records
 from localpay.api.problems import SCHEMA, ApiProblem, api_problem, problem
 from localpay.api.ratelimit import Limits, RateLimitMiddleware
@@ -35,6 +35,7 @@ def create_app(container: Any, limits: Limits | None = None) -> FastAPI:
     app.include_router(identity.router)
     app.include_router(staff.router)
     app.include_router(transparency.router)
+    app.include_router(feed.router)
     _install_errors(app)
     # Outermost first: refuse floods before doing any work, then idempotency.
     records = Records(container.store, container.clock)

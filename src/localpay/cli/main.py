@@ -418,4 +418,4 @@ def serve(
 
 
 # Command groups defined in their own modules register themselves on `app`.
-from localpay.cli import ops, portability, transparency, users  # noqa: E402, F401
+from localpay.cli import ops, portability, transparency, users, witness  # noqa: E402, F401
