@@ -37,6 +37,8 @@ SHOWN = (
     "p99_commit_ms",
     "ed25519_verify_per_s",
     "ratio_to_verify",
+    "witness_replay_per_s",
+    "witness_ratio",
     "txs_per_block",
     "errors",
     "conventional_payments_per_s",

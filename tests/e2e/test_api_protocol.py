@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +24,9 @@ from localpay.domain import commands as c
 from localpay.ledger.signatures import sign_command
 from localpay.services.demo import DEMO_SECRET, derived_key
 from localpay.services.identity import Identity
+from localpay.services.transparency import verify_receipt
+
+STANDALONE = Path(__file__).resolve().parents[2] / "tools" / "verify_receipt.py"
 
 
 @pytest.fixture(scope="module")
@@ -225,6 +231,43 @@ def test_a_cashier_refunds_but_cannot_pay_out(world: World) -> None:
         )
     assert refund.status_code == 201 and refund.json()["code"] == "ok"
     assert payout.status_code == 403
+
+
+def _verdicts(receipt: dict[str, object], tmp_path: Path) -> tuple[list[str], int]:
+    """In-process checks that failed, and the standalone verifier's exit status."""
+    failed = [k.line() for k in verify_receipt(receipt) if k.status == "FAIL"]
+    path = tmp_path / f"{os.urandom(4).hex()}.json"
+    path.write_text(json.dumps(receipt))
+    tool = subprocess.run(
+        [sys.executable, str(STANDALONE), str(path)], capture_output=True, timeout=60, check=False
+    )
+    return failed, tool.returncode
+
+
+def test_every_receipt_on_the_chain_carries_a_proof_that_verifies(
+    world: World, tmp_path: Path
+) -> None:
+    with world.client() as client:
+        paid = _post(client, "/v1/cities/gimpo/payments", _payment(world, 300), _key())
+        too_much = _post(client, "/v1/cities/gimpo/payments", _payment(world, 10**9), _key())
+    with world.client(world.tokens["gimpo"]["merchant_cashier"]) as cashier:
+        refund = cashier.post(
+            "/v1/cities/gimpo/merchants/m-00000/refunds",
+            json={"payment": paid.json()["id"], "amount": 300},
+            headers={"Idempotency-Key": _key()},
+        )
+    rejected = too_much.json()["receipt"]  # recorded on the chain: provable too
+    assert too_much.status_code == 422 and rejected["code"] != "ok"
+    for response, receipt in ((paid, paid.json()), (refund, refund.json()), (too_much, rejected)):
+        proof = receipt["proof"]
+        assert proof["transaction"]["id"] == receipt["id"], response.text
+        assert proof["leaf_index"] == receipt["seq"]
+        assert proof["checkpoint_height"] == receipt["height"] and not proof["final"]
+        assert _verdicts(proof, tmp_path) == ([], 0)
+    tampered = json.loads(json.dumps(paid.json()["proof"]))
+    tampered["transaction"]["result"] = tampered["transaction"]["result"].replace("300", "301")
+    failed, status = _verdicts(tampered, tmp_path)
+    assert failed and status != 0
 
 
 def test_past_the_rate_limit_the_answer_is_429_with_retry_after(tmp_path: Path) -> None:

@@ -22,7 +22,6 @@ from fastapi.testclient import TestClient
 
 from localpay.adapters.keystore import KeyStore
 from localpay.api.app import create_app
-from localpay.api.transparency import router as transparency_router
 from localpay.bootstrap import Container, open_store
 from localpay.domain import commands as c
 from localpay.ledger import checkpoint, merkle
@@ -332,8 +331,6 @@ def api(city: City) -> Iterator[tuple[TestClient, City]]:
         argon2.PasswordHasher(time_cost=1, memory_cost=8, parallelism=1),
     )
     app = create_app(container)
-    if not any(getattr(r, "path", "").endswith("/receipt") for r in app.routes):
-        app.include_router(transparency_router)  # until app.py includes it
     container.identity.create_user(CITY, "city_auditor", "auditor", PASSWORD)
     with TestClient(app) as client:
         yield client, city

@@ -4,28 +4,35 @@ The body is the signed envelope exactly as the client made it (see docs/encoding
 the server never re-encodes what a citizen signed. The endpoint checks that the
 command is of its kind and for its city, hands it to the city's sequencer and
 answers once its block is durable: 201 with the receipt, or a problem whose
-`receipt` member shows where the (recorded) rejection sits on the chain.
+`receipt` member shows where the (recorded) rejection sits on the chain. A receipt of a
+command on the chain carries its `proof`: the offline-checkable receipt of
+GET .../transactions/{id}/receipt, proved against its own block's checkpoint.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Final
+from typing import Any, Final
 
 import msgspec
 import orjson
+import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from localpay.api.problems import ApiProblem, ledger_problem, responses
+from localpay.api.transparency import service
 from localpay.domain.codes import Code
 from localpay.domain.commands import MAX_COMMAND_BYTES, DecodeError, command_type, decode_envelope
 from localpay.ledger.sequencer import Overloaded, Receipt, SequencerStopped
 from localpay.ledger.store import LeaseHeld, StoreError
 from localpay.ledger.tickets import Ticket
+from localpay.services.inspect import NotFound
 from localpay.services.ledgers import Ledgers, MissingKey
+from localpay.services.transparency import LogMismatch
 
 router = APIRouter()
+log = structlog.get_logger("localpay.api")
 
 #: Longest a request waits for its block to become durable before answering 503.
 ANSWER_TIMEOUT_S: Final = 30.0
@@ -61,6 +68,11 @@ RECEIPT_SCHEMA: Final = {
         "seq": {"type": "integer"},
         "height": {"type": "integer"},
         "duplicate": {"type": "boolean"},
+        "proof": {
+            "$ref": "#/components/schemas/ReceiptOut",
+            "description": "the transaction's receipt with its inclusion proof to its own"
+            " block's checkpoint (check it with localpay verify-receipt)",
+        },
         "result": {
             "type": "object",
             "properties": {
@@ -112,13 +124,25 @@ def _settle(
         future.set_result(value)
 
 
-def receipt_response(receipt: Receipt) -> Response:
+def receipt_response(request: Request, city: str, receipt: Receipt) -> Response:
     body = msgspec.to_builtins(receipt)
-    if receipt.ok:
-        return Response(orjson.dumps(body), status_code=201, media_type="application/json")
     if receipt.seq is None:  # rejected before the chain: nothing recorded
         return ledger_problem(receipt.code, receipt.message)
+    body["proof"] = _proof(request, city, receipt)
+    if receipt.ok:
+        return Response(orjson.dumps(body), status_code=201, media_type="application/json")
     return ledger_problem(receipt.code, receipt.message, receipt=body)
+
+
+def _proof(request: Request, city: str, receipt: Receipt) -> dict[str, Any] | None:
+    """The receipt's proof; None (logged) if the store cannot give one: the command is
+    durable either way, and its receipt can be fetched again once the cause is fixed."""
+    assert receipt.height is not None
+    try:
+        return service(request).fresh_receipt(city, receipt.id, receipt.height)
+    except (NotFound, LogMismatch, StoreError) as exc:
+        log.error("receipt_proof_failed", city=city, tx=receipt.id, error=str(exc))
+        return None
 
 
 async def submit(request: Request, city: str, kinds: set[str]) -> Response:
@@ -148,7 +172,7 @@ async def submit(request: Request, city: str, kinds: set[str]) -> Response:
         raise ApiProblem(
             "unavailable", "the city's ledger is not running; retry shortly", {"Retry-After": "5"}
         ) from None
-    return receipt_response(receipt)
+    return receipt_response(request, city, receipt)
 
 
 def _operation(path: str, kinds: set[str], summary: str, *codes: str) -> None:

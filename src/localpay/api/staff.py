@@ -128,7 +128,7 @@ def reject(request: Request, city: str, proposal: str) -> dict[str, Any]:
 def _merchant_command(request: Request, city: str, merchant: str, command: c.Command) -> Response:
     ledgers: Ledgers = request.app.state.container.ledgers
     envelope = sign_command(command, [merchant_key(ledgers, city, merchant)])
-    return receipt_response(ledgers.execute(city, envelope))
+    return receipt_response(request, city, ledgers.execute(city, envelope))
 
 
 _STAFF_ERRORS = (

@@ -28,6 +28,7 @@ from localpay.runtime import settle_heap
 from localpay.services import gimpo
 from localpay.services.ledgers import Keys, Ledgers, new_id
 from localpay.services.officials import OfficialSigner, create_city
+from localpay.services.witness import witness_replay_per_s
 
 BENCH_WALLETS: Final = 2000
 BENCH_MERCHANTS: Final = 200
@@ -227,6 +228,8 @@ def run_bench(
     finally:
         ledgers.close()
     rate = payments / elapsed
+    # A witness re-executes the same chain (every check, from genesis) after the run.
+    replay_rate = witness_replay_per_s(store, city)
     return {
         "store": store_kind,
         "city": city,
@@ -235,6 +238,8 @@ def run_bench(
         "payments_per_s": round(rate, 1),
         "ed25519_verify_per_s": round(verify_rate, 1),
         "ratio_to_verify": round(rate / verify_rate, 3),
+        "witness_replay_per_s": round(replay_rate, 1),
+        "witness_ratio": round(replay_rate / rate, 2),
         "p50_commit_ms": round(percentile(loop.latencies, 0.50) * 1000, 2),
         "p99_commit_ms": round(percentile(loop.latencies, 0.99) * 1000, 2),
         "blocks": blocks,

@@ -49,6 +49,9 @@ LOAD_PAGE: Final = 50_000
 #: Candidate sizes fetched per query while looking for the latest final checkpoint.
 _FINAL_SCAN: Final = 16
 _COMMAND_PREFIX: Final = b"localpay/command/v1\n"
+#: Newest blocks kept per city, so the receipt of a command just committed is made from
+#: memory (its block, and one checkpoint view per block) instead of store reads.
+RECENT_BLOCKS: Final = 32
 
 
 # -- errors ---------------------------------------------------------------------------------
@@ -93,12 +96,25 @@ class Cosigned:
     timestamp: int
 
 
+class _Recent:
+    """A block just committed, with what every receipt of its transactions shares."""
+
+    __slots__ = ("block", "by_id", "context")
+
+    def __init__(self, block: BlockRecord) -> None:
+        self.block = block
+        self.by_id = {tx.id: tx for tx in block.txs}
+        self.context: dict[str, Any] | None = None  # Transparency._proved, made once
+
+
 class _CityLog:
-    __slots__ = ("lock", "log")
+    __slots__ = ("lock", "log", "recent")
 
     def __init__(self) -> None:
         self.log = MerkleLog()
         self.lock = threading.Lock()  # held by whoever appends: loader, catch-up, observer
+        # height -> the newest blocks; written by the city's committer thread only.
+        self.recent: dict[int, _Recent] = {}
 
 
 class Transparency:
@@ -201,7 +217,12 @@ class Transparency:
         never waits (a busy log is caught up by the next read instead)."""
         try:
             entry = self._logs.get(city)
-            if entry is None or not block.txs or not entry.lock.acquire(blocking=False):
+            if entry is None or not block.txs:
+                return
+            entry.recent[block.header.height] = _Recent(block)
+            while len(entry.recent) > RECENT_BLOCKS:
+                del entry.recent[next(iter(entry.recent))]
+            if not entry.lock.acquire(blocking=False):
                 return
             try:
                 first = block.txs[0].seq
@@ -414,22 +435,74 @@ class Transparency:
             block, header = self.checkpoint_block(city, final)
         else:
             block, header = self._block(city, tx.height)
+        view = self._view(city, block, header, auth, genesis)
+        return self._receipt(
+            city, tx, self._proved(city, block.checkpoint, header, genesis, auth, view)
+        )
+
+    def fresh_receipt(self, city: str, tx_id: str, height: int) -> dict[str, Any]:
+        """The receipt of a transaction just committed in block `height`, proved against
+        that block's checkpoint, which is signed by the operator and not final yet (the
+        witnesses co-sign it within seconds; GET .../receipt then proves the transaction
+        against the newest final checkpoint). Made from the block in memory when it is
+        one of the newest; otherwise as `receipt`."""
+        entry = self._entry(city)
+        recent = entry.recent.get(height)
+        tx = recent.by_id.get(tx_id) if recent is not None else None
+        if recent is None or tx is None:
+            return self.receipt(city, tx_id)
+        if recent.context is None:  # once per block: the rest is shared by its receipts
+            block = recent.block
+            genesis, auth = self._genesis(city), self.authorities(city)
+            stored = StoredBlock(
+                block.header.height,
+                block.header_bytes,
+                block.hash,
+                block.signature,
+                block.checkpoint,
+                block.frontier,
+            )
+            view = self._view(city, stored, block.header, auth, genesis)
+            recent.context = self._proved(city, block.checkpoint, block.header, genesis, auth, view)
+        return self._receipt(city, tx, recent.context)
+
+    def _proved(
+        self,
+        city: str,
+        note: str,
+        header: BlockHeader,
+        genesis: CreateCity,
+        auth: Authorities,
+        view: dict[str, Any],
+    ) -> dict[str, Any]:
+        """What every receipt proved against the checkpoint `note` of block `header` shares,
+        once the log is checked to have that checkpoint's root."""
         size = header.log_size
-        log = self.log(city, size)
-        point = checkpoint.parse_checkpoint(_note_body(block.checkpoint))
-        root = log.root(size)
+        point = checkpoint.parse_checkpoint(_note_body(note))
+        root = self.log(city, size).root(size)
         if root != point.root or root.hex() != header.log_root:
             raise LogMismatch(
                 f"city {city!r}: the stored transactions do not hash to the root of the"
                 f" checkpoint of size {size} (block {header.height}); run localpay verify"
             )
-        view = self._view(city, block, header, auth, genesis)
-        leaf = merkle.leaf_hash(tx.leaf())
         return {
             "format": RECEIPT_FORMAT,
             "city": city,
             "origin": chain_origin(city, genesis.id),
             "operator_key": genesis.operator_key,
+            "tree_size": size,
+            "checkpoint_height": header.height,
+            "note": view["note"],
+            "witnesses": [{"name": n, "key": k} for k, n in sorted(auth.witnesses.items())],
+            "quorum": auth.quorum,
+            "final": view["final"],
+        }
+
+    def _receipt(self, city: str, tx: TxRecord, proved: dict[str, Any]) -> dict[str, Any]:
+        """The receipt of `tx`: its inclusion proof to the checkpoint of `proved`."""
+        size = proved["tree_size"]
+        return {
+            **proved,
             "transaction": {
                 "id": tx.id,
                 "seq": tx.seq,
@@ -439,14 +512,10 @@ class Transparency:
                 "result": tx.result.decode(),
             },
             "leaf_index": tx.seq,
-            "leaf_hash": leaf.hex(),
-            "tree_size": size,
-            "checkpoint_height": header.height,
-            "inclusion_proof": [h.hex() for h in log.inclusion_proof(tx.seq, size)],
-            "note": view["note"],
-            "witnesses": [{"name": n, "key": k} for k, n in sorted(auth.witnesses.items())],
-            "quorum": auth.quorum,
-            "final": view["final"],
+            "leaf_hash": merkle.leaf_hash(tx.leaf()).hex(),
+            "inclusion_proof": [
+                h.hex() for h in self.log(city, size).inclusion_proof(tx.seq, size)
+            ],
         }
 
 

@@ -66,6 +66,7 @@ from prometheus_client import (
     generate_latest,
 )
 
+from localpay.adapters.clock import now_ms
 from localpay.domain.commands import (
     Command,
     DecodeError,
@@ -109,10 +110,6 @@ SIGN_EVERY_S: Final = 1.0
 MAX_BACKOFF_S: Final = 5.0
 
 log = structlog.get_logger("localpay.witness")
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 class Alarm(Exception):
