@@ -233,6 +233,26 @@ def test_a_cashier_refunds_but_cannot_pay_out(world: World) -> None:
     assert payout.status_code == 403
 
 
+def test_a_missing_merchant_key_is_an_error_not_a_new_key(world: World) -> None:
+    """A server that lost a merchant's key file (a move without the key folder) must say
+    so, not sign with a new key the chain does not know."""
+    path = world.keys / "gimpo" / "merchant-m-00000.key"
+    assert path.exists()
+    aside = path.with_suffix(".aside")
+    path.rename(aside)
+    try:
+        with world.client(world.tokens["gimpo"]["merchant_cashier"]) as cashier:
+            refund = cashier.post(
+                "/v1/cities/gimpo/merchants/m-00000/refunds",
+                json={"payment": "0" * 32, "amount": 100},
+                headers={"Idempotency-Key": _key()},
+            )
+        assert refund.status_code == 503 and problem_code(refund) == "unavailable"
+        assert refund.headers["retry-after"] and not path.exists()
+    finally:
+        aside.rename(path)
+
+
 def _verdicts(receipt: dict[str, object], tmp_path: Path) -> tuple[list[str], int]:
     """In-process checks that failed, and the standalone verifier's exit status."""
     failed = [k.line() for k in verify_receipt(receipt) if k.status == "FAIL"]

@@ -130,6 +130,14 @@ def test_a_replaced_block_signature_is_found(chain: Chain) -> None:
     assert f"block {chain.pay_height}" in problem and "signature" in problem
 
 
+def test_a_damaged_frontier_is_found(chain: Chain) -> None:
+    """The frontier is what a restarted sequencer resumes the log from."""
+    block = next(iter(chain.store.blocks(CITY, chain.pay_height, chain.pay_height + 1)))
+    assert block.frontier
+    _edit_block(chain, "frontier", lambda f: f.replace(f[3:4], b"0" if f[3:4] != b"0" else b"1"))
+    assert f"block {chain.pay_height}: its stored frontier" in _failed(chain)
+
+
 def test_an_edited_balance_in_the_state_is_found(chain: Chain) -> None:
     key, value = next((k, v) for k, v in chain.store.state(CITY) if k.startswith("m:"))
     edited = value.replace(b'"balance":', b'"balance":7', 1)

@@ -7,6 +7,7 @@ import secrets
 from typing import Annotated, Any
 
 import msgspec
+import structlog
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
@@ -18,9 +19,10 @@ from localpay.api.reads import MAX_PAGE, decode_cursor, encode_cursor
 from localpay.domain import commands as c
 from localpay.ledger.signatures import sign_command
 from localpay.services import access
-from localpay.services.ledgers import Ledgers, new_id
+from localpay.services.ledgers import Ledgers, MissingKey, new_id
 from localpay.services.proposals import PROPOSABLE, ProposalError, Proposals, merchant_key
 
+log = structlog.get_logger("localpay.api")
 router = APIRouter()
 
 Won = Annotated[int, Field(gt=0, le=10_000_000_000)]
@@ -127,7 +129,16 @@ def reject(request: Request, city: str, proposal: str) -> dict[str, Any]:
 
 def _merchant_command(request: Request, city: str, merchant: str, command: c.Command) -> Response:
     ledgers: Ledgers = request.app.state.container.ledgers
-    envelope = sign_command(command, [merchant_key(ledgers, city, merchant)])
+    try:
+        key = merchant_key(ledgers, city, merchant)
+    except MissingKey as exc:
+        log.error("merchant_key_missing", city=city, merchant=merchant, error=str(exc))
+        raise ApiProblem(
+            "unavailable",
+            "this server cannot sign for the merchant now; the operator has been alerted",
+            {"Retry-After": "60"},
+        ) from None
+    envelope = sign_command(command, [key])
     return receipt_response(request, city, ledgers.execute(city, envelope))
 
 
@@ -137,6 +148,7 @@ _STAFF_ERRORS = (
     "not_found",
     "validation_failed",
     "insufficient_funds",
+    "unavailable",
 )
 
 

@@ -134,6 +134,16 @@ class Replayer:
         if header.log_size != self.head.log.size or header.log_root != self.head.log.root().hex():
             raise ChainError(f"{where}: log root or size does not match the transactions")
 
+    def check_frontier(self, block: StoredBlock) -> None:
+        """The block's stored frontier must be the compact range of the log after it: the
+        replay itself never reads it, but a sequencer resumes from it, so a damaged one
+        would make the next block's roots wrong. Call after `feed`."""
+        if block.frontier != list(self.head.log.hashes):
+            raise ChainError(
+                f"block {block.height}: its stored frontier is not the compact range of"
+                " the log after it"
+            )
+
     def _check_checkpoint(self, block: StoredBlock, header: BlockHeader, where: str) -> None:
         assert self.operator is not None
         try:

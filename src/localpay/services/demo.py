@@ -29,7 +29,7 @@ from localpay.services import gimpo
 from localpay.services.identity import Identity, IdentityError
 from localpay.services.ledgers import Ledgers, new_id
 from localpay.services.officials import CityAlreadyExists, OfficialSigner, create_city
-from localpay.services.proposals import merchant_key
+from localpay.services.proposals import new_merchant_key
 
 DEMO_SECRET: Final = "demo-secret"  # noqa: S105 (a key file name, not a secret)
 #: Payments per citizen per day (Gimpo Pay: ~146k users, a few payments a week).
@@ -89,7 +89,7 @@ class Simulation:
 
     def merchant_key(self, merchant: str) -> nacl.signing.SigningKey:
         # Merchants' staff sign in with passwords, so the server holds their keys.
-        return merchant_key(self.ledgers, self.city, merchant)
+        return new_merchant_key(self.ledgers, self.city, merchant)
 
     def run(self, kind: str, items: list[bytes], report: DemoReport) -> list[Receipt]:
         return report.count(kind, self.ledgers.execute_many(self.city, items, timeout=120))

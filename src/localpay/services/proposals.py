@@ -28,7 +28,7 @@ from localpay.domain.commands import (
 from localpay.ledger.sequencer import Receipt
 from localpay.ledger.store import Store
 from localpay.services.identity import Principal
-from localpay.services.ledgers import Ledgers, new_id
+from localpay.services.ledgers import Ledgers, MissingKey, new_id
 
 #: Kinds an official may propose through the API.
 PROPOSABLE: Final = OFFICIAL_COMMANDS | {"expire"}
@@ -60,9 +60,23 @@ def build_command(city: str, kind: str, params: dict[str, Any]) -> Command:
     return command
 
 
-def merchant_key(ledgers: Ledgers, city: str, merchant: str) -> nacl.signing.SigningKey:
-    """The custodial key the server signs with for a merchant's staff and API keys."""
+def new_merchant_key(ledgers: Ledgers, city: str, merchant: str) -> nacl.signing.SigningKey:
+    """The custodial key of a merchant being registered (made if it is not there yet)."""
     return ledgers.keys.get_or_create(city, f"merchant-{merchant}")
+
+
+def merchant_key(ledgers: Ledgers, city: str, merchant: str) -> nacl.signing.SigningKey:
+    """The custodial key the server signs with for a merchant's staff and API keys.
+
+    Never made here: a new key would not be the one registered on the chain, so a missing
+    key file (a move without the key folder) must be an error the operator sees."""
+    try:
+        return ledgers.keys.load(city, f"merchant-{merchant}")
+    except KeyError:
+        raise MissingKey(
+            f"the key file of merchant {merchant!r} of city {city!r} is missing from this"
+            " server's key folder"
+        ) from None
 
 
 def _sign(key: nacl.signing.SigningKey, body: bytes) -> Signature:
@@ -89,7 +103,7 @@ class Proposals:
     def propose(self, principal: Principal, kind: str, params: dict[str, Any]) -> dict[str, Any]:
         if kind == "register_merchant" and "keys" not in params and "merchant" in params:
             # The merchant's staff sign in with passwords: the server keeps its key.
-            key = merchant_key(self.ledgers, principal.city, str(params["merchant"]))
+            key = new_merchant_key(self.ledgers, principal.city, str(params["merchant"]))
             params = {**params, "keys": [bytes(key.verify_key).hex()]}
         command = build_command(principal.city, kind, params)
         body = encode_canonical(command)

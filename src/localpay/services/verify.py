@@ -26,6 +26,7 @@ def verify_city(
     try:
         for block in store.blocks(city):
             replayer.feed(block, store.block_txs(city, block.height))
+            replayer.check_frontier(block)
             blocks += 1
             if progress:
                 progress(blocks)
