@@ -161,11 +161,21 @@ def server(db: Path, keys: Path, logs: Path, port: int | None = None) -> Process
     return Process(argv, log, port, {"LOCALPAY_DB": f"sqlite:///{db}"}).start("/readyz")
 
 
-def witness(n: int, key: Path, db: Path, follow: str, logs: Path) -> Process:
-    port = free_port()
+def witness(
+    n: int,
+    key: Path,
+    db: Path,
+    follow: str,
+    logs: Path,
+    port: int | None = None,
+    peers: tuple[str, ...] = (),
+) -> Process:
+    port = port or free_port()
     argv = [sys.executable, "-c", LOCALPAY, "witness", "--city", CITY, "--follow", follow]
     argv += ["--key", str(key), "--db", f"sqlite:///{db}", "--listen", f"127.0.0.1:{port}"]
     argv += ["--poll", "0.1", "--audit-interval", "0.3"]
+    for peer in peers:
+        argv += ["--peer", peer]
     return Process(argv, logs / f"witness-{n}-{db.stem}.log", port).start("/healthz")
 
 
@@ -174,6 +184,14 @@ def health(w: Process) -> dict[str, Any]:
     body: dict[str, Any] = r.json()
     assert (r.status_code == 503) == (body["status"] == "alarm"), (r.status_code, body)
     return body
+
+
+def peer_checks(w: Process) -> float:
+    """Peers' checkpoints the witness compared with its copy and found in agreement."""
+    for line in httpx.get(w.base + "/metrics", timeout=5).text.splitlines():
+        if line.startswith("localpay_witness_peer_checks_total "):
+            return float(line.split()[1])
+    return 0.0
 
 
 def latest(base: str) -> dict[str, Any]:
@@ -287,9 +305,16 @@ def pristine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pristine]:
     srv = server(server_db, keys, logs)
     ws: list[Process] = []
     try:
-        ws = [witness(n, witness_keys[n], witness_dbs[n], srv.base, logs) for n in range(3)]
+        # Each witness gossips with the next: honest peers must never raise an alarm.
+        ports = [free_port() for _ in range(3)]
+        peers = [f"http://127.0.0.1:{p}" for p in ports]
+        ws = [
+            witness(n, witness_keys[n], witness_dbs[n], srv.base, logs, ports[n], (peers[n - 1],))
+            for n in range(3)
+        ]
         pay(srv.base, payments[:LOAD])
         head = wait_for(lambda: all_cosigned(srv.base, ws), "every witness to co-sign the head")
+        wait_for(lambda: all(peer_checks(w) > 0 for w in ws), "gossip to compare checkpoints")
     finally:
         for w in ws:
             w.stop()
@@ -693,6 +718,49 @@ def test_a_fork_shows_two_roots_for_one_size(pristine: Pristine, tmp_path: Path)
     assert found is not None and found[1] == size + 3
     compared = localpay("witness-forks", "--city", CITY, *(f"sqlite:///{db}" for db in wdbs))
     assert compared.returncode == 3 and f"FORK {CITY} size {size + 3}" in compared.stdout
+
+
+def test_witnesses_that_compare_notes_catch_a_fork_themselves(
+    pristine: Pristine, tmp_path: Path
+) -> None:
+    """As above, but witness 0 (following server A) and witness 2 (following server B)
+    are each other's --peer: each fetches the other's newest co-signed checkpoint and
+    finds that the operator signed another root for a size it verified."""
+    (db_a, db_b), wdbs = clone(pristine, tmp_path, servers=2)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    ports = [free_port(), free_port()]
+    peers = [f"http://127.0.0.1:{p}" for p in ports]
+    a = server(db_a, pristine.keys, logs)
+    b: Process | None = None
+    ws: list[Process] = []
+    try:
+        b = server(db_b, pristine.keys, logs)
+        ws = [
+            witness(0, pristine.witness_keys[0], wdbs[0], a.base, logs, ports[0], (peers[1],)),
+            witness(2, pristine.witness_keys[2], wdbs[2], b.base, logs, ports[1], (peers[0],)),
+        ]
+        pay(a.base, pristine.spare[:2], threads=1)
+        pay(b.base, pristine.spare[2:4], threads=1)
+
+        def alarmed() -> list[dict[str, Any]] | None:
+            found = [health(w) for w in ws]
+            return found if all(h["status"] == "alarm" for h in found) else None
+
+        alarms = wait_for(alarmed, "both witnesses to find the fork")
+        assert {x["reason"] for x in alarms} == {"fork"}, alarms
+        assert peers[1] in alarms[0]["detail"] and peers[0] in alarms[1]["detail"]
+        assert "the operator signed two histories" in alarms[0]["detail"]
+        for w in ws:
+            assert (
+                'localpay_witness_alarm{reason="fork"} 1.0' in httpx.get(w.base + "/metrics").text
+            )
+    finally:
+        for w in ws:
+            w.stop()
+        a.stop()
+        if b is not None:
+            b.stop()
 
 
 # -- 4. a new witness on a tampered chain ------------------------------------------------------

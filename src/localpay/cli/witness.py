@@ -102,6 +102,13 @@ def witness_command(
     audit_interval: Annotated[
         float, typer.Option(min=0.01, help="Seconds between pages of the history re-audit")
     ] = AUDIT_INTERVAL_S,
+    peer: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Another witness's --listen address (http://HOST:PORT), repeatable: its"
+            " newest co-signed checkpoint is compared with this copy (gossip; a fork alarms)"
+        ),
+    ] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error")] = "info",
     exit_on_alarm: Annotated[
         bool,
@@ -122,6 +129,7 @@ def witness_command(
         page_blocks=page,
         poll_s=poll,
         audit_interval_s=audit_interval,
+        peers=tuple(p.rstrip("/") for p in peer or ()),
     )
     witness = Witness(store, signing_key, settings)
     health = None

@@ -23,6 +23,8 @@ replay_mismatch            a transaction's re-execution gives another result
 merkle_mismatch            a block's transactions do not hash to its roots
 gap                        missing or reordered heights or seqs
 chain_invalid              anything else unreadable or inconsistent
+fork                       a peer witness holds an operator-signed checkpoint whose root
+                           differs from this witness's verified log at that size
 =========================  ===========================================================
 
 An alarm is a JSON log line at error level, `localpay_witness_alarm{reason}` = 1,
@@ -69,14 +71,22 @@ from prometheus_client import (
 from localpay.adapters.clock import now_ms
 from localpay.domain.commands import (
     Command,
+    CreateCity,
     DecodeError,
     Envelope,
     command_type,
     decode_envelope,
 )
 from localpay.ledger import checkpoint, machine
-from localpay.ledger.blocks import BlockHeader, BlockRecord, TxRecord, encode_result
-from localpay.ledger.chain import ChainHead
+from localpay.ledger.blocks import (
+    BlockHeader,
+    BlockRecord,
+    TxRecord,
+    decode_header,
+    encode_result,
+)
+from localpay.ledger.chain import ChainHead, chain_origin
+from localpay.ledger.merkle_log import MerkleLog
 from localpay.ledger.replay import ChainError, Replayer
 from localpay.ledger.signatures import SignatureVerifier
 from localpay.ledger.store import Store, StoredBlock
@@ -94,6 +104,7 @@ REASONS: Final = (
     "merkle_mismatch",
     "gap",
     "chain_invalid",
+    "fork",
 )
 
 #: Blocks asked for per feed page (the server also caps a page's transactions).
@@ -409,6 +420,11 @@ class WitnessMetrics:
             ["status"],
             registry=self.registry,
         )
+        self.peer_checks = Counter(
+            "localpay_witness_peer_checks",
+            "Peers' co-signed checkpoints found to agree with the own copy",
+            registry=self.registry,
+        )
         self.feed_errors = Counter(
             "localpay_witness_feed_errors",
             "Feed requests that got no page",
@@ -426,6 +442,13 @@ class _HealthHandler(http.server.BaseHTTPRequestHandler):
             self._send(code, "application/json", json.dumps(status).encode())
         elif self.path.split("?")[0] == "/metrics":
             self._send(200, CONTENT_TYPE_LATEST, generate_latest(self.witness.metrics.registry))
+        elif self.path.split("?")[0] == "/checkpoint":
+            # Gossip: the newest checkpoint this witness co-signed, for peers to compare.
+            latest = self.witness.latest_cosigned()
+            if latest is None:
+                self._send(404, "application/json", b'{"status":"nothing co-signed yet"}')
+            else:
+                self._send(200, "application/json", json.dumps(latest).encode())
         else:
             self._send(404, "application/json", b'{"status":"not found"}')
 
@@ -550,6 +573,9 @@ class WitnessSettings:
     poll_s: float = POLL_S
     audit_interval_s: float = AUDIT_INTERVAL_S
     timeout_s: float = 30.0
+    # Other witnesses' health addresses (http://host:port): their newest co-signed
+    # checkpoints are compared with this witness's own copy (gossip; see _gossip_loop).
+    peers: tuple[str, ...] = ()
 
 
 class Witness:
@@ -581,6 +607,8 @@ class Witness:
         self._signed_size = -1
         self._last_error = ""
         self._pending_post: tuple[int, str] | None = None
+        self._cosigned_note: tuple[int, str] | None = None  # size, note with own line
+        self._verified_size = 0  # log size after the newest block written
         self._last_sign = 0.0
         self._stop_requested = False
         self._writes: queue.Queue[_Write | None] = queue.Queue(PIPELINE * 64)
@@ -690,6 +718,7 @@ class Witness:
         )
         with self._lock:
             self._verified = head.height if head else -1
+            self._verified_size = decode_header(head.header_bytes).log_size if head else 0
             self._signed_size = int(signed[0][0]) if signed else -1
         self.metrics.height.set(self._verified)
         self.metrics.signed_size.set(self._signed_size)
@@ -724,6 +753,9 @@ class Witness:
                 target=self._guard(self._write_loop, None), name="witness-write", daemon=True
             ),
         ]
+        if self.settings.peers:
+            gossip = self._guard(self._gossip_loop, None)
+            threads.append(threading.Thread(target=gossip, name="witness-gossip", daemon=True))
         for thread in threads:
             thread.start()
         try:
@@ -918,6 +950,78 @@ class Witness:
         last = items[-1].height
         return last + 1 if last < top else 0
 
+    # -- gossip: comparing notes with other witnesses ------------------------------------------
+
+    def latest_cosigned(self) -> dict[str, Any] | None:
+        """The newest checkpoint this witness co-signed: the operator's note with its line."""
+        with self._lock:
+            found = self._cosigned_note
+        if found is None:
+            return None
+        return {"city": self.city, "size": found[0], "note": found[1]}
+
+    def _gossip_loop(self) -> None:
+        """Every audit interval, fetch each peer's newest co-signed checkpoint and check it
+        against the own verified log. A witness alone cannot see a fork (the operator
+        shows it one consistent history); two that compare notes can: an operator-signed
+        checkpoint whose root differs from the own log at that size is the proof."""
+        with httpx.Client(timeout=self.settings.timeout_s) as client:
+            while not self.stopping.wait(self.settings.audit_interval_s):
+                for peer in self.settings.peers:
+                    try:
+                        response = client.get(f"{peer.rstrip('/')}/checkpoint")
+                        note = str(response.json()["note"]) if response.status_code == 200 else ""
+                    except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+                        log.warning("peer_unavailable", city=self.city, peer=peer, error=str(exc))
+                        continue
+                    if note:
+                        self._compare_peer(peer, note)
+
+    def _compare_peer(self, peer: str, note: str) -> None:
+        raw = self.store.state_value(self.city, "g")
+        if raw is None:
+            return
+        genesis = msgspec.json.decode(raw, type=CreateCity)
+        origin = chain_origin(self.city, genesis.id)
+        try:
+            body, sigs = checkpoint.open_note(note)
+            point = checkpoint.parse_checkpoint(body)
+        except checkpoint.NoteError as exc:
+            log.warning("peer_note_unreadable", city=self.city, peer=peer, error=str(exc))
+            return
+        operator = bytes.fromhex(genesis.operator_key)
+        if point.origin != origin or not any(
+            checkpoint.verify_note_signature(body, sig, origin, operator) for sig in sigs
+        ):
+            # Not this city's log, or not signed by its operator: proves nothing.
+            log.warning("peer_note_not_the_operators", city=self.city, peer=peer)
+            return
+        with self._lock:
+            verified = self._verified_size
+        if point.size > verified or point.size == 0:
+            return  # compared in a later round, once the own copy has reached it
+        own = self._own_root(point.size)
+        if own == point.root:
+            self.metrics.peer_checks.inc()
+        else:
+            raise Alarm(
+                "fork",
+                f"peer {peer} holds the operator's checkpoint of size {point.size} with root"
+                f" {point.root.hex()}; the log this witness verified has root {own.hex()} at"
+                f" that size: the operator signed two histories. The peer's note: {note!r}",
+            )
+
+    def _own_root(self, size: int) -> bytes:
+        """The root of the own verified log at `size`: from the block that ends there, or
+        (a size no own block ends at: already a sign of another history) from the leaves."""
+        last = list(self.store.txs(self.city, size - 1, size))
+        if last:
+            block = next(iter(self.store.blocks(self.city, last[0].height, last[0].height + 1)))
+            header = decode_header(block.header_bytes)
+            if header.log_size == size:
+                return bytes.fromhex(header.log_root)
+        return MerkleLog(self.store.leaf_hashes(self.city, 0, size)).root(size)
+
     # -- stage 2: re-execute ---------------------------------------------------------------------
 
     def _apply_loop(
@@ -963,6 +1067,7 @@ class Witness:
             self.store.append_block(self.city, item.record)
             with self._lock:
                 self._verified = item.record.header.height
+                self._verified_size = item.record.header.log_size
             self.metrics.height.set(item.record.header.height)
             # Cosign the newest verified checkpoint: at the end of a page when nothing more
             # is waiting, and at least every SIGN_EVERY_S while catching up.
@@ -997,6 +1102,8 @@ class Witness:
             self._signed_size = max(self._signed_size, size)
         self.metrics.signed_size.set(size)
         self._pending_post = (size, line)
+        with self._lock:
+            self._cosigned_note = (size, note + line)
 
     def _cosign(self, note: str) -> str:
         body, _ = checkpoint.open_note(note)
