@@ -379,7 +379,34 @@ def up(
     for username, role, password in logins:
         out.print(f"  {username:<8} {role:<17} password {password}")
     out.print("explore the chain: uv run localpay status --city gimpo · uv run localpay verify")
+    _print_witnesses(ctx, city, base)
     serve(ctx, host=host, port=port, log_level="warning")
+
+
+def _print_witnesses(ctx: typer.Context, city: str, base: str) -> None:
+    """How to run the demo city's witnesses, each in its own terminal (docs/witnesses.md)."""
+    from localpay.services.demo import DEMO_WITNESSES  # noqa: PLC0415
+
+    settings: Settings = ctx.obj
+    folder = bootstrap.keys_root(settings.db, settings.keys) / city
+    found = [(n, folder / f"{k}.key") for k, n in DEMO_WITNESSES if (folder / f"{k}.key").exists()]
+    if not found:
+        return
+    # Each witness's own store, beside the server's SQLite file (never in it).
+    beside = (
+        Path(settings.db.removeprefix("sqlite:///")).parent
+        if settings.db.startswith("sqlite:///")
+        else Path("data")
+    )
+    out.print(f"witnesses of {city} (quorum 2), each in its own terminal:")
+    for n, (name, key) in enumerate(found):
+        store = beside / f"witness-{name.split('.')[0]}.db"
+        out.print(
+            f"  uv run localpay witness --city {city} --follow {base} --key {key}"
+            f" --db sqlite:///{store} --listen 127.0.0.1:{9101 + n}",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 # -- server ----------------------------------------------------------------------------------------

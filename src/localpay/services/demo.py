@@ -65,6 +65,15 @@ class DemoReport:
         return done
 
 
+#: The demo city's witnesses: (key file name, name on the chain and on cosignatures): the
+#: city's audit office, the trust bank, a civic group.
+DEMO_WITNESSES: Final = (
+    ("witness-audit", "audit.gimpo.example"),
+    ("witness-bank", "trustbank.gimpo.example"),
+    ("witness-civic", "civic.gimpo.example"),
+)
+
+
 def derived_key(secret: bytes, account: str) -> nacl.signing.SigningKey:
     return nacl.signing.SigningKey(hashlib.sha256(secret + account.encode()).digest())
 
@@ -106,6 +115,28 @@ class Simulation:
         genesis = self.ledgers.sequencer(self.city).state.genesis
         assert genesis is not None
         self.signer = OfficialSigner(self.ledgers.keys, self.city, dict(genesis.approvals))
+
+    def appoint_witnesses(self, report: DemoReport) -> None:
+        """The demo city's witnesses (DEMO_WITNESSES, quorum 2), set on the chain by two
+        officials, once. Their keys are in the city's key folder so that `make run` can
+        show a witness at work; a real witness makes its own (`localpay witness-key new`)
+        and gives the city only the public key."""
+        state = self.ledgers.sequencer(self.city).state
+        if state.authorities.witnesses:
+            return
+        command = c.SetWitnesses(
+            id=new_id(),
+            city=self.city,
+            witnesses=[
+                c.Witness(
+                    name=name,
+                    key=public_key_hex(self.ledgers.keys.get_or_create(self.city, key_name)),
+                )
+                for key_name, name in DEMO_WITNESSES
+            ],
+            quorum=2,
+        )
+        self.run("set_witnesses", [self.official(command)], report)
 
     def define_programs(self, days: int, report: DemoReport) -> None:
         items = [
@@ -395,6 +426,7 @@ def run_demo(
     report = DemoReport(city, citizens, merchants, days)
     tell = progress or (lambda _stage, _done, _total: None)
     sim.ensure_city(name)
+    sim.appoint_witnesses(report)
     sim.define_programs(days, report)
     sim.register_merchants(merchants, report)
     sim.open_wallets(citizens, report)
