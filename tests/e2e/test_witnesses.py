@@ -502,16 +502,21 @@ def _pays(conn: sqlite3.Connection) -> list[tuple[int, int]]:
     return [(int(s), int(h)) for s, h in rows]
 
 
+def _edit_pay(db: Path, column: str, nth: int, old: bytes, new: bytes) -> int:
+    """One old payment's stored `column` edited in place (1/nth of the way along)."""
+    with _db(db) as conn:
+        seq, _ = _pays(conn)[len(_pays(conn)) // nth]
+        (value,) = conn.execute(
+            f"SELECT {column} FROM txs WHERE city = ? AND seq = ?", (CITY, seq)
+        ).fetchone()
+        edited = bytes(value).replace(old, new, 1)
+        conn.execute(f"UPDATE txs SET {column} = ? WHERE city = ? AND seq = ?", (edited, CITY, seq))
+    return int(seq)
+
+
 def edit_envelope(db: Path, keys: Path) -> int:
     """An old payment's amount changed in place (its signature no longer matches)."""
-    with _db(db) as conn:
-        seq, _ = _pays(conn)[len(_pays(conn)) // 3]
-        (envelope,) = conn.execute(
-            "SELECT envelope FROM txs WHERE city = ? AND seq = ?", (CITY, seq)
-        ).fetchone()
-        edited = bytes(envelope).replace(b'"amount":', b'"amount":9', 1)
-        conn.execute("UPDATE txs SET envelope = ? WHERE city = ? AND seq = ?", (edited, CITY, seq))
-    return seq
+    return _edit_pay(db, "envelope", 3, b'"amount":', b'"amount":9')
 
 
 def drop_tx(db: Path, keys: Path) -> int:
@@ -579,14 +584,7 @@ def rewrite_block(db: Path, keys: Path) -> int:
 
 def edit_result(db: Path, keys: Path) -> int:
     """An old payment's recorded result changed in place."""
-    with _db(db) as conn:
-        seq, _ = _pays(conn)[len(_pays(conn)) // 4]
-        (result,) = conn.execute(
-            "SELECT result FROM txs WHERE city = ? AND seq = ?", (CITY, seq)
-        ).fetchone()
-        lied = bytes(result).replace(b'"balance":', b'"balance":1', 1)
-        conn.execute("UPDATE txs SET result = ? WHERE city = ? AND seq = ?", (lied, CITY, seq))
-    return seq
+    return _edit_pay(db, "result", 4, b'"balance":', b'"balance":1')
 
 
 TAMPERING = {

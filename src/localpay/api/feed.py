@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 
 from localpay.api.auth import allow
 from localpay.api.problems import ApiProblem, responses
+from localpay.api.transparency import TransactionOut
 from localpay.ledger.store import Store
 from localpay.services import access
 from localpay.services.witness_auth import (
@@ -42,15 +43,6 @@ MAX_HEIGHT: Final = 2**62
 # -- documentation of the response (the handler encodes FeedPage with msgspec) ---------------
 
 
-class FeedTxOut(BaseModel):
-    seq: int = Field(description="leaf index in the city's log")
-    height: int
-    id: str
-    kind: str
-    envelope: str = Field(description="the signed envelope exactly as stored (UTF-8 JSON text)")
-    result: str = Field(description="the recorded result exactly as stored (UTF-8 JSON text)")
-
-
 class FeedBlockOut(BaseModel):
     height: int
     header: str = Field(
@@ -60,7 +52,7 @@ class FeedBlockOut(BaseModel):
     hash: str = Field(description="hex")
     signature: str = Field(description="the operator's Ed25519 signature of the hash, hex")
     checkpoint: str = Field(description="C2SP signed note of the log after this block")
-    txs: list[FeedTxOut] = Field(description="the block's transactions in log order")
+    txs: list[TransactionOut] = Field(description="the block's transactions in log order")
 
 
 class FeedPageOut(BaseModel):
