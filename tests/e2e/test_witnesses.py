@@ -52,6 +52,7 @@ from localpay.services.bench import BenchCity
 from localpay.services.identity import Identity
 from localpay.services.ledgers import Ledgers, new_id
 from localpay.services.officials import OfficialSigner
+from localpay.services.transparency import Transparency, verify_receipt
 from localpay.services.verify import verify_city
 from localpay.services.witness import (
     Witness,
@@ -587,6 +588,8 @@ def edit_result(db: Path, keys: Path) -> int:
     return _edit_pay(db, "result", 4, b'"balance":', b'"balance":1')
 
 
+TAMPERING_BY_NAME = {"edit_envelope": edit_envelope, "edit_result": edit_result}
+
 TAMPERING = {
     "edit_envelope": (edit_envelope, "history_rewritten"),
     "drop_tx": (drop_tx, "history_rewritten"),
@@ -660,6 +663,39 @@ def test_a_rewritten_history_makes_every_witness_refuse(
     assert shown.returncode == 3 and reason in shown.stdout
     cleared = localpay("witness-alarm", "--city", CITY, "--db", f"sqlite:///{wdbs[0]}", "--clear")
     assert cleared.returncode == 0 and "cleared" in cleared.stdout
+
+
+@pytest.mark.parametrize("kind", ["edit_envelope", "edit_result"])
+def test_a_rewritten_transaction_cannot_be_proved_against_the_cosigned_checkpoint(
+    pristine: Pristine, tmp_path: Path, kind: str
+) -> None:
+    """A receipt made before the rewrite verifies against the final, co-signed checkpoint;
+    the same receipt with the transaction as the operator now stores it does not."""
+    (server_db,), _ = clone(pristine, tmp_path)
+    with _db(server_db) as conn:
+        nth = 3 if kind == "edit_envelope" else 4
+        seq, _ = _pays(conn)[len(_pays(conn)) // nth]
+        (tx_id,) = conn.execute(
+            "SELECT id FROM txs WHERE city = ? AND seq = ?", (CITY, seq)
+        ).fetchone()
+    store = open_store(f"sqlite:///{server_db}")
+    try:
+        proofs = Transparency(store).start(background=False)  # the log before the rewrite
+        before = proofs.receipt(CITY, tx_id)
+        witnesses = [(f"witness-{n}.example", k) for n, k in enumerate(pristine.witness_pubs)]
+
+        def failed(receipt: dict[str, Any]) -> set[str]:
+            checks = verify_receipt(receipt, pristine.operator_key, witnesses, 2, True)
+            return {k.name for k in checks if k.status == "FAIL"}
+
+        assert before["final"] and before["tree_size"] == pristine.head["size"]
+        assert failed(before) == set()
+        assert TAMPERING_BY_NAME[kind](server_db, pristine.keys) == seq
+        after = proofs.receipt(CITY, tx_id)  # the stored transaction is now the rewritten one
+        assert after["transaction"] != before["transaction"]
+        assert "inclusion" in failed(after), failed(after)
+    finally:
+        store.close()
 
 
 # -- 3. a forked operator ---------------------------------------------------------------------
