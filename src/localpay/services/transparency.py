@@ -306,19 +306,20 @@ class Transparency:
     def _view(
         self,
         city: str,
-        block: StoredBlock,
+        note: str,
         header: BlockHeader,
         auth: Authorities,
         genesis: CreateCity,
     ) -> dict[str, Any]:
-        body = _note_body(block.checkpoint)
+        """The checkpoint `note` of block `header`, with its valid cosignatures."""
+        body = _note_body(note)
         cosigs = self.cosigned(city, header.log_size, body, auth)
         origin = chain_origin(city, genesis.id)
         return {
             "size": header.log_size,
             "height": header.height,
             "root": header.log_root,
-            "note": block.checkpoint + "".join(c.line + "\n" for c in cosigs),
+            "note": note + "".join(c.line + "\n" for c in cosigs),
             "signers": [{"role": "operator", "name": origin, "key": genesis.operator_key}]
             + [
                 {"role": "witness", "name": c.name, "key": c.key, "timestamp": c.timestamp}
@@ -332,7 +333,7 @@ class Transparency:
     def checkpoint(self, city: str, size: int) -> dict[str, Any]:
         genesis = self._genesis(city)
         block, header = self.checkpoint_block(city, size)
-        return self._view(city, block, header, self.authorities(city), genesis)
+        return self._view(city, block.checkpoint, header, self.authorities(city), genesis)
 
     def checkpoints(
         self, city: str, before_height: int | None = None, limit: int = 50
@@ -349,7 +350,7 @@ class Transparency:
         start = max(0, top - limit + 1)
         auth = self.authorities(city)
         items = [
-            self._view(city, b, decode_header(b.header_bytes), auth, genesis)
+            self._view(city, b.checkpoint, decode_header(b.header_bytes), auth, genesis)
             for b in self.store.blocks(city, start, top + 1)
         ]
         items.reverse()
@@ -395,7 +396,7 @@ class Transparency:
                     f" size {size} of {city!r}"
                 )
             added = self.store.add_cosignature(city, size, key, line, timestamp)
-            return self._view(city, block, header, auth, genesis), added
+            return self._view(city, block.checkpoint, header, auth, genesis), added
         raise UnknownWitness(
             f"key id {sig.key_id.hex()} is not the cosignature/v1 key of witness {sig.name!r}"
             f" of {city!r} (its on-chain key is {named[0]})"
@@ -435,7 +436,7 @@ class Transparency:
             block, header = self.checkpoint_block(city, final)
         else:
             block, header = self._block(city, tx.height)
-        view = self._view(city, block, header, auth, genesis)
+        view = self._view(city, block.checkpoint, header, auth, genesis)
         return self._receipt(
             city, tx, self._proved(city, block.checkpoint, header, genesis, auth, view)
         )
@@ -454,15 +455,7 @@ class Transparency:
         if recent.context is None:  # once per block: the rest is shared by its receipts
             block = recent.block
             genesis, auth = self._genesis(city), self.authorities(city)
-            stored = StoredBlock(
-                block.header.height,
-                block.header_bytes,
-                block.hash,
-                block.signature,
-                block.checkpoint,
-                block.frontier,
-            )
-            view = self._view(city, stored, block.header, auth, genesis)
+            view = self._view(city, block.checkpoint, block.header, auth, genesis)
             recent.context = self._proved(city, block.checkpoint, block.header, genesis, auth, view)
         return self._receipt(city, tx, recent.context)
 

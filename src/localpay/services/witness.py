@@ -94,6 +94,7 @@ from localpay.services.witness_auth import (
     FeedBlock,
     FeedPage,
     sign_feed_request,
+    witness_set,
 )
 
 REASONS: Final = (
@@ -872,16 +873,21 @@ class Witness:
         point = _note_point(item.checkpoint)
         if point is None:
             return
-        rows = self.store.sql(
-            "SELECT root FROM witness_signed WHERE city = ? AND size = ?", (self.city, point.size)
-        )
-        if rows and str(rows[0][0]) != point.root.hex():
+        signed = self._signed_root(point.size)
+        if signed is not None and signed != point.root.hex():
             raise Alarm(
                 "checkpoint_inconsistent",
                 f"block {item.height}: the checkpoint of size {point.size} now has root"
-                f" {point.root.hex()[:16]}…, this witness signed {str(rows[0][0])[:16]}…",
+                f" {point.root.hex()[:16]}…, this witness signed {signed[:16]}…",
                 item.height,
             )
+
+    def _signed_root(self, size: int) -> str | None:
+        """The root (hex) this witness co-signed for `size`, if it did."""
+        rows = self.store.sql(
+            "SELECT root FROM witness_signed WHERE city = ? AND size = ?", (self.city, size)
+        )
+        return str(rows[0][0]) if rows else None
 
     def _audit(self, start: int) -> int:
         """Compare one page of the server's history below the own head with the own copy,
@@ -1080,19 +1086,17 @@ class Witness:
 
     def _sign(self, height: int, size: int, root: str, note: str) -> None:
         """Record, then cosign, a verified checkpoint; the line is posted by _flush_post."""
-        rows = self.store.sql(
-            "SELECT root FROM witness_signed WHERE city = ? AND size = ?", (self.city, size)
-        )
-        if rows and str(rows[0][0]) != root:
+        signed = self._signed_root(size)
+        if signed is not None and signed != root:
             raise Alarm(
                 "checkpoint_inconsistent",
                 f"block {height}: checkpoint of size {size} with root {root[:16]}…,"
-                f" this witness signed {str(rows[0][0])[:16]}… before",
+                f" this witness signed {signed[:16]}… before",
                 height,
             )
         if self.alarmed:
             return
-        if not rows:
+        if signed is None:
             self.store.sql(
                 "INSERT INTO witness_signed (city, size, root, signed_ms) VALUES (?, ?, ?, ?)",
                 (self.city, size, root, self.clock()),
@@ -1120,12 +1124,8 @@ class Witness:
             told = self._told_name
         if told:
             return told
-        raw = self.store.state_value(self.city, "o")
-        if raw is not None:
-            found = msgspec.json.decode(raw).get("witnesses", {}).get(self.public)
-            if found:
-                return str(found)
-        return f"witness-{self.public[:16]}"
+        found = witness_set(self.store, self.city).witnesses.get(self.public)
+        return found or f"witness-{self.public[:16]}"
 
     def _flush_post(self) -> None:
         pending = self._pending_post
