@@ -10,6 +10,7 @@ PRECEDENCE = [
     "wrong_city",
     "city_not_found",
     "signature_invalid",
+    "id_reused",
     "ok",
     "city_exists",
     "signer_not_authorized",

@@ -17,6 +17,9 @@ class Code(enum.StrEnum):
     WRONG_CITY = "wrong_city"
     CITY_NOT_FOUND = "city_not_found"
     SIGNATURE_INVALID = "signature_invalid"
+    # The id is spent by a different command: no receipt, no data (the id is bound to
+    # the exact envelope it was first recorded with).
+    ID_REUSED = "id_reused"
     # Recorded on the chain with the command: the id is spent.
     OK = "ok"
     CITY_EXISTS = "city_exists"
@@ -63,6 +66,7 @@ REASONS: dict[Code, str] = {
     Code.WRONG_CITY: "the command names another city",
     Code.CITY_NOT_FOUND: "the city has no genesis yet: only its creation can come first",
     Code.SIGNATURE_INVALID: "a signature does not verify",
+    Code.ID_REUSED: "this command id was already used by a different command",
     Code.OK: "applied",
     Code.CITY_EXISTS: "the city already has a genesis",
     Code.SIGNER_NOT_AUTHORIZED: "no signature from a key allowed to do this",

@@ -81,6 +81,20 @@ class SequencerStopped(RuntimeError):
     """The sequencer is not running (stopped, or failed on a store error)."""
 
 
+class LookupFailed(RuntimeError):
+    """The store could not say whether a repeated id was applied: retry the same command."""
+
+
+class _Inflight:
+    """A command sequenced but not yet durable: its exact envelope, and who waits on it."""
+
+    __slots__ = ("envelope", "waiters")
+
+    def __init__(self, envelope: bytes) -> None:
+        self.envelope = envelope
+        self.waiters: list[Ticket[Receipt]] = []
+
+
 class Overloaded(RuntimeError):
     """Too many commands are waiting; the caller should retry later."""
 
@@ -137,8 +151,9 @@ class Sequencer:
         self.state = CityState(city)
         self.head = ChainHead.empty(city)
         self._seen: set[str] = set()
-        # Ids sequenced but not yet durable -> futures of duplicates waiting on them.
-        self._inflight: dict[str, list[Ticket[Receipt]]] = {}
+        # Ids sequenced but not yet durable -> their envelope and the futures of
+        # duplicates waiting on them.
+        self._inflight: dict[str, _Inflight] = {}
         self._intake: collections.deque[_Pending] = collections.deque()
         self._wake = threading.Condition()
         self._verified: queue.Queue[list[tuple[_Pending, frozenset[str] | None]] | None] = (
@@ -298,7 +313,7 @@ class Sequencer:
                     pending, command.id, Code.SIGNATURE_INVALID, REASONS[Code.SIGNATURE_INVALID]
                 )
                 continue
-            if self._join_duplicate(pending, command.id):
+            if command.id in self._seen and self._join_duplicate(pending, command.id):
                 continue
             if self.state.genesis is None:
                 self._genesis(pending, command, signers, now)
@@ -341,35 +356,45 @@ class Sequencer:
         self._commits.put((block, draft.pending, draft.results))
 
     def _record(self, envelope: Envelope, command: Command, result: Result, n: int) -> TxRecord:
+        stored = _stored_envelope(envelope)
         with self._lock:
-            self._inflight[command.id] = []
+            self._inflight[command.id] = _Inflight(stored)
         return TxRecord(
             seq=self.head.log.size + n,
             height=self.head.height,
             id=command.id,
             kind=command_type(command),
-            # The envelope re-made canonically (the body is already checked canonical).
-            envelope=b'{"body":'
-            + bytes(envelope.body)
-            + b',"sigs":'
-            + encode_canonical(envelope.sigs)
-            + b"}",
+            envelope=stored,
             result=encode_result(result),
             parties=machine.parties(self.state, command),
         )
 
     def _join_duplicate(self, pending: _Pending, tx_id: str) -> bool:
-        """A repeated id gets the original answer, never a second effect."""
-        if tx_id not in self._seen:
-            return False
+        """A repeated id gets the original answer, never a second effect.
+
+        Only the very same envelope is a repeat: an id is bound to the exact bytes it
+        was first recorded with, so a different command under a used id (a bug, or
+        someone fishing for another party's receipt) gets `id_reused` and no data."""
+        assert pending.envelope is not None
+        envelope = _stored_envelope(pending.envelope)
         with self._lock:
-            waiters = self._inflight.get(tx_id)
-            if waiters is not None:  # original not durable yet: answer when it is
-                waiters.append(pending.future)
+            inflight = self._inflight.get(tx_id)
+            if inflight is not None:  # original not durable yet: answer when it is
+                if inflight.envelope != envelope:
+                    _reject(pending, tx_id, Code.ID_REUSED, REASONS[Code.ID_REUSED])
+                else:
+                    inflight.waiters.append(pending.future)
                 return True
-        original = self.store.find_tx(self.city, tx_id)
+        try:
+            original = self.store.find_tx(self.city, tx_id)
+        except Exception as exc:  # the store is unwell: an answer, not a dead builder
+            pending.future.set_exception(LookupFailed(f"duplicate lookup failed: {exc}"))
+            return True
         assert original is not None, f"id {tx_id} seen but not stored"
-        pending.future.set_result(_receipt(original, duplicate=True))
+        if original.envelope != envelope:
+            _reject(pending, tx_id, Code.ID_REUSED, REASONS[Code.ID_REUSED])
+        else:
+            pending.future.set_result(_receipt(original, duplicate=True))
         return True
 
     # -- committing --------------------------------------------------------------------
@@ -409,7 +434,7 @@ class Sequencer:
             receipt = _receipt(tx, result)
             pending.future.set_result(receipt)
             with self._lock:
-                waiters = self._inflight.pop(tx.id)
+                waiters = self._inflight.pop(tx.id).waiters
             if waiters:
                 duplicate = msgspec.structs.replace(receipt, duplicate=True)
                 for future in waiters:
@@ -419,8 +444,8 @@ class Sequencer:
         """Fail the duplicates that waited on a block that will never be durable."""
         for tx in block.txs:
             with self._lock:
-                waiters = self._inflight.pop(tx.id, [])
-            for future in waiters:
+                inflight = self._inflight.pop(tx.id, None)
+            for future in inflight.waiters if inflight else ():
                 future.set_exception(SequencerStopped("the original command was not written"))
 
     def _fail(self, exc: BaseException) -> None:
@@ -433,6 +458,12 @@ class Sequencer:
             self._intake.clear()
         for pending in stranded:
             pending.future.set_exception(SequencerStopped(f"sequencer failed: {exc}"))
+
+
+def _stored_envelope(envelope: Envelope) -> bytes:
+    """The envelope as the chain stores it, re-made canonically (the body is already
+    checked canonical): the bytes a command id is bound to."""
+    return b'{"body":' + bytes(envelope.body) + b',"sigs":' + encode_canonical(envelope.sigs) + b"}"
 
 
 def _receipt(tx: TxRecord, result: Result | None = None, duplicate: bool = False) -> Receipt:
