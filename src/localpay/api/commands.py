@@ -12,6 +12,8 @@ GET .../transactions/{id}/receipt, proved against its own block's checkpoint.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Iterator
 from typing import Any, Final
 
 import msgspec
@@ -24,7 +26,7 @@ from localpay.api.problems import ApiProblem, ledger_problem, responses
 from localpay.api.transparency import service
 from localpay.domain.codes import Code
 from localpay.domain.commands import MAX_COMMAND_BYTES, DecodeError, command_type, decode_envelope
-from localpay.ledger.sequencer import Overloaded, Receipt, SequencerStopped
+from localpay.ledger.sequencer import LookupFailed, Overloaded, Receipt, SequencerStopped
 from localpay.ledger.store import LeaseHeld, StoreError
 from localpay.ledger.tickets import Ticket
 from localpay.services.inspect import NotFound
@@ -95,7 +97,7 @@ _ERRORS: Final = (
 )
 
 
-async def await_ticket(ticket: Ticket[Receipt]) -> Receipt:
+async def await_ticket(ticket: Ticket[Receipt], timeout: float = ANSWER_TIMEOUT_S) -> Receipt:
     loop = asyncio.get_running_loop()
     future: asyncio.Future[Receipt] = loop.create_future()
 
@@ -109,7 +111,7 @@ async def await_ticket(ticket: Ticket[Receipt]) -> Receipt:
     ticket.add_done_callback(landed)
     # A stuck ledger must not hold connections for ever; the client may safely retry the
     # same signed command (its id makes the retry idempotent).
-    return await asyncio.wait_for(future, ANSWER_TIMEOUT_S)
+    return await asyncio.wait_for(future, timeout)
 
 
 def _settle(
@@ -163,16 +165,27 @@ async def submit(request: Request, city: str, kinds: set[str]) -> Response:
     ledgers: Ledgers = request.app.state.container.ledgers
     if not request.app.state.container.has_city(city):
         return ledger_problem(Code.CITY_NOT_FOUND, f"no city {city!r} here")
+    with ledger_errors():
+        receipt = await await_ticket(ledgers.submit(city, data), ledgers.answer_timeout_s)
+    return receipt_response(request, city, receipt)
+
+
+@contextlib.contextmanager
+def ledger_errors() -> Iterator[None]:
+    """The ledger gave no answer (busy, stopped, too slow, store trouble): a retryable
+    problem, never a 500. The command may or may not have been applied; a retry with the
+    same command id (or Idempotency-Key) gets the one answer it has."""
     try:
-        receipt = await await_ticket(ledgers.submit(city, data))
+        yield
     except Overloaded as exc:
         raise ApiProblem("overloaded", str(exc), {"Retry-After": "1"}) from None
-    except (SequencerStopped, StoreError, LeaseHeld, MissingKey, TimeoutError):
+    except (SequencerStopped, LookupFailed, StoreError, LeaseHeld, MissingKey, TimeoutError):
         # The cause is for the operator's logs and /readyz, not for the public.
         raise ApiProblem(
-            "unavailable", "the city's ledger is not running; retry shortly", {"Retry-After": "5"}
+            "unavailable",
+            "the city's ledger did not answer in time; retry with the same Idempotency-Key",
+            {"Retry-After": "5"},
         ) from None
-    return receipt_response(request, city, receipt)
 
 
 def _operation(path: str, kinds: set[str], summary: str, *codes: str) -> None:

@@ -2,10 +2,13 @@
 
 The key is scoped to the caller's credentials (or to anonymous callers as a whole:
 citizens' signed commands need no token, so their keys must be random, e.g. UUIDs).
-Records live in memory (bounded) and are written behind to the `idempotency` table
-in batches, so a restart keeps them. If the process dies in the ~0.2 s before a
-batch is written, a retry of a signed command still cannot apply twice: the ledger
-answers its command id with the original receipt (marked `duplicate`).
+A response is recorded durably *before* it is sent: records are group-committed to
+the `idempotency` table by one writer thread (every request waiting at that moment
+shares one commit), and the answer leaves only once its record is on disk, so a
+`kill -9` after an answer can never lose it. Server errors, overload and timeouts
+(5xx, 429) are not answers and are not recorded: a retry runs again, and the effects
+underneath are idempotent on their own (signed commands by their id; server-built
+commands by an id derived from the principal and this key, services/command_ids.py).
 """
 
 from __future__ import annotations
@@ -14,9 +17,11 @@ import asyncio
 import collections
 import hashlib
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
+import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from localpay.api.problems import api_problem
@@ -29,7 +34,8 @@ MAX_KEY: Final = 128
 MAX_BODY_BYTES: Final = 64 * 1024
 #: Completed responses remembered in memory (the table keeps them all).
 MEMORY_RECORDS: Final = 200_000
-FLUSH_SECONDS: Final = 0.2
+#: Most records written in one commit (a burst waits for the next one).
+FLUSH_BATCH_MAX: Final = 4096
 #: POSTs that need no key: signing in makes a new session each time by nature.
 EXEMPT_SUFFIXES: Final = (
     "/v1/auth/login",
@@ -39,6 +45,12 @@ EXEMPT_SUFFIXES: Final = (
     # A witness cosigning the same checkpoint again changes nothing: naturally idempotent.
     "/cosignatures",
 )
+
+
+log = structlog.get_logger("localpay.api")
+
+#: Told once the record is durable (None) or could not be written (the error).
+Durable = Callable[[BaseException | None], None]
 
 
 @dataclass(frozen=True)
@@ -68,20 +80,20 @@ def scope_of(scope: Scope) -> str:
 
 
 class Records:
-    """Memory first, then the table; new records are written behind in batches."""
+    """Memory first, then the table; new records are group-committed before answering."""
 
     def __init__(self, store: Store, clock: Any) -> None:
         self.store = store
         self.clock = clock
         self.memory: collections.OrderedDict[tuple[str, str], Record] = collections.OrderedDict()
-        self.pending: list[tuple[str, str, Record]] = []
-        self.lock = threading.Lock()
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._flusher, name="idempotency", daemon=True)
+        self.pending: list[tuple[str, str, Record, Durable | None]] = []
+        self.wake = threading.Condition()
+        self.closing = False
+        self.thread = threading.Thread(target=self._writer, name="idempotency", daemon=True)
         self.thread.start()
 
     def remembered(self, who: str, key: str) -> Record | None:
-        with self.lock:
+        with self.wake:
             return self.memory.get((who, key))
 
     def get(self, who: str, key: str) -> Record | None:
@@ -95,46 +107,65 @@ class Records:
         )
         return Record(rows[0][0], rows[0][1], bytes(rows[0][2]), rows[0][3]) if rows else None
 
-    def put(self, who: str, key: str, record: Record) -> None:
-        with self.lock:
+    def put(self, who: str, key: str, record: Record, durable: Durable | None = None) -> None:
+        """Remember `record`; `durable` is called from the writer thread once it is on disk."""
+        with self.wake:
             self.memory[(who, key)] = record
             if len(self.memory) > MEMORY_RECORDS:
                 self.memory.popitem(last=False)
-            self.pending.append((who, key, record))
+            self.pending.append((who, key, record, durable))
+            self.wake.notify()
 
-    def _flusher(self) -> None:
-        while not self.stop.wait(FLUSH_SECONDS):
-            self.flush()
-        self.flush()
+    def _writer(self) -> None:
+        while True:
+            with self.wake:
+                while not self.pending and not self.closing:
+                    self.wake.wait()
+                if not self.pending:
+                    return
+                batch = self.pending[:FLUSH_BATCH_MAX]
+                del self.pending[:FLUSH_BATCH_MAX]
+            error = self._write(batch)
+            for *_, durable in batch:
+                if durable is not None:
+                    durable(error)
 
     def flush(self) -> None:
-        with self.lock:
+        """Write what is pending now (tests and shutdown)."""
+        with self.wake:
             batch, self.pending = self.pending, []
+        error = self._write(batch)
+        for *_, durable in batch:
+            if durable is not None:
+                durable(error)
+
+    def _write(self, batch: list[tuple[str, str, Record, Durable | None]]) -> BaseException | None:
         if not batch:
-            return
+            return None
         now = self.clock()
         insert = (
             "INSERT INTO idempotency (scope, key, request_hash, status, body, media_type,"
             " created_ms) VALUES (?, ?, ?, ?, ?, ?, ?)"
         )
+        rows = [(w, k, r.request_hash, r.status, r.body, r.media_type, now) for w, k, r, _ in batch]
         try:
-            self.store.sql_batch(
-                [
-                    (insert, (w, k, r.request_hash, r.status, r.body, r.media_type, now))
-                    for w, k, r in batch
-                ]
-            )
-        except StoreConflict:  # a key recorded by an earlier process: keep the first
-            for w, k, r in batch:
-                try:
-                    self.store.sql(
-                        insert, (w, k, r.request_hash, r.status, r.body, r.media_type, now)
-                    )
-                except StoreConflict:
-                    continue
+            try:
+                self.store.sql_batch([(insert, row) for row in rows])
+            except StoreConflict:  # a key recorded by an earlier process: keep the first
+                for row in rows:
+                    try:
+                        self.store.sql(insert, row)
+                    except StoreConflict:
+                        continue
+        except Exception as exc:  # the answers still go out; retries stay safe underneath
+            log.error("idempotency_record_failed", error=str(exc), records=len(rows))
+            return exc
+        return None
 
     def close(self) -> None:
-        self.stop.set()
+        with self.wake:
+            self.closing = True
+            self.wake.notify_all()
         self.thread.join(timeout=5)
 
 
@@ -204,12 +235,29 @@ class IdempotencyMiddleware:
         if record is not None:
             await self._answer(record, digest, scope, receive, send)
             return
-        status, media_type, answer, secret = await self._run(scope, body, send)
-        if secret:  # never keep a secret at rest: a replay says it was shown once
-            status, media_type, answer = _SHOWN_ONCE
+        status, headers, answer, secret = await self._run(scope, body)
+        media_type = _content_type(headers)
         # Overload and server errors are not answers: let the client retry them.
         if status < 500 and status != 429:
-            self.records.put(who, key, Record(digest, status, answer, media_type))
+            stored = (
+                Record(digest, status, answer, media_type)
+                if not secret  # never keep a secret at rest: a replay says it was shown once
+                else Record(digest, _SHOWN_ONCE[0], _SHOWN_ONCE[2], _SHOWN_ONCE[1])
+            )
+            await self._durably(who, key, stored)
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": answer})
+
+    async def _durably(self, who: str, key: str, record: Record) -> None:
+        """Record the answer and wait until it is on disk, then it may be sent."""
+        loop = asyncio.get_running_loop()
+        written: asyncio.Future[None] = loop.create_future()
+
+        def durable(error: BaseException | None) -> None:
+            loop.call_soon_threadsafe(_settle_once, written)
+
+        self.records.put(who, key, record, durable)
+        await written
 
     async def _replay(
         self, who: str, key: str, digest: str, scope: Scope, receive: Receive, send: Send
@@ -243,9 +291,12 @@ class IdempotencyMiddleware:
         )
         await send({"type": "http.response.body", "body": record.body})
 
-    async def _run(self, scope: Scope, body: bytes, send: Send) -> tuple[int, str, bytes, bool]:
+    async def _run(
+        self, scope: Scope, body: bytes
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes, bool]:
+        """Run the app on the buffered body; keep its whole answer to record it first."""
         sent = False
-        status, media_type, chunks, secret = 500, "application/json", [], False
+        status, headers, chunks, secret = 500, [], [], False
 
         async def replay() -> Message:
             nonlocal sent
@@ -255,20 +306,28 @@ class IdempotencyMiddleware:
             return {"type": "http.request", "body": body, "more_body": False}
 
         async def capture(message: Message) -> None:
-            nonlocal status, media_type, secret
+            nonlocal status, headers, secret
             if message["type"] == "http.response.start":
                 status = message["status"]
-                for name, value in message.get("headers", []):
-                    if name == b"content-type":
-                        media_type = value.decode("latin-1")
-                    elif name == b"cache-control" and b"no-store" in value:
-                        secret = True
+                headers = list(message.get("headers", []))
+                secret = any(n == b"cache-control" and b"no-store" in v for n, v in headers)
             elif message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
-            await send(message)
 
         await self.app(scope, replay, capture)
-        return status, media_type, b"".join(chunks), secret
+        return status, headers, b"".join(chunks), secret
+
+
+def _content_type(headers: list[tuple[bytes, bytes]]) -> str:
+    for name, value in headers:
+        if name == b"content-type":
+            return value.decode("latin-1")
+    return "application/json"
+
+
+def _settle_once(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 async def _read_body(receive: Receive) -> bytes | None:

@@ -22,6 +22,7 @@ LEDGER_STATUS: Final[dict[Code, int]] = {
     Code.WRONG_CITY: 400,
     Code.CITY_NOT_FOUND: 404,
     Code.SIGNATURE_INVALID: 400,
+    Code.ID_REUSED: 409,
     Code.CITY_EXISTS: 409,
     Code.SIGNER_NOT_AUTHORIZED: 403,
     Code.APPROVALS_MISSING: 403,

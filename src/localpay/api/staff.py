@@ -3,29 +3,32 @@ merchant staff's refunds and payouts, signed by the server with custodial keys."
 
 from __future__ import annotations
 
-import secrets
+import re
 from typing import Annotated, Any
 
 import msgspec
 import structlog
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictInt
 
 from localpay.api.auth import allow
-from localpay.api.commands import receipt_response
+from localpay.api.commands import ledger_errors, receipt_response
 from localpay.api.problems import ApiProblem, responses
 from localpay.api.reads import MAX_PAGE, decode_cursor, encode_cursor
 from localpay.domain import commands as c
 from localpay.ledger.signatures import sign_command
 from localpay.services import access
-from localpay.services.ledgers import Ledgers, MissingKey, new_id
+from localpay.services.command_ids import derived_id
+from localpay.services.identity import Principal
+from localpay.services.ledgers import Ledgers, MissingKey
 from localpay.services.proposals import PROPOSABLE, ProposalError, Proposals, merchant_key
 
 log = structlog.get_logger("localpay.api")
 router = APIRouter()
 
-Won = Annotated[int, Field(gt=0, le=10_000_000_000)]
+# Strict: "100", 1e3 and true are refused, as signed commands refuse them.
+Won = Annotated[StrictInt, Field(gt=0, le=10_000_000_000)]
 
 
 class Proposal(BaseModel):
@@ -47,13 +50,20 @@ def _proposals(request: Request) -> Proposals:
     return proposals
 
 
+def _idempotency_key(request: Request) -> str:
+    # The middleware refuses a POST without a well-formed key before it gets here.
+    return request.headers["idempotency-key"]
+
+
+_PASSED_THROUGH = ("not_found", "validation_failed", "proposal_decided", "idempotency_key_reused")
+
+
 def _decided(call: Any) -> dict[str, Any]:
     try:
-        result: dict[str, Any] = call()
+        with ledger_errors():
+            result: dict[str, Any] = call()
     except ProposalError as exc:
-        code = exc.code if exc.code in ("not_found", "validation_failed") else "forbidden"
-        if exc.code == "proposal_decided":
-            code = "proposal_decided"
+        code = exc.code if exc.code in _PASSED_THROUGH else "forbidden"
         raise ApiProblem(code, str(exc)) from None
     return result
 
@@ -66,11 +76,12 @@ _PROPOSAL_ERRORS = ("unauthenticated", "forbidden", "not_found", "validation_fai
     status_code=201,
     tags=["officials"],
     summary="Propose an administrative action; submitted once enough officials sign",
-    responses=responses(*_PROPOSAL_ERRORS),
+    responses=responses(*_PROPOSAL_ERRORS, "idempotency_key_reused", "unavailable"),
 )
 def propose(request: Request, city: str, body: Proposal) -> dict[str, Any]:
     official = allow(request, lambda p: access.proposes(p, city))
-    return _decided(lambda: _proposals(request).propose(official, body.kind, body.params))
+    key = _idempotency_key(request)
+    return _decided(lambda: _proposals(request).propose(official, body.kind, body.params, key))
 
 
 @router.get(
@@ -87,9 +98,24 @@ def list_proposals(
     limit: int = Query(50, ge=1, le=MAX_PAGE),
 ) -> dict[str, Any]:
     allow(request, lambda p: access.reads_proposals(p, city))
-    items = _proposals(request).list(city, status, decode_cursor(cursor), limit)
-    last = items[-1]["created_ms"] if len(items) == limit else None
-    return {"items": items, "next": encode_cursor(last) if last is not None else None}
+    items = _proposals(request).list(city, status, _decode_place(cursor), limit)
+    last = items[-1] if len(items) == limit else None
+    return {"items": items, "next": _encode_place(last) if last is not None else None}
+
+
+def _encode_place(item: dict[str, Any]) -> str:
+    """A cursor naming the last item seen: its time and id (ties broken by id)."""
+    return encode_cursor(int(item["created_ms"])) + "." + str(item["id"])
+
+
+def _decode_place(cursor: str | None) -> tuple[int, str] | None:
+    if not cursor:
+        return None
+    when, _, proposal = cursor.partition(".")
+    created_ms = decode_cursor(when)
+    if created_ms is None or not re.fullmatch(r"pr-[0-9a-f]{16}", proposal):
+        raise ApiProblem("validation_failed", "the cursor is not one this API gave")
+    return created_ms, proposal
 
 
 @router.get(
@@ -108,7 +134,7 @@ def get_proposal(request: Request, city: str, proposal: str) -> dict[str, Any]:
     status_code=201,
     tags=["officials"],
     summary="Approve (check) a proposal made by another official",
-    responses=responses(*_PROPOSAL_ERRORS, "proposal_decided"),
+    responses=responses(*_PROPOSAL_ERRORS, "proposal_decided", "unavailable"),
 )
 def approve(request: Request, city: str, proposal: str) -> dict[str, Any]:
     checker = allow(request, lambda p: access.approves(p, city))
@@ -139,7 +165,14 @@ def _merchant_command(request: Request, city: str, merchant: str, command: c.Com
             {"Retry-After": "60"},
         ) from None
     envelope = sign_command(command, [key])
-    return receipt_response(request, city, ledgers.execute(city, envelope))
+    with ledger_errors():
+        receipt = ledgers.execute(city, envelope)
+    return receipt_response(request, city, receipt)
+
+
+def _staff_command_id(request: Request, staff: Principal, purpose: str) -> str:
+    """The same request (same principal, same Idempotency-Key) builds the same command."""
+    return derived_id(staff.city, staff.id, purpose, _idempotency_key(request))
 
 
 _STAFF_ERRORS = (
@@ -148,6 +181,7 @@ _STAFF_ERRORS = (
     "not_found",
     "validation_failed",
     "insufficient_funds",
+    "id_reused",
     "unavailable",
 )
 
@@ -161,14 +195,13 @@ _STAFF_ERRORS = (
     responses=responses(*_STAFF_ERRORS, "payment_not_found", "refund_exceeds_payment"),
 )
 def staff_refund(request: Request, city: str, merchant: str, body: StaffRefund) -> Response:
-    allow(request, lambda p: access.refunds_for(p, city, merchant))
+    staff = allow(request, lambda p: access.refunds_for(p, city, merchant))
+    tx_id = _staff_command_id(request, staff, f"refund/{merchant}")
     return _merchant_command(
         request,
         city,
         merchant,
-        c.Refund(
-            id=new_id(), city=city, merchant=merchant, payment=body.payment, amount=body.amount
-        ),
+        c.Refund(id=tx_id, city=city, merchant=merchant, payment=body.payment, amount=body.amount),
     )
 
 
@@ -181,15 +214,16 @@ def staff_refund(request: Request, city: str, merchant: str, body: StaffRefund) 
     responses=responses(*_STAFF_ERRORS),
 )
 def payout(request: Request, city: str, merchant: str, body: Payout) -> Response:
-    allow(request, lambda p: access.pays_out(p, city, merchant))
-    reference = f"payout:{secrets.token_hex(8)}"
+    staff = allow(request, lambda p: access.pays_out(p, city, merchant))
+    tx_id = _staff_command_id(request, staff, f"payout/{merchant}")
+    # The payout reference (the bank's EndToEndId later) follows the command: a retry
+    # names the same payout.
+    reference = f"payout:{tx_id[:16]}"
     return _merchant_command(
         request,
         city,
         merchant,
-        c.Redeem(
-            id=new_id(), city=city, merchant=merchant, amount=body.amount, payout_ref=reference
-        ),
+        c.Redeem(id=tx_id, city=city, merchant=merchant, amount=body.amount, payout_ref=reference),
     )
 
 

@@ -52,6 +52,8 @@ class Ledgers:
         self.clock = clock
         self.verifier = verifier or SignatureVerifier()
         self._running: dict[str, Sequencer] = {}
+        #: How long callers wait for a block (HTTP answers 503 past it).
+        self.answer_timeout_s = DEFAULT_TIMEOUT_S
         self.observers: list[BlockObserver] = []
         self._lock = threading.Lock()
 
@@ -93,8 +95,10 @@ class Ledgers:
     def submit_many(self, city: str, items: Sequence[bytes]) -> list[Ticket[Receipt]]:
         return self.sequencer(city).submit_many(items)
 
-    def execute(self, city: str, data: bytes, timeout: float = DEFAULT_TIMEOUT_S) -> Receipt:
-        return self.submit(city, data).result(timeout)
+    def execute(self, city: str, data: bytes, timeout: float | None = None) -> Receipt:
+        """Submit and wait for the answer; TimeoutError after `answer_timeout_s` (the
+        command may still land: retry the same bytes to learn its one answer)."""
+        return self.submit(city, data).result(timeout or self.answer_timeout_s)
 
     def execute_many(
         self, city: str, items: Sequence[bytes], timeout: float = DEFAULT_TIMEOUT_S

@@ -6,11 +6,16 @@ official's custodial key. If the city needs one signature for that kind, it goes
 to the ledger at once; otherwise it waits as a pending proposal until a different
 official approves it, adding their own signature, and only then is submitted.
 On the chain each official's signature is there to see: who made, who checked.
+
+Exactly once: the proposal's id and its command's id are derived from the maker and
+the request's Idempotency-Key (services/command_ids.py), so a retried proposal finds
+the one it made; an approval by an official who already signed changes nothing, and
+resubmits the command if an earlier submit got no answer (the ledger answers a
+resubmitted id with its original receipt). The maker can never be the checker.
 """
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -26,9 +31,10 @@ from localpay.domain.commands import (
     signing_message,
 )
 from localpay.ledger.sequencer import Receipt
-from localpay.ledger.store import Store
+from localpay.ledger.store import Store, StoreConflict
+from localpay.services.command_ids import derived_id
 from localpay.services.identity import Principal
-from localpay.services.ledgers import Ledgers, MissingKey, new_id
+from localpay.services.ledgers import Ledgers, MissingKey
 
 #: Kinds an official may propose through the API.
 PROPOSABLE: Final = OFFICIAL_COMMANDS | {"expire"}
@@ -49,10 +55,10 @@ _command_decoder: Final = msgspec.json.Decoder(Command)
 _sigs_decoder: Final = msgspec.json.Decoder(list[Signature])
 
 
-def build_command(city: str, kind: str, params: dict[str, Any]) -> Command:
+def build_command(city: str, kind: str, params: dict[str, Any], command_id: str) -> Command:
     if kind not in PROPOSABLE:
         raise ProposalError("validation_failed", f"kind must be one of {sorted(PROPOSABLE)}")
-    fields = {**params, "type": kind, "id": new_id(), "city": city}
+    fields = {**params, "type": kind, "id": command_id, "city": city}
     try:
         command: Command = msgspec.convert(fields, type=Command)
     except msgspec.ValidationError as exc:
@@ -100,59 +106,90 @@ class Proposals:
         assert principal.official_key is not None
         return self.ledgers.keys.load(principal.city, principal.official_key)
 
-    def propose(self, principal: Principal, kind: str, params: dict[str, Any]) -> dict[str, Any]:
+    def propose(
+        self, principal: Principal, kind: str, params: dict[str, Any], idempotency_key: str
+    ) -> dict[str, Any]:
         if kind == "register_merchant" and "keys" not in params and "merchant" in params:
             # The merchant's staff sign in with passwords: the server keeps its key.
             key = new_merchant_key(self.ledgers, principal.city, str(params["merchant"]))
             params = {**params, "keys": [bytes(key.verify_key).hex()]}
-        command = build_command(principal.city, kind, params)
+        made = derived_id(principal.city, principal.id, "proposal", idempotency_key)
+        proposal_id = f"pr-{made[:16]}"
+        command = build_command(principal.city, kind, params, made)
         body = encode_canonical(command)
         sigs = [_sign(self._official_key(principal), body)]
-        proposal_id = f"pr-{secrets.token_hex(8)}"
-        self.store.sql(
-            "INSERT INTO proposals (id, city, kind, body, sigs, maker, status, created_ms)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                proposal_id,
-                principal.city,
-                kind,
-                body,
-                msgspec.json.encode(sigs),
-                principal.id,
-                PENDING,
-                self.clock(),
-            ),
-        )
-        if len(sigs) >= self._needed(principal.city, kind):
-            return self._submit(proposal_id, principal.city, body, sigs)
-        return self.get(principal.city, proposal_id)
+        try:
+            self.store.sql(
+                "INSERT INTO proposals (id, city, kind, body, sigs, maker, status, created_ms)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    proposal_id,
+                    principal.city,
+                    kind,
+                    body,
+                    msgspec.json.encode(sigs),
+                    principal.id,
+                    PENDING,
+                    self.clock(),
+                ),
+            )
+        except StoreConflict:  # a retry: the proposal this key made is the answer
+            row = self._row(principal.city, proposal_id)
+            if bytes(row[3]) != body or row[5] != principal.id:
+                raise ProposalError(
+                    "idempotency_key_reused", "this key already made a different proposal"
+                ) from None
+            return self._settle(principal.city, proposal_id)
+        return self._settle(principal.city, proposal_id)
 
     def approve(self, principal: Principal, proposal_id: str) -> dict[str, Any]:
-        row = self._row(principal.city, proposal_id)
-        kind, body, raw_sigs, maker, status = row[2], bytes(row[3]), bytes(row[4]), row[5], row[6]
-        if status != PENDING:
-            raise ProposalError("proposal_decided", f"the proposal is already {status}")
-        if maker == principal.id:
-            raise ProposalError("same_official", "a different official must check a proposal")
-        sigs = _sigs_decoder.decode(raw_sigs)
-        mine = _sign(self._official_key(principal), body)
-        if any(s.key == mine.key for s in sigs):
-            raise ProposalError("same_official", "this official's key already signed it")
-        sigs.append(mine)
-        self.store.sql(
-            "UPDATE proposals SET sigs = ? WHERE id = ?", (msgspec.json.encode(sigs), proposal_id)
-        )
-        if len(sigs) >= self._needed(principal.city, kind):
-            return self._submit(proposal_id, principal.city, body, sigs)
-        return self.get(principal.city, proposal_id)
+        while True:
+            row = self._row(principal.city, proposal_id)
+            body, raw_sigs, maker, status = bytes(row[3]), bytes(row[4]), row[5], row[6]
+            if maker == principal.id:
+                raise ProposalError("same_official", "a different official must check a proposal")
+            sigs = _sigs_decoder.decode(raw_sigs)
+            mine = _sign(self._official_key(principal), body)
+            if any(s.key == mine.key for s in sigs):
+                if len(sigs) == 1:  # the maker's key: one person cannot be maker and checker
+                    raise ProposalError("same_official", "this official's key already signed it")
+                return self._settle(principal.city, proposal_id)  # a retried approval
+            if status != PENDING:
+                raise ProposalError("proposal_decided", f"the proposal is already {status}")
+            # Compare-and-set: two checkers approving at once both get their signature in.
+            updated = self.store.sql(
+                "UPDATE proposals SET sigs = ? WHERE id = ? AND sigs = ? AND status = ?"
+                " RETURNING id",
+                (msgspec.json.encode([*sigs, mine]), proposal_id, raw_sigs, PENDING),
+            )
+            if updated:
+                return self._settle(principal.city, proposal_id)
+
+    def _settle(self, city: str, proposal_id: str) -> dict[str, Any]:
+        """Submit a pending proposal that has enough signatures (again, if an earlier
+        submit got no answer: the same envelope, so the ledger applies it at most once)."""
+        row = self._row(city, proposal_id)
+        kind, body, status = row[2], bytes(row[3]), row[6]
+        sigs = _sigs_decoder.decode(bytes(row[4]))
+        if status == PENDING and len(sigs) >= self._needed(city, kind):
+            return self._submit(proposal_id, city, body, sigs)
+        return _view(row)
 
     def reject(self, principal: Principal, proposal_id: str) -> dict[str, Any]:
+        row = self._row(principal.city, proposal_id)
+        if len(_sigs_decoder.decode(bytes(row[4]))) >= self._needed(principal.city, row[2]):
+            # Fully signed means sent to the ledger, perhaps applied: too late to reject.
+            raise ProposalError(
+                "proposal_decided",
+                "the proposal has all its approvals and went to the ledger; approve again"
+                " to see its outcome",
+            )
         rows = self.store.sql(
-            "UPDATE proposals SET status = ? WHERE id = ? AND city = ? AND status = ? RETURNING id",
-            (REJECTED, proposal_id, principal.city, PENDING),
+            "UPDATE proposals SET status = ? WHERE id = ? AND city = ? AND status = ?"
+            " AND sigs = ? RETURNING id",
+            (REJECTED, proposal_id, principal.city, PENDING, row[4]),
         )
         if not rows:
-            self._row(principal.city, proposal_id)  # not found -> error
             raise ProposalError("proposal_decided", "the proposal is no longer pending")
         return self.get(principal.city, proposal_id)
 
@@ -181,14 +218,17 @@ class Proposals:
         return _view(self._row(city, proposal_id))
 
     def list(
-        self, city: str, status: str | None, after: int | None, limit: int
+        self, city: str, status: str | None, after: tuple[int, str] | None, limit: int
     ) -> list[dict[str, Any]]:
-        """Newest first; `after` is the created_ms cursor of the last item seen."""
+        """Newest first; `after` is the (created_ms, id) of the last item seen, so items
+        made in the same millisecond are neither skipped nor repeated."""
+        before_ms, before_id = after if after is not None else (2**62, "")
         query = (
             "SELECT id, city, kind, body, sigs, maker, status, outcome, created_ms"
-            " FROM proposals WHERE city = ? AND created_ms < ?"
+            " FROM proposals WHERE city = ?"
+            " AND (created_ms < ? OR (created_ms = ? AND id < ?))"
         )
-        params: list[Any] = [city, after if after is not None else 2**62]
+        params: list[Any] = [city, before_ms, before_ms, before_id]
         if status:
             query += " AND status = ?"
             params.append(status)
