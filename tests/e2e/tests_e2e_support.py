@@ -14,6 +14,7 @@ from typing import Any
 import argon2
 import httpx
 import uvicorn
+from fastapi import FastAPI
 
 from localpay.adapters.keystore import KeyStore
 from localpay.api.app import create_app
@@ -21,6 +22,7 @@ from localpay.api.ratelimit import Limits
 from localpay.api.telemetry import configure_logging
 from localpay.bootstrap import Container, open_store
 from localpay.domain import commands as c
+from localpay.ledger.signatures import sign_command
 from localpay.services.demo import DEMO_PASSWORD, DEMO_SECRET, SimClock, demo_users, derived_key
 from localpay.services.identity import Identity
 from localpay.services.ledgers import Ledgers, new_id
@@ -39,14 +41,20 @@ def free_port() -> int:
 @contextmanager
 def live_server(url: str, keys: Path, limits: Limits | None = None) -> Iterator[str]:
     """Serve the store at `url` on a free loopback port; yields the base URL."""
+    with live_container(url, keys, limits) as (base, _, _):
+        yield base
+
+
+@contextmanager
+def live_container(
+    url: str, keys: Path, limits: Limits | None = None
+) -> Iterator[tuple[str, Container, FastAPI]]:
+    """As live_server, and the server's container and app (for fault injection in tests)."""
     container = Container(url, str(keys), hasher=FAST_HASHER)
     container.start()
     port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(container, limits), host="127.0.0.1", port=port, log_level="error"
-        )
-    )
+    app = create_app(container, limits)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -54,7 +62,7 @@ def live_server(url: str, keys: Path, limits: Limits | None = None) -> Iterator[
         assert time.monotonic() < deadline, "the server did not start"
         time.sleep(0.02)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", container, app
     finally:
         server.should_exit = True
         thread.join(10)
@@ -152,6 +160,17 @@ class World:
                 people["merchant_api"] = r.json()["key"]
             self.tokens[city] = people
         self.tokens["*"] = {"operator_admin": self.login("*", "root")}
+
+
+def signed_payment(
+    keys: Path, amount: int, wallet: str = "w-0000001", city: str = "gimpo"
+) -> bytes:
+    """A payment to m-00000 signed by a demo wallet's key, with a fresh id."""
+    secret = bytes(KeyStore(keys).load(city, DEMO_SECRET))
+    pay = c.Pay(
+        id=new_id(), city=city, wallet=wallet, merchant="m-00000", amount=amount, evidence=""
+    )
+    return sign_command(pay, [derived_key(secret, wallet)])
 
 
 def problem_code(response: httpx.Response) -> Any:
