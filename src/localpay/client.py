@@ -113,9 +113,17 @@ class Client:
         return self.send("payments", sign_command(cmd, [key]))
 
     def transfer(
-        self, wallet: str, key: nacl.signing.SigningKey, to: str, amount: int
+        self,
+        wallet: str,
+        key: nacl.signing.SigningKey,
+        to: str,
+        amount: int,
+        evidence: str = "",
     ) -> dict[str, Any]:
-        cmd = c.Transfer(id=new_id(), city=self.city, wallet=wallet, to=to, amount=amount)
+        """A gift; from a card (custodial) wallet `evidence` is the card's authorization."""
+        cmd = c.Transfer(
+            id=new_id(), city=self.city, wallet=wallet, to=to, amount=amount, evidence=evidence
+        )
         return self.send("transfers", sign_command(cmd, [key]))
 
     def refund(

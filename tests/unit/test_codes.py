@@ -11,6 +11,7 @@ PRECEDENCE = [
     "city_not_found",
     "signature_invalid",
     "id_reused",
+    "unknown_signer",
     "ok",
     "city_exists",
     "signer_not_authorized",
@@ -34,12 +35,21 @@ PRECEDENCE = [
     "daily_limit_exceeded",
     "monthly_limit_exceeded",
     "holding_limit_exceeded",
+    "lot_limit_exceeded",
     "refund_exceeds_payment",
     "insufficient_funds",
     "nothing_to_expire",
 ]
 
-PRE_SEQUENCING = {"malformed", "not_canonical", "wrong_city", "city_not_found", "signature_invalid"}
+PRE_SEQUENCING = {
+    "malformed",
+    "not_canonical",
+    "wrong_city",
+    "city_not_found",
+    "signature_invalid",
+    "id_reused",
+    "unknown_signer",
+}
 
 
 def test_the_enumeration_order_is_the_documented_precedence() -> None:
@@ -51,7 +61,7 @@ def test_precedence_is_the_position_in_the_enumeration() -> None:
     assert Code.CATEGORY_DENIED.precedence < Code.AREA_DENIED.precedence
 
 
-def test_only_the_pre_sequencing_codes_are_not_recorded() -> None:
+def test_only_the_codes_before_ok_are_not_recorded() -> None:
     assert {code.value for code in Code if not code.recorded} == PRE_SEQUENCING
 
 

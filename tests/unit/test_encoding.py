@@ -12,12 +12,14 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import msgspec
 import nacl.signing
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from localpay.domain import commands as c
 from localpay.domain.commands import MAX_COMMAND_BYTES, SIGNING_PREFIX
+from localpay.domain.money import MAX_AMOUNT, MAX_REVENUE, MAX_VALID_DAYS
 from localpay.domain.policy import Policy
 from localpay.ledger import merkle
 from localpay.ledger.blocks import (
@@ -223,7 +225,7 @@ def refused(data: bytes) -> c.DecodeError:
         ),
         (PAY_ENVELOPE, b'"city":"gimpo"', b'"city":"\\u0067impo"'),
         (PAY_ENVELOPE, b'"city":"gimpo"', b'"city":"gimpo","city":"gimpo"'),
-        (PAY_ENVELOPE, b"17000", b"-0"),
+        (DEFINE_ENVELOPE, b'"daily_cap":0', b'"daily_cap":-0'),
         (DEFINE_ENVELOPE, "청년".encode(), b"\\uccad\\ub144"),
         (DEFINE_ENVELOPE, "청년".encode(), b"\\uCCAD\\uB144"),
     ],
@@ -356,10 +358,77 @@ def test_input_larger_than_the_limit_is_malformed_before_parsing() -> None:
     assert c.decode_envelope(padded)[1] == PAY
 
 
-def test_an_amount_beyond_64_bits_decodes_and_is_left_to_the_ledger() -> None:
-    # The encoding has no amount bound; the ledger answers invalid_amount (recorded).
-    huge = PAY_ENVELOPE.replace(b"17000", b"1" + b"0" * 30)
-    assert c.decode_envelope(huge)[1].amount == 10**30  # type: ignore[union-attr]
+GENESIS = c.CreateCity(
+    id="b" * 32,
+    city="gimpo",
+    name="김포시",
+    currency="KRW",
+    operator_key=PUBLIC,
+    officials=[c.Official(key=PUBLIC, role="maker")],
+    approvals={"mint": 2},
+    default_valid_days=1825,
+)
+REGISTER = c.RegisterMerchant(
+    id="c" * 32,
+    city="gimpo",
+    merchant="m-00042",
+    keys=[PUBLIC],
+    category="bakery",
+    area="gurae",
+    annual_revenue=100_000_000,
+    registration_hash="ab" * 32,
+)
+WITNESSES = c.SetWitnesses(id="d" * 32, city="gimpo", witnesses=[], quorum=0)
+
+
+def with_policy(**change: object) -> c.DefineProgram:
+    return msgspec.structs.replace(DEFINE, policy=msgspec.structs.replace(YOUTH, **change))
+
+
+@pytest.mark.parametrize(
+    ("command", "path", "bound"),
+    [
+        (msgspec.structs.replace(PAY, amount=10**30), "$.amount", "<= 10000000000"),
+        (msgspec.structs.replace(PAY, amount=MAX_AMOUNT + 1), "$.amount", "<= 10000000000"),
+        (msgspec.structs.replace(PAY, amount=0), "$.amount", ">= 1"),
+        (msgspec.structs.replace(PAY, amount=-17000), "$.amount", ">= 1"),
+        (msgspec.structs.replace(REGISTER, annual_revenue=2**53 + 1), "$.annual_revenue", "<="),
+        (msgspec.structs.replace(REGISTER, annual_revenue=-1), "$.annual_revenue", ">= 0"),
+        (with_policy(valid_days=10_000_000), "$.policy.valid_days", "<= 36600"),
+        (with_policy(valid_days=-1), "$.policy.valid_days", ">= 0"),
+        (with_policy(daily_cap=MAX_AMOUNT + 1), "$.policy.daily_cap", "<= 10000000000"),
+        (with_policy(revenue_cap=2**64), "$.policy.revenue_cap", "<= 10000000000"),
+        (with_policy(holding_cap=-1), "$.policy.holding_cap", ">= 0"),
+        (msgspec.structs.replace(WITNESSES, quorum=17), "$.quorum", "<= 16"),
+        (msgspec.structs.replace(WITNESSES, quorum=-1), "$.quorum", ">= 0"),
+        (msgspec.structs.replace(GENESIS, approvals={"mint": 0}), "$.approvals", ">= 1"),
+        (msgspec.structs.replace(GENESIS, approvals={"mint": 2**63}), "$.approvals", "<= 4"),
+        (msgspec.structs.replace(GENESIS, default_valid_days=0), "$.default_valid_days", ">= 1"),
+        (
+            msgspec.structs.replace(GENESIS, default_valid_days=10**7),
+            "$.default_valid_days",
+            "<= 36600",
+        ),
+    ],
+    ids=lambda v: v if isinstance(v, str) else None,
+)
+def test_integers_are_bounded_when_decoded_and_the_reason_names_the_field(
+    command: c.Command, path: str, bound: str
+) -> None:
+    error = refused(sign_command(command, [KEY]))
+    assert error.code == "malformed"
+    assert path in str(error) and bound in str(error), str(error)
+
+
+def test_the_bounds_themselves_decode() -> None:
+    for command in [
+        msgspec.structs.replace(PAY, amount=MAX_AMOUNT),
+        msgspec.structs.replace(PAY, amount=1),
+        msgspec.structs.replace(REGISTER, annual_revenue=MAX_REVENUE),
+        with_policy(valid_days=MAX_VALID_DAYS, daily_cap=MAX_AMOUNT, monthly_cap=MAX_AMOUNT),
+        msgspec.structs.replace(GENESIS, approvals={"mint": 4}, default_valid_days=36_600),
+    ]:
+        assert c.decode_envelope(sign_command(command, [KEY]))[1] == command
 
 
 # -- signatures ----------------------------------------------------------------------------
@@ -454,7 +523,7 @@ ALL_COMMANDS: list[c.Command] = [
     c.Credit(id=ID, city="gimpo", program="youth", wallet="w-0000001", amount=5, origin="grant"),
     PAY,
     c.Refund(id=ID, city="gimpo", merchant="m-00042", payment=PAY.id, amount=1),
-    c.Transfer(id=ID, city="gimpo", wallet="w-0000001", to="w-0000002", amount=1),
+    c.Transfer(id=ID, city="gimpo", wallet="w-0000001", to="w-0000002", amount=1, evidence=""),
     c.Expire(id=ID, city="gimpo", wallet="w-0000001"),
     c.Redeem(id=ID, city="gimpo", merchant="m-00042", amount=1, payout_ref="bank-7"),
 ]
@@ -477,10 +546,9 @@ def test_sign_command_round_trips(command: c.Command) -> None:
 # -- transaction leaves and block headers ---------------------------------------------------
 
 PAY_RESULT = Result(code="ok", lots=[("00112233445566778899aabbccddeeff", 17000)], balance=33000)
-PAY_RESULT_BYTES = (
-    b'{"balance":33000,"code":"ok","lots":[["00112233445566778899aabbccddeeff",17000]]}'
-)
-PAY_LEAF_HASH = "50352ceb1988f4bd9861e2ba9329ee12f16d01b80f9d137904666718a95203ea"
+# As recorded: a balance is never part of the leaf (Result.recorded; transparency.md).
+PAY_RESULT_BYTES = b'{"code":"ok","lots":[["00112233445566778899aabbccddeeff",17000]]}'
+PAY_LEAF_HASH = "ef32b20cb7dceaf023ffecbd8829df8202dfce9c56e3aef5e2191c1d392d0350"
 HEADER = BlockHeader(
     city="gimpo",
     height=1,
@@ -500,11 +568,11 @@ HEADER_BYTES = (
     + PAY_LEAF_HASH.encode()
     + b'"}'
 )
-HEADER_HASH = "52a29088cb4807ea64e88e93cba0cebf9e1522980668db2db235414128ccc485"
+HEADER_HASH = "99329dc76ac9cb165c6118caa93aa7c54ab0269b63c3f2d24ba152b587af3b4e"
 
 
 def test_a_result_is_canonical_with_absent_members_omitted() -> None:
-    assert encode_result(PAY_RESULT) == PAY_RESULT_BYTES
+    assert encode_result(PAY_RESULT.recorded()) == PAY_RESULT_BYTES
     assert encode_result(Result(code="insufficient_funds")) == b'{"code":"insufficient_funds"}'
 
 
@@ -528,13 +596,14 @@ def test_the_block_header_encoding_and_hash_are_pinned() -> None:
 def test_the_operator_signs_the_block_hash_itself() -> None:
     signature = KEY.sign(bytes.fromhex(HEADER_HASH)).signature.hex()
     assert signature == (
-        "b4f91cc3df88405b5c32527201552a90ea9e53b61f91e22ffc1f9c2fd1142c22"
-        "f4452ad5fc1819847541d87625bcd457870bedfa57e362f8ee51bc4033e0a007"
+        "fc728cf6712e709497d0738458c2543225d76feaa511b2284668e381709586a5"
+        "cfca7257d6b49cfc9040dcace0894142f9d0170f9d2b47a2595df7d748446a0d"
     )
 
 
-def test_the_checkpoint_origin_names_the_city_and_its_genesis_id() -> None:
-    assert origin("gimpo", bytes.fromhex(OPEN.id)) == "localpay.city/gimpo/0011223344556677"
+def test_the_checkpoint_origin_names_the_city_and_its_whole_genesis_hash() -> None:
+    genesis_hash = bytes(range(32))
+    assert origin("gimpo", genesis_hash) == "localpay.city/gimpo/" + genesis_hash.hex()
 
 
 def test_docs_encoding_md_shows_the_same_bytes() -> None:

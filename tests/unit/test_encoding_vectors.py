@@ -138,6 +138,8 @@ def test_the_result_codes_keep_their_documented_precedence() -> None:
         "wrong_city",
         "city_not_found",
         "signature_invalid",
+        "id_reused",
+        "unknown_signer",
         "ok",
         "city_exists",
         "signer_not_authorized",
@@ -161,6 +163,7 @@ def test_the_result_codes_keep_their_documented_precedence() -> None:
         "daily_limit_exceeded",
         "monthly_limit_exceeded",
         "holding_limit_exceeded",
+        "lot_limit_exceeded",
         "refund_exceeds_payment",
         "insufficient_funds",
         "nothing_to_expire",
@@ -171,5 +174,7 @@ def test_the_result_codes_keep_their_documented_precedence() -> None:
         Code.WRONG_CITY,
         Code.CITY_NOT_FOUND,
         Code.SIGNATURE_INVALID,
+        Code.ID_REUSED,
+        Code.UNKNOWN_SIGNER,
     ]
     assert set(REASONS) == set(Code)

@@ -92,7 +92,9 @@ class City:
         )
         assert (
             self.apply(
-                c.Mint(id=cid(), city="gimpo", program=name, amount=10_000_000, won_ref="t"), MAKER
+                c.Mint(id=cid(), city="gimpo", program=name, amount=10_000_000, won_ref="t"),
+                MAKER,
+                CHECKER,
             )
             == Code.OK
         )
@@ -131,11 +133,13 @@ class City:
                     registration_hash="0" * 64,
                 ),
                 MAKER,
+                CHECKER,
             )
             == Code.OK
         )
         assert (
-            self.apply(c.ApproveMerchant(id=cid(), city="gimpo", merchant=name), MAKER) == Code.OK
+            self.apply(c.ApproveMerchant(id=cid(), city="gimpo", merchant=name), MAKER, CHECKER)
+            == Code.OK
         )
         return name
 
@@ -145,6 +149,7 @@ class City:
                 id=cid(), city="gimpo", program=program, wallet=wallet, amount=amount, origin="t"
             ),
             MAKER,
+            CHECKER,
         )
         return code
 
@@ -270,9 +275,9 @@ def test_transfers_move_only_transferable_money_keeping_its_expiry(city: City) -
     city.wallet("w-bob")
     city.credit("youth", "w-ann", 10_000)
     city.credit("general", "w-ann", 5_000)
-    send = c.Transfer(id=cid(), city="gimpo", wallet="w-ann", to="w-bob", amount=8_000)
+    send = c.Transfer(id=cid(), city="gimpo", wallet="w-ann", to="w-bob", amount=8_000, evidence="")
     assert city.apply(send, city.keys["w-ann"]) == Code.NOT_TRANSFERABLE
-    ok = c.Transfer(id=cid(), city="gimpo", wallet="w-ann", to="w-bob", amount=5_000)
+    ok = c.Transfer(id=cid(), city="gimpo", wallet="w-ann", to="w-bob", amount=5_000, evidence="")
     assert city.apply(ok, city.keys["w-ann"]) == Code.OK
     given = city.state.wallets["w-bob"].lots[0]
     assert (given.program, given.amount, given.origin) == ("general", 5_000, "gift")
@@ -294,7 +299,7 @@ def test_a_card_wallet_payment_needs_its_authorization_evidence(city: City) -> N
 def test_maker_checker_needs_two_distinct_officials(city: City) -> None:
     suspend = c.SuspendMerchant(id=cid(), city="gimpo", merchant="m-cafe", reason="r")
     assert city.apply(suspend, MAKER) == Code.APPROVALS_MISSING
-    assert city.apply(suspend, OUTSIDER) == Code.SIGNER_NOT_AUTHORIZED
+    assert city.apply(suspend, OUTSIDER) == Code.UNKNOWN_SIGNER  # not even recorded
     assert city.apply(suspend, MAKER, CHECKER) == Code.OK
     assert city.pay("w-ann", "m-cafe", 1) == Code.MERCHANT_NOT_ACTIVE
 
@@ -304,11 +309,12 @@ def test_a_wallet_is_opened_only_by_a_holder_of_its_key(city: City) -> None:
     opening = c.OpenWallet(
         id=cid(), city="gimpo", wallet="w-new", keys=[public_key_hex(key())], custodial=False
     )
-    assert city.apply(opening, stranger) == Code.SIGNER_NOT_AUTHORIZED
+    assert city.apply(opening, stranger) == Code.UNKNOWN_SIGNER  # refused, never recorded
+    assert city.apply(opening, MAKER) == Code.SIGNER_NOT_AUTHORIZED  # a known key: recorded
 
 
 def test_account_ids_are_unique_across_wallets_and_merchants(city: City) -> None:
-    k = key()
+    k = city.keys["m-cafe"]
     clash = c.OpenWallet(
         id=cid(), city="gimpo", wallet="m-cafe", keys=[public_key_hex(k)], custodial=False
     )
@@ -353,26 +359,36 @@ def test_officials_can_be_appointed_and_revoked_but_never_below_the_quorum(city:
     appoint = c.AppointOfficial(
         id=cid(), city="gimpo", key=public_key_hex(newcomer), role="checker", active=True
     )
-    assert city.apply(appoint, MAKER) == Code.OK  # one approval by default in this city
+    assert city.apply(appoint, MAKER) == Code.APPROVALS_MISSING  # two by default
+    assert city.apply(appoint, MAKER, CHECKER) == Code.OK
     revoke = c.AppointOfficial(
         id=cid(), city="gimpo", key=public_key_hex(MAKER), role="maker", active=False
     )
-    assert city.apply(revoke, CHECKER) == Code.OK
+    assert city.apply(revoke, CHECKER, newcomer) == Code.OK
     last = c.AppointOfficial(
         id=cid(), city="gimpo", key=public_key_hex(CHECKER), role="checker", active=False
     )
-    assert city.apply(last, newcomer) == Code.INVALID_POLICY  # two are needed for programs
+    assert city.apply(last, newcomer, CHECKER) == Code.INVALID_POLICY  # two are needed
+    # The revoked key is no longer known: its attempts are refused and not even recorded.
+    assert (
+        city.apply(
+            c.Mint(id=cid(), city="gimpo", program="general", amount=1, won_ref="t"),
+            MAKER,
+            CHECKER,
+        )
+        == Code.APPROVALS_MISSING
+    )
     assert (
         city.apply(c.Mint(id=cid(), city="gimpo", program="general", amount=1, won_ref="t"), MAKER)
-        == Code.SIGNER_NOT_AUTHORIZED
+        == Code.UNKNOWN_SIGNER
     )
 
 
 def test_witnesses_and_their_quorum_are_recorded(city: City) -> None:
     witnesses = [c.Witness(name=f"w{i}", key=public_key_hex(key())) for i in range(3)]
     bad = c.SetWitnesses(id=cid(), city="gimpo", witnesses=witnesses, quorum=4)
-    assert city.apply(bad, MAKER) == Code.INVALID_POLICY
+    assert city.apply(bad, MAKER, CHECKER) == Code.INVALID_POLICY
     good = c.SetWitnesses(id=cid(), city="gimpo", witnesses=witnesses, quorum=2)
-    assert city.apply(good, MAKER) == Code.OK
+    assert city.apply(good, MAKER, CHECKER) == Code.OK
     assert city.state.authorities.quorum == 2
     assert msgspec.json.decode(city.state.encode_entity("o"))["quorum"] == 2

@@ -17,11 +17,11 @@ import pytest
 from localpay.domain import commands as c
 from localpay.domain.calendar import KST
 from localpay.domain.codes import Code
-from localpay.domain.money import MAX_AMOUNT
+from localpay.domain.money import MAX_AMOUNT, MAX_REVENUE, MAX_VALID_DAYS
 from localpay.domain.policy import Policy, lot_expiry_ms
-from localpay.ledger import machine
+from localpay.ledger import machine, spending
 from localpay.ledger.results import Result
-from localpay.ledger.signatures import public_key_hex
+from localpay.ledger.signatures import public_key_hex, sign_command, verify_one
 from localpay.ledger.state import CityState, Lot
 
 CITY = "gimpo"
@@ -62,8 +62,12 @@ def policy(**overrides: object) -> Policy:
     return Policy(**fields)  # type: ignore[arg-type]
 
 
+#: Every approval rule at its smallest: one official, except minting (never below two).
+LENIENT = {kind: 1 for kind in c.OFFICIAL_COMMANDS} | {"mint": 2}
+
+
 def genesis(
-    officials: tuple[nacl.signing.SigningKey, ...] = (MAKER,),
+    officials: tuple[nacl.signing.SigningKey, ...] = (MAKER, CHECKER),
     approvals: dict[str, int] | None = None,
     days: int = FIVE_YEARS,
 ) -> c.CreateCity:
@@ -93,7 +97,8 @@ def snapshot(state: CityState) -> dict[str, bytes]:
 
 
 class City:
-    """A city after genesis (maker-checker for define_program and suspend_merchant)."""
+    """A city after genesis; by default with the ledger's own rules (no `approvals`):
+    two distinct officials for every official command."""
 
     def __init__(self, approvals: dict[str, int] | None = None) -> None:
         self.state = CityState(CITY)
@@ -101,8 +106,6 @@ class City:
         self._ids = itertools.count(1)
         self._keys = itertools.count(10)
         self.keys: dict[str, nacl.signing.SigningKey] = {}
-        if approvals is None:
-            approvals = {"define_program": 2, "suspend_merchant": 2}
         first = msgspec.structs.replace(genesis((MAKER, CHECKER), approvals), id=self.new_id())
         assert self.run(first, OPERATOR).code == Code.OK
 
@@ -246,11 +249,13 @@ class City:
     def refund(self, merchant: str, payment: str, amount: int) -> Result:
         return self.run(self.refund_cmd(merchant, payment, amount), self.keys[merchant])
 
-    def transfer_cmd(self, wallet: str, to: str, amount: int) -> c.Transfer:
-        return c.Transfer(id=self.new_id(), city=CITY, wallet=wallet, to=to, amount=amount)
+    def transfer_cmd(self, wallet: str, to: str, amount: int, evidence: str = "") -> c.Transfer:
+        return c.Transfer(
+            id=self.new_id(), city=CITY, wallet=wallet, to=to, amount=amount, evidence=evidence
+        )
 
-    def transfer(self, wallet: str, to: str, amount: int) -> Result:
-        return self.run(self.transfer_cmd(wallet, to, amount), self.keys[wallet])
+    def transfer(self, wallet: str, to: str, amount: int, evidence: str = "") -> Result:
+        return self.run(self.transfer_cmd(wallet, to, amount, evidence), self.keys[wallet])
 
     def expire(self, wallet: str, *signers: nacl.signing.SigningKey) -> Result:
         return self.run(
@@ -351,45 +356,118 @@ def test_define_program_with_two_distinct_officials_is_ok(city: City) -> None:
     assert city.state.programs["general"].versions == [policy()]
 
 
-def test_define_program_signed_by_non_officials_is_signer_not_authorized(city: City) -> None:
+def test_define_program_signed_by_non_officials_is_refused(city: City) -> None:
     command = city.define("general", policy())
-    assert city.code(command, OUTSIDER) == Code.SIGNER_NOT_AUTHORIZED
     assert city.code(command, OPERATOR) == Code.SIGNER_NOT_AUTHORIZED
+    # A stranger's key: refused, and not even recorded (see unknown_signer below).
+    assert city.code(command, OUTSIDER) == Code.UNKNOWN_SIGNER
 
 
 def test_suspend_merchant_needs_two_distinct_officials(shop: City) -> None:
     suspend = shop.suspend("bakery")
-    assert shop.code(suspend, OUTSIDER) == Code.SIGNER_NOT_AUTHORIZED
+    assert shop.code(suspend, OUTSIDER) == Code.UNKNOWN_SIGNER
     assert shop.code(suspend, shop.keys["bakery"]) == Code.SIGNER_NOT_AUTHORIZED
     assert shop.code(suspend, MAKER) == Code.APPROVALS_MISSING
     assert shop.code(suspend, MAKER, CHECKER) == Code.OK
     assert shop.state.merchants["bakery"].status == "suspended"
 
 
-def test_single_approval_commands_need_one_official_and_not_the_operator(city: City) -> None:
+MONEY_AND_MERCHANT_COMMANDS = ["mint", "credit", "register_merchant", "approve_merchant"]
+
+
+@pytest.mark.parametrize("kind", MONEY_AND_MERCHANT_COMMANDS)
+def test_by_default_money_and_merchant_commands_need_two_distinct_officials(kind: str) -> None:
+    city = City()
+    city.program("general")
+    city.wallet("alice")
+    assert city.official(city.register("bakery", signing_key(60))) == Code.OK
+    command = {
+        "mint": city.mint("general", 1_000),
+        "credit": city.credit_cmd("alice", "general", 1_000),
+        "register_merchant": city.register("pharmacy", signing_key(61)),
+        "approve_merchant": city.approve("bakery"),
+    }[kind]
+    assert city.code(command, MAKER) == Code.APPROVALS_MISSING
+    assert city.code(command, CHECKER, OPERATOR) == Code.APPROVALS_MISSING
+    assert city.code(command, MAKER, CHECKER) == Code.OK
+
+
+def test_one_official_signing_twice_is_still_one_official(city: City) -> None:
+    """Maker is never checker: two signatures by the same key count once."""
     city.program("general", budget=0)
-    assert city.code(city.mint("general", 1000), OPERATOR) == Code.SIGNER_NOT_AUTHORIZED
-    assert city.code(city.mint("general", 1000), CHECKER) == Code.OK
+    envelope, command = c.decode_envelope(sign_command(city.mint("general", 1_000), [MAKER, MAKER]))
+    assert len(envelope.sigs) == 2
+    signers = verify_one(bytes(envelope.body), envelope.sigs)
+    assert signers == frozenset({public_key_hex(MAKER)})
+    result, _ = machine.apply(city.state, command, signers, city.now)
+    assert result.code == Code.APPROVALS_MISSING
+    assert city.state.programs["general"].budget == 0
+
+
+def test_a_city_may_relax_rules_to_one_official_but_never_for_minting() -> None:
+    city = City(approvals=LENIENT)
+    city.program("general")
+    city.wallet("alice")
+    assert city.code(city.credit_cmd("alice", "general", 1_000), CHECKER) == Code.OK
+    assert city.code(city.mint("general", 1_000), CHECKER) == Code.APPROVALS_MISSING
+    assert city.code(city.mint("general", 1_000), OPERATOR) == Code.SIGNER_NOT_AUTHORIZED
+
+
+@pytest.mark.parametrize(
+    "approvals",
+    [{"mint": 1}, LENIENT | {"mint": 1}],
+    ids=["mint-one", "everything-one"],
+)
+def test_a_genesis_letting_one_official_mint_is_invalid_policy(approvals: dict[str, int]) -> None:
+    code, state = on_new_city(genesis((MAKER, CHECKER), approvals), OPERATOR)
+    assert (code, state.genesis) == (Code.INVALID_POLICY, None)
+
+
+def test_a_genesis_naming_an_unknown_action_is_invalid_policy() -> None:
+    # A misspelt rule ("mints") would otherwise silently leave the default in force.
+    code, _ = on_new_city(genesis((MAKER, CHECKER), {"mints": 2}), OPERATOR)
+    assert code == Code.INVALID_POLICY
+
+
+def test_a_genesis_needing_more_officials_than_one_command_can_carry_is_invalid_policy() -> None:
+    officials = tuple(signing_key(n) for n in range(30, 36))
+    code, _ = on_new_city(genesis(officials, {"mint": c.MAX_SIGNATURES + 1}), OPERATOR)
+    assert code == Code.INVALID_POLICY
+    code, _ = on_new_city(genesis(officials, {"mint": c.MAX_SIGNATURES}), OPERATOR)
+    assert code == Code.OK
+
+
+def test_reinstating_a_merchant_needs_as_many_officials_as_suspending_it() -> None:
+    # Approval is also reinstatement, so a genesis may not make it easier than suspension.
+    easier = LENIENT | {"suspend_merchant": 2, "approve_merchant": 1}
+    code, _ = on_new_city(genesis((MAKER, CHECKER), easier), OPERATOR)
+    assert code == Code.INVALID_POLICY
+    city = City(approvals=LENIENT | {"suspend_merchant": 2, "approve_merchant": 2})
+    city.program("general")
+    city.merchant("bakery")
+    assert city.official(city.suspend("bakery")) == Code.OK
+    assert city.code(city.approve("bakery"), MAKER) == Code.APPROVALS_MISSING
+    assert city.code(city.approve("bakery"), MAKER, CHECKER) == Code.OK
+    assert city.state.merchants["bakery"].status == "active"
 
 
 def test_an_appointed_official_can_sign_and_a_revoked_one_cannot() -> None:
-    city = City(approvals={})
+    city = City(approvals=LENIENT)
     newcomer = signing_key(99)
     assert city.code(city.appoint(newcomer), MAKER) == Code.OK
     assert city.state.authorities.officials[public_key_hex(newcomer)] == "aud"
-    city.program("general", budget=0)
-    assert city.code(city.mint("general", 5), newcomer) == Code.OK
+    assert city.code(city.define("general", policy()), newcomer) == Code.OK
     assert city.code(city.appoint(newcomer, active=False), MAKER) == Code.OK
-    assert city.code(city.mint("general", 5), newcomer) == Code.SIGNER_NOT_AUTHORIZED
+    assert city.code(city.define("general", policy()), newcomer) == Code.UNKNOWN_SIGNER
 
 
 def test_revoking_an_unknown_official_is_account_not_found(city: City) -> None:
-    assert city.code(city.appoint(OUTSIDER, active=False), MAKER) == Code.ACCOUNT_NOT_FOUND
+    assert city.official(city.appoint(OUTSIDER, active=False)) == Code.ACCOUNT_NOT_FOUND
 
 
 def test_revoking_below_the_largest_approval_rule_is_invalid_policy(city: City) -> None:
-    # Two officials, define_program needs two: revoking either would leave the city stuck.
-    assert city.code(city.appoint(CHECKER, active=False), MAKER) == Code.INVALID_POLICY
+    # Two officials, every action needs two: revoking either would leave the city stuck.
+    assert city.official(city.appoint(CHECKER, active=False)) == Code.INVALID_POLICY
 
 
 @pytest.mark.parametrize(
@@ -405,16 +483,64 @@ def test_inconsistent_witness_sets_are_invalid_policy(
         keys[1] = keys[0]
     witnesses = [c.Witness(name=n, key=k) for n, k in zip(names, keys, strict=True)]
     command = c.SetWitnesses(id=city.new_id(), city=CITY, witnesses=witnesses, quorum=quorum)
-    assert city.code(command, MAKER) == Code.INVALID_POLICY
+    assert city.official(command) == Code.INVALID_POLICY
 
 
 def test_witnesses_and_quorum_are_recorded(city: City) -> None:
     witness = c.Witness(name="gimpo-university", key=public_key_hex(signing_key(50)))
     command = c.SetWitnesses(id=city.new_id(), city=CITY, witnesses=[witness], quorum=1)
-    assert city.code(command, OUTSIDER) == Code.SIGNER_NOT_AUTHORIZED
-    assert city.code(command, MAKER) == Code.OK
+    assert city.code(command, OUTSIDER) == Code.UNKNOWN_SIGNER
+    assert city.official(command) == Code.OK
     assert city.state.authorities.witnesses == {witness.key: "gimpo-university"}
     assert city.state.authorities.quorum == 1
+
+
+# -- who may put a rejection on the chain ---------------------------------------------------
+
+
+def test_a_rejection_signed_only_by_strangers_is_unknown_signer_and_not_recorded(
+    shop: City,
+) -> None:
+    shop.credit("alice", "general", 10_000)
+    shop.wallet("bob")
+    payment = shop.paid("alice", "bakery", 1_000)
+    stranger = signing_key(90)
+    junk: list[c.Command] = [
+        shop.pay_cmd("alice", "bakery", 1),  # someone else's wallet
+        shop.pay_cmd("nobody", "bakery", 1),  # no such wallet
+        shop.transfer_cmd("alice", "bob", 1),
+        shop.refund_cmd("bakery", payment, 1),
+        shop.redeem_cmd("bakery", 1),
+        shop.mint("general", 1),
+        shop.suspend("bakery"),
+        c.Expire(id=shop.new_id(), city=CITY, wallet="alice"),
+        shop.opening("alice", stranger),  # the id is taken: junk with a fresh key
+        shop.opening("carol", OUTSIDER),  # a new wallet not signed by its own key
+        msgspec.structs.replace(genesis(), id=shop.new_id()),
+    ]
+    for command in junk:
+        assert shop.code(command, stranger) == Code.UNKNOWN_SIGNER, type(command).__name__
+        assert not Code.UNKNOWN_SIGNER.recorded
+
+
+def test_a_rejection_signed_by_a_key_the_chain_knows_is_recorded(shop: City) -> None:
+    shop.credit("alice", "general", 10_000)
+    # The account's own key, an official, the operator, a named counterparty's key.
+    assert shop.pay("alice", "bakery", 10_001).code == Code.INSUFFICIENT_FUNDS
+    assert shop.code(shop.pay_cmd("alice", "bakery", 1), MAKER) == Code.SIGNER_NOT_AUTHORIZED
+    assert shop.code(shop.mint("general", 1), OPERATOR) == Code.SIGNER_NOT_AUTHORIZED
+    by_merchant = shop.pay_cmd("alice", "bakery", 1)
+    assert shop.code(by_merchant, shop.keys["bakery"]) == Code.SIGNER_NOT_AUTHORIZED
+    again = shop.opening("alice", shop.keys["alice"])
+    assert shop.code(again, shop.keys["alice"]) == Code.ACCOUNT_EXISTS
+    assert all(Code(code).recorded for code in ("insufficient_funds", "account_exists"))
+
+
+def test_opening_a_new_wallet_with_its_own_new_key_is_ok_though_the_key_is_new(
+    city: City,
+) -> None:
+    fresh = signing_key(91)
+    assert city.code(city.opening("carol", fresh), fresh) == Code.OK
 
 
 # -- accounts ------------------------------------------------------------------------------
@@ -429,8 +555,8 @@ def test_open_wallet_must_be_signed_by_one_of_its_own_keys(city: City) -> None:
 
 
 def test_a_wallet_id_taken_by_a_wallet_or_a_merchant_is_account_exists(shop: City) -> None:
-    key = signing_key(72)
     for taken in ("alice", "bakery"):
+        key = shop.keys[taken]  # its holder, retrying: a key the chain knows
         assert shop.code(shop.opening(taken, key), key) == Code.ACCOUNT_EXISTS
 
 
@@ -476,7 +602,7 @@ def test_redefining_a_program_adds_a_version(city: City) -> None:
 
 def test_mint_fills_the_program_budget_and_counts_as_minted(city: City) -> None:
     city.program("general", budget=0)
-    result = city.run(city.mint("general", 700), MAKER)
+    result = city.run(city.mint("general", 700), MAKER, CHECKER)
     assert (result.code, result.balance) == (Code.OK, 700)
     general = city.state.programs["general"]
     assert (general.budget, general.minted) == (700, 700)
@@ -488,7 +614,7 @@ def test_mint_into_an_unknown_program_is_program_not_found(city: City) -> None:
 
 
 def test_credit_moves_budget_into_a_new_lot_of_the_latest_version(shop: City) -> None:
-    result = shop.run(shop.credit_cmd("alice", "general", 30_000, lot="a" * 32), MAKER)
+    result = shop.run(shop.credit_cmd("alice", "general", 30_000, lot="a" * 32), MAKER, CHECKER)
     assert result == Result(code="ok", lots=[("a" * 32, 30_000)], balance=30_000)
     expiry = lot_expiry_ms(policy(), T0, FIVE_YEARS)
     assert shop.state.wallets["alice"].lots == [
@@ -750,7 +876,7 @@ def test_a_payment_signed_by_another_key_is_signer_not_authorized(shop: City) ->
 
 
 def test_a_payment_from_or_to_an_unknown_account_is_account_not_found(shop: City) -> None:
-    assert shop.code(shop.pay_cmd("nobody", "bakery", 1), OUTSIDER) == Code.ACCOUNT_NOT_FOUND
+    assert shop.code(shop.pay_cmd("nobody", "bakery", 1), MAKER) == Code.ACCOUNT_NOT_FOUND
     assert shop.pay("alice", "nobody", 1).code == Code.ACCOUNT_NOT_FOUND
     # A merchant is not a wallet: it cannot pay.
     by_merchant = shop.pay_cmd("bakery", "bakery", 1)
@@ -759,9 +885,9 @@ def test_a_payment_from_or_to_an_unknown_account_is_account_not_found(shop: City
 
 def test_pay_reports_the_acting_wallet_before_its_signature_then_the_merchant(shop: City) -> None:
     # An unknown wallet cannot have its signature checked: account_not_found comes first.
-    assert shop.code(shop.pay_cmd("nobody", "nobody-2", 0), OUTSIDER) == Code.ACCOUNT_NOT_FOUND
-    # A known wallet with a stranger's signature: signer_not_authorized before the merchant.
-    assert shop.code(shop.pay_cmd("alice", "nobody", 0), OUTSIDER) == Code.SIGNER_NOT_AUTHORIZED
+    assert shop.code(shop.pay_cmd("nobody", "nobody-2", 0), MAKER) == Code.ACCOUNT_NOT_FOUND
+    # A known wallet with another's signature: signer_not_authorized before the merchant.
+    assert shop.code(shop.pay_cmd("alice", "nobody", 0), MAKER) == Code.SIGNER_NOT_AUTHORIZED
     assert shop.pay("alice", "nobody", 0).code == Code.ACCOUNT_NOT_FOUND
 
 
@@ -1054,20 +1180,40 @@ def test_redeem_beyond_the_merchant_balance_is_insufficient_funds(shop: City) ->
     assert shop.redeem("bakery", 20_001).code == Code.INSUFFICIENT_FUNDS
 
 
-def test_redeem_is_signed_by_the_merchant_or_an_official(shop: City) -> None:
+def test_redeem_is_signed_by_the_merchant_itself_only(shop: City) -> None:
     shop.credit("alice", "general", 30_000)
     shop.paid("alice", "bakery", 20_000)
-    assert shop.code(shop.redeem_cmd("bakery", 1), shop.keys["alice"]) == Code.SIGNER_NOT_AUTHORIZED
-    assert shop.code(shop.redeem_cmd("bakery", 1), CHECKER) == Code.OK
-    assert shop.code(shop.redeem_cmd("bakery", 1), OPERATOR) == Code.OK
+    for others in [(CHECKER,), (OPERATOR,), (MAKER, CHECKER, OPERATOR)]:
+        assert shop.code(shop.redeem_cmd("bakery", 1), *others) == Code.SIGNER_NOT_AUTHORIZED
+    # A customer's key is not known for this merchant's payout: not even recorded.
+    assert shop.code(shop.redeem_cmd("bakery", 1), shop.keys["alice"]) == Code.UNKNOWN_SIGNER
     assert shop.code(shop.redeem_cmd("bakery", 1), shop.keys["bakery"]) == Code.OK
 
 
-def test_a_suspended_merchant_can_still_redeem(shop: City) -> None:
+def test_a_suspended_merchant_cannot_redeem_and_its_customers_refunds_still_work(
+    shop: City,
+) -> None:
+    shop.credit("alice", "general", 30_000)
+    payment = shop.paid("alice", "bakery", 20_000)
+    assert shop.official(shop.suspend("bakery")) == Code.OK
+    assert shop.redeem("bakery", 20_000).code == Code.MERCHANT_NOT_ACTIVE
+    assert shop.redeem("bakery", 1).code == Code.MERCHANT_NOT_ACTIVE
+    assert shop.refund("bakery", payment, 20_000).code == Code.OK
+    assert shop.balance("alice") == 30_000
+
+
+def test_a_reinstated_merchant_can_redeem_again(shop: City) -> None:
     shop.credit("alice", "general", 30_000)
     shop.paid("alice", "bakery", 20_000)
     assert shop.official(shop.suspend("bakery")) == Code.OK
+    assert shop.official(shop.approve("bakery")) == Code.OK
     assert shop.redeem("bakery", 20_000).code == Code.OK
+
+
+def test_redeem_reports_invalid_amount_before_merchant_status_before_funds(shop: City) -> None:
+    assert shop.official(shop.suspend("bakery")) == Code.OK
+    assert shop.redeem("bakery", 0).code == Code.INVALID_AMOUNT
+    assert shop.redeem("bakery", 1).code == Code.MERCHANT_NOT_ACTIVE
 
 
 def test_supply_is_minted_minus_burned_after_every_step(city: City) -> None:
@@ -1085,7 +1231,7 @@ def test_supply_is_minted_minus_burned_after_every_step(city: City) -> None:
         lambda: city.redeem("bakery", 12_000),
         lambda: setattr(city, "now", kst_ms(2026, 6, 1)),
         lambda: city.expire("alice"),
-        lambda: city.run(city.mint("general", 1), MAKER),
+        lambda: city.run(city.mint("general", 1), MAKER, CHECKER),
     ]
     for step in steps:
         step()
@@ -1137,16 +1283,16 @@ def test_bad_amounts_are_invalid_amount_for_every_money_command(shop: City, amou
     shop.credit("alice", "general", 50_000)
     payment = shop.paid("alice", "bakery", 10_000)
     shop.wallet("bob")
-    attempts: list[tuple[c.Command, nacl.signing.SigningKey]] = [
-        (shop.mint("general", amount), MAKER),
-        (shop.credit_cmd("alice", "general", amount), MAKER),
-        (shop.pay_cmd("alice", "bakery", amount), shop.keys["alice"]),
-        (shop.refund_cmd("bakery", payment, amount), shop.keys["bakery"]),
-        (shop.transfer_cmd("alice", "bob", amount), shop.keys["alice"]),
-        (shop.redeem_cmd("bakery", amount), shop.keys["bakery"]),
+    attempts: list[tuple[c.Command, tuple[nacl.signing.SigningKey, ...]]] = [
+        (shop.mint("general", amount), (MAKER, CHECKER)),
+        (shop.credit_cmd("alice", "general", amount), (MAKER, CHECKER)),
+        (shop.pay_cmd("alice", "bakery", amount), (shop.keys["alice"],)),
+        (shop.refund_cmd("bakery", payment, amount), (shop.keys["bakery"],)),
+        (shop.transfer_cmd("alice", "bob", amount), (shop.keys["alice"],)),
+        (shop.redeem_cmd("bakery", amount), (shop.keys["bakery"],)),
     ]
-    for command, signer in attempts:
-        assert shop.code(command, signer) == Code.INVALID_AMOUNT, type(command).__name__
+    for command, signers in attempts:
+        assert shop.code(command, *signers) == Code.INVALID_AMOUNT, type(command).__name__
 
 
 def test_the_amount_limit_itself_is_a_valid_amount(city: City) -> None:
@@ -1182,3 +1328,137 @@ def test_the_same_commands_give_the_same_state_every_time() -> None:
         return snapshot(city.state)
 
     assert day(City()) == day(City())
+
+
+# -- card wallets, lot limit, holding cap through refunds ---------------------------------------
+
+
+def test_a_card_wallet_gift_without_evidence_is_evidence_missing(city: City) -> None:
+    city.program("general", transferable=True)
+    city.wallet("card-7", custodial=True)
+    city.wallet("bob")
+    city.credit("card-7", "general", 10_000)
+    assert city.transfer("card-7", "bob", 1_000).code == Code.EVIDENCE_MISSING
+    assert city.transfer("card-7", "bob", 1_000, evidence="van:auth:654321").code == Code.OK
+    assert city.balance("bob") == 1_000
+
+
+def test_a_card_wallet_gift_reports_same_account_before_evidence(city: City) -> None:
+    city.program("general", transferable=True)
+    city.wallet("card-7", custodial=True)
+    assert city.transfer("card-7", "card-7", 1).code == Code.SAME_ACCOUNT
+
+
+def test_gifts_of_the_same_money_merge_into_one_lot(gifting: City) -> None:
+    city = gifting
+    city.credit("alice", "general", 10_000)
+    first = city.transfer_cmd("alice", "bob", 1)
+    assert city.code(first, city.keys["alice"]) == Code.OK
+    for _ in range(300):
+        assert city.transfer("alice", "bob", 1).lots == [(f"{first.id}.0", 1)]
+    assert city.lots("bob") == [(f"{first.id}.0", 301)]
+
+
+def test_gifts_of_differently_expiring_money_stay_apart(gifting: City) -> None:
+    city = gifting
+    city.program("short", valid_days=10, transferable=True)
+    city.credit("alice", "short", 1_000)
+    city.credit("alice", "general", 1_000)
+    command = city.transfer_cmd("alice", "bob", 2_000)
+    result = city.run(command, city.keys["alice"])
+    assert result.lots == [(f"{command.id}.0", 1_000), (f"{command.id}.1", 1_000)]
+    assert [lot.program for lot in city.state.wallets["bob"].lots] == ["short", "general"]
+
+
+def fill_lots(city: City, wallet: str, count: int) -> None:
+    for _ in range(count):
+        city.credit(wallet, "general", 1)
+
+
+def test_a_credit_beyond_the_lot_limit_is_lot_limit_exceeded(city: City) -> None:
+    city.program("general")
+    city.wallet("alice")
+    city.merchant("bakery")
+    fill_lots(city, "alice", spending.MAX_LOTS_PER_WALLET)
+    credit = city.credit_cmd("alice", "general", 1)
+    assert city.official(credit) == Code.LOT_LIMIT_EXCEEDED
+    # Spending a lot makes room again.
+    assert city.pay("alice", "bakery", 1).code == Code.OK
+    assert city.official(city.credit_cmd("alice", "general", 1)) == Code.OK
+
+
+def test_a_gift_needing_a_new_lot_beyond_the_limit_is_lot_limit_exceeded(gifting: City) -> None:
+    city = gifting
+    city.program("short", valid_days=10, transferable=True)
+    city.credit("alice", "short", 1_000)
+    city.credit("alice", "general", 1_000)
+    for _ in range(spending.MAX_LOTS_PER_WALLET - 1):
+        city.credit("bob", "general", 1)
+    # bob has room for one new lot: the short-lived money fits, the general one does not.
+    assert city.transfer("alice", "bob", 2_000).code == Code.LOT_LIMIT_EXCEEDED
+    assert city.transfer("alice", "bob", 1_000).code == Code.OK
+    # The short-lived money is gone; general money would need a new lot in a full wallet.
+    assert city.transfer("alice", "bob", 1).code == Code.LOT_LIMIT_EXCEEDED
+
+
+def test_a_full_wallet_still_takes_gifts_that_merge(gifting: City) -> None:
+    city = gifting
+    city.credit("alice", "general", 10_000)
+    assert city.transfer("alice", "bob", 1).code == Code.OK
+    for _ in range(spending.MAX_LOTS_PER_WALLET - 1):
+        city.credit("bob", "general", 1)
+    assert len(city.state.wallets["bob"].lots) == spending.MAX_LOTS_PER_WALLET
+    assert city.transfer("alice", "bob", 500).code == Code.OK
+
+
+def test_a_refund_is_never_refused_for_the_lot_limit(city: City) -> None:
+    city.program("general")
+    city.wallet("alice")
+    city.merchant("bakery")
+    fill_lots(city, "alice", 3)
+    payment = city.paid("alice", "bakery", 3)  # three lots consumed and removed
+    fill_lots(city, "alice", spending.MAX_LOTS_PER_WALLET)
+    assert city.refund("bakery", payment, 3).code == Code.OK
+    assert len(city.state.wallets["alice"].lots) == spending.MAX_LOTS_PER_WALLET + 3
+    assert city.official(city.credit_cmd("alice", "general", 1)) == Code.LOT_LIMIT_EXCEEDED
+
+
+def test_a_refund_may_take_a_wallet_above_its_holding_cap_which_then_blocks_credits(
+    city: City,
+) -> None:
+    """The documented exception: a refund restores the exact lots a payment drew, even
+    above the holding cap; until the wallet is below the cap again it takes no more."""
+    city.program("general", holding_cap=50_000)
+    city.wallet("alice")
+    city.merchant("bakery")
+    city.credit("alice", "general", 50_000)
+    payment = city.paid("alice", "bakery", 20_000)
+    city.credit("alice", "general", 20_000)
+    assert city.refund("bakery", payment, 20_000).code == Code.OK
+    assert city.balance("alice") == 70_000
+    assert city.official(city.credit_cmd("alice", "general", 1)) == Code.HOLDING_LIMIT_EXCEEDED
+    city.paid("alice", "bakery", 20_001)
+    assert city.official(city.credit_cmd("alice", "general", 1)) == Code.OK
+
+
+def test_a_payment_walks_at_most_the_lot_limit_however_many_gifts_arrive(gifting: City) -> None:
+    city = gifting
+    city.credit("alice", "general", 10_000)
+    for _ in range(1_000):
+        city.transfer("alice", "bob", 1)
+    assert len(city.state.wallets["bob"].lots) == 1
+
+
+# -- input bounds the ledger keeps even for commands built in code ------------------------------
+
+
+@pytest.mark.parametrize("revenue", [-1, MAX_REVENUE + 1, True])
+def test_an_annual_revenue_outside_its_range_is_invalid_amount(city: City, revenue: int) -> None:
+    registration = city.register("bakery", signing_key(74), revenue=revenue)
+    assert city.official(registration) == Code.INVALID_AMOUNT
+
+
+@pytest.mark.parametrize("days", [0, MAX_VALID_DAYS + 1, 10_000_000])
+def test_a_genesis_default_validity_outside_its_range_is_invalid_policy(days: int) -> None:
+    code, _ = on_new_city(genesis(days=days), OPERATOR)
+    assert code == Code.INVALID_POLICY

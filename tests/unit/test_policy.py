@@ -6,9 +6,9 @@ import datetime as dt
 
 import pytest
 
-from localpay.domain.calendar import DAY_MS, KST
+from localpay.domain.calendar import DAY_MS, KST, iso_date
 from localpay.domain.codes import Code
-from localpay.domain.money import MAX_AMOUNT
+from localpay.domain.money import MAX_AMOUNT, MAX_VALID_DAYS
 from localpay.domain.policy import (
     MAX_POLICY_LIST,
     MerchantFacts,
@@ -94,10 +94,10 @@ def test_a_plain_policy_is_usable() -> None:
     assert check_policy(policy(valid_until="2026-12-31", daily_cap=5, monthly_cap=5)) is None
 
 
-@pytest.mark.parametrize(
-    "field",
-    ["revenue_cap", "valid_days", "per_payment_cap", "daily_cap", "monthly_cap", "holding_cap"],
-)
+CAPS = ["revenue_cap", "per_payment_cap", "daily_cap", "monthly_cap", "holding_cap"]
+
+
+@pytest.mark.parametrize("field", CAPS)
 @pytest.mark.parametrize("value", [-1, MAX_AMOUNT + 1, True])
 def test_a_cap_outside_zero_to_the_amount_limit_is_refused(field: str, value: int) -> None:
     reason = check_policy(policy(**{field: value}))
@@ -105,12 +105,39 @@ def test_a_cap_outside_zero_to_the_amount_limit_is_refused(field: str, value: in
     assert "whole numbers from 0" in reason
 
 
-@pytest.mark.parametrize(
-    "field",
-    ["revenue_cap", "valid_days", "per_payment_cap", "daily_cap", "monthly_cap", "holding_cap"],
-)
+@pytest.mark.parametrize("field", CAPS)
 def test_a_cap_at_the_amount_limit_is_accepted(field: str) -> None:
     assert check_policy(policy(**{field: MAX_AMOUNT})) is None
+
+
+@pytest.mark.parametrize("days", [-1, MAX_VALID_DAYS + 1, 10_000_000, True])
+def test_valid_days_outside_zero_to_a_hundred_years_are_refused(days: int) -> None:
+    assert check_policy(policy(valid_days=days)) == (
+        f"valid_days must be a whole number from 0 (none) to {MAX_VALID_DAYS}"
+    )
+
+
+def test_valid_days_of_a_hundred_years_are_accepted_and_give_a_showable_expiry() -> None:
+    assert check_policy(policy(valid_days=MAX_VALID_DAYS)) is None
+    expiry = lot_expiry_ms(policy(valid_days=MAX_VALID_DAYS), CREDITED, FIVE_YEARS)
+    assert expiry == kst_ms(2026, 5, 30) + MAX_VALID_DAYS * DAY_MS
+    assert iso_date(expiry - 1) == "2126-08-13"  # about 100 years on, a date every read can show
+
+
+@pytest.mark.parametrize("date", ["0001-01-01", "1969-12-31", "9999-12-31"])
+def test_valid_until_outside_the_showable_range_is_refused(date: str) -> None:
+    assert check_policy(policy(valid_until=date)) == (
+        "valid_until must be from 1970-01-01 to 9999-12-30"
+    )
+
+
+def test_the_latest_end_date_gives_a_showable_expiry_even_far_in_the_future() -> None:
+    assert check_policy(policy(valid_until="9999-12-30")) is None
+    expiry = lot_expiry_ms(policy(valid_until="9999-12-30"), CREDITED, FIVE_YEARS)
+    assert iso_date(expiry) == "9999-12-31"
+    # Whatever the block time, days never carry an expiry past that date.
+    late = lot_expiry_ms(policy(valid_days=MAX_VALID_DAYS), expiry, FIVE_YEARS)
+    assert late == expiry
 
 
 def test_too_many_categories_counts_allowed_and_denied_together() -> None:

@@ -20,6 +20,9 @@ class Code(enum.StrEnum):
     # The id is spent by a different command: no receipt, no data (the id is bound to
     # the exact envelope it was first recorded with).
     ID_REUSED = "id_reused"
+    # Refused by the ledger, but no key the chain knows for this command signed it
+    # (a stranger's key): anyone could send such junk, so it never takes chain space.
+    UNKNOWN_SIGNER = "unknown_signer"
     # Recorded on the chain with the command: the id is spent.
     OK = "ok"
     CITY_EXISTS = "city_exists"
@@ -44,6 +47,7 @@ class Code(enum.StrEnum):
     DAILY_LIMIT_EXCEEDED = "daily_limit_exceeded"
     MONTHLY_LIMIT_EXCEEDED = "monthly_limit_exceeded"
     HOLDING_LIMIT_EXCEEDED = "holding_limit_exceeded"
+    LOT_LIMIT_EXCEEDED = "lot_limit_exceeded"
     REFUND_EXCEEDS_PAYMENT = "refund_exceeds_payment"
     INSUFFICIENT_FUNDS = "insufficient_funds"
     NOTHING_TO_EXPIRE = "nothing_to_expire"
@@ -67,6 +71,7 @@ REASONS: dict[Code, str] = {
     Code.CITY_NOT_FOUND: "the city has no genesis yet: only its creation can come first",
     Code.SIGNATURE_INVALID: "a signature does not verify",
     Code.ID_REUSED: "this command id was already used by a different command",
+    Code.UNKNOWN_SIGNER: "refused, and signed by no key this city knows for this command",
     Code.OK: "applied",
     Code.CITY_EXISTS: "the city already has a genesis",
     Code.SIGNER_NOT_AUTHORIZED: "no signature from a key allowed to do this",
@@ -78,7 +83,7 @@ REASONS: dict[Code, str] = {
     Code.INVALID_AMOUNT: "the amount must be a whole number of won between 1 and the limit",
     Code.INVALID_POLICY: "the program policy is inconsistent",
     Code.SAME_ACCOUNT: "source and destination are the same account",
-    Code.EVIDENCE_MISSING: "a card (custodial) wallet payment must carry its authorization",
+    Code.EVIDENCE_MISSING: "a card (custodial) wallet's payment or gift needs its authorization",
     Code.MERCHANT_NOT_ACTIVE: "the merchant is not approved or is suspended",
     Code.MERCHANT_STATUS_UNCHANGED: "the merchant already has that status",
     Code.PROGRAM_EXPIRED: "the program's money is no longer valid",
@@ -90,6 +95,7 @@ REASONS: dict[Code, str] = {
     Code.DAILY_LIMIT_EXCEEDED: "above the program's daily limit",
     Code.MONTHLY_LIMIT_EXCEEDED: "above the program's monthly limit",
     Code.HOLDING_LIMIT_EXCEEDED: "the wallet would hold more of this program than allowed",
+    Code.LOT_LIMIT_EXCEEDED: "the wallet holds as many separate lots of money as allowed",
     Code.REFUND_EXCEEDS_PAYMENT: "the refund is larger than what remains of the payment",
     Code.INSUFFICIENT_FUNDS: "not enough usable balance",
     Code.NOTHING_TO_EXPIRE: "the wallet has no expired money",

@@ -16,6 +16,7 @@ from typing import Annotated, Final
 
 import msgspec
 
+from localpay.domain.money import MAX_VALID_DAYS, Amount, Revenue
 from localpay.domain.policy import Label, Policy
 
 SIGNING_PREFIX: Final = b"localpay/command/v1\n"
@@ -26,6 +27,8 @@ MAX_COMMAND_BYTES: Final = 8192
 MAX_SIGNATURES: Final = 4
 #: Most keys one wallet or merchant may register.
 MAX_KEYS: Final = 4
+#: Most witnesses one city may name.
+MAX_WITNESSES: Final = 16
 
 CommandId = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{32}$")]
 AccountId = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9_-]{2,39}$")]
@@ -34,6 +37,10 @@ PublicKeyHex = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{64}$")]
 SignatureHex = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{128}$")]
 Reference = Annotated[str, msgspec.Meta(max_length=128, pattern=r"^[\x21-\x7e]*$")]
 Keys = Annotated[list[PublicKeyHex], msgspec.Meta(min_length=1, max_length=MAX_KEYS)]
+
+
+#: Distinct officials an action needs: one command carries at most MAX_SIGNATURES.
+ApprovalCount = Annotated[int, msgspec.Meta(ge=1, le=MAX_SIGNATURES)]
 
 
 class Official(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -53,8 +60,8 @@ class CreateCity(_Command, frozen=True, tag="create_city"):
     currency: Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}$")]
     operator_key: PublicKeyHex
     officials: Annotated[list[Official], msgspec.Meta(min_length=1, max_length=64)]
-    approvals: dict[Label, int]
-    default_valid_days: int
+    approvals: Annotated[dict[Label, ApprovalCount], msgspec.Meta(max_length=16)]
+    default_valid_days: Annotated[int, msgspec.Meta(ge=1, le=MAX_VALID_DAYS)]
 
 
 class AppointOfficial(_Command, frozen=True, tag="appoint_official"):
@@ -73,8 +80,8 @@ class Witness(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 class SetWitnesses(_Command, frozen=True, tag="set_witnesses"):
     """Who co-signs the city's checkpoints, and how many make a checkpoint final."""
 
-    witnesses: Annotated[list[Witness], msgspec.Meta(max_length=16)]
-    quorum: int
+    witnesses: Annotated[list[Witness], msgspec.Meta(max_length=MAX_WITNESSES)]
+    quorum: Annotated[int, msgspec.Meta(ge=0, le=MAX_WITNESSES)]
 
 
 class RegisterMerchant(_Command, frozen=True, tag="register_merchant"):
@@ -82,7 +89,7 @@ class RegisterMerchant(_Command, frozen=True, tag="register_merchant"):
     keys: Keys
     category: Label
     area: Label
-    annual_revenue: int
+    annual_revenue: Revenue
     registration_hash: Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{64}$")]
 
 
@@ -110,34 +117,38 @@ class Mint(_Command, frozen=True, tag="mint"):
     """Units created into a program budget against won received in the trust account."""
 
     program: Label
-    amount: int
+    amount: Amount
     won_ref: Reference
 
 
 class Credit(_Command, frozen=True, tag="credit"):
     program: Label
     wallet: AccountId
-    amount: int
+    amount: Amount
     origin: Reference
 
 
 class Pay(_Command, frozen=True, tag="pay"):
     wallet: AccountId
     merchant: AccountId
-    amount: int
+    amount: Amount
     evidence: Reference
 
 
 class Refund(_Command, frozen=True, tag="refund"):
     merchant: AccountId
     payment: CommandId
-    amount: int
+    amount: Amount
 
 
 class Transfer(_Command, frozen=True, tag="transfer"):
+    """A gift; from a card (custodial) wallet it carries the card's authorization, as a
+    payment does, so a gift cannot go around the card's own limits."""
+
     wallet: AccountId
     to: AccountId
-    amount: int
+    amount: Amount
+    evidence: Reference
 
 
 class Expire(_Command, frozen=True, tag="expire"):
@@ -148,7 +159,7 @@ class Redeem(_Command, frozen=True, tag="redeem"):
     """Merchant units burned against won paid out of the trust account."""
 
     merchant: AccountId
-    amount: int
+    amount: Amount
     payout_ref: Reference
 
 
@@ -170,7 +181,7 @@ Command = (
     | Redeem
 )
 
-#: Command types that officials sign; each needs `approvals[type]` distinct officials (default 1).
+#: Command types that officials sign; each needs `approvals[type]` distinct officials.
 OFFICIAL_COMMANDS: Final = frozenset(
     {
         "appoint_official",
@@ -183,6 +194,18 @@ OFFICIAL_COMMANDS: Final = frozenset(
         "credit",
     }
 )
+
+
+#: Distinct officials an official command needs when the genesis names no rule for it:
+#: maker-checker unless a city chose otherwise.
+DEFAULT_APPROVALS: Final = 2
+#: Officials that minting needs at the least: no one person can create money.
+MIN_MINT_APPROVALS: Final = 2
+
+
+def approvals_needed(approvals: dict[str, int], kind: str) -> int:
+    """Distinct officials a command of this type needs in a city with these rules."""
+    return approvals.get(kind, DEFAULT_APPROVALS)
 
 
 class Signature(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

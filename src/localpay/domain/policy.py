@@ -14,12 +14,16 @@ import msgspec
 
 from localpay.domain.calendar import days_later_end_ms, end_of_day_ms
 from localpay.domain.codes import Code
-from localpay.domain.money import MAX_AMOUNT
+from localpay.domain.money import MAX_AMOUNT, MAX_VALID_DAYS, Cap, ValidDays
 
 Label = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9_.-]{0,39}$")]
 
 #: Most categories or areas one policy may list; keeps evaluation bounded.
 MAX_POLICY_LIST = 64
+#: The range of end dates: every expiry computed from them (the next Korean midnight)
+#: stays a date Python's calendar can show, 9999-12-31 at the latest.
+FIRST_END_DATE = "1970-01-01"
+LAST_END_DATE = "9999-12-30"
 
 
 class Policy(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -29,13 +33,13 @@ class Policy(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     allowed_categories: list[Label]
     denied_categories: list[Label]
     areas: list[Label]
-    revenue_cap: int
+    revenue_cap: Cap
     valid_until: str
-    valid_days: int
-    per_payment_cap: int
-    daily_cap: int
-    monthly_cap: int
-    holding_cap: int
+    valid_days: ValidDays
+    per_payment_cap: Cap
+    daily_cap: Cap
+    monthly_cap: Cap
+    holding_cap: Cap
     transferable: bool
     refundable: bool
 
@@ -50,16 +54,19 @@ class MerchantFacts(msgspec.Struct, frozen=True):
 
 def check_policy(policy: Policy) -> str | None:
     """Reason the policy is inconsistent, or None if it is usable."""
+    # Decoding already bounds these; a policy built in code is checked the same way.
     caps = (
         policy.revenue_cap,
-        policy.valid_days,
         policy.per_payment_cap,
         policy.daily_cap,
         policy.monthly_cap,
         policy.holding_cap,
     )
     if any(type(c) is not int or c < 0 or c > MAX_AMOUNT for c in caps):
-        return "caps and day counts must be whole numbers from 0 (no limit) to the amount limit"
+        return "caps must be whole numbers from 0 (no limit) to the amount limit"
+    days = policy.valid_days
+    if type(days) is not int or not 0 <= days <= MAX_VALID_DAYS:
+        return f"valid_days must be a whole number from 0 (none) to {MAX_VALID_DAYS}"
     if len(policy.allowed_categories) + len(policy.denied_categories) > MAX_POLICY_LIST:
         return "too many categories"
     if len(policy.areas) > MAX_POLICY_LIST:
@@ -74,9 +81,14 @@ def check_policy(policy: Policy) -> str | None:
             dt.date.fromisoformat(policy.valid_until)
         except ValueError:
             return "valid_until must be a date YYYY-MM-DD or empty"
+        if not FIRST_END_DATE <= policy.valid_until <= LAST_END_DATE:
+            return f"valid_until must be from {FIRST_END_DATE} to {LAST_END_DATE}"
     if policy.daily_cap and policy.monthly_cap and policy.daily_cap > policy.monthly_cap:
         return "the daily cap exceeds the monthly cap"
     return None
+
+
+_LATEST_EXPIRY_MS = end_of_day_ms(LAST_END_DATE)
 
 
 def lot_expiry_ms(policy: Policy, credited_at_ms: int, default_days: int) -> int:
@@ -91,7 +103,8 @@ def lot_expiry_ms(policy: Policy, credited_at_ms: int, default_days: int) -> int
     days = policy.valid_days or (0 if policy.valid_until else default_days)
     if days:
         candidates.append(days_later_end_ms(credited_at_ms, days))
-    return min(candidates)
+    # Never past the last showable date, whatever the block time: every read can show it.
+    return min(*candidates, _LATEST_EXPIRY_MS)
 
 
 def evaluate(policy: Policy, merchant: MerchantFacts) -> Code:

@@ -13,7 +13,7 @@ from typing import Any
 
 from localpay.domain import commands as c
 from localpay.domain.codes import Code
-from localpay.domain.money import valid_amount
+from localpay.domain.money import MAX_REVENUE, MAX_VALID_DAYS, valid_amount
 from localpay.domain.policy import check_policy, lot_expiry_ms
 from localpay.ledger import spending
 from localpay.ledger.results import OK, Result, rejected
@@ -35,11 +35,18 @@ NOTHING: Touched = []
 
 
 def apply(state: CityState, cmd: c.Command, signers: frozenset[str], now_ms: int) -> Outcome:
-    """Apply one command whose signatures were verified (their keys are `signers`)."""
+    """Apply one command whose signatures were verified (their keys are `signers`).
+
+    A rejection that no key known for the command signed is `unknown_signer`, which
+    is never recorded: otherwise any stranger's key could fill the chain with junk.
+    """
     handler: Callable[[CityState, Any, frozenset[str], int], Outcome] = _HANDLERS[type(cmd)]
     if state.genesis is None and not isinstance(cmd, c.CreateCity):
         return rejected(Code.CITY_NOT_FOUND), NOTHING
-    return handler(state, cmd, signers, now_ms)
+    outcome = handler(state, cmd, signers, now_ms)
+    if not outcome[0].ok and state.genesis is not None and not _known_signer(state, cmd, signers):
+        return rejected(Code.UNKNOWN_SIGNER), NOTHING
+    return outcome
 
 
 _PARTY_FIELDS: dict[type, tuple[str, ...]] = {
@@ -61,14 +68,52 @@ def parties(state: CityState, cmd: c.Command) -> tuple[str, ...]:
 # -- authority ---------------------------------------------------------------------
 
 
+def _known_signer(state: CityState, cmd: c.Command, signers: frozenset[str]) -> bool:
+    """Did a key the chain knows in a role for this command sign it: the operator, an
+    official, or a key of an account the command names? (A new wallet's own key is not
+    known yet: it counts only when its opening succeeds.)"""
+    assert state.genesis is not None
+    if state.genesis.operator_key in signers or not signers.isdisjoint(state.authorities.officials):
+        return True
+    for field in _PARTY_FIELDS[type(cmd)]:
+        name = getattr(cmd, field)
+        account = state.wallets.get(name) or state.merchants.get(name)
+        if account is not None and not signers.isdisjoint(account.keys):
+            return True
+    return False
+
+
 def _official_verdict(state: CityState, kind: str, signers: frozenset[str]) -> Code:
+    # `signers` is a set of keys: one official signing twice is still one official.
     assert state.genesis is not None
     approving = len(signers & state.authorities.officials.keys())
     if approving == 0:
         return Code.SIGNER_NOT_AUTHORIZED
-    if approving < state.genesis.approvals.get(kind, 1):
+    if approving < c.approvals_needed(state.genesis.approvals, kind):
         return Code.APPROVALS_MISSING
     return Code.OK
+
+
+def _largest_rule(approvals: dict[str, int]) -> int:
+    return max(c.approvals_needed(approvals, kind) for kind in c.OFFICIAL_COMMANDS)
+
+
+def _approval_rules_fault(cmd: c.CreateCity) -> bool:
+    """Are the genesis approval rules unusable or unsafe?"""
+    rules = cmd.approvals
+    if not rules.keys() <= c.OFFICIAL_COMMANDS:
+        return True  # a misspelt action would silently keep the default
+    if any(type(n) is not int or not 1 <= n <= c.MAX_SIGNATURES for n in rules.values()):
+        return True  # 0 would let anyone act; above the signature limit, no one could
+    if c.approvals_needed(rules, "mint") < c.MIN_MINT_APPROVALS:
+        return True
+    # Approval is also reinstatement: undoing a suspension takes at least as many.
+    if c.approvals_needed(rules, "approve_merchant") < c.approvals_needed(
+        rules, "suspend_merchant"
+    ):
+        return True
+    # A rule needing more distinct officials than the city has could never be met.
+    return _largest_rule(rules) > len({o.key for o in cmd.officials})
 
 
 def _is_official_or_operator(state: CityState, signers: frozenset[str]) -> bool:
@@ -90,10 +135,7 @@ def _create_city(state: CityState, cmd: c.CreateCity, signers: frozenset[str], n
         return rejected(Code.CITY_EXISTS), NOTHING
     if cmd.operator_key not in signers:
         return rejected(Code.SIGNER_NOT_AUTHORIZED), NOTHING
-    if cmd.default_valid_days <= 0 or any(n < 1 for n in cmd.approvals.values()):
-        return rejected(Code.INVALID_POLICY), NOTHING
-    # A rule needing more distinct officials than the city has could never be met.
-    if max([1, *cmd.approvals.values()]) > len({o.key for o in cmd.officials}):
+    if not 1 <= cmd.default_valid_days <= MAX_VALID_DAYS or _approval_rules_fault(cmd):
         return rejected(Code.INVALID_POLICY), NOTHING
     state.genesis = cmd
     state.authorities.officials = {o.key: o.role for o in cmd.officials}
@@ -113,7 +155,7 @@ def _appoint_official(
         return rejected(Code.ACCOUNT_NOT_FOUND), NOTHING
     assert state.genesis is not None
     # Never leave the city unable to act: enough officials for its largest approval rule.
-    if len(officials) < max([1, *state.genesis.approvals.values()]):
+    if len(officials) < _largest_rule(state.genesis.approvals):
         return rejected(Code.INVALID_POLICY), NOTHING
     state.authorities.officials = officials
     return OK, ["o"]
@@ -153,7 +195,7 @@ def _register_merchant(
         return rejected(verdict), NOTHING
     if _account_taken(state, cmd.merchant):
         return rejected(Code.ACCOUNT_EXISTS), NOTHING
-    if cmd.annual_revenue < 0:
+    if type(cmd.annual_revenue) is not int or not 0 <= cmd.annual_revenue <= MAX_REVENUE:
         return rejected(Code.INVALID_AMOUNT), NOTHING
     state.merchants[cmd.merchant] = Merchant(
         id=cmd.merchant,
@@ -254,6 +296,8 @@ def _credit(state: CityState, cmd: c.Credit, signers: frozenset[str], now: int) 
         and spending.holding(wallet, cmd.program) + cmd.amount > policy.holding_cap
     ):
         return rejected(Code.HOLDING_LIMIT_EXCEEDED), NOTHING
+    if not spending.room_for_lots(wallet, 1):
+        return rejected(Code.LOT_LIMIT_EXCEEDED), NOTHING
     if program.budget < cmd.amount:
         return rejected(Code.INSUFFICIENT_FUNDS), NOTHING
     program.budget -= cmd.amount
@@ -331,9 +375,13 @@ def _transfer(state: CityState, cmd: c.Transfer, signers: frozenset[str], now: i
         return rejected(Code.INVALID_AMOUNT), NOTHING
     if source.id == target.id:
         return rejected(Code.SAME_ACCOUNT), NOTHING
+    if source.custodial and not cmd.evidence:
+        return rejected(Code.EVIDENCE_MISSING), NOTHING
     plan = spending.plan_transfer(state.programs, source, target, cmd.amount, now)
     if isinstance(plan, Code):
         return rejected(plan), NOTHING
+    if not spending.room_for_lots(target, spending.new_gift_lots(source, target, plan)):
+        return rejected(Code.LOT_LIMIT_EXCEEDED), NOTHING
     moved = spending.move(source, target, plan, cmd.id, now)
     result = Result(code=Code.OK.value, lots=moved, balance=source.balance())
     return result, [f"w:{source.id}", f"w:{target.id}"]
@@ -365,10 +413,15 @@ def _redeem(state: CityState, cmd: c.Redeem, signers: frozenset[str], now: int) 
     merchant = state.merchants.get(cmd.merchant)
     if merchant is None:
         return rejected(Code.ACCOUNT_NOT_FOUND), NOTHING
-    if not signers.intersection(merchant.keys) and not _is_official_or_operator(state, signers):
+    # Only the merchant itself: no official or operator pays won out of the trust account
+    # for a merchant that did not ask.
+    if not signers.intersection(merchant.keys):
         return rejected(Code.SIGNER_NOT_AUTHORIZED), NOTHING
     if not valid_amount(cmd.amount):
         return rejected(Code.INVALID_AMOUNT), NOTHING
+    # A suspended merchant's units stay put: its customers' refunds are paid from them.
+    if merchant.status != MERCHANT_ACTIVE:
+        return rejected(Code.MERCHANT_NOT_ACTIVE), NOTHING
     if merchant.balance < cmd.amount:
         return rejected(Code.INSUFFICIENT_FUNDS), NOTHING
     merchant.balance -= cmd.amount

@@ -15,6 +15,7 @@ import msgspec
 import nacl.exceptions
 import nacl.signing
 
+from localpay.domain.codes import Code
 from localpay.domain.commands import CreateCity, DecodeError, command_type, decode_envelope
 from localpay.ledger import checkpoint, machine, merkle
 from localpay.ledger.blocks import BlockHeader, TxRecord, encode_result, header_hash
@@ -116,6 +117,8 @@ class Replayer:
         if signers is None:
             raise ChainError(f"{where}: a command signature does not verify")
         result, keys = machine.apply(self.state, command, signers, header.time_ms)
+        if not Code(result.code).recorded:  # e.g. unknown_signer: the sequencer never stores it
+            raise ChainError(f"{where}: a {result.code} command is never on the chain")
         self.touched.update(dict.fromkeys(keys))
         replayed = encode_result(result)
         if replayed != tx.result:

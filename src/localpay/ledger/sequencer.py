@@ -319,6 +319,9 @@ class Sequencer:
                 self._genesis(pending, command, signers, now)
                 continue
             result, keys = machine.apply(self.state, command, signers, now)
+            if not Code(result.code).recorded:  # a stranger's junk: answered, never stored
+                _reject(pending, command.id, result.code, REASONS[Code(result.code)])
+                continue
             block.touched.update(dict.fromkeys(keys))
             block.add(
                 self._record(pending.envelope, command, result, len(block.txs)), pending, result

@@ -3,9 +3,17 @@
 Payments draw eligible, unexpired lots soonest-expiring first (ties by lot id),
 within each program's per-payment, daily and monthly caps. Refunds put the money
 back into the very lots it came from, last drawn first.
+
+A payment walks the wallet's lots, so their number is bounded: a credit or a gift
+that would add a lot beyond MAX_LOTS_PER_WALLET is refused, and gifts merge into the
+receiver's gift lot of the same program, version and expiry (5,000 one-won gifts make
+one lot, not 5,000). A refund is never refused for either limit: it restores the exact
+lots, which may leave a wallet above its holding cap or its lot limit until it spends.
 """
 
 from __future__ import annotations
+
+from typing import Final
 
 from localpay.domain.calendar import day_key, month_key
 from localpay.domain.codes import Code
@@ -15,6 +23,12 @@ from localpay.ledger.state import Draw, Lot, Merchant, Payment, Program, Wallet,
 # A plan: (lot index in wallet.lots, amount to take), in drawing order.
 Plan = list[tuple[int, int]]
 
+#: Most lots a credit or a gift may bring a wallet to: bounds what one payment walks
+#: (256 lots keep a payment well under a millisecond of ledger time).
+MAX_LOTS_PER_WALLET: Final = 256
+#: The origin of lots made by a transfer.
+GIFT: Final = "gift"
+
 
 def _sort_key(lot: Lot) -> tuple[int, str]:
     return (lot.expires_ms, lot.id)
@@ -23,6 +37,11 @@ def _sort_key(lot: Lot) -> tuple[int, str]:
 def insert_lot(wallet: Wallet, lot: Lot) -> None:
     wallet.lots.append(lot)
     wallet.lots.sort(key=_sort_key)
+
+
+def room_for_lots(wallet: Wallet, new: int) -> bool:
+    """May the wallet take `new` more lots under the lot limit?"""
+    return len(wallet.lots) + new <= MAX_LOTS_PER_WALLET
 
 
 def holding(wallet: Wallet, program: str) -> int:
@@ -197,16 +216,42 @@ def plan_transfer(
     return Code.HOLDING_LIMIT_EXCEEDED if held_out and not untransferable else Code.NOT_TRANSFERABLE
 
 
+GiftKey = tuple[str, int, int]
+
+
+def _gift_key(lot: Lot) -> GiftKey:
+    # Money that shares program, version and expiry is judged and expires alike.
+    return (lot.program, lot.version, lot.expires_ms)
+
+
+def _gift_lots(wallet: Wallet) -> dict[GiftKey, Lot]:
+    return {_gift_key(lot): lot for lot in wallet.lots if lot.origin == GIFT}
+
+
+def new_gift_lots(source: Wallet, target: Wallet, plan: Plan) -> int:
+    """How many lots a transfer plan would add to the receiver (the rest merge)."""
+    existing = _gift_lots(target)
+    return len({_gift_key(source.lots[i]) for i, _ in plan} - existing.keys())
+
+
 def move(
     source: Wallet, target: Wallet, plan: Plan, command_id: str, now: int
 ) -> list[tuple[str, int]]:
-    """Carry out a transfer: new lots in the receiver keep program, version and expiry."""
-    moved = []
-    for n, (index, amount) in enumerate(plan):
+    """Carry out a transfer: the money joins the receiver's gift lot of the same program,
+    version and expiry, or a new lot `<transfer id>.<n>` that keeps all three."""
+    gifts = _gift_lots(target)
+    moved: dict[str, int] = {}
+    made = 0
+    for index, amount in plan:
         lot = source.lots[index]
         lot.amount -= amount
-        new = Lot(f"{command_id}.{n}", lot.program, lot.version, amount, lot.expires_ms, "gift")
-        insert_lot(target, new)
-        moved.append((new.id, amount))
+        gift = gifts.get(_gift_key(lot))
+        if gift is None:
+            gift = Lot(f"{command_id}.{made}", lot.program, lot.version, 0, lot.expires_ms, GIFT)
+            gifts[_gift_key(lot)] = gift
+            insert_lot(target, gift)
+            made += 1
+        gift.amount += amount
+        moved[gift.id] = moved.get(gift.id, 0) + amount
     source.lots = [lot for lot in source.lots if lot.amount > 0]
-    return moved
+    return list(moved.items())

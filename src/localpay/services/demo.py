@@ -25,6 +25,7 @@ from localpay.domain import commands as c
 from localpay.domain.calendar import DAY_MS
 from localpay.ledger.sequencer import Receipt
 from localpay.ledger.signatures import public_key_hex, sign_command
+from localpay.ledger.state import MERCHANT_ACTIVE
 from localpay.services import gimpo
 from localpay.services.identity import Identity, IdentityError
 from localpay.services.ledgers import Ledgers, new_id
@@ -99,6 +100,11 @@ class Simulation:
     def merchant_key(self, merchant: str) -> nacl.signing.SigningKey:
         # Merchants' staff sign in with passwords, so the server holds their keys.
         return new_merchant_key(self.ledgers, self.city, merchant)
+
+    def card_evidence(self, wallet: str) -> str:
+        """A card wallet's payments and gifts carry the card's authorization (simulated)."""
+        custodial = self.ledgers.sequencer(self.city).state.wallets[wallet].custodial
+        return f"card-auth:{new_id()[:12]}" if custodial else ""
 
     def run(self, kind: str, items: list[bytes], report: DemoReport) -> list[Receipt]:
         return report.count(kind, self.ledgers.execute_many(self.city, items, timeout=120))
@@ -237,9 +243,12 @@ class Simulation:
             )
             for w, amount in grants
         ]
-        for (wallet, _), receipt in zip(grants, self.run("credit", items, report), strict=True):
-            if receipt.ok and receipt.result and receipt.result.balance is not None:
-                self.balances[wallet] = receipt.result.balance
+        # Officials' receipts show no wallet's balance (it is the wallet's alone): add up.
+        for (wallet, amount), receipt in zip(
+            grants, self.run("credit", items, report), strict=True
+        ):
+            if receipt.ok:
+                self.balances[wallet] = self.balances.get(wallet, 0) + amount
 
     def purchases(self, report: DemoReport) -> None:
         """Citizens buy general money: they pay 90%, the city's discount budget 10%."""
@@ -279,7 +288,6 @@ class Simulation:
         for merchant, _, area in self.merchants:
             by_area.setdefault(area, []).append(merchant)
         every = [m for m, _, _ in self.merchants]
-        state = self.ledgers.sequencer(self.city).state
         planned, items = [], []
         for wallet, area in self.wallets:
             balance = self.balances.get(wallet, 0)
@@ -290,7 +298,7 @@ class Simulation:
                     break
                 local = by_area.get(area)
                 merchant = self.rng.choice(local if local and self.rng.random() < 0.7 else every)
-                evidence = f"card-auth:{new_id()[:12]}" if state.wallets[wallet].custodial else ""
+                evidence = self.card_evidence(wallet)
                 pid = new_id()
                 items.append(
                     sign_command(
@@ -310,9 +318,10 @@ class Simulation:
         receipts = self.run("pay", items, report)
         paid = []
         for (pid, wallet, merchant, amount), receipt in zip(planned, receipts, strict=True):
-            if receipt.ok and receipt.result and receipt.result.balance is not None:
+            after = receipt.balance_of(wallet)  # the paying wallet's own receipt shows it
+            if receipt.ok and after is not None:
                 paid.append((pid, merchant, amount))
-                self.balances[wallet] = receipt.result.balance
+                self.balances[wallet] = after
         return paid
 
     def _poisson(self, rate: float) -> int:
@@ -347,7 +356,12 @@ class Simulation:
                     items.append(
                         sign_command(
                             c.Transfer(
-                                id=new_id(), city=self.city, wallet=wallet, to=to, amount=amount
+                                id=new_id(),
+                                city=self.city,
+                                wallet=wallet,
+                                to=to,
+                                amount=amount,
+                                evidence=self.card_evidence(wallet),
                             ),
                             [self.key(wallet)],
                         )
@@ -357,18 +371,21 @@ class Simulation:
     def settle(self, report: DemoReport) -> None:
         """Next-business-day payout: every merchant's balance is redeemed into won."""
         state = self.ledgers.sequencer(self.city).state
+        # A payout is the merchant's own request, signed with its key; a suspended
+        # merchant is not paid out (its units stay for its customers' refunds).
         items = [
-            self.official(
+            sign_command(
                 c.Redeem(
                     id=new_id(),
                     city=self.city,
                     merchant=m.id,
                     amount=m.balance,
                     payout_ref=f"payout:{new_id()[:12]}",
-                )
+                ),
+                [self.merchant_key(m.id)],
             )
             for m in state.merchants.values()
-            if m.balance > 0
+            if m.balance > 0 and m.status == MERCHANT_ACTIVE
         ]
         self.run("redeem", items, report)
 
@@ -399,6 +416,15 @@ def demo_users(identity: Identity, city: str) -> list[tuple[str, str, str]]:
             identity.create_user(city, role, username, DEMO_PASSWORD, merchant, key)
         made.append((username, role, DEMO_PASSWORD))
     return made
+
+
+def demo_checker(identity: Identity, city: str, public_key_hex: str) -> None:
+    """The demo checker as an official who holds their own key (created before
+    demo_users, which then leaves the log-in as it is)."""
+    with contextlib.suppress(IdentityError):
+        identity.create_user(
+            city, "city_checker", "checker", DEMO_PASSWORD, None, f"pub:{public_key_hex}"
+        )
 
 
 def start_time(ledgers: Ledgers, city: str, days: int, now_ms: int) -> int:

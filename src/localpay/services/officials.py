@@ -12,6 +12,7 @@ from localpay.domain.commands import (
     Command,
     CreateCity,
     Official,
+    approvals_needed,
     command_type,
 )
 from localpay.ledger.sequencer import Receipt
@@ -20,13 +21,10 @@ from localpay.services.ledgers import OPERATOR, Keys, Ledgers, new_id
 
 #: The officials a new city starts with: one makes, a different one checks.
 DEFAULT_OFFICIALS: Final = ("maker", "checker")
-#: Actions that need two distinct officials (maker-checker) from genesis on.
-DEFAULT_APPROVALS: Final = {
-    "define_program": 2,
-    "suspend_merchant": 2,
-    "appoint_official": 2,
-    "set_witnesses": 2,
-}
+#: Every official action needs two distinct officials (maker-checker) from genesis on:
+#: money (mint, credit), merchants (registration, approval or reinstatement, suspension),
+#: programs, officials and witnesses. The ledger never lets a city mint with fewer.
+DEFAULT_APPROVALS: Final = {kind: 2 for kind in sorted(OFFICIAL_COMMANDS)}
 #: Purchased money is valid 5 years under the Act on Local Love Vouchers.
 DEFAULT_VALID_DAYS: Final = 5 * 365
 
@@ -87,5 +85,5 @@ class OfficialSigner:
         kind = command_type(command)
         if kind not in OFFICIAL_COMMANDS:
             return sign_command(command, [self.operator])
-        needed = self.approvals.get(kind, 1)
+        needed = approvals_needed(self.approvals, kind)
         return sign_command(command, self.keys[:needed])
