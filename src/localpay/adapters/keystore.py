@@ -49,3 +49,17 @@ class KeyStore:
         if not folder.is_dir():
             return []
         return sorted(p.stem for p in folder.glob("*.key"))
+
+    def hand_over(self, city: str, name: str, destination: Path) -> nacl.signing.VerifyKey:
+        """Move a key out of this store to `destination` (0600), for a person to keep:
+        the server can no longer sign with it. Returns its public key. Moving again
+        (already there, gone from here) only reads it back."""
+        source = self._path(city, name)
+        if source.exists():
+            destination.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd = os.open(destination, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(source.read_text())
+            source.unlink()
+        seed = bytes.fromhex(destination.read_text().strip())
+        return nacl.signing.SigningKey(seed).verify_key

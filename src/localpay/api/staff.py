@@ -36,6 +36,19 @@ class Proposal(BaseModel):
     params: dict[str, Any] = Field(description="the command's fields except id, city and type")
 
 
+class SignatureIn(BaseModel):
+    key: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    sig: Annotated[str, Field(pattern=r"^[0-9a-f]{128}$")]
+
+
+class ApprovalIn(BaseModel):
+    signature: SignatureIn | None = Field(
+        None,
+        description="for an official who holds their own key: Ed25519 over"
+        " 'localpay/command/v1\\n' + the proposal's `body` (omit when the server holds it)",
+    )
+
+
 class StaffRefund(BaseModel):
     payment: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
     amount: Won
@@ -55,7 +68,15 @@ def _idempotency_key(request: Request) -> str:
     return request.headers["idempotency-key"]
 
 
-_PASSED_THROUGH = ("not_found", "validation_failed", "proposal_decided", "idempotency_key_reused")
+_PASSED_THROUGH = (
+    "not_found",
+    "validation_failed",
+    "proposal_decided",
+    "proposal_unsigned",
+    "idempotency_key_reused",
+    "signature_required",
+    "official_signature_invalid",
+)
 
 
 def _decided(call: Any) -> dict[str, Any]:
@@ -133,12 +154,29 @@ def get_proposal(request: Request, city: str, proposal: str) -> dict[str, Any]:
     "/v1/cities/{city}/proposals/{proposal}/approvals",
     status_code=201,
     tags=["officials"],
-    summary="Approve (check) a proposal made by another official",
-    responses=responses(*_PROPOSAL_ERRORS, "proposal_decided", "unavailable"),
+    summary="Sign a proposal: a checker's approval, or the maker's own first signature"
+    " when the maker holds their key",
+    responses=responses(
+        *_PROPOSAL_ERRORS,
+        "proposal_decided",
+        "proposal_unsigned",
+        "signature_required",
+        "official_signature_invalid",
+        "unavailable",
+    ),
 )
-def approve(request: Request, city: str, proposal: str) -> dict[str, Any]:
-    checker = allow(request, lambda p: access.approves(p, city))
-    return _decided(lambda: _proposals(request).approve(checker, proposal))
+def approve(
+    request: Request, city: str, proposal: str, body: ApprovalIn | None = None
+) -> dict[str, Any]:
+    # Any official may sign here; the service lets only the maker (first, own key) or a
+    # checker (after the maker) add a signature.
+    official = allow(request, lambda p: access.proposes(p, city))
+    given = (
+        c.Signature(key=body.signature.key, sig=body.signature.sig)
+        if body and body.signature
+        else None
+    )
+    return _decided(lambda: _proposals(request).approve(official, proposal, given))
 
 
 @router.post(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import re
 import sys
 from typing import Annotated
 
@@ -41,7 +42,11 @@ def add(
     merchant: Annotated[str | None, typer.Option(help="For merchant roles")] = None,
     official_key: Annotated[
         str | None,
-        typer.Option(help="For makers and checkers: their key file name, e.g. official-maker"),
+        typer.Option(
+            help="For makers and checkers: the server's key file name (e.g. official-maker),"
+            " or pub:<public key hex> for an official who holds their own key"
+            " (`localpay official key`)"
+        ),
     ] = None,
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="Read the password from standard input")
@@ -63,6 +68,9 @@ def add(
                 f'{{"kind":"appoint_official","params":{{"key":"{public}",'
                 f'"role":"{role}","active":true}}}}'
             )
+        elif official_key is not None and official_key.startswith("pub:"):
+            if not re.fullmatch(r"pub:[0-9a-f]{64}", official_key):
+                fail("--official-key pub: takes the 64 hex digits of an Ed25519 public key")
         elif official_key is not None and official_key not in keys.names(city):
             fail(f"no key file {official_key!r} for city {city!r}")
         identity = Identity(store, now_ms)

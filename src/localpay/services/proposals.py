@@ -12,6 +12,14 @@ the request's Idempotency-Key (services/command_ids.py), so a retried proposal f
 the one it made; an approval by an official who already signed changes nothing, and
 resubmits the command if an earlier submit got no answer (the ledger answers a
 resubmitted id with its original receipt). The maker can never be the checker.
+
+Whose key signs: an official's key is either held by the server (custodial: a key
+file in the server's key folder, named in the official's log-in) or held by the
+official alone (the log-in names only the public key, `pub:<hex>`). A self-held key
+never reaches the server: the official signs the proposal's exact body bytes on their
+own device (`localpay official approve`, later the console in the browser) and sends
+the signature. So that no single place holds both keys of one approval, the demo
+hands the checker's key out of the server's key folder (docs/operations.md).
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ from localpay.domain.commands import (
     signing_message,
 )
 from localpay.ledger.sequencer import Receipt
+from localpay.ledger.signatures import verify_one
 from localpay.ledger.store import Store, StoreConflict
 from localpay.services.command_ids import derived_id
 from localpay.services.identity import Principal
@@ -38,6 +47,7 @@ from localpay.services.ledgers import Ledgers, MissingKey
 
 #: Kinds an official may propose through the API.
 PROPOSABLE: Final = OFFICIAL_COMMANDS | {"expire"}
+CHECKER_ROLE: Final = "city_checker"
 PENDING: Final = "pending"
 SUBMITTED: Final = "submitted"
 REJECTED: Final = "rejected"
@@ -50,6 +60,9 @@ class ProposalError(ValueError):
         super().__init__(message)
         self.code = code
 
+
+#: How a log-in names an official key the official holds alone: `pub:` + public key hex.
+SELF_HELD: Final = "pub:"
 
 _command_decoder: Final = msgspec.json.Decoder(Command)
 _sigs_decoder: Final = msgspec.json.Decoder(list[Signature])
@@ -102,13 +115,35 @@ class Proposals:
         assert genesis is not None
         return genesis.approvals.get(kind, 1) if kind in OFFICIAL_COMMANDS else 1
 
-    def _official_key(self, principal: Principal) -> nacl.signing.SigningKey:
+    def _signature(self, principal: Principal, body: bytes, given: Signature | None) -> Signature:
+        """The official's signature over `body`: made here with a custodial key, or the
+        one the official sent, checked, for a key they hold alone."""
         assert principal.official_key is not None
-        return self.ledgers.keys.load(principal.city, principal.official_key)
+        held = self_held_key(principal)
+        if held is None:
+            if given is not None:
+                raise ProposalError(
+                    "validation_failed", "this official's key is held by the server: send none"
+                )
+            return _sign(self.ledgers.keys.load(principal.city, principal.official_key), body)
+        if given is None:
+            raise ProposalError(
+                "signature_required",
+                "this official holds their own key: sign the proposal's body"
+                " (`localpay official approve`) and send the signature",
+            )
+        if given.key != held or verify_one(body, [given]) is None:
+            raise ProposalError(
+                "official_signature_invalid",
+                "the signature is not this official's key over the proposal's body",
+            )
+        return given
 
     def propose(
         self, principal: Principal, kind: str, params: dict[str, Any], idempotency_key: str
     ) -> dict[str, Any]:
+        """Make (or, on a retry, find) a proposal; the maker's signature is on it at once
+        when the server holds their key, else the maker signs it next (approve)."""
         if kind == "register_merchant" and "keys" not in params and "merchant" in params:
             # The merchant's staff sign in with passwords: the server keeps its key.
             key = new_merchant_key(self.ledgers, principal.city, str(params["merchant"]))
@@ -117,7 +152,7 @@ class Proposals:
         proposal_id = f"pr-{made[:16]}"
         command = build_command(principal.city, kind, params, made)
         body = encode_canonical(command)
-        sigs = [_sign(self._official_key(principal), body)]
+        sigs = [] if self_held_key(principal) else [self._signature(principal, body, None)]
         try:
             self.store.sql(
                 "INSERT INTO proposals (id, city, kind, body, sigs, maker, status, created_ms)"
@@ -142,16 +177,27 @@ class Proposals:
             return self._settle(principal.city, proposal_id)
         return self._settle(principal.city, proposal_id)
 
-    def approve(self, principal: Principal, proposal_id: str) -> dict[str, Any]:
+    def approve(
+        self, principal: Principal, proposal_id: str, signature: Signature | None = None
+    ) -> dict[str, Any]:
+        """Add the principal's signature: the maker's own first one (a self-held key),
+        or a checker's. Repeating an approval changes nothing (and finishes a submit
+        that got no answer)."""
         while True:
             row = self._row(principal.city, proposal_id)
             body, raw_sigs, maker, status = bytes(row[3]), bytes(row[4]), row[5], row[6]
-            if maker == principal.id:
-                raise ProposalError("same_official", "a different official must check a proposal")
             sigs = _sigs_decoder.decode(raw_sigs)
-            mine = _sign(self._official_key(principal), body)
+            if maker == principal.id and sigs:
+                if signature is not None and signature == sigs[0]:
+                    return self._settle(principal.city, proposal_id)  # the maker's, again
+                raise ProposalError("same_official", "a different official must check a proposal")
+            if maker != principal.id and principal.role != CHECKER_ROLE:
+                raise ProposalError("forbidden", "only a checker checks another's proposal")
+            if maker != principal.id and not sigs:
+                raise ProposalError("proposal_unsigned", "the maker has not signed it yet")
+            mine = self._signature(principal, body, signature)
             if any(s.key == mine.key for s in sigs):
-                if len(sigs) == 1:  # the maker's key: one person cannot be maker and checker
+                if sigs[0].key == mine.key:  # the maker's key cannot also be the checker's
                     raise ProposalError("same_official", "this official's key already signed it")
                 return self._settle(principal.city, proposal_id)  # a retried approval
             if status != PENDING:
@@ -237,12 +283,20 @@ class Proposals:
         return [_view(r) for r in self.store.sql(query, tuple(params))]
 
 
+def self_held_key(principal: Principal) -> str | None:
+    """The public key of an official who holds their key alone; None if the server does."""
+    key = principal.official_key or ""
+    return key.removeprefix(SELF_HELD) if key.startswith(SELF_HELD) else None
+
+
 def _view(row: tuple[Any, ...]) -> dict[str, Any]:
     sigs = _sigs_decoder.decode(bytes(row[4]))
     return {
         "id": row[0],
         "kind": row[2],
         "command": msgspec.json.decode(bytes(row[3])),
+        # The exact bytes an official signs (Ed25519 over SIGNING_PREFIX + body).
+        "body": bytes(row[3]).decode(),
         "signed_by": [s.key for s in sigs],
         "maker": row[5],
         "status": row[6],
