@@ -42,6 +42,12 @@ import psycopg
 from psycopg import conninfo
 
 from localpay.adapters import migrate
+from localpay.adapters.tx_private import (
+    decode_balances,
+    decode_parties,
+    encode_balances,
+    encode_parties,
+)
 from localpay.ledger.blocks import BlockRecord, TxRecord
 from localpay.ledger.store import LeaseHeld, StoreConflict, StoredBlock, StoreError
 
@@ -52,12 +58,13 @@ LEASE_NAMESPACE: Final = b"localpay/lease/v1\x00"
 MIGRATION_NAMESPACE: Final = b"localpay/migrations/v1\x00"
 
 _NO_END: Final = 2**62
-_TX_COLUMNS: Final = "seq, height, id, kind, envelope, result"
+_TX_COLUMNS: Final = "seq, height, id, kind, envelope, result, parties, balances"
 _BLOCK_COLUMNS: Final = "height, header, hash, signature, checkpoint, frontier"
 _TX_COPY: Final = (
-    "COPY txs (city, seq, height, id, kind, envelope, result) FROM STDIN (FORMAT BINARY)"
+    "COPY txs (city, seq, height, id, kind, envelope, result, parties, balances)"
+    " FROM STDIN (FORMAT BINARY)"
 )
-_TX_COPY_TYPES: Final = ["text", "int8", "int8", "text", "text", "bytea", "bytea"]
+_TX_COPY_TYPES: Final = ["text", "int8", "int8", "text", "text", "bytea", "bytea", "bytea", "bytea"]
 #: The constant parts of a transaction's Merkle leaf (blocks.leaf_bytes), with the
 #: RFC 6962 leaf prefix 0x00 in front: 0x00 {"result": <result> ,"tx": <envelope> }.
 _LEAF_PARTS: Final = (b'\x00{"result":', b',"tx":', b"}")
@@ -125,8 +132,17 @@ def _stored_block(row: Row) -> StoredBlock:
 
 
 def _tx(row: Row) -> TxRecord:
-    seq, height, tx_id, kind, envelope, result = row
-    return TxRecord(seq, height, tx_id, kind, bytes(envelope), bytes(result))
+    seq, height, tx_id, kind, envelope, result, parties, balances = row
+    return TxRecord(
+        seq,
+        height,
+        tx_id,
+        kind,
+        bytes(envelope),
+        bytes(result),
+        decode_parties(_plain(parties)),
+        decode_balances(_plain(balances)),
+    )
 
 
 class _Session:
@@ -449,7 +465,19 @@ class PostgresStore:
                 with cur.copy(_TX_COPY) as copy:
                     copy.set_types(_TX_COPY_TYPES)
                     for t in block.txs:
-                        copy.write_row((city, t.seq, t.height, t.id, t.kind, t.envelope, t.result))
+                        copy.write_row(
+                            (
+                                city,
+                                t.seq,
+                                t.height,
+                                t.id,
+                                t.kind,
+                                t.envelope,
+                                t.result,
+                                encode_parties(t.parties),
+                                encode_balances(t.balances),
+                            )
+                        )
             if state:
                 cur.execute(_STATE_UPSERT, (city, height, list(state), list(state.values())))
 

@@ -21,10 +21,16 @@ from typing import Any
 import msgspec
 
 from localpay.adapters import migrate
+from localpay.adapters.tx_private import (
+    decode_balances,
+    decode_parties,
+    encode_balances,
+    encode_parties,
+)
 from localpay.ledger.blocks import BlockRecord, TxRecord, leaf_bytes
 from localpay.ledger.store import LeaseHeld, StoreConflict, StoredBlock, StoreError
 
-_TX_COLUMNS = "seq, height, id, kind, envelope, result"
+_TX_COLUMNS = "seq, height, id, kind, envelope, result, parties, balances"
 _BLOCK_COLUMNS = "height, header, hash, signature, checkpoint, frontier"
 
 
@@ -49,9 +55,18 @@ def _rollback(conn: sqlite3.Connection) -> None:
         conn.execute("ROLLBACK")
 
 
-def _tx(row: tuple[int, int, str, str, bytes, bytes]) -> TxRecord:
-    seq, height, tx_id, kind, envelope, result = row
-    return TxRecord(seq, height, tx_id, kind, bytes(envelope), bytes(result))
+def _tx(row: tuple[int, int, str, str, bytes, bytes, bytes | None, bytes | None]) -> TxRecord:
+    seq, height, tx_id, kind, envelope, result, parties, balances = row
+    return TxRecord(
+        seq,
+        height,
+        tx_id,
+        kind,
+        bytes(envelope),
+        bytes(result),
+        decode_parties(parties),
+        decode_balances(balances),
+    )
 
 
 class SQLiteStore:
@@ -156,10 +171,20 @@ class SQLiteStore:
                     ),
                 )
                 conn.executemany(
-                    "INSERT INTO txs (city, seq, height, id, kind, envelope, result)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO txs (city, seq, height, id, kind, envelope, result, parties,"
+                    " balances) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [
-                        (city, t.seq, t.height, t.id, t.kind, t.envelope, t.result)
+                        (
+                            city,
+                            t.seq,
+                            t.height,
+                            t.id,
+                            t.kind,
+                            t.envelope,
+                            t.result,
+                            encode_parties(t.parties),
+                            encode_balances(t.balances),
+                        )
                         for t in block.txs
                     ],
                 )

@@ -22,6 +22,7 @@ import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from localpay.api.auth import principal_of
 from localpay.api.problems import ApiProblem, ledger_problem, responses
 from localpay.api.transparency import service
 from localpay.domain.codes import Code
@@ -29,7 +30,8 @@ from localpay.domain.commands import MAX_COMMAND_BYTES, DecodeError, command_typ
 from localpay.ledger.sequencer import LookupFailed, Overloaded, Receipt, SequencerStopped
 from localpay.ledger.store import LeaseHeld, StoreError
 from localpay.ledger.tickets import Ticket
-from localpay.services.inspect import NotFound
+from localpay.services import access
+from localpay.services.inspect import NotFound, own_balance
 from localpay.services.ledgers import Ledgers, MissingKey
 from localpay.services.transparency import LogMismatch
 
@@ -77,11 +79,16 @@ RECEIPT_SCHEMA: Final = {
         },
         "result": {
             "type": "object",
+            "description": "the result as recorded on the chain (in the Merkle leaf)",
             "properties": {
                 "code": {"type": "string"},
                 "lots": {"type": "array", "items": {"type": "array"}},
-                "balance": {"type": "integer"},
             },
+        },
+        "balance": {
+            "type": "integer",
+            "description": "the sender's balance after the command, shown to the sender"
+            " alone (never recorded, never shown to another party)",
         },
     },
 }
@@ -126,8 +133,16 @@ def _settle(
         future.set_result(value)
 
 
-def receipt_response(request: Request, city: str, receipt: Receipt) -> Response:
+def receipt_response(
+    request: Request, city: str, receipt: Receipt, viewer: str | None = None
+) -> Response:
+    """The answer to a command. It shows `balance` (after the command) only when `viewer`
+    is the account that sent it; by default, nobody's: a balance is its owner's alone."""
     body = msgspec.to_builtins(receipt)
+    body.pop("balances", None)
+    balance = own_balance(receipt.balances, viewer)
+    if balance is not None:
+        body["balance"] = balance
     if receipt.seq is None:  # rejected before the chain: nothing recorded
         return ledger_problem(receipt.code, receipt.message)
     body["proof"] = _proof(request, city, receipt)
@@ -167,7 +182,17 @@ async def submit(request: Request, city: str, kinds: set[str]) -> Response:
         return ledger_problem(Code.CITY_NOT_FOUND, f"no city {city!r} here")
     with ledger_errors():
         receipt = await await_ticket(ledgers.submit(city, data), ledgers.answer_timeout_s)
-    return receipt_response(request, city, receipt)
+    return receipt_response(request, city, receipt, _signed_viewer(request, city, receipt))
+
+
+def _signed_viewer(request: Request, city: str, receipt: Receipt) -> str | None:
+    """Whose balance the answer to a signed command may show. The first answer goes to
+    whoever held the signed command before it was on the chain: its sender's device. A
+    duplicate may come from anyone who read the envelope off the chain (a party's
+    receipt carries it): then only the sender's own signed-in session sees it."""
+    if not receipt.duplicate:
+        return receipt.balances[0][0] if receipt.balances else None
+    return access.own_account(principal_of(request), city)
 
 
 @contextlib.contextmanager

@@ -13,6 +13,7 @@ from localpay.api.problems import ApiProblem, responses
 from localpay.ledger.blocks import BlockHeader
 from localpay.ledger.store import Store
 from localpay.services import access, inspect
+from localpay.services.identity import Principal
 
 router = APIRouter()
 
@@ -180,7 +181,9 @@ def get_merchant(request: Request, city: str, merchant: str) -> dict[str, Any]:
 def get_transaction(request: Request, city: str, tx_id: str) -> dict[str, Any]:
     principal = allow(request, lambda p: p.city == city)
     try:
-        view = inspect.tx_view(_city(request, city), city, tx_id)
+        view = inspect.tx_view(
+            _city(request, city), city, tx_id, access.own_account(principal, city)
+        )
     except inspect.NotFound as exc:
         raise ApiProblem("not_found", str(exc)) from None
     if not access.reads_transaction(principal, city, parties(view["command"])):
@@ -209,11 +212,13 @@ def block_transactions(request: Request, city: str, height: int) -> dict[str, An
 
 
 def _history(
-    request: Request, city: str, account: str, cursor: str | None, limit: int
+    request: Request, city: str, account: str, cursor: str | None, limit: int, viewer: Principal
 ) -> dict[str, Any]:
+    """One page of a history; each item shows `balance` only to the account that sent it."""
     store = _city(request, city)
     rows = store.account_txs(city, account, decode_cursor(cursor), limit)
-    items = [inspect.tx_summary(tx) for tx in rows]
+    own = access.own_account(viewer, city)
+    items = [inspect.tx_summary(tx, own) for tx in rows]
     more = len(rows) == limit and rows[-1].seq > 0
     return {"items": items, "next": encode_cursor(rows[-1].seq) if more else None}
 
@@ -231,8 +236,8 @@ def wallet_history(
     cursor: str | None = None,
     limit: int = Query(50, ge=1, le=MAX_PAGE),
 ) -> dict[str, Any]:
-    allow(request, lambda p: access.reads_wallet(p, city, wallet))
-    return _history(request, city, wallet, cursor, limit)
+    viewer = allow(request, lambda p: access.reads_wallet(p, city, wallet))
+    return _history(request, city, wallet, cursor, limit, viewer)
 
 
 @router.get(
@@ -249,5 +254,5 @@ def merchant_history(
     cursor: str | None = None,
     limit: int = Query(50, ge=1, le=MAX_PAGE),
 ) -> dict[str, Any]:
-    allow(request, lambda p: access.reads_merchant(p, city, merchant))
-    return _history(request, city, merchant, cursor, limit)
+    viewer = allow(request, lambda p: access.reads_merchant(p, city, merchant))
+    return _history(request, city, merchant, cursor, limit, viewer)

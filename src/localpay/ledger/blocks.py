@@ -41,8 +41,13 @@ class TxRecord(msgspec.Struct, frozen=True):
     kind: str
     envelope: bytes
     result: bytes
-    # Accounts the command concerns (for histories); not part of the leaf.
-    parties: tuple[str, ...] = ()
+    # Accounts whose histories list it (a rejection: its sender's only); not part of
+    # the leaf. None: not known when written (an import, a witness's copy): the history
+    # index derives them (services/history.py).
+    parties: tuple[str, ...] | None = None
+    # (account, balance after) of the account that sent the command, for that account's
+    # own eyes: private, never part of the leaf (ledger/privacy.py).
+    balances: tuple[tuple[str, int], ...] = ()
 
     def leaf(self) -> bytes:
         return leaf_bytes(self.envelope, self.result)

@@ -120,7 +120,7 @@ class Replayer:
         if not Code(result.code).recorded:  # e.g. unknown_signer: the sequencer never stores it
             raise ChainError(f"{where}: a {result.code} command is never on the chain")
         self.touched.update(dict.fromkeys(keys))
-        replayed = encode_result(result)
+        replayed = encode_result(result.recorded())  # as the sequencer records it
         if replayed != tx.result:
             recorded = tx.result.decode()
             raise ChainError(

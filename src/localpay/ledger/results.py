@@ -13,12 +13,23 @@ class Result(msgspec.Struct, frozen=True, omit_defaults=True):
     code: str
     # [lot id, amount] pairs, in the order they were drawn or created.
     lots: list[tuple[str, int]] | None = None
-    # The wallet's (or merchant's) balance after the command: receipts show it.
+    # A balance after the command, as the state machine computes it. Never recorded:
+    # the leaf is shown to every party, and a balance is its owner's alone (see
+    # `recorded` and ledger/privacy.py).
     balance: int | None = None
 
     @property
     def ok(self) -> bool:
         return self.code == Code.OK
+
+    def recorded(self) -> Result:
+        """The result as the chain records it (the Merkle leaf): without any balance.
+
+        The one place the split is made, for the sequencer that writes results and the
+        replay that checks them, so the two can never disagree."""
+        if self.balance is None:
+            return self
+        return Result(code=self.code, lots=self.lots)
 
 
 def rejected(code: Code) -> Result:

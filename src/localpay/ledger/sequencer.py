@@ -32,7 +32,7 @@ from localpay.domain.commands import (
     decode_envelope,
     encode_canonical,
 )
-from localpay.ledger import machine
+from localpay.ledger import machine, privacy
 from localpay.ledger.blocks import BlockRecord, TxRecord, encode_result
 from localpay.ledger.chain import ChainHead, chain_origin, seal
 from localpay.ledger.results import Result
@@ -63,10 +63,17 @@ class Receipt(msgspec.Struct, frozen=True, omit_defaults=True):
     seq: int | None = None
     height: int | None = None
     duplicate: bool = False
+    # (account, balance after) of the command's sender: private, never the leaf's. Only
+    # for that account's eyes; see `balance_of` and api/commands.py `receipt_response`.
+    balances: tuple[tuple[str, int], ...] = ()
 
     @property
     def ok(self) -> bool:
         return self.code == Code.OK
+
+    def balance_of(self, account: str) -> int | None:
+        """`account`'s balance after the command, if it sent it."""
+        return dict(self.balances).get(account)
 
 
 class BlockObserver(Protocol):
@@ -362,14 +369,19 @@ class Sequencer:
         stored = _stored_envelope(envelope)
         with self._lock:
             self._inflight[command.id] = _Inflight(stored)
+        # Outside the leaf: whose histories list it, and the sender's balance after it.
+        signers = [s.key for s in envelope.sigs]  # all verified, or it was rejected
+        sender = privacy.sender(command, signers, privacy.state_keys(self.state))
+        parties = machine.parties(self.state, command)
         return TxRecord(
             seq=self.head.log.size + n,
             height=self.head.height,
             id=command.id,
             kind=command_type(command),
             envelope=stored,
-            result=encode_result(result),
-            parties=machine.parties(self.state, command),
+            result=encode_result(result.recorded()),
+            parties=privacy.history_parties(parties, sender, result.ok),
+            balances=privacy.sender_balances(self.state, sender) if result.ok else (),
         )
 
     def _join_duplicate(self, pending: _Pending, tx_id: str) -> bool:
@@ -470,14 +482,17 @@ def _stored_envelope(envelope: Envelope) -> bytes:
 
 
 def _receipt(tx: TxRecord, result: Result | None = None, duplicate: bool = False) -> Receipt:
-    """The receipt of a stored transaction (its result decoded unless already at hand)."""
+    """The receipt of a stored transaction (its result decoded unless already at hand):
+    the result as recorded, and the sender's balance apart, for the API to show to the
+    sender alone."""
     result = result or tx.decoded_result()
     return Receipt(
         id=tx.id,
         code=result.code,
         message=REASONS[Code(result.code)],
-        result=result,
+        result=result.recorded(),
         seq=tx.seq,
         height=tx.height,
         duplicate=duplicate,
+        balances=tx.balances,
     )

@@ -33,6 +33,17 @@ def reads_transaction(p: Principal, city: str, parties: set[str]) -> bool:
     return own is not None and own in parties
 
 
+def own_account(p: Principal | None, city: str) -> str | None:
+    """The account whose balances `p` may see: a citizen's wallet, merchant staff's
+    merchant; nobody else's, not even the city's staff (who read current balances from
+    the account views, never a party's balance inside a transaction)."""
+    if p is None or p.city != city:
+        return None
+    if p.role == "citizen":
+        return p.wallet
+    return p.merchant if p.role in MERCHANT_ROLES else None
+
+
 def reads_chain_contents(p: Principal, city: str) -> bool:
     """Whole blocks with every transaction: the city's staff (and, later, witnesses)."""
     return p.staff_of(city)

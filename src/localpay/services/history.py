@@ -5,15 +5,24 @@ block's (account, seq) pairs to a background thread that writes them in large
 batches. On start it catches up from the transactions table, so the index is
 complete whatever happened to the process; a history may lag the chain by up to
 FLUSH_SECONDS.
+
+Which accounts: every party of an applied command; of a rejection only its sender's
+(ledger/privacy.py), so a refused command someone sends naming another's wallet never
+shows in that wallet's history. The sequencer stores that list with each transaction;
+catch-up reads it back, and derives it the same way only for rows stored without it.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Collection
 from typing import Final
 
-from localpay.domain.commands import DecodeError, Refund, decode_envelope
-from localpay.ledger.blocks import BlockRecord
+import msgspec
+
+from localpay.domain.commands import Command, DecodeError, Pay, Refund, decode_envelope
+from localpay.ledger import privacy
+from localpay.ledger.blocks import BlockRecord, TxRecord
 from localpay.ledger.results import Result
 from localpay.ledger.store import Store
 
@@ -21,18 +30,47 @@ FLUSH_SECONDS: Final = 0.5
 CATCH_UP_PAGE: Final = 10_000
 
 
-def parties_of(store: Store, city: str, envelope: bytes) -> list[str]:
-    """The accounts a stored command concerns (a refund: the payer too)."""
+class _Keys(msgspec.Struct):
+    keys: list[str] = []
+
+
+def parties_of(store: Store, city: str, tx: TxRecord) -> list[str]:
+    """The accounts whose histories list a stored transaction: as the sequencer stored
+    them, or else derived like it did (ledger/privacy.py)."""
+    if tx.parties is not None:
+        return list(tx.parties)
     try:
-        _, command = decode_envelope(envelope)
+        envelope, command = decode_envelope(tx.envelope)
     except DecodeError:
         return []
-    named = [str(getattr(command, f)) for f in ("wallet", "merchant", "to") if hasattr(command, f)]
+    named = _named(command)
     if isinstance(command, Refund):
         payment = store.find_tx(city, command.payment)
         if payment is not None:
-            named += parties_of(store, city, payment.envelope)[:1]
-    return list(dict.fromkeys(named))
+            named += _payer(payment)
+    sender = privacy.sender(command, [s.key for s in envelope.sigs], _stored_keys(store, city))
+    ok = tx.decoded_result().ok
+    return list(privacy.history_parties(list(dict.fromkeys(named)), sender, ok))
+
+
+def _named(command: Command) -> list[str]:
+    return [str(getattr(command, f)) for f in ("wallet", "merchant", "to") if hasattr(command, f)]
+
+
+def _payer(payment: TxRecord) -> list[str]:
+    try:
+        _, command = decode_envelope(payment.envelope)
+    except DecodeError:
+        return []
+    return [command.wallet] if isinstance(command, Pay) else []
+
+
+def _stored_keys(store: Store, city: str) -> privacy.KeysOf:
+    def keys_of(entity: str) -> Collection[str]:
+        raw = store.state_value(city, entity)
+        return msgspec.json.decode(raw, type=_Keys).keys if raw is not None else ()
+
+    return keys_of
 
 
 class HistoryIndexer:
@@ -57,7 +95,7 @@ class HistoryIndexer:
             rows = []
             last = start - 1
             for tx in self.store.txs(city, start, start + CATCH_UP_PAGE):
-                rows += [(party, tx.seq) for party in parties_of(self.store, city, tx.envelope)]
+                rows += [(party, tx.seq) for party in parties_of(self.store, city, tx)]
                 last = tx.seq
             if last < start:
                 return done
@@ -68,7 +106,7 @@ class HistoryIndexer:
     def __call__(
         self, city: str, block: BlockRecord, results: list[Result], commit_seconds: float
     ) -> None:
-        rows = [(party, tx.seq) for tx in block.txs for party in tx.parties]
+        rows = [(party, tx.seq) for tx in block.txs for party in tx.parties or ()]
         with self.lock:
             self.pending.setdefault(city, []).extend(rows)
 

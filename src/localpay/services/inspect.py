@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, TypeVar
 
 import msgspec
@@ -102,17 +103,29 @@ def blocks_view(store: Store, city: str, last: int = 10) -> list[BlockHeader]:
     ]
 
 
-def tx_summary(tx: TxRecord) -> dict[str, Any]:
+def tx_summary(tx: TxRecord, viewer: str | None = None) -> dict[str, Any]:
+    """A transaction as its readers see it: the recorded result, and `balance` (after
+    it) only if `viewer` is the account that sent it: never another party's."""
     envelope, command = decode_envelope(tx.envelope)
-    return {
+    summary = {
         "seq": tx.seq,
         "height": tx.height,
         "id": tx.id,
         "kind": tx.kind,
         "command": msgspec.to_builtins(command),
         "signers": [s.key for s in envelope.sigs],
-        "result": msgspec.to_builtins(tx.decoded_result()),
+        # Rows recorded before balances left the leaf still carry one: never shown.
+        "result": msgspec.to_builtins(tx.decoded_result().recorded()),
     }
+    balance = own_balance(tx.balances, viewer)
+    if balance is not None:
+        summary["balance"] = balance
+    return summary
+
+
+def own_balance(balances: Iterable[tuple[str, int]], viewer: str | None) -> int | None:
+    """The viewer's own balance among a transaction's private balances, if any."""
+    return dict(balances).get(viewer) if viewer is not None else None
 
 
 def block_view(store: Store, city: str, height: int) -> dict[str, Any]:
@@ -129,12 +142,12 @@ def block_view(store: Store, city: str, height: int) -> dict[str, Any]:
     }
 
 
-def tx_view(store: Store, city: str, tx_id: str) -> dict[str, Any]:
+def tx_view(store: Store, city: str, tx_id: str, viewer: str | None = None) -> dict[str, Any]:
     require_city(store, city)
     tx = store.find_tx(city, tx_id)
     if tx is None:
         raise NotFound(f"transaction {tx_id!r} not found in city {city!r}")
-    return tx_summary(tx)
+    return tx_summary(tx, viewer)
 
 
 def wallet_keys(store: Store, city: str, wallet_id: str) -> list[str]:
