@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from localpay.api import commands, feed, identity, reads, staff, telemetry, transparency
+from localpay.api.bodylimit import BodyLimitMiddleware
 from localpay.api.idempotency import IdempotencyMiddleware, Records
 from localpay.api.problems import SCHEMA, ApiProblem, api_problem, problem
 from localpay.api.ratelimit import Limits, RateLimitMiddleware
@@ -41,6 +42,7 @@ def create_app(container: Any, limits: Limits | None = None) -> FastAPI:
     records = Records(container.store, container.clock)
     container.on_close(records.close)
     app.add_middleware(IdempotencyMiddleware, records=records)
+    app.add_middleware(BodyLimitMiddleware)  # every route, methods and exemptions alike
     app.add_middleware(RateLimitMiddleware, limits=limits or Limits())
     telemetry.install(app, container)  # outermost: times and logs everything, 429s too
 
@@ -92,6 +94,10 @@ def _install_errors(app: FastAPI) -> None:
     async def on_validation(request: Request, exc: RequestValidationError) -> Response:
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ()))
+        if exc.errors() and all(e.get("loc", ("",))[0] == "path" for e in exc.errors()):
+            # A path names a resource: a number out of its range (a block height past any
+            # store's integers) names none. Queries and bodies that fail are 422.
+            return api_problem("not_found", f"{where}: {first.get('msg', 'invalid')}")
         return api_problem(
             "validation_failed",
             f"{where}: {first.get('msg', 'invalid')}",

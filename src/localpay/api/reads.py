@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import base64
-from typing import Any, Final
+from typing import Annotated, Any, Final
 
 import msgspec
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 
 from localpay.api.auth import allow
 from localpay.api.problems import ApiProblem, responses
@@ -19,6 +19,17 @@ router = APIRouter()
 
 #: Most items one page of a list returns.
 MAX_PAGE: Final = 200
+#: Bound of every height, size, sequence number and cursor a request may name: stores keep
+#: them in signed 64-bit integers, and a number past that is refused when it is decoded
+#: (a path naming one is 404, a query or cursor 422), never handed to a store.
+MAX_INTEGER: Final = 2**62
+#: A cursor is the base64 of a number below MAX_INTEGER: never longer than this.
+MAX_CURSOR: Final = 28
+
+Height = Annotated[int, Path(ge=0, lt=MAX_INTEGER, description="a block height")]
+Cursor = Annotated[
+    str | None, Query(max_length=MAX_CURSOR, description="the `next` of the previous page")
+]
 
 
 def _store(request: Request) -> Store:
@@ -45,7 +56,7 @@ def decode_cursor(cursor: str | None) -> int | None:
         value = int(base64.urlsafe_b64decode(padded.encode()).decode())
     except (ValueError, UnicodeDecodeError):
         raise ApiProblem("validation_failed", "the cursor is not one this API gave") from None
-    if value < 0:
+    if not 0 <= value < MAX_INTEGER:
         raise ApiProblem("validation_failed", "the cursor is not one this API gave")
     return value
 
@@ -74,7 +85,7 @@ def city_summary(request: Request, city: str) -> dict[str, Any]:
 def list_blocks(
     request: Request,
     city: str,
-    cursor: str | None = None,
+    cursor: Cursor = None,
     limit: int = Query(50, ge=1, le=MAX_PAGE),
 ) -> dict[str, Any]:
     store = _city(request, city)
@@ -102,9 +113,9 @@ def _block_json(header: bytes, block_hash: bytes, checkpoint: str) -> dict[str, 
     summary="One block header",
     responses=responses("not_found"),
 )
-def get_block(request: Request, city: str, height: int) -> dict[str, Any]:
+def get_block(request: Request, city: str, height: Height) -> dict[str, Any]:
     store = _city(request, city)
-    found = list(store.blocks(city, height, height + 1)) if height >= 0 else []
+    found = list(store.blocks(city, height, height + 1))
     if not found:
         raise ApiProblem("not_found", f"no block {height} in {city!r}")
     b = found[0]
@@ -202,7 +213,7 @@ def parties(command: dict[str, Any]) -> set[str]:
     summary="Every transaction of a block (the city's staff)",
     responses=responses(*_PRIVATE),
 )
-def block_transactions(request: Request, city: str, height: int) -> dict[str, Any]:
+def block_transactions(request: Request, city: str, height: Height) -> dict[str, Any]:
     allow(request, lambda p: access.reads_chain_contents(p, city))
     try:
         view = inspect.block_view(_city(request, city), city, height)
@@ -233,7 +244,7 @@ def wallet_history(
     request: Request,
     city: str,
     wallet: str,
-    cursor: str | None = None,
+    cursor: Cursor = None,
     limit: int = Query(50, ge=1, le=MAX_PAGE),
 ) -> dict[str, Any]:
     viewer = allow(request, lambda p: access.reads_wallet(p, city, wallet))
@@ -251,7 +262,7 @@ def merchant_history(
     request: Request,
     city: str,
     merchant: str,
-    cursor: str | None = None,
+    cursor: Cursor = None,
     limit: int = Query(50, ge=1, le=MAX_PAGE),
 ) -> dict[str, Any]:
     viewer = allow(request, lambda p: access.reads_merchant(p, city, merchant))
