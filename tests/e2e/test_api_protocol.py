@@ -172,6 +172,8 @@ def test_totp_is_required_once_enrolled(world: World) -> None:
         assert client.post("/v1/auth/login", json=login).status_code == 401
         code = pyotp.TOTP(secret).now()
         assert client.post("/v1/auth/login", json={**login, "totp": code}).status_code == 200
+        replay = client.post("/v1/auth/login", json={**login, "totp": code})
+        assert replay.status_code == 401 and problem_code(replay) == "unauthenticated"
 
 
 def test_a_citizen_challenge_signs_in_once_and_only_with_the_wallet_key(world: World) -> None:

@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 
 from localpay.api.auth import allow
 from localpay.api.problems import ApiProblem, responses
+from localpay.api.reads import MAX_INTEGER
 from localpay.api.transparency import TransactionOut
 from localpay.ledger.store import Store
 from localpay.services import access
@@ -37,7 +38,7 @@ from localpay.services.witness_auth import (
 
 router = APIRouter(tags=["transparency"])
 
-MAX_HEIGHT: Final = 2**62
+MAX_HEIGHT: Final = MAX_INTEGER
 
 
 # -- documentation of the response (the handler encodes FeedPage with msgspec) ---------------
@@ -94,7 +95,7 @@ def chain_feed(
     ] = None,
     witness_time: Annotated[
         int | None,
-        Header(alias=TIME_HEADER, ge=0, lt=2**62, description="Unix time in ms"),
+        Header(alias=TIME_HEADER, ge=0, lt=MAX_INTEGER, description="Unix time in ms"),
     ] = None,
     witness_signature: Annotated[
         str | None,

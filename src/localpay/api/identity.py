@@ -10,7 +10,8 @@ from pydantic import BaseModel, Field
 from localpay.api.auth import SESSION_COOKIE, allow, principal_of, require
 from localpay.api.problems import ApiProblem, responses
 from localpay.services import access
-from localpay.services.identity import AuthError, Identity, login_message
+from localpay.services.identity import AuthError, Identity, Throttled, login_message
+from localpay.services.inspect import NotFound
 
 router = APIRouter(tags=["identity"])
 
@@ -63,11 +64,13 @@ def _principal_json(p: Any) -> dict[str, Any]:
 @router.post(
     "/v1/auth/login",
     summary="Sign in with user name, password and TOTP code",
-    responses=responses("unauthenticated", "validation_failed"),
+    responses=responses("unauthenticated", "validation_failed", "rate_limited"),
 )
 def login(request: Request, response: Response, body: Login) -> dict[str, Any]:
     try:
         token = _identity(request).login(body.city, body.username, body.password, body.totp)
+    except Throttled as exc:
+        raise _throttled(exc) from None
     except AuthError as exc:
         raise ApiProblem("unauthenticated", str(exc)) from None
     return _session_response(request, response, token)
@@ -99,13 +102,23 @@ def me(request: Request) -> dict[str, Any]:
 @router.post(
     "/v1/cities/{city}/wallets/{wallet}/challenges",
     summary="A one-time challenge for a citizen to sign with the wallet key",
-    responses=responses("not_found"),
+    responses=responses("not_found", "rate_limited"),
 )
 def challenge(request: Request, city: str, wallet: str) -> dict[str, str]:
     if not request.app.state.container.has_city(city):
         raise ApiProblem("not_found", f"no city {city!r}")
-    nonce = _identity(request).challenge(city, wallet)
+    try:
+        nonce = _identity(request).challenge(city, wallet)
+    except NotFound as exc:  # no challenge is kept for a wallet that could never answer it
+        raise ApiProblem("not_found", str(exc)) from None
+    except Throttled as exc:
+        raise _throttled(exc) from None
     return {"nonce": nonce, "sign": login_message(city, wallet, nonce).hex()}
+
+
+def _throttled(exc: Throttled) -> ApiProblem:
+    retry = str(exc.retry_after_s)
+    return ApiProblem("rate_limited", str(exc), {"Retry-After": retry})
 
 
 @router.post(

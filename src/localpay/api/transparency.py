@@ -12,13 +12,20 @@ import threading
 from typing import Annotated, Any, Final
 
 import msgspec
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from localpay.api.auth import allow
 from localpay.api.problems import ApiProblem, responses
-from localpay.api.reads import MAX_PAGE, decode_cursor, encode_cursor, parties
+from localpay.api.reads import (
+    MAX_INTEGER,
+    MAX_PAGE,
+    Cursor,
+    decode_cursor,
+    encode_cursor,
+    parties,
+)
 from localpay.domain.commands import DecodeError, decode_envelope
 from localpay.services import access
 from localpay.services.inspect import NotFound
@@ -33,8 +40,10 @@ from localpay.services.transparency import (
 
 router = APIRouter()
 
-#: Largest tree size a request may name (stores keep sizes in signed 64-bit integers).
-MAX_SIZE: Final = 2**62
+#: Bound of a tree size a request may name (stores keep sizes in signed 64-bit integers).
+MAX_SIZE: Final = MAX_INTEGER
+
+Size = Annotated[int, Path(ge=1, lt=MAX_SIZE, description="a tree size")]
 
 _lock = threading.Lock()
 
@@ -156,7 +165,7 @@ def _ok(model: type[BaseModel], description: str = "OK") -> dict[str, Any]:
 def list_checkpoints(
     request: Request,
     city: str,
-    cursor: str | None = None,
+    cursor: Cursor = None,
     limit: int = Query(50, ge=1, le=MAX_PAGE),
 ) -> Any:
     svc = _city(request, city)
@@ -170,10 +179,8 @@ def list_checkpoints(
     summary="The checkpoint of one tree size, with its cosignatures",
     responses={200: _ok(CheckpointOut), **responses("not_found")},
 )
-def get_checkpoint(request: Request, city: str, size: int) -> Any:
+def get_checkpoint(request: Request, city: str, size: Size) -> Any:
     svc = _city(request, city)
-    if not 1 <= size < MAX_SIZE:
-        raise ApiProblem("not_found", f"no checkpoint of size {size}")
     try:
         return svc.checkpoint(city, size)
     except NotFound as exc:
@@ -196,10 +203,8 @@ def get_checkpoint(request: Request, city: str, size: int) -> Any:
         **responses("not_found", "forbidden", "validation_failed"),
     },
 )
-def cosign_checkpoint(request: Request, city: str, size: int, body: CosignatureIn) -> Any:
+def cosign_checkpoint(request: Request, city: str, size: Size, body: CosignatureIn) -> Any:
     svc = _city(request, city)
-    if not 1 <= size < MAX_SIZE:
-        raise ApiProblem("not_found", f"no checkpoint of size {size}")
     try:
         view, added = svc.add_cosignature(city, size, body.line)
     except NotFound as exc:

@@ -10,8 +10,11 @@ shown once, and stored only as its SHA-256: a copy of the tables opens nothing.
 from __future__ import annotations
 
 import hashlib
+import hmac
+import math
 import os
 import secrets
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
@@ -43,10 +46,40 @@ CITIZEN_SESSION_TTL_MS: Final = 30 * 24 * 3600 * 1000
 CHALLENGE_TTL_MS: Final = 5 * 60 * 1000
 LOGIN_PREFIX: Final = b"localpay/login/v1\n"
 MIN_PASSWORD: Final = 12
+WRONG: Final = "wrong user name, password or code"
+
+
+def password_hasher() -> argon2.PasswordHasher:
+    """argon2id at OWASP's minimum (19 MiB, 2 passes, 1 lane). The library's default (64 MiB,
+    4 lanes) let a burst of logins take gigabytes; older hashes still verify, and are
+    rehashed with these parameters at their next sign-in."""
+    return argon2.PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
+
+
+@dataclass(frozen=True)
+class LoginLimits:
+    """How much signing in may cost the server, and how often one account may be guessed."""
+
+    #: Password checks (argon2, 19 MiB each) running at once; more wait their turn.
+    password_checks: int = 4
+    #: Logins of one (city, user name) without a success, per window, before it is throttled.
+    attempts: int = 5
+    window_ms: int = 15 * 60 * 1000
+    #: Outstanding challenges of one wallet (issuing another drops the oldest) and in total.
+    challenges_per_wallet: int = 5
+    challenges: int = 100_000
 
 
 class AuthError(Exception):
     """Sign-in refused. The message never says which part was wrong (user or password)."""
+
+
+class Throttled(AuthError):
+    """Refused for now, whoever asks and whatever they send: retry after `retry_after_s`."""
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = max(1, retry_after_s)
 
 
 class IdentityError(ValueError):
@@ -89,12 +122,19 @@ def login_message(city: str, wallet: str, nonce: str) -> bytes:
 
 class Identity:
     def __init__(
-        self, store: Store, clock: Callable[[], int], hasher: argon2.PasswordHasher | None = None
+        self,
+        store: Store,
+        clock: Callable[[], int],
+        hasher: argon2.PasswordHasher | None = None,
+        limits: LoginLimits | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
-        self.hasher = hasher or argon2.PasswordHasher()  # argon2id, RFC 9106 defaults
-        self._dummy = self.hasher.hash(secrets.token_hex(16))
+        self.hasher = hasher or password_hasher()
+        self.limits = limits or LoginLimits()
+        # Each check holds its argon2 memory: a bound on them bounds a login burst's memory.
+        self._checks = threading.BoundedSemaphore(self.limits.password_checks)
+        self._dummy = self._hash(secrets.token_hex(16))
 
     # -- accounts --------------------------------------------------------------------------
 
@@ -130,7 +170,7 @@ class Identity:
                     city,
                     role,
                     username,
-                    self.hasher.hash(password),
+                    self._hash(password),
                     merchant,
                     official_key,
                     self.clock(),
@@ -155,6 +195,9 @@ class Identity:
     # -- sessions ----------------------------------------------------------------------------
 
     def login(self, city: str, username: str, password: str, totp: str | None = None) -> str:
+        """A session token; AuthError if anything is wrong, Throttled after too many tries."""
+        now = self.clock()
+        self._count_attempt(city, username, now)
         rows = self.store.sql(
             "SELECT id, password_hash, totp_secret FROM principals"
             " WHERE city = ? AND username = ? AND disabled = 0",
@@ -163,17 +206,72 @@ class Identity:
         if not rows:
             # Same work as a real check, so timing does not reveal which users exist.
             self._verify(self._dummy, password)
-            raise AuthError("wrong user name, password or code")
+            raise AuthError(WRONG)
         principal_id, password_hash, totp_secret = rows[0]
         if not self._verify(password_hash, password):
-            raise AuthError("wrong user name, password or code")
-        if totp_secret and not (totp and pyotp.TOTP(totp_secret).verify(totp, valid_window=1)):
-            raise AuthError("wrong user name, password or code")
+            raise AuthError(WRONG)
+        if totp_secret and not (totp and self._use_totp(principal_id, totp_secret, totp, now)):
+            raise AuthError(WRONG)
+        self.store.sql(
+            "DELETE FROM login_attempts WHERE city = ? AND username = ?", (city, username)
+        )
+        if self.hasher.check_needs_rehash(password_hash):
+            self.store.sql(
+                "UPDATE principals SET password_hash = ? WHERE id = ?",
+                (self._hash(password), principal_id),
+            )
         return self._session(principal_id, SESSION_TTL_MS)
+
+    def _count_attempt(self, city: str, username: str, now: int) -> None:
+        """Count this try against the account name (existing or not); Throttled past the limit.
+
+        Counted before the password is checked, so concurrent guesses cannot slip past the
+        limit; a success clears the count. Names that do not exist are counted the same way,
+        so the answer never tells whether an account exists.
+        """
+        limits = self.limits
+        _, rows = self.store.sql_batch(
+            [
+                ("DELETE FROM login_attempts WHERE since_ms <= ?", (now - limits.window_ms,)),
+                (
+                    "INSERT INTO login_attempts (city, username, attempts, since_ms)"
+                    " VALUES (?, ?, 1, ?) ON CONFLICT (city, username)"
+                    " DO UPDATE SET attempts = login_attempts.attempts + 1"
+                    " RETURNING attempts, since_ms",
+                    (city, username, now),
+                ),
+            ]
+        )
+        attempts, since_ms = rows[0]
+        if attempts > limits.attempts:
+            wait_s = math.ceil((since_ms + limits.window_ms - now) / 1000)
+            raise Throttled(
+                f"too many sign-in attempts for this account; retry in {wait_s} s", wait_s
+            )
+
+    def _use_totp(self, principal_id: str, secret: str, code: str, now: int) -> bool:
+        """Whether `code` is the user's current TOTP code (one step of drift either way) and
+        its time step is newer than the last one used: each code signs in once."""
+        totp = pyotp.TOTP(secret)
+        current = now // 1000 // totp.interval
+        for step in (current - 1, current, current + 1):
+            if hmac.compare_digest(totp.generate_otp(step), code):
+                rows = self.store.sql(
+                    "UPDATE principals SET totp_last_step = ? WHERE id = ?"
+                    " AND (totp_last_step IS NULL OR totp_last_step < ?) RETURNING id",
+                    (step, principal_id, step),
+                )
+                return bool(rows)
+        return False
+
+    def _hash(self, password: str) -> str:
+        with self._checks:
+            return self.hasher.hash(password)
 
     def _verify(self, password_hash: str, password: str) -> bool:
         try:
-            return self.hasher.verify(password_hash, password)
+            with self._checks:
+                return self.hasher.verify(password_hash, password)
         except argon2.exceptions.VerificationError:
             return False
         except argon2.exceptions.InvalidHashError:
@@ -254,11 +352,33 @@ class Identity:
     # -- citizens ---------------------------------------------------------------------------------
 
     def challenge(self, city: str, wallet: str) -> str:
-        nonce = secrets.token_hex(16)
-        self.store.sql(
-            "INSERT INTO challenges (nonce, city, wallet, expires_ms) VALUES (?,?,?,?)",
-            (nonce, city, wallet, self.clock() + CHALLENGE_TTL_MS),
+        """A nonce for the wallet to sign. NotFound for a wallet that does not exist (nothing
+        is stored); Throttled when the table holds its bound of outstanding challenges."""
+        wallet_keys(self.store, city, wallet)
+        now, nonce, limits = self.clock(), secrets.token_hex(16), self.limits
+        *_, made = self.store.sql_batch(
+            [
+                ("DELETE FROM challenges WHERE expires_ms <= ?", (now,)),
+                # Room for this one: the wallet keeps only its newest challenges.
+                (
+                    "DELETE FROM challenges WHERE city = ? AND wallet = ? AND nonce NOT IN"
+                    " (SELECT nonce FROM challenges WHERE city = ? AND wallet = ?"
+                    " ORDER BY expires_ms DESC LIMIT ?)",
+                    (city, wallet, city, wallet, limits.challenges_per_wallet - 1),
+                ),
+                (
+                    "INSERT INTO challenges (nonce, city, wallet, expires_ms) SELECT ?, ?, ?, ?"
+                    " WHERE (SELECT count(*) FROM challenges) < ? RETURNING nonce",
+                    (nonce, city, wallet, now + CHALLENGE_TTL_MS, limits.challenges),
+                ),
+            ]
         )
+        if not made:
+            rows = self.store.sql("SELECT min(expires_ms) FROM challenges")
+            first = rows[0][0] if rows and rows[0][0] is not None else now + 1000
+            raise Throttled(
+                "too many sign-ins under way; retry later", math.ceil((first - now) / 1000)
+            )
         return nonce
 
     def citizen_login(self, city: str, wallet: str, nonce: str, key: str, signature: str) -> str:
