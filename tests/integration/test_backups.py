@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -95,3 +96,43 @@ def test_the_cli_backs_up_and_refuses_to_overwrite(tmp_path: Path, keys: KeyStor
     assert restored.returncode == 0, restored.stderr
     verified = subprocess.run([*into, "verify"], capture_output=True, text=True, check=False)
     assert verified.returncode == 0, verified.stderr
+
+
+def _fill(store_url: str, mib: int) -> None:
+    """Make the store big enough that writing its backup takes a while (random bytes:
+    pg_dump's compression cannot shrink them)."""
+    store = open_store(store_url)
+    insert = (
+        "INSERT INTO idempotency (scope, key, request_hash, status, body, media_type,"
+        " created_ms) VALUES (?, ?, '', 200, ?, 'application/json', 0)"
+    )
+    store.sql_batch([(insert, ("fill", str(n), os.urandom(1 << 20))) for n in range(mib)])
+    store.close()
+
+
+def test_a_backup_is_private_from_its_first_byte(store_url: str, tmp_path: Path) -> None:
+    """It holds password hashes and TOTP secrets: never readable by others, not even while
+    it is written. A watcher records the file's mode from the moment it exists."""
+    _fill(store_url, 24)
+    out = tmp_path / "private.backup"
+    modes: set[int] = set()
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            try:
+                modes.add(os.stat(out).st_mode & 0o777)
+            except FileNotFoundError:
+                continue
+
+    watcher = threading.Thread(target=watch)
+    usual = os.umask(0o022)  # the common umask: a file made without care is world-readable
+    watcher.start()
+    try:
+        backup(store_url, out)
+    finally:
+        done.set()
+        watcher.join()
+        os.umask(usual)
+    assert modes == {0o600}
+    assert out.stat().st_size > 24 << 20

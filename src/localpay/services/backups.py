@@ -59,18 +59,36 @@ def _sqlite_path(url: str) -> Path:
     return Path(url.removeprefix("sqlite:///"))
 
 
+def _create_private(out: Path) -> None:
+    """Make `out`, empty and readable by its owner only, before a byte is written: a backup
+    holds password hashes and TOTP secrets, so it is never readable by others, not even
+    while it is being written. Never overwrites (O_EXCL), even a file made a moment ago."""
+    try:
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise BackupError(f"{out} exists: choose a new file name") from None
+    except OSError as exc:
+        raise BackupError(f"cannot create {out}: {exc.strerror}") from None
+    try:
+        os.fchmod(fd, 0o600)  # whatever the umask: the writers below keep this mode
+    finally:
+        os.close(fd)
+
+
 def backup(url: str, out: Path) -> int:
     """Write a backup of the store at `url` to `out`; returns its size in bytes."""
-    if out.exists():
-        raise BackupError(f"{out} exists: choose a new file name")
-    if url.startswith("sqlite:///"):
+    sqlite = url.startswith("sqlite:///")
+    if sqlite and not _sqlite_path(url).exists():
+        raise BackupError(f"no SQLite store at {_sqlite_path(url)}")
+    pg_dump = None if sqlite else _pg_tool("pg_dump")
+    _create_private(out)
+    if pg_dump is None:
         path = _sqlite_path(url)
-        if not path.exists():
-            raise BackupError(f"no SQLite store at {path}")
         try:
             # Read-only: a mistyped path must not create an empty store. One step: a
             # stepwise backup restarts on every commit and never ends on a busy store,
-            # while WAL readers do not block the writer anyway.
+            # while WAL readers do not block the writer anyway. The target is the empty
+            # private file made above: SQLite writes into it and keeps its mode.
             source = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
             target = sqlite3.connect(out)
             try:
@@ -83,8 +101,8 @@ def backup(url: str, out: Path) -> int:
             raise BackupError(f"backup failed: {exc}") from None
     else:
         plain, env = _pg_args(url)
-        done = subprocess.run(
-            [_pg_tool("pg_dump"), "--format=custom", "--file", str(out), "--dbname", plain],
+        done = subprocess.run(  # pg_dump truncates the private file and writes into it
+            [pg_dump, "--format=custom", "--file", str(out), "--dbname", plain],
             env=env,
             capture_output=True,
             text=True,
@@ -93,7 +111,6 @@ def backup(url: str, out: Path) -> int:
         if done.returncode != 0:
             out.unlink(missing_ok=True)
             raise BackupError(f"pg_dump failed: {_last_line(done.stderr)}")
-    out.chmod(0o600)  # it holds password hashes and TOTP secrets
     return out.stat().st_size
 
 
