@@ -739,6 +739,24 @@ def test_postgres_writes_stop_when_the_lease_session_is_lost(
         rival.close()
 
 
+def test_postgres_writes_stop_when_the_lease_connection_is_closed(
+    fresh_pg_url: Callable[[], str],
+) -> None:
+    """Fencing before any write: a lease whose connection is gone (closed here, not
+    broken by the server) may have lost its lock; nothing goes through another one."""
+    url = fresh_pg_url()
+    store = open_store(url)
+    try:
+        with store.lease(CITY):
+            store.append_block(CITY, synthetic_block(0, 0, 1))
+            store._leases[CITY].conn.close()  # type: ignore[attr-defined]
+            with pytest.raises(StoreError, match="lease"):
+                store.append_block(CITY, synthetic_block(1, 1, 1))
+        assert [b.height for b in store.blocks(CITY)] == [0]
+    finally:
+        store.close()
+
+
 def test_the_throwaway_postgres_is_durable(pg_server: PgServer) -> None:
     """The fixture's server keeps fsync and synchronous_commit on, like production."""
     with pg_server.connect() as conn:
