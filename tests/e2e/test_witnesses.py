@@ -555,7 +555,7 @@ def rewrite_block(db: Path, keys: Path) -> int:
         genesis = msgspec.json.decode(raw, type=c.CreateCity)
         txs = store.block_txs(CITY, head.height)
         last = txs[-1]
-        lied = last.result.replace(b'"balance":', b'"balance":1', 1)
+        lied = other_result(last.result)
         assert lied != last.result
         txs[-1] = msgspec.structs.replace(last, result=lied)
         operator = KeyStore(keys).load(CITY, "operator")
@@ -584,8 +584,16 @@ def rewrite_block(db: Path, keys: Path) -> int:
 
 
 def edit_result(db: Path, keys: Path) -> int:
-    """An old payment's recorded result changed in place."""
-    return _edit_pay(db, "result", 4, b'"balance":', b'"balance":1')
+    """An old payment's recorded result changed in place (another lot drawn)."""
+    return _edit_pay(db, "result", 4, b'"lots":[["', b'"lots":[["f')
+
+
+def other_result(result: bytes) -> bytes:
+    """A different, well-formed recorded result: another lot, or lots where none were.
+    (Results state no balance to change: docs/transparency.md.)"""
+    if b'"lots":[["' in result:
+        return result.replace(b'"lots":[["', b'"lots":[["f', 1)
+    return result[:-1] + b',"lots":[]}'
 
 
 TAMPERING_BY_NAME = {"edit_envelope": edit_envelope, "edit_result": edit_result}
