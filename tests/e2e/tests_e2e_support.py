@@ -72,7 +72,7 @@ def seed(url: str, keys: Path) -> None:
     """Two small demo cities with the demo's people, and an operator administrator."""
     store = open_store(url)
     clock = SimClock(1_780_000_000_000)
-    ledgers = Ledgers(store, KeyStore(keys), clock)
+    ledgers = Ledgers(store, KeyStore(keys), clock, max_clock_skew_ms=None)  # simulated days
     from localpay.services.demo import run_demo  # noqa: PLC0415
 
     for city in CITIES:

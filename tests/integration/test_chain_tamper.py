@@ -31,7 +31,7 @@ class Chain:
 def chain(store_url: str, keys: KeyStore) -> Iterator[Chain]:
     store = open_store(store_url)
     clock = SimClock(1_780_000_000_000)
-    ledgers = Ledgers(store, keys, clock)
+    ledgers = Ledgers(store, keys, clock, max_clock_skew_ms=None)  # simulated days
     run_demo(ledgers, clock, CITY, "김포시", citizens=30, merchants=4, days=3, seed=5)
     ledgers.close()
     pays = store.sql(

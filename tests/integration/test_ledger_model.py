@@ -91,7 +91,8 @@ class LedgerModel(RuleBasedStateMachine):
         self.url = make_url()
         self.store = open_store(self.url)
         self.clock = SimClock(1_780_000_000_000)
-        self.ledgers = Ledgers(self.store, KeyStore(keys_root / os.urandom(4).hex()), self.clock)
+        keys = KeyStore(keys_root / os.urandom(4).hex())
+        self.ledgers = Ledgers(self.store, keys, self.clock, max_clock_skew_ms=None)
         self.keys: dict[str, nacl.signing.SigningKey] = {}
         self.seqs: dict[str, Receipt] = {}
 

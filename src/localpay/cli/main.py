@@ -128,7 +128,8 @@ def demo(
 
         clock = SimClock(0)
         settings: Settings = ctx.obj
-        ledgers = Ledgers(store, bootstrap.open_keys(settings.db, settings.keys), clock)
+        keys = bootstrap.open_keys(settings.db, settings.keys)
+        ledgers = Ledgers(store, keys, clock, max_clock_skew_ms=None)  # simulated days
         clock.now_ms = start_time(ledgers, city, days, now_ms())
         started = time.perf_counter()
         try:

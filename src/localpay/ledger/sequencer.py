@@ -7,20 +7,41 @@ changes, header) in one database transaction and only then answers the callers.
 While block N is being written, block N+1 is being built: that overlap and the
 one commit per block are where the speed comes from. A store failure stops the
 sequencer for good (the memory state may be ahead of the disk): restart it.
+
+Every submitted command gets exactly one answer, whatever fails. Each command has one
+owner at a time (the intake, a stage's hands, a hand-off channel, the in-flight entry
+its duplicate waits on) and that owner answers it. When a stage dies, or the store
+fails, the sequencer closes both hand-off channels: a stage blocked handing work on
+wakes up and answers what it holds, and whatever was still inside is answered with
+SequencerStopped (retryable: none of it was written). `stop()` finishes what is
+already sequenced, but returns after `STOP_TIMEOUT_S` even if the store hangs; the
+lease is released by the committer itself after its last write returned, never while
+a block write may still land (a new writer could otherwise fork the chain).
+
+Block time is the clock, never before the previous block (`max(clock, head)`). So
+that one bad clock reading cannot pin every later block, a block is refused
+(ClockSkew, retryable, nothing sealed) when the clock disagrees with the elapsed
+time by more than `MAX_CLOCK_SKEW_MS`: the wall clock must have moved as the boot
+clock (monotonic, counting suspend) did since the last block this sequencer sealed,
+or since its start. A clock far behind the chain head is refused as well (the head
+was sealed with a bad clock, or this clock is wrong: an operator must look). A
+restart after a day down is fine: the head is old, but the clock agrees with itself.
+A step of the wall clock that was right (NTP fixing a wrong clock) needs a restart.
+Simulated clocks (the demo, tests) opt out with `max_clock_skew_ms=None`.
 """
 
 from __future__ import annotations
 
 import collections
-import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
-from typing import Final, Protocol
+from typing import Final, Generic, Protocol, TypeVar
 
 import msgspec
 import nacl.signing
+import structlog
 
 from localpay.domain.codes import REASONS, Code
 from localpay.domain.commands import (
@@ -51,6 +72,14 @@ VERIFY_BATCH: Final = 128
 MAX_QUEUE: Final = 100_000
 #: Sealed blocks waiting for their commit: the pipeline depth.
 COMMIT_PIPELINE: Final = 2
+#: How far the wall clock may disagree with the elapsed (boot clock) time since the
+#: last block, or lag the chain head, before a block is refused (see the module doc).
+MAX_CLOCK_SKEW_MS: Final = 5 * 60 * 1000
+#: How long stop() waits for the pipeline to finish before it gives up on a hung store.
+STOP_TIMEOUT_S: Final = 5.0
+
+log = structlog.get_logger("localpay.sequencer")
+T = TypeVar("T")
 
 
 class Receipt(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -88,6 +117,10 @@ class SequencerStopped(RuntimeError):
     """The sequencer is not running (stopped, or failed on a store error)."""
 
 
+class ClockSkew(SequencerStopped):
+    """The clock jumped, or lags the chain head: nothing was sealed; retry later."""
+
+
 class LookupFailed(RuntimeError):
     """The store could not say whether a repeated id was applied: retry the same command."""
 
@@ -104,6 +137,57 @@ class _Inflight:
 
 class Overloaded(RuntimeError):
     """Too many commands are waiting; the caller should retry later."""
+
+
+class _Channel(Generic[T]):
+    """A bounded hand-off from one stage to the next, which a failure can close.
+
+    A queue.Queue leaves a producer blocked forever once its consumer died. Closing
+    this one wakes both sides: put() then refuses (the producer still owns its item
+    and answers it) and close() returns what was inside for the closer to answer."""
+
+    def __init__(self, size: int) -> None:
+        self._items: collections.deque[T] = collections.deque()
+        self._size = size
+        self._changed = threading.Condition()
+        self._ended = False
+        self._closed = False
+
+    def put(self, item: T) -> bool:
+        with self._changed:
+            while len(self._items) >= self._size and not self._closed:
+                self._changed.wait()
+            if self._closed:
+                return False
+            self._items.append(item)
+            self._changed.notify_all()
+            return True
+
+    def get(self, wait: bool = True) -> T | None:
+        """The next item; None once closed, or ended and empty (without wait: if empty)."""
+        with self._changed:
+            while wait and not self._items and not (self._ended or self._closed):
+                self._changed.wait()
+            if self._closed or not self._items:
+                return None
+            item = self._items.popleft()
+            self._changed.notify_all()
+            return item
+
+    def end(self) -> None:
+        """The producer is done: the consumer takes what is left, then stops."""
+        with self._changed:
+            self._ended = True
+            self._changed.notify_all()
+
+    def close(self) -> list[T]:
+        """Refuse every further put and get; what was still inside, for the caller."""
+        with self._changed:
+            self._closed = True
+            items = list(self._items)
+            self._items.clear()
+            self._changed.notify_all()
+            return items
 
 
 class _BlockDraft:
@@ -124,17 +208,31 @@ class _BlockDraft:
 
 
 class _Pending:
-    __slots__ = ("command", "data", "envelope", "future")
+    __slots__ = ("command", "data", "envelope", "future", "handed")
 
     def __init__(self, data: bytes, future: Ticket[Receipt]) -> None:
         self.data = data
         self.future = future
         self.envelope: Envelope | None = None
         self.command: Command | None = None
+        # The builder gave this command's answer to someone else: a sealed block (the
+        # committer) or the in-flight original it duplicates.
+        self.handed = False
+
+
+def _answer_stopped(pendings: Sequence[_Pending], why: str, skip_handed: bool = False) -> None:
+    """Answer SequencerStopped (retry) to every command here that has no answer yet."""
+    for pending in pendings:
+        if not pending.future.done() and not (skip_handed and pending.handed):
+            pending.future.set_exception(SequencerStopped(why))
 
 
 def _reject(pending: _Pending, tx_id: str, code: str, message: str) -> None:
     pending.future.set_result(Receipt(id=tx_id, code=code, message=message))
+
+
+_Verified = list[tuple[_Pending, frozenset[str] | None]]
+_Sealed = tuple[BlockRecord, list[_Pending], list[Result]]
 
 
 class Sequencer:
@@ -147,11 +245,17 @@ class Sequencer:
         verifier: SignatureVerifier | None = None,
         max_block_txs: int = MAX_BLOCK_TXS,
         verify_batch: int = VERIFY_BATCH,
+        max_clock_skew_ms: int | None = MAX_CLOCK_SKEW_MS,
     ) -> None:
         self.city = city
         self.store = store
         self.operator = operator
         self.clock = clock
+        self.max_clock_skew_ms = max_clock_skew_ms
+        # (wall clock, boot clock) at the last block sealed, or at start: see _block_time.
+        self._clock_anchor = (0, 0)
+        #: Blocks refused for a clock that jumped or lags the head (ClockSkew).
+        self.clock_refusals = 0
         self.verifier = verifier or SignatureVerifier()
         self.max_block_txs = max_block_txs
         self.verify_batch = verify_batch
@@ -163,12 +267,8 @@ class Sequencer:
         self._inflight: dict[str, _Inflight] = {}
         self._intake: collections.deque[_Pending] = collections.deque()
         self._wake = threading.Condition()
-        self._verified: queue.Queue[list[tuple[_Pending, frozenset[str] | None]] | None] = (
-            queue.Queue(COMMIT_PIPELINE)
-        )
-        self._commits: queue.Queue[tuple[BlockRecord, list[_Pending], list[Result]] | None] = (
-            queue.Queue(COMMIT_PIPELINE)
-        )
+        self._verified: _Channel[_Verified] = _Channel(COMMIT_PIPELINE)
+        self._commits: _Channel[_Sealed] = _Channel(COMMIT_PIPELINE)
         self._lock = threading.Lock()
         self._running = False
         self.failure: BaseException | None = None
@@ -176,6 +276,7 @@ class Sequencer:
         self.observer_errors = 0
         self._exit = ExitStack()
         self._threads: list[threading.Thread] = []
+        self._writers = 2  # builder and committer: see _writer_done
 
     # -- life cycle -------------------------------------------------------------------
 
@@ -186,6 +287,7 @@ class Sequencer:
         except BaseException:
             self._exit.close()
             raise
+        self._clock_anchor = (self.clock(), _boot_clock_ms())
         self._running = True
         stages = (
             ("verifier", self._verify_loop),
@@ -208,14 +310,29 @@ class Sequencer:
             self.head = ChainHead.after(self.city, head, self.state.genesis.id)
         self._seen = set(self.store.tx_ids(self.city))
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = STOP_TIMEOUT_S) -> None:
+        """Take no more commands, finish those already sequenced, and return within
+        about `timeout` seconds even if the store hangs.
+
+        Commands not yet taken are answered SequencerStopped at once. If the pipeline
+        has not finished in time, it is failed: everything still queued is answered,
+        and a stage blocked on the store answers its own work when the store returns.
+        The lease stays with the committer until its last write returned (see
+        _commit_loop), so it may outlive this call: a new sequencer then gets
+        LeaseHeld until the hung write is over, rather than forking the chain."""
         with self._wake:
             self._running = False
+            stranded = list(self._intake)
+            self._intake.clear()
             self._wake.notify_all()
+        _answer_stopped(stranded, f"sequencer for {self.city} stopped")
+        deadline = time.monotonic() + timeout
         for thread in self._threads:
-            thread.join()
-        self._threads.clear()
-        self._exit.close()
+            thread.join(max(0.0, deadline - time.monotonic()))
+        if any(thread.is_alive() for thread in self._threads):
+            self._fail(SequencerStopped(f"stopped with the store still busy after {timeout} s"))
+        else:  # the committer released the lease already; this covers a never-started one
+            self._exit.close()
 
     def __enter__(self) -> Sequencer:
         return self.start()
@@ -249,6 +366,7 @@ class Sequencer:
         return len(self._intake)
 
     def _take_batch(self) -> list[_Pending]:
+        """The next commands to verify; empty once stopping (the rest is answered then)."""
         with self._wake:
             while self._running and not self._intake:
                 self._wake.wait(0.5)
@@ -259,16 +377,21 @@ class Sequencer:
 
     def _verify_loop(self) -> None:
         """Stage 1: decode and check signatures of batch N+1 while N is being applied."""
+        batch: list[_Pending] = []
         try:
-            while self._running:
-                batch = self._decode(self._take_batch())
+            while batch := self._take_batch():
+                batch = self._decode(batch)
                 if batch:
                     items = [(bytes(p.envelope.body), p.envelope.sigs) for p in batch if p.envelope]
-                    self._verified.put(list(zip(batch, self.verifier.verify(items), strict=True)))
+                    verified = list(zip(batch, self.verifier.verify(items), strict=True))
+                    if not self._verified.put(verified):
+                        _answer_stopped(batch, "sequencer failed before building these")
+                batch = []
         except BaseException as exc:  # a bug: stop taking work, fail loudly
             self._fail(exc)
+            _answer_stopped(batch, f"sequencer failed: {exc}")
         finally:
-            self._verified.put(None)
+            self._verified.end()
 
     def _decode(self, batch: list[_Pending]) -> list[_Pending]:
         good = []
@@ -289,28 +412,58 @@ class Sequencer:
     def _build_loop(self) -> None:
         """Stage 2: apply verified commands in arrival order and seal blocks."""
         try:
-            while True:
-                batch = self._verified.get()
-                if batch is None:
-                    return
+            while (batch := self._verified.get()) is not None:
                 # Coalesce what else is already verified into the same block.
                 while len(batch) < self.max_block_txs:
-                    try:
-                        more = self._verified.get_nowait()
-                    except queue.Empty:
-                        break
-                    if more is None:
-                        self._verified.put(None)
+                    if (more := self._verified.get(wait=False)) is None:
                         break
                     batch.extend(more)
                 self._build(batch)
-        except BaseException as exc:
+        except BaseException as exc:  # _build answered its batch
             self._fail(exc)
         finally:
-            self._commits.put(None)
+            self._commits.end()
+            self._writer_done()
 
-    def _build(self, batch: list[tuple[_Pending, frozenset[str] | None]]) -> None:
-        now = max(self.clock(), self.head.time_ms)
+    def _build(self, batch: _Verified) -> None:
+        """Apply a batch and seal its blocks; if that fails, answer what nobody else will."""
+        try:
+            now = self._block_time()
+        except ClockSkew as exc:
+            self._refuse(batch, exc)
+            return
+        try:
+            self._apply_batch(batch, now)
+        except BaseException as exc:
+            _answer_stopped([p for p, _ in batch], f"sequencer failed: {exc}", skip_handed=True)
+            raise
+
+    def _block_time(self) -> int:
+        """The clock, never before the previous block, unless the clock is not to be
+        trusted (module doc): it moved against the boot clock since the last block (or
+        the start) by more than the skew, or it lags the chain head by more."""
+        now, elapsed = self.clock(), _boot_clock_ms()
+        skew = self.max_clock_skew_ms
+        if skew is not None:
+            wall, boot = self._clock_anchor
+            jump = now - (wall + elapsed - boot)
+            if abs(jump) > skew:
+                raise ClockSkew(f"the clock jumped {jump} ms against the elapsed time")
+            if now < self.head.time_ms - skew:
+                behind = self.head.time_ms - now
+                raise ClockSkew(f"the clock is {behind} ms behind block {self.head.height - 1}")
+            self._clock_anchor = (now, elapsed)
+        return max(now, self.head.time_ms)
+
+    def _refuse(self, batch: _Verified, exc: ClockSkew) -> None:
+        """Seal nothing with a clock that is off; the commands may be retried."""
+        if not self.clock_refusals:
+            log.error("clock_skew", city=self.city, reason=str(exc))
+        self.clock_refusals += 1
+        for pending, _ in batch:
+            pending.future.set_exception(ClockSkew(f"block refused: {exc}"))
+
+    def _apply_batch(self, batch: _Verified, now: int) -> None:
         block = _BlockDraft()
         for pending, signers in batch:
             command = pending.command
@@ -363,7 +516,10 @@ class Sequencer:
             return
         changes = [(key, self.state.encode_entity(key)) for key in draft.touched]
         block = seal(self.head, now, draft.txs, changes, self.operator)
-        self._commits.put((block, draft.pending, draft.results))
+        for pending in draft.pending:
+            pending.handed = True
+        if not self._commits.put((block, draft.pending, draft.results)):
+            self._unwritten(block, draft.pending, "sequencer failed before writing this block")
 
     def _record(self, envelope: Envelope, command: Command, result: Result, n: int) -> TxRecord:
         stored = _stored_envelope(envelope)
@@ -399,13 +555,16 @@ class Sequencer:
                     _reject(pending, tx_id, Code.ID_REUSED, REASONS[Code.ID_REUSED])
                 else:
                     inflight.waiters.append(pending.future)
+                    pending.handed = True
                 return True
         try:
             original = self.store.find_tx(self.city, tx_id)
         except Exception as exc:  # the store is unwell: an answer, not a dead builder
             pending.future.set_exception(LookupFailed(f"duplicate lookup failed: {exc}"))
             return True
-        assert original is not None, f"id {tx_id} seen but not stored"
+        if original is None:  # its block failed to be written: this sequencer is dead
+            pending.future.set_exception(SequencerStopped("the original command was not written"))
+            return True
         if original.envelope != envelope:
             _reject(pending, tx_id, Code.ID_REUSED, REASONS[Code.ID_REUSED])
         else:
@@ -415,32 +574,41 @@ class Sequencer:
     # -- committing --------------------------------------------------------------------
 
     def _commit_loop(self) -> None:
-        while True:
-            item = self._commits.get()
-            if item is None:
-                return
-            block, sequenced, results = item
-            if self.failure is not None:  # never write past a failed block
-                for pending in sequenced:
-                    pending.future.set_exception(SequencerStopped("sequencer failed earlier"))
-                self._release(block)
-                continue
-            begin = time.perf_counter()
-            try:
-                self.store.append_block(self.city, block)
-            except BaseException as exc:
-                self._fail(exc)
-                for pending in sequenced:
-                    pending.future.set_exception(SequencerStopped(f"block not written: {exc}"))
-                self._release(block)
-                continue
+        """Stage 3: write each sealed block in one transaction, then answer its commands."""
+        try:
+            while (item := self._commits.get()) is not None:
+                self._commit(*item)
+        except BaseException as exc:  # a bug: _commit answered its block
+            self._fail(exc)
+        finally:
+            # Fencing: the lease is released here, by the only thread that writes, once
+            # its last append_block has returned; never by stop() while a write may still
+            # land, for the next lease holder would then build on a head about to change.
+            self._exit.close()
+            self._writer_done()
+
+    def _commit(self, block: BlockRecord, sequenced: list[_Pending], results: list[Result]) -> None:
+        if self.failure is not None:  # never write past a failed block
+            self._unwritten(block, sequenced, "sequencer failed earlier")
+            return
+        begin = time.perf_counter()
+        try:
+            self.store.append_block(self.city, block)
+        except BaseException as exc:
+            self._fail(exc)
+            self._unwritten(block, sequenced, f"block not written: {exc}")
+            return
+        try:
             self._acknowledge(block, sequenced, results)
-            elapsed = time.perf_counter() - begin
-            for observe in self.observers:
-                try:
-                    observe(self.city, block, results, elapsed)
-                except Exception:  # an observer's bug must never stop the chain
-                    self.observer_errors += 1
+        except BaseException:  # written: a retry of the same bytes gets the original answer
+            _answer_stopped(sequenced, "block written, but its answers failed: retry")
+            raise
+        elapsed = time.perf_counter() - begin
+        for observe in self.observers:
+            try:
+                observe(self.city, block, results, elapsed)
+            except Exception:  # an observer's bug must never stop the chain
+                self.observer_errors += 1
 
     def _acknowledge(
         self, block: BlockRecord, sequenced: list[_Pending], results: list[Result]
@@ -463,16 +631,52 @@ class Sequencer:
             for future in inflight.waiters if inflight else ():
                 future.set_exception(SequencerStopped("the original command was not written"))
 
+    def _unwritten(self, block: BlockRecord, sequenced: list[_Pending], why: str) -> None:
+        """Answer the commands of a block that will never be written, and their duplicates."""
+        _answer_stopped(sequenced, why)
+        self._release(block)
+
+    def _writer_done(self) -> None:
+        """The last of builder and committer to end fails the duplicates still waiting
+        (on a block never sealed): no one will write their originals now."""
+        with self._lock:
+            self._writers -= 1
+            if self._writers:
+                return
+            stranded = list(self._inflight.values())
+            self._inflight.clear()
+        for inflight in stranded:
+            for future in inflight.waiters:
+                future.set_exception(SequencerStopped("the original command was not written"))
+
     def _fail(self, exc: BaseException) -> None:
+        """Stop for good. Answer every command no stage holds (a stage answers what it
+        holds) and close the hand-offs, so no stage waits on a dead neighbour."""
         with self._wake:
-            if self.failure is None:
+            first = self.failure is None
+            if first:
                 self.failure = exc
             self._running = False
             self._wake.notify_all()
             stranded = list(self._intake)
             self._intake.clear()
-        for pending in stranded:
-            pending.future.set_exception(SequencerStopped(f"sequencer failed: {exc}"))
+        if first:
+            log.error("sequencer_failed", city=self.city, error=f"{type(exc).__name__}: {exc}")
+        why = f"sequencer failed: {exc}"
+        _answer_stopped(stranded, why)
+        for verified in self._verified.close():
+            _answer_stopped([pending for pending, _ in verified], why)
+        for block, sequenced, _ in self._commits.close():
+            self._unwritten(block, sequenced, why)
+
+
+def _boot_clock_ms() -> int:
+    """Time elapsed since boot, suspend included (a laptop's sleep is not a jump);
+    slewed by NTP as the wall clock is, but never stepped."""
+    return time.clock_gettime_ns(_BOOT_CLOCK) // 1_000_000
+
+
+_BOOT_CLOCK: Final = getattr(time, "CLOCK_BOOTTIME", time.CLOCK_MONOTONIC)
 
 
 def _stored_envelope(envelope: Envelope) -> bytes:

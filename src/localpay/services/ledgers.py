@@ -8,8 +8,9 @@ from collections.abc import Callable, Sequence
 from typing import Final, Protocol
 
 import nacl.signing
+import structlog
 
-from localpay.ledger.sequencer import BlockObserver, Receipt, Sequencer
+from localpay.ledger.sequencer import MAX_CLOCK_SKEW_MS, BlockObserver, Receipt, Sequencer
 from localpay.ledger.signatures import SignatureVerifier
 from localpay.ledger.store import Store
 from localpay.ledger.tickets import Ticket
@@ -18,6 +19,8 @@ from localpay.ledger.tickets import Ticket
 DEFAULT_TIMEOUT_S: Final = 30.0
 
 OPERATOR: Final = "operator"
+
+log = structlog.get_logger("localpay.ledgers")
 
 
 class Keys(Protocol):
@@ -46,30 +49,62 @@ class Ledgers:
         keys: Keys,
         clock: Callable[[], int],
         verifier: SignatureVerifier | None = None,
+        max_clock_skew_ms: int | None = MAX_CLOCK_SKEW_MS,
     ) -> None:
+        """`max_clock_skew_ms=None` lets a simulated clock jump (the demo, tests)."""
         self.store = store
         self.keys = keys
         self.clock = clock
+        self.max_clock_skew_ms = max_clock_skew_ms
         self.verifier = verifier or SignatureVerifier()
         self._running: dict[str, Sequencer] = {}
+        # One per city: starting and stopping a city's sequencer happen under it, never
+        # under self._lock, which every city's commands take.
+        self._starting: dict[str, threading.Lock] = {}
         #: How long callers wait for a block (HTTP answers 503 past it).
         self.answer_timeout_s = DEFAULT_TIMEOUT_S
         self.observers: list[BlockObserver] = []
         self._lock = threading.Lock()
 
     def sequencer(self, city: str) -> Sequencer:
+        """The city's running sequencer, started (or restarted after a failure) on demand.
+
+        The shared lock only guards the dicts. Stopping a failed sequencer (its stages
+        may be blocked on the store) and starting one (it reads the city's store) happen
+        under the city's own lock: one city stuck on its store holds up no other."""
         with self._lock:
             seq = self._running.get(city)
-            if seq is not None and not seq.running:
-                seq.stop()  # a failed sequencer: join its threads, release its lease
-                seq = None
-            if seq is None:
-                operator = self.operator_key(city)
-                seq = Sequencer(city, self.store, operator, self.clock, self.verifier)
-                seq.observers.extend(self.observers)
-                seq.start()
-                self._running[city] = seq
-            return seq
+            if seq is not None and seq.running:
+                return seq
+            starting = self._starting.setdefault(city, threading.Lock())
+        with starting:
+            return self._restart(city)
+
+    def _restart(self, city: str) -> Sequencer:
+        with self._lock:
+            seq = self._running.get(city)
+            if seq is not None and seq.running:
+                return seq  # another caller started it meanwhile
+            self._running.pop(city, None)
+        if seq is not None:
+            log.warning("sequencer_restart", city=city, reason=repr(seq.failure))
+            # Returns within STOP_TIMEOUT_S; if a write still hangs, the old committer
+            # keeps the lease until it returns and start() below raises LeaseHeld.
+            seq.stop()
+        operator = self.operator_key(city)
+        seq = Sequencer(
+            city,
+            self.store,
+            operator,
+            self.clock,
+            self.verifier,
+            max_clock_skew_ms=self.max_clock_skew_ms,
+        )
+        seq.observers.extend(self.observers)
+        seq.start()
+        with self._lock:
+            self._running[city] = seq
+        return seq
 
     def running_sequencer(self, city: str) -> Sequencer | None:
         with self._lock:
@@ -107,7 +142,8 @@ class Ledgers:
 
     def close(self) -> None:
         with self._lock:
-            for seq in self._running.values():
-                seq.stop()
+            running = list(self._running.values())
             self._running.clear()
+        for seq in running:  # outside the lock: a stop may wait on a slow store
+            seq.stop()
         self.verifier.close()
