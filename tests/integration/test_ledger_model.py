@@ -3,6 +3,12 @@
 Invariants: supply = minted - burned; no negative balance or lot; money spent only where its
 program version allows; a duplicate gets the original receipt and changes nothing; a rejected
 command changes nothing; every id is stored at most once; the chain verifies at the end.
+
+"Where its program allows" is judged by `may_spend_at` below, the rules written again
+simply from the test's own tables, never by the ledger's `evaluate`: a bug in a rule then
+fails the test both ways (money spent where it may not be, or refused where it may).
+Junk signed by strangers' keys must never reach the chain; a suspended merchant never
+redeems; nobody but the merchant redeems.
 """
 
 from __future__ import annotations
@@ -28,10 +34,10 @@ from hypothesis.stateful import (
 from localpay.adapters.keystore import KeyStore
 from localpay.bootstrap import open_store
 from localpay.domain import commands as c
-from localpay.domain.calendar import DAY_MS
+from localpay.domain.calendar import DAY_MS, day_key
 from localpay.domain.codes import Code
 from localpay.domain.money import MAX_AMOUNT, valid_amount
-from localpay.domain.policy import MerchantFacts, Policy, evaluate
+from localpay.domain.policy import Policy
 from localpay.ledger.sequencer import Receipt
 from localpay.ledger.signatures import public_key_hex, sign_command
 from localpay.services.demo import SimClock
@@ -78,7 +84,24 @@ MERCHANTS = {
     "m-cafe": ("cafe", "a1", 10**8),
     "m-dept": ("department_store", "a2", 10**8),
     "m-big": ("cafe", "a2", 5 * 10**9),
+    "m-small": ("bakery", "a1", 10**7),
 }
+DENIALS = {Code.CATEGORY_DENIED, Code.AREA_DENIED, Code.REVENUE_CAP_EXCEEDED}
+
+
+def may_spend_at(program: str, merchant: str) -> Code:
+    """The program rules, independently of the ledger: OK or the first reason against."""
+    rules = PROGRAMS[program]
+    category, area, revenue = MERCHANTS[merchant]
+    if category in rules.denied_categories or (
+        rules.allowed_categories and category not in rules.allowed_categories
+    ):
+        return Code.CATEGORY_DENIED
+    if rules.areas and area not in rules.areas:
+        return Code.AREA_DENIED
+    if rules.revenue_cap and revenue > rules.revenue_cap:
+        return Code.REVENUE_CAP_EXCEEDED
+    return Code.OK
 
 
 class LedgerModel(RuleBasedStateMachine):
@@ -95,6 +118,8 @@ class LedgerModel(RuleBasedStateMachine):
         self.ledgers = Ledgers(self.store, keys, self.clock, max_clock_skew_ms=None)
         self.keys: dict[str, nacl.signing.SigningKey] = {}
         self.seqs: dict[str, Receipt] = {}
+        self.active: dict[str, bool] = {}  # merchant -> approved and not suspended
+        self.youth_days: set[tuple[str, int]] = set()  # (wallet, Korean day) youth was spent
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -152,9 +177,10 @@ class LedgerModel(RuleBasedStateMachine):
                 )
             ).ok
             assert self.official(c.ApproveMerchant(id=cid(), city=CITY, merchant=merchant)).ok
+            self.active[merchant] = True
         wallet = self._open("w-first")
         # Start with money in both programs, so spending rules are exercised from step one.
-        for program, amount in (("general", 200_000), ("youth", 50_000)):
+        for program, amount in (("general", 20_000), ("youth", 50_000)):
             assert self.official(
                 c.Credit(
                     id=cid(),
@@ -167,13 +193,17 @@ class LedgerModel(RuleBasedStateMachine):
             ).ok
         return wallet
 
-    def _open(self, wallet: str) -> str:
+    def _open(self, wallet: str, custodial: bool = False) -> str:
         key = nacl.signing.SigningKey.generate()
         self.keys[wallet] = key
         self.run(
             sign_command(
                 c.OpenWallet(
-                    id=cid(), city=CITY, wallet=wallet, keys=[public_key_hex(key)], custodial=False
+                    id=cid(),
+                    city=CITY,
+                    wallet=wallet,
+                    keys=[public_key_hex(key)],
+                    custodial=custodial,
                 ),
                 [key],
             )
@@ -182,9 +212,9 @@ class LedgerModel(RuleBasedStateMachine):
 
     # -- rules ------------------------------------------------------------------------------------
 
-    @rule(target=wallets)
-    def open_wallet(self) -> str:
-        return self._open(f"w-{os.urandom(4).hex()}")
+    @rule(target=wallets, custodial=st.booleans())
+    def open_wallet(self, custodial: bool) -> str:
+        return self._open(f"w-{os.urandom(4).hex()}", custodial)
 
     @rule(wallet=wallets, program=st.sampled_from(["general", "youth", "nope"]), amount=AMOUNTS)
     def credit(self, wallet: str, program: str, amount: int) -> None:
@@ -200,28 +230,62 @@ class LedgerModel(RuleBasedStateMachine):
         merchant=st.sampled_from([*MERCHANTS, "m-none"]),
         amount=AMOUNTS,
         forged=st.booleans(),
+        evidence=st.sampled_from(["", "card-auth:1"]),
     )
-    def pay(self, wallet: str, merchant: str, amount: int, forged: bool) -> str:
+    def pay(self, wallet: str, merchant: str, amount: int, forged: bool, evidence: str) -> str:
         key = nacl.signing.SigningKey.generate() if forged else self.keys[wallet]
         command = c.Pay(
-            id=cid(), city=CITY, wallet=wallet, merchant=merchant, amount=amount, evidence=""
+            id=cid(), city=CITY, wallet=wallet, merchant=merchant, amount=amount, evidence=evidence
         )
+        now = self.clock.now_ms
+        held = self.state.wallets[wallet]
+        lots = [(lot.program, lot.amount, lot.expires_ms) for lot in held.lots]
+        custodial = held.custodial
         receipt = self.run(sign_command(command, [key]))
-        if forged:
-            assert receipt.code == Code.SIGNER_NOT_AUTHORIZED
+        if not valid_amount(amount):  # refused when decoded: never on the chain
+            assert (receipt.code, receipt.seq) == (Code.MALFORMED, None)
+            return command.id
+        if forged:  # a stranger's key: refused and never on the chain
+            assert (receipt.code, receipt.seq) == (Code.UNKNOWN_SIGNER, None)
+            return command.id
         if receipt.ok:
             self.check_spent_where_allowed(command.id, merchant)
+        elif receipt.code in DENIALS:
+            # Some money in the wallet must really be barred here for that very reason.
+            reasons = {may_spend_at(p, merchant) for p, _, expires in lots if expires > now}
+            assert receipt.code in reasons, f"{receipt.code} at {merchant}, rules say {reasons}"
+        if merchant in MERCHANTS and self.active[merchant]:
+            if custodial and not evidence:
+                assert receipt.code == Code.EVIDENCE_MISSING
+            elif self.surely_covered(wallet, merchant, amount, lots, now):
+                assert receipt.ok, f"{receipt.code}: allowed money covers {amount} at {merchant}"
         return command.id
+
+    def surely_covered(
+        self, wallet: str, merchant: str, amount: int, lots: list[tuple[str, int, int]], now: int
+    ) -> bool:
+        """Does money the rules allow here certainly cover the amount? (Youth money is
+        counted only up to its per-payment cap, on a day it was not spent yet.)"""
+        general = youth = 0
+        for program, value, expires in lots:
+            if expires > now and may_spend_at(program, merchant) is Code.OK:
+                if program == "general":
+                    general += value
+                else:
+                    youth += value
+        if (wallet, day_key(now)) in self.youth_days:
+            youth = 0
+        return general + min(youth, PROGRAMS["youth"].per_payment_cap) >= amount
 
     def check_spent_where_allowed(self, payment: str, merchant: str) -> None:
         record = self.state.payments[payment]
-        m = self.state.merchants[merchant]
-        facts = MerchantFacts(m.category, m.area, m.annual_revenue)
-        assert m.status == "active"
+        assert self.active[merchant], f"paid to {merchant}, which is not active"
         for draw in record.draws:
-            rules = self.state.programs[draw.program].versions[draw.version - 1]
-            assert evaluate(rules, facts) is Code.OK, f"{draw.program} spent at {merchant}"
+            verdict = may_spend_at(draw.program, merchant)
+            assert verdict is Code.OK, f"{draw.program} spent at {merchant}: {verdict}"
             assert draw.expires_ms > record.at_ms, "expired money was spent"
+            if draw.program == "youth":
+                self.youth_days.add((record.wallet, day_key(record.at_ms)))
 
     @rule(payment=payments, amount=AMOUNTS, other_merchant=st.booleans())
     def refund(self, payment: str, amount: int, other_merchant: bool) -> None:
@@ -238,29 +302,61 @@ class LedgerModel(RuleBasedStateMachine):
         if record is None or merchant != record.merchant:
             assert not receipt.ok
 
-    @rule(source=wallets, target_wallet=wallets, amount=AMOUNTS)
-    def transfer(self, source: str, target_wallet: str, amount: int) -> None:
+    @rule(
+        source=wallets,
+        target_wallet=wallets,
+        amount=AMOUNTS,
+        evidence=st.sampled_from(["", "card-auth:2"]),
+    )
+    def transfer(self, source: str, target_wallet: str, amount: int, evidence: str) -> None:
+        custodial = self.state.wallets[source].custodial
         receipt = self.run(
             sign_command(
-                c.Transfer(id=cid(), city=CITY, wallet=source, to=target_wallet, amount=amount),
+                c.Transfer(
+                    id=cid(),
+                    city=CITY,
+                    wallet=source,
+                    to=target_wallet,
+                    amount=amount,
+                    evidence=evidence,
+                ),
                 [self.keys[source]],
             )
         )
-        if source == target_wallet and valid_amount(amount):  # a bad amount is reported first
+        if not valid_amount(amount):  # refused when decoded: never on the chain
+            assert (receipt.code, receipt.seq) == (Code.MALFORMED, None)
+        elif source == target_wallet:
             assert receipt.code == Code.SAME_ACCOUNT
+        elif custodial and not evidence:  # a card's gift needs the card, as its payment does
+            assert receipt.code == Code.EVIDENCE_MISSING
 
     @rule(wallet=wallets)
     def expire(self, wallet: str) -> None:
         self.run(self.signer.sign(c.Expire(id=cid(), city=CITY, wallet=wallet)))
 
-    @rule(merchant=st.sampled_from(list(MERCHANTS)), amount=AMOUNTS)
-    def redeem(self, merchant: str, amount: int) -> None:
-        self.run(
-            sign_command(
-                c.Redeem(id=cid(), city=CITY, merchant=merchant, amount=amount, payout_ref="bank"),
-                [self.keys[merchant]],
-            )
-        )
+    @rule(
+        merchant=st.sampled_from(list(MERCHANTS)),
+        amount=AMOUNTS,
+        by=st.sampled_from(["merchant", "officials", "operator"]),
+    )
+    def redeem(self, merchant: str, amount: int, by: str) -> None:
+        command = c.Redeem(id=cid(), city=CITY, merchant=merchant, amount=amount, payout_ref="b")
+        if by == "merchant":
+            envelope = sign_command(command, [self.keys[merchant]])
+        elif by == "officials":
+            envelope = sign_command(command, self.signer.keys)
+        else:
+            envelope = sign_command(command, [self.signer.operator])
+        balance = self.state.merchants[merchant].balance
+        receipt = self.run(envelope)
+        if not valid_amount(amount):
+            assert receipt.code == Code.MALFORMED
+        elif by != "merchant":  # only the merchant itself asks for its won
+            assert receipt.code == Code.SIGNER_NOT_AUTHORIZED
+        elif not self.active[merchant]:  # a suspended merchant's units stay for refunds
+            assert receipt.code == Code.MERCHANT_NOT_ACTIVE
+        else:
+            assert receipt.ok == (amount <= balance), receipt.code
 
     @rule(merchant=st.sampled_from(list(MERCHANTS)), suspend=st.booleans())
     def merchant_status(self, merchant: str, suspend: bool) -> None:
@@ -269,7 +365,35 @@ class LedgerModel(RuleBasedStateMachine):
             if suspend
             else c.ApproveMerchant(id=cid(), city=CITY, merchant=merchant)
         )
-        self.official(command)
+        receipt = self.official(command)
+        assert receipt.ok == (self.active[merchant] != (not suspend)), receipt.code
+        self.active[merchant] = not suspend
+
+    @rule(
+        kind=st.sampled_from(["pay", "mint", "suspend", "refund", "open_taken"]),
+        wallet=wallets,
+    )
+    def stranger_junk(self, kind: str, wallet: str) -> None:
+        """Commands a stranger signs with a fresh key: refused, never stored, id unspent."""
+        stranger = nacl.signing.SigningKey.generate()
+        command: c.Command = {
+            "pay": c.Pay(
+                id=cid(), city=CITY, wallet=wallet, merchant="m-cafe", amount=1, evidence=""
+            ),
+            "mint": c.Mint(id=cid(), city=CITY, program="general", amount=1, won_ref="x"),
+            "suspend": c.SuspendMerchant(id=cid(), city=CITY, merchant="m-cafe", reason="x"),
+            "refund": c.Refund(id=cid(), city=CITY, merchant="m-cafe", payment=cid(), amount=1),
+            "open_taken": c.OpenWallet(
+                id=cid(),
+                city=CITY,
+                wallet=wallet,
+                keys=[public_key_hex(stranger)],
+                custodial=False,
+            ),
+        }[kind]
+        receipt = self.run(sign_command(command, [stranger]))
+        assert (receipt.code, receipt.seq) == (Code.UNKNOWN_SIGNER, None)
+        assert self.store.find_tx(CITY, command.id) is None
 
     @rule(days=st.integers(min_value=0, max_value=3))
     def time_passes(self, days: int) -> None:
@@ -320,8 +444,8 @@ def test_random_commands_keep_every_invariant(
     run_state_machine_as_test(
         lambda: LedgerModel(make_url, tmp_path),
         settings=settings(
-            max_examples=25,
-            stateful_step_count=30,
+            max_examples=40,
+            stateful_step_count=40,
             deadline=None,
             suppress_health_check=list(HealthCheck),
         ),
