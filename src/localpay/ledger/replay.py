@@ -118,7 +118,7 @@ class Replayer:
             raise ChainError(f"{where}: a command signature does not verify")
         result, keys = machine.apply(self.state, command, signers, header.time_ms)
         if not Code(result.code).recorded:  # e.g. unknown_signer: the sequencer never stores it
-            raise ChainError(f"{where}: a {result.code} command is never on the chain")
+            raise ChainError(f"{where}: replay answers {result.code}, which is never recorded")
         self.touched.update(dict.fromkeys(keys))
         replayed = encode_result(result.recorded())  # as the sequencer records it
         if replayed != tx.result:
