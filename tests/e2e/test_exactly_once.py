@@ -136,6 +136,8 @@ def test_a_payout_answered_503_then_retried_pays_once(world: World) -> None:
     assert again.status_code == 201 and again.json()["code"] == "ok", again.text
     assert _retry_until_answered(payout).json()["id"] == again.json()["id"]
     assert _state(world).merchants["m-00000"].redeemed == before + 30_000
+    # The owner sees the shop's own balance after the payout (a balance is its owner's).
+    assert again.json()["balance"] == _state(world).merchants["m-00000"].balance
 
 
 def test_a_staff_refund_answered_503_then_retried_refunds_once(world: World) -> None:

@@ -205,7 +205,8 @@ def _merchant_command(request: Request, city: str, merchant: str, command: c.Com
     envelope = sign_command(command, [key])
     with ledger_errors():
         receipt = ledgers.execute(city, envelope)
-    return receipt_response(request, city, receipt)
+    # Staff see their merchant's balance after a refund or payout, never a citizen's.
+    return receipt_response(request, city, receipt, viewer=merchant)
 
 
 def _staff_command_id(request: Request, staff: Principal, purpose: str) -> str:
