@@ -340,3 +340,44 @@ def _post_signed(world: World, envelope: bytes) -> httpx.Response:
             content=envelope,
             headers={"Idempotency-Key": _key(), "Content-Type": "application/json"},
         )
+
+
+def test_an_answer_leaves_only_once_its_idempotency_record_is_durable(world: World) -> None:
+    """Withhold the record's write: the answer must wait for it, so a crash right after
+    an answer can never lose the record of it."""
+    container: Container = world.container  # type: ignore[attr-defined]
+    store = container.store
+    original = store.sql_batch
+    entered, release = threading.Event(), threading.Event()
+
+    def withheld(statements: list[tuple[str, tuple[Any, ...]]]) -> list[list[tuple[Any, ...]]]:
+        if statements and statements[0][0].startswith("INSERT INTO idempotency"):
+            entered.set()
+            release.wait(30)
+        return original(statements)
+
+    store.sql_batch = withheld  # type: ignore[method-assign]
+    key = _key()
+    answers: list[httpx.Response] = []
+    try:
+        sender = threading.Thread(
+            target=lambda: answers.append(
+                httpx.post(
+                    f"{world.base}/v1/cities/{CITY}/payments",
+                    content=signed_payment(world.keys, 10),
+                    headers={"Idempotency-Key": key, "Content-Type": "application/json"},
+                    timeout=30,
+                )
+            )
+        )
+        sender.start()
+        assert entered.wait(10), "the record was never written"
+        sender.join(0.5)
+        assert not answers, "answered before its idempotency record was durable"
+    finally:
+        release.set()
+        store.sql_batch = original  # type: ignore[method-assign]
+    sender.join(10)
+    assert answers and answers[0].status_code == 201
+    rows = store.sql("SELECT status FROM idempotency WHERE key = ?", (key,))
+    assert rows == [(201,)] or [tuple(r) for r in rows] == [(201,)]

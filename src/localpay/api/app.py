@@ -42,6 +42,7 @@ def create_app(container: Any, limits: Limits | None = None) -> FastAPI:
     records = Records(container.store, container.clock)
     container.on_close(records.close)
     app.add_middleware(IdempotencyMiddleware, records=records)
+    app.state.idempotency_records = records
     app.add_middleware(BodyLimitMiddleware)  # every route, methods and exemptions alike
     app.add_middleware(RateLimitMiddleware, limits=limits or Limits())
     telemetry.install(app, container)  # outermost: times and logs everything, 429s too
