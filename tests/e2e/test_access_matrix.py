@@ -277,4 +277,4 @@ def test_a_token_never_replaces_a_signature(world: World) -> None:
                 content=sign_command(pay, [stranger]),
                 headers={"Idempotency-Key": httpx_key(), "Content-Type": "application/json"},
             )
-        assert r.status_code == 403 and problem_code(r) == "signer_not_authorized", (role, r.text)
+        assert r.status_code == 403 and problem_code(r) == "unknown_signer", (role, r.text)

@@ -148,7 +148,8 @@ def test_a_command_for_a_wallet_key_it_does_not_hold_changes_nothing_after_resta
         ),
         [thief],
     )
-    assert ledgers.execute("crashcity", forged).code == "signer_not_authorized"
+    # A stranger's key: refused and not even recorded (unknown_signer).
+    assert ledgers.execute("crashcity", forged).code == "unknown_signer"
     ledgers.close()
     assert dict(store.state("crashcity")) == before
     restarted = Ledgers(store, keys, lambda: int(time.time() * 1000))

@@ -157,10 +157,12 @@ def run_city(ledgers: Ledgers, keys: KeyStore, city: str = CITY) -> list[Receipt
     assert again.duplicate and again.seq == receipts[-1].seq
     refund = c.Refund(id=new_id(), city=city, merchant="m-bakery", payment=payment, amount=7_000)
     receipts.append(ledgers.execute(city, sign_command(refund, [merchant_key])))
-    zero = c.Pay(
-        id=new_id(), city=city, wallet="w-alice", merchant="m-bakery", amount=0, evidence=""
+    # More than the wallet holds: refused by the ledger and logged (an amount of 0 would be
+    # refused when decoded, never logged).
+    greedy = c.Pay(
+        id=new_id(), city=city, wallet="w-alice", merchant="m-bakery", amount=10**9, evidence=""
     )
-    receipts.append(ledgers.execute(city, sign_command(zero, [wallet_key])))  # refused, logged
+    receipts.append(ledgers.execute(city, sign_command(greedy, [wallet_key])))
     assert ledgers.execute(city, b"garbage").seq is None  # malformed: never logged
     return receipts
 
