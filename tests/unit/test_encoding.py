@@ -403,6 +403,11 @@ def with_policy(**change: object) -> c.DefineProgram:
         (msgspec.structs.replace(WITNESSES, quorum=-1), "$.quorum", ">= 0"),
         (msgspec.structs.replace(GENESIS, approvals={"mint": 0}), "$.approvals", ">= 1"),
         (msgspec.structs.replace(GENESIS, approvals={"mint": 2**63}), "$.approvals", "<= 4"),
+        (
+            msgspec.structs.replace(GENESIS, approvals={f"rule{n}": 2 for n in range(17)}),
+            "$.approvals",
+            "length <= 16",
+        ),
         (msgspec.structs.replace(GENESIS, default_valid_days=0), "$.default_valid_days", ">= 1"),
         (
             msgspec.structs.replace(GENESIS, default_valid_days=10**7),

@@ -8,12 +8,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import msgspec
 import nacl.signing
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from localpay.domain import commands as c
+from localpay.domain.money import MAX_AMOUNT, MAX_VALID_DAYS
 from localpay.domain.policy import Policy
 from localpay.ledger.signatures import sign_command, verify_one
 
@@ -207,3 +209,23 @@ def test_a_deeply_nested_body_is_malformed_not_a_crash() -> None:
     data = b'{"body":' + b"[" * 3000 + b"]" * 3000 + b',"sigs":[' + sig + b"]}"
     assert len(data) <= c.MAX_COMMAND_BYTES
     assert decode_or_refuse(data) is None
+
+
+# -- integers are bounded when decoded -----------------------------------------------------
+
+HUGE = st.one_of(st.integers(), st.integers(min_value=2**53, max_value=2**200), st.just(2**64))
+
+
+@given(HUGE)
+def test_an_amount_decodes_only_within_one_won_to_the_amount_limit(amount: int) -> None:
+    data = sign_command(msgspec.structs.replace(PAY, amount=amount), [KEY])
+    decoded = decode_or_refuse(data)
+    assert (decoded is not None) == (1 <= amount <= MAX_AMOUNT)
+
+
+@given(HUGE, st.sampled_from(["valid_days", "daily_cap", "holding_cap", "revenue_cap"]))
+def test_a_policy_number_decodes_only_within_its_range(value: int, field: str) -> None:
+    limit = MAX_VALID_DAYS if field == "valid_days" else MAX_AMOUNT
+    policy = msgspec.structs.replace(DEFINE.policy, **{field: value, "monthly_cap": 0})
+    data = sign_command(msgspec.structs.replace(DEFINE, policy=policy), [KEY])
+    assert (decode_or_refuse(data) is not None) == (0 <= value <= limit)
