@@ -430,3 +430,33 @@ def test_a_restart_after_a_day_down_is_accepted_but_a_clock_behind_the_head_is_n
             fixed.execute("downcity", open_wallet("downcity"))
     finally:
         fixed.close()
+
+
+class BrokenClock(ShiftedClock):
+    """A clock that raises while broken (a bug in the clock, not a skew)."""
+
+    broken = False
+
+    def __call__(self) -> int:
+        if self.broken:
+            raise Crash("clock bug")
+        return super().__call__()
+
+
+def test_a_clock_that_raises_answers_its_batch_and_the_next_use_restarts(
+    faulty: FaultyStore, keys: KeyStore
+) -> None:
+    clock = BrokenClock()
+    ledgers = make_ledgers(faulty, keys, clock)
+    try:
+        create_city(ledgers, "brokenclock", "broken")
+        clock.broken = True
+        tickets = ledgers.submit_many(
+            "brokenclock", [open_wallet("brokenclock") for _ in range(50)]
+        )
+        results = answers(tickets)
+        assert all(isinstance(r, SequencerStopped) for r in results), results[:3]
+        clock.broken = False
+        assert ledgers.execute("brokenclock", open_wallet("brokenclock"), timeout=10).ok
+    finally:
+        ledgers.close()

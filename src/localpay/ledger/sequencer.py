@@ -428,11 +428,11 @@ class Sequencer:
     def _build(self, batch: _Verified) -> None:
         """Apply a batch and seal its blocks; if that fails, answer what nobody else will."""
         try:
-            now = self._block_time()
-        except ClockSkew as exc:
-            self._refuse(batch, exc)
-            return
-        try:
+            try:
+                now = self._block_time()
+            except ClockSkew as exc:
+                self._refuse(batch, exc)
+                return
             self._apply_batch(batch, now)
         except BaseException as exc:
             _answer_stopped([p for p, _ in batch], f"sequencer failed: {exc}", skip_handed=True)
