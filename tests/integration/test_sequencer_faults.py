@@ -319,7 +319,7 @@ def test_one_city_stuck_on_its_store_holds_up_no_other_city(
 
     begin = time.monotonic()
     receipt = ledgers.execute("othercity", other.payments(1, seed=9)[0], timeout=10)
-    assert receipt.ok and time.monotonic() - begin < 2.0
+    assert receipt.ok and time.monotonic() - begin < 3.0  # the stuck restart waits 5 s
     assert restarting.is_alive(), "the restart was still waiting on the stuck city"
 
     released.set()
