@@ -14,6 +14,7 @@ from typing import Any
 
 import nacl.signing
 import pytest
+import structlog.testing
 
 from localpay.adapters.clock import now_ms
 from localpay.adapters.keystore import KeyStore
@@ -375,13 +376,20 @@ def test_a_forward_clock_jump_is_refused_and_seals_nothing(
         create_city(ledgers, "jumpcity", "jump")
         height = ledgers.sequencer("jumpcity").head.height
         clock.offset_ms = 400 * DAY_MS
-        with pytest.raises(ClockSkew, match="jumped"):
-            ledgers.execute("jumpcity", open_wallet("jumpcity"))
+        with structlog.testing.capture_logs() as logged:
+            for _ in range(2):
+                with pytest.raises(ClockSkew, match="jumped"):
+                    ledgers.execute("jumpcity", open_wallet("jumpcity"))
         assert ledgers.sequencer("jumpcity").head.height == height  # nothing sealed
-        assert ledgers.sequencer("jumpcity").clock_refusals == 1
+        assert ledgers.sequencer("jumpcity").clock_refusals == 2
+        assert [e["event"] for e in logged] == ["clock_skew"]  # once per episode
         clock.offset_ms = 60_000  # the clock is back, within the skew: blocks again
         assert ledgers.execute("jumpcity", open_wallet("jumpcity")).ok
         assert abs(block_time(faulty, "jumpcity") - now_ms()) < MAX_CLOCK_SKEW_MS
+        clock.offset_ms = -400 * DAY_MS
+        with structlog.testing.capture_logs() as logged, pytest.raises(ClockSkew):
+            ledgers.execute("jumpcity", open_wallet("jumpcity"))
+        assert [e["event"] for e in logged] == ["clock_skew"]  # a new episode is told
     finally:
         ledgers.close()
 

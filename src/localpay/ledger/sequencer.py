@@ -256,6 +256,7 @@ class Sequencer:
         self._clock_anchor = (0, 0)
         #: Blocks refused for a clock that jumped or lags the head (ClockSkew).
         self.clock_refusals = 0
+        self._clock_trusted = True
         self.verifier = verifier or SignatureVerifier()
         self.max_block_txs = max_block_txs
         self.verify_batch = verify_batch
@@ -453,12 +454,14 @@ class Sequencer:
                 behind = self.head.time_ms - now
                 raise ClockSkew(f"the clock is {behind} ms behind block {self.head.height - 1}")
             self._clock_anchor = (now, elapsed)
+            self._clock_trusted = True
         return max(now, self.head.time_ms)
 
     def _refuse(self, batch: _Verified, exc: ClockSkew) -> None:
         """Seal nothing with a clock that is off; the commands may be retried."""
-        if not self.clock_refusals:
+        if self._clock_trusted:  # once per episode, not once per batch
             log.error("clock_skew", city=self.city, reason=str(exc))
+            self._clock_trusted = False
         self.clock_refusals += 1
         for pending, _ in batch:
             pending.future.set_exception(ClockSkew(f"block refused: {exc}"))
