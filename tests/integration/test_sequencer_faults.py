@@ -228,6 +228,29 @@ def test_a_failed_block_write_answers_every_queued_ticket_and_the_next_use_resta
     assert verify_city(faulty.inner, "writecity").ok
 
 
+def test_no_command_is_answered_while_its_block_is_not_durable(
+    faulty: FaultyStore, ledgers: Ledgers
+) -> None:
+    """A store that withholds durability (the block write hangs): not one receipt may
+    come before the write returns. Deterministic where a kill -9 race only sometimes
+    lands between a premature answer and the commit."""
+    bench = bench_city(ledgers, "durablecity")
+    items = bench.payments(200)
+    released, entered = threading.Event(), threading.Event()
+    faulty.on_append = block_until(released, "durablecity", entered)
+    try:
+        tickets = ledgers.submit_many("durablecity", items)
+        assert entered.wait(ANSWER_BOUND_S), "no block was written"
+        time.sleep(0.5)
+        early = [t for t in tickets if t.done() and t.exception() is None]
+        assert not early, f"{len(early)} receipts before their block was durable"
+    finally:
+        released.set()
+    results = answers(tickets)
+    for receipt in receipts_of(results):
+        assert receipt.ok and faulty.inner.find_tx("durablecity", receipt.id) is not None
+
+
 def fresh_sequencer(store: FaultyStore, keys: KeyStore, city: str, **kwargs: Any) -> Sequencer:
     seq = Sequencer(city, store, keys.load(city, OPERATOR), now_ms, **kwargs)  # type: ignore[arg-type]
     return seq.start()
