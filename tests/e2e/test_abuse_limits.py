@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import httpx
 import pyotp
 import pytest
-from tests_e2e_support import FAST_HASHER, World, live_server, problem_code, seed
+from tests_e2e_support import FAST_HASHER, World, live_server, problem_code, seeded_store
 
 from localpay.api.idempotency import MAX_BODY_BYTES
 from localpay.bootstrap import open_store
@@ -34,12 +34,7 @@ def world(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[World]:
     folder = tmp_path_factory.mktemp("abuse")
-    if request.param == "sqlite":
-        url = f"sqlite:///{folder}/world.db"
-    else:
-        server = request.getfixturevalue("pg_server")
-        url = server.url(server.create_database())
-    seed(url, folder / "keys")
+    url = seeded_store(request, folder)
     with live_server(url, folder / "keys") as base:
         found = World(base, folder / "keys")
         found.url = url  # type: ignore[attr-defined]

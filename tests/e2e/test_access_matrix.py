@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from tests_e2e_support import World, live_server, problem_code, seed
+from tests_e2e_support import World, live_server, problem_code, seeded_store
 
 STAFF = {"city_maker", "city_checker", "city_auditor"}
 OFFICIALS = {"city_maker", "city_checker"}
@@ -129,13 +129,7 @@ def world(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[World]:
     folder = tmp_path_factory.mktemp("world")
-    if request.param == "sqlite":
-        url = f"sqlite:///{folder}/world.db"
-    else:
-        url = request.getfixturevalue("pg_server").url(
-            request.getfixturevalue("pg_server").create_database()
-        )
-    seed(url, folder / "keys")
+    url = seeded_store(request, folder)
     with live_server(url, folder / "keys") as base:
         found = World(base, folder / "keys")
         found.sign_in_everyone()

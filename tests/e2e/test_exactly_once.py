@@ -18,7 +18,13 @@ import httpx
 import msgspec
 import nacl.signing
 import pytest
-from tests_e2e_support import World, live_container, problem_code, seed, signed_payment
+from tests_e2e_support import (
+    World,
+    live_container,
+    problem_code,
+    seeded_store,
+    signed_payment,
+)
 
 from localpay.adapters.keystore import KeyStore
 from localpay.api.idempotency import Records
@@ -54,12 +60,7 @@ def world(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[World]:
     folder = tmp_path_factory.mktemp("once")
-    if request.param == "sqlite":
-        url = f"sqlite:///{folder}/world.db"
-    else:
-        pg = request.getfixturevalue("pg_server")
-        url = pg.url(pg.create_database())
-    seed(url, folder / "keys")
+    url = seeded_store(request, folder)
     with live_container(url, folder / "keys") as (base, container, app):
         found = World(base, folder / "keys")
         found.records = app.state.idempotency_records  # type: ignore[attr-defined]

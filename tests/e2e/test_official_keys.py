@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests_e2e_support import FAST_HASHER, World, live_container, problem_code, seed
+from tests_e2e_support import FAST_HASHER, World, live_container, problem_code, seeded_store
 
 from localpay.adapters.keystore import KeyStore
 from localpay.bootstrap import Container
@@ -27,12 +27,7 @@ def world(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[World]:
     folder = tmp_path_factory.mktemp("officials")
-    if request.param == "sqlite":
-        url = f"sqlite:///{folder}/world.db"
-    else:
-        pg = request.getfixturevalue("pg_server")
-        url = pg.url(pg.create_database())
-    seed(url, folder / "keys")
+    url = seeded_store(request, folder)
     # As `make run` does: the checker's key leaves the server's key folder for the
     # checker's own, and the checker's log-in names only its public key.
     held = folder / "officials" / CITY / "checker.key"
@@ -101,30 +96,7 @@ def test_the_checker_approves_with_the_cli_and_both_signatures_are_on_the_chain(
 ) -> None:
     proposal = _propose_mint(world, 2_000)
     held: Path = world.held  # type: ignore[attr-defined]
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "localpay.cli",
-            "official",
-            "approve",
-            str(proposal["id"]),
-            "--city",
-            CITY,
-            "--username",
-            "checker",
-            "--key",
-            str(held),
-            "--url",
-            world.base,
-            "--password-stdin",
-        ],
-        input=DEMO_PASSWORD + "\n",
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = _approve_with_cli(world, str(proposal["id"]), held)
     assert done.returncode == 0, done.stderr
     assert "submitted" in done.stdout and "ledger ok" in done.stdout, done.stdout
     with world.client(world.login(CITY, "auditor")) as auditor:
@@ -132,42 +104,40 @@ def test_the_checker_approves_with_the_cli_and_both_signatures_are_on_the_chain(
         tx = auditor.get(f"/v1/cities/{CITY}/transactions/{shown['receipt']['id']}").json()
     assert len(set(tx["signers"])) == 2
     # Running it again changes nothing: the same proposal, the same transaction.
-    again = subprocess.run(
-        done.args,
-        input=DEMO_PASSWORD + "\n",
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    again = _approve_with_cli(world, str(proposal["id"]), held)
     assert again.returncode == 0 and shown["receipt"]["id"] in again.stdout, again.stderr
 
 
 def test_the_cli_refuses_a_bad_key_file_in_one_line(world: World, tmp_path: Path) -> None:
     bad = tmp_path / "bad.key"
     bad.write_text("not hex\n")
-    done = subprocess.run(
+    done = _approve_with_cli(world, "pr-0000000000000000", bad)
+    assert done.returncode != 0 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+def _approve_with_cli(world: World, proposal: str, key: Path) -> subprocess.CompletedProcess[str]:
+    """`localpay official approve` as the checker would run it, password on stdin."""
+    return subprocess.run(
         [
             sys.executable,
             "-m",
             "localpay.cli",
             "official",
             "approve",
-            "pr-0000000000000000",
+            proposal,
             "--city",
             CITY,
             "--username",
             "checker",
             "--key",
-            str(bad),
+            str(key),
             "--url",
             world.base,
             "--password-stdin",
         ],
         input=DEMO_PASSWORD + "\n",
-        check=False,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=120,
+        check=False,
     )
-    assert done.returncode != 0 and len(done.stderr.strip().splitlines()) == 1, done.stderr

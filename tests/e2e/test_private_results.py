@@ -17,7 +17,7 @@ from typing import Any
 
 import nacl.signing
 import pytest
-from tests_e2e_support import World, live_container, problem_code, seed
+from tests_e2e_support import World, live_container, problem_code, seeded_store
 
 from localpay.adapters.keystore import KeyStore
 from localpay.bootstrap import Container
@@ -41,12 +41,7 @@ def live(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Live]:
     folder = tmp_path_factory.mktemp("private")
-    if request.param == "sqlite":
-        url = f"sqlite:///{folder}/private.db"
-    else:
-        pg = request.getfixturevalue("pg_server")
-        url = pg.url(pg.create_database())
-    seed(url, folder / "keys")
+    url = seeded_store(request, folder)
     with live_container(url, folder / "keys") as (base, container, _):
         world = Live(base, folder / "keys")
         world.container = container

@@ -14,7 +14,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import checks
-from tests_e2e_support import World, live_server, seed
+from tests_e2e_support import World, live_server, seeded_store
 
 pytestmark = pytest.mark.slow
 
@@ -22,12 +22,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     folder = tmp_path_factory.mktemp("schemathesis")
-    if request.param == "sqlite":
-        url = f"sqlite:///{folder}/world.db"
-    else:
-        server = request.getfixturevalue("pg_server")
-        url = server.url(server.create_database())
-    seed(url, folder / "keys")
+    url = seeded_store(request, folder)
     with live_server(url, folder / "keys") as base:
         world = World(base, folder / "keys")
         token = world.login("gimpo", "auditor")

@@ -162,6 +162,18 @@ class World:
         self.tokens["*"] = {"operator_admin": self.login("*", "root")}
 
 
+def seeded_store(request: Any, folder: Path) -> str:
+    """A seeded two-city store on the module's backend (`request.param`: "sqlite" or
+    "postgres", the latter a new database on the session's throwaway server); its URL."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{folder}/world.db"
+    else:
+        server = request.getfixturevalue("pg_server")
+        url = server.url(server.create_database())
+    seed(url, folder / "keys")
+    return url
+
+
 def signed_payment(
     keys: Path, amount: int, wallet: str = "w-0000001", city: str = "gimpo"
 ) -> bytes:

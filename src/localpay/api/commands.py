@@ -248,6 +248,7 @@ _operation(
     "Open a wallet (signed by its key)",
     "signer_not_authorized",
     "account_exists",
+    "id_reused",
 )
 _operation(
     "/v1/cities/{city}/payments",
@@ -260,6 +261,14 @@ _operation(
     "merchant_not_active",
     "category_denied",
     "insufficient_funds",
+    "unknown_signer",
+    "id_reused",
+    "program_expired",
+    "area_denied",
+    "revenue_cap_exceeded",
+    "per_payment_limit_exceeded",
+    "daily_limit_exceeded",
+    "monthly_limit_exceeded",
 )
 _operation(
     "/v1/cities/{city}/refunds",
@@ -269,6 +278,10 @@ _operation(
     "payment_not_found",
     "refund_exceeds_payment",
     "insufficient_funds",
+    "unknown_signer",
+    "id_reused",
+    "signer_not_authorized",
+    "invalid_amount",
 )
 _operation(
     "/v1/cities/{city}/transfers",
@@ -278,6 +291,13 @@ _operation(
     "not_transferable",
     "holding_limit_exceeded",
     "insufficient_funds",
+    "unknown_signer",
+    "id_reused",
+    "signer_not_authorized",
+    "invalid_amount",
+    "same_account",
+    "evidence_missing",
+    "lot_limit_exceeded",
 )
 _operation(
     "/v1/cities/{city}/credits",
@@ -286,6 +306,14 @@ _operation(
     "signer_not_authorized",
     "program_not_found",
     "holding_limit_exceeded",
+    "unknown_signer",
+    "id_reused",
+    "approvals_missing",
+    "lot_limit_exceeded",
+    "account_not_found",
+    "invalid_amount",
+    "program_expired",
+    "insufficient_funds",
 )
 _operation(
     "/v1/cities/{city}/merchants",
@@ -293,6 +321,10 @@ _operation(
     "Register a merchant",
     "signer_not_authorized",
     "account_exists",
+    "unknown_signer",
+    "id_reused",
+    "approvals_missing",
+    "invalid_amount",
 )
 _operation(
     "/v1/cities/{city}/merchant-decisions",
@@ -301,6 +333,9 @@ _operation(
     "signer_not_authorized",
     "approvals_missing",
     "merchant_status_unchanged",
+    "unknown_signer",
+    "id_reused",
+    "account_not_found",
 )
 _operation(
     "/v1/cities/{city}/programs",
@@ -309,6 +344,8 @@ _operation(
     "signer_not_authorized",
     "approvals_missing",
     "invalid_policy",
+    "unknown_signer",
+    "id_reused",
 )
 _operation(
     "/v1/cities/{city}/mints",
@@ -317,6 +354,9 @@ _operation(
     "signer_not_authorized",
     "program_not_found",
     "invalid_amount",
+    "unknown_signer",
+    "id_reused",
+    "approvals_missing",
 )
 _operation(
     "/v1/cities/{city}/redemptions",
@@ -324,6 +364,11 @@ _operation(
     "Redeem merchant units into won",
     "signer_not_authorized",
     "insufficient_funds",
+    "unknown_signer",
+    "id_reused",
+    "merchant_not_active",
+    "account_not_found",
+    "invalid_amount",
 )
 _operation(
     "/v1/cities/{city}/expiries",
@@ -331,6 +376,9 @@ _operation(
     "Return a wallet's expired lots",
     "signer_not_authorized",
     "nothing_to_expire",
+    "unknown_signer",
+    "id_reused",
+    "account_not_found",
 )
 _operation(
     "/v1/cities/{city}/officials",
@@ -339,6 +387,9 @@ _operation(
     "signer_not_authorized",
     "approvals_missing",
     "invalid_policy",
+    "unknown_signer",
+    "id_reused",
+    "account_not_found",
 )
 _operation(
     "/v1/cities/{city}/witnesses",
@@ -347,4 +398,6 @@ _operation(
     "signer_not_authorized",
     "approvals_missing",
     "invalid_policy",
+    "unknown_signer",
+    "id_reused",
 )

@@ -35,6 +35,7 @@ from localpay.domain.commands import (
     Command,
     Envelope,
     Signature,
+    approvals_needed,
     encode_canonical,
     signing_message,
 )
@@ -113,7 +114,7 @@ class Proposals:
     def _needed(self, city: str, kind: str) -> int:
         genesis = self.ledgers.sequencer(city).state.genesis
         assert genesis is not None
-        return genesis.approvals.get(kind, 1) if kind in OFFICIAL_COMMANDS else 1
+        return approvals_needed(genesis.approvals, kind) if kind in OFFICIAL_COMMANDS else 1
 
     def _signature(self, principal: Principal, body: bytes, given: Signature | None) -> Signature:
         """The official's signature over `body`: made here with a custodial key, or the
