@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Verify a localpay transaction receipt, with nothing but Python and PyNaCl.
 
-    python verify_receipt.py RECEIPT.json [--operator-key HEX]
-                             [--witness NAME=HEX ...] [--quorum N] [--require-final]
+    python verify_receipt.py RECEIPT.json --operator-key HEX
+                             [--witness NAME=HEX ... --quorum N] [--require-final]
+                             [--allow-unpinned]
 
 A receipt (GET /v1/cities/{city}/transactions/{id}/receipt) carries a transaction, the
 Merkle inclusion proof of its leaf, and the signed checkpoint (a C2SP signed note) the
@@ -14,14 +15,17 @@ every line that decides the answer:
   transaction   the command's Ed25519 signatures verify; its id and city are the receipt's
   leaf          SHA-256(0x00 || {"result":<result>,"tx":<envelope>}) is the receipt's leaf hash
   checkpoint    the note is a tlog checkpoint of this city's log, of the receipt's tree size
-  operator      the checkpoint is signed by the operator key (pinned, or as the receipt says)
+  operator      the checkpoint is signed by the pinned operator key
   inclusion     the proof leads from the leaf to the checkpoint's root (RFC 9162 2.1.3.2)
-  cosignatures  every cosignature line by a witness verifies (C2SP tlog-cosignature v1)
-  quorum        at least `quorum` witnesses cosigned: the checkpoint is final
+  cosignatures  every cosignature line by a pinned witness verifies (C2SP tlog-cosignature v1)
+  quorum        at least the pinned `quorum` of pinned witnesses cosigned: the checkpoint is final
 
 Keys that come from the receipt itself are only self-asserted: whoever made the
-receipt chose them. Pin the city's operator key and witness keys, obtained elsewhere,
-for a receipt to prove anything about who signed. Exit status: 0 if no check fails.
+receipt chose them. So the operator key must be pinned (obtained elsewhere: from the
+city), else the `operator` check fails; without pinned witnesses (and their quorum)
+finality is not checked. --allow-unpinned takes the missing keys and the quorum from
+the receipt, to check that it is consistent, and says SELF-ASSERTED. Exit status: 0 if
+no check fails, 1 if one does, 2 for unusable options (--witness without --quorum...).
 
 Specs: RFC 9162 (Merkle proofs), https://c2sp.org/signed-note,
 https://c2sp.org/tlog-checkpoint, https://c2sp.org/tlog-cosignature.
@@ -276,9 +280,32 @@ def check_checkpoint(rc: dict[str, Any], origin: str, size: int, root: bytes) ->
     return "ok", f"{origin}, size {size}, root {binascii.b2a_base64(root, newline=False).decode()}"
 
 
+def check_pins(
+    witnesses: list[tuple[str, str]] | None, quorum: int | None, require_final: bool
+) -> None:
+    """Finality is what the pinned witnesses and quorum say, never the receipt's own quorum."""
+    if witnesses is not None and quorum is None:
+        raise Bad("--witness needs --quorum N: the receipt's own quorum is not evidence")
+    if quorum is not None and witnesses is None:
+        raise Bad("--quorum needs the witness set pinned with --witness NAME=HEX")
+    if require_final and witnesses is None:
+        raise Bad("--require-final needs the witnesses pinned: --witness NAME=HEX --quorum N")
+    if witnesses is not None and quorum is not None and not 1 <= quorum <= len(witnesses):
+        raise Bad(f"--quorum {quorum} cannot be met by {len(witnesses)} pinned witness(es)")
+
+
 def check_operator(
-    rc: dict[str, Any], body: str, signatures: list[Signature], pinned: bytes | None
+    rc: dict[str, Any],
+    body: str,
+    signatures: list[Signature],
+    pinned: bytes | None,
+    allow_unpinned: bool,
 ) -> tuple[str, str]:
+    if pinned is None and not allow_unpinned:
+        return "FAIL", (
+            "no operator key pinned: pass --operator-key HEX, the city's key from a source"
+            " other than the receipt, or --allow-unpinned to check it against its own keys"
+        )
     key = pinned if pinned is not None else rc["operator_key"]
     if not any(note_signature_ok(body, s, rc["origin"], key) for s in signatures):
         return "FAIL", f"no valid signature by {rc['origin']} key {key.hex()}"
@@ -312,9 +339,12 @@ def check_cosignatures(
     return "ok", message, len(valid)
 
 
-def check_quorum(claims_final: bool, valid: int, need: int, require_final: bool) -> tuple[str, str]:
+def check_quorum(
+    claims_final: bool, valid: int, need: int, require_final: bool, pinned: bool
+) -> tuple[str, str]:
     if need >= 1 and valid >= need:
-        return "ok", f"FINAL: {valid} cosignature(s), quorum {need}"
+        source = "" if pinned else ", witnesses and quorum SELF-ASSERTED by the receipt"
+        return "ok", f"FINAL: {valid} cosignature(s), quorum {need}{source}"
     if claims_final:
         return "FAIL", f"the receipt claims final, but {valid} valid cosignature(s), quorum {need}"
     return "FAIL" if require_final else "warn", (
@@ -323,14 +353,23 @@ def check_quorum(claims_final: bool, valid: int, need: int, require_final: bool)
     )
 
 
+UNPINNED_WITNESSES = (
+    "witness keys not pinned: finality NOT CHECKED (pin the city's witnesses with"
+    " --witness NAME=HEX and --quorum N)"
+)
+
+
 def verify(
     receipt: Any,
     operator_key: str | None = None,
     witnesses: list[tuple[str, str]] | None = None,
     quorum: int | None = None,
     require_final: bool = False,
+    allow_unpinned: bool = False,
 ) -> list[tuple[str, str, str]]:
-    """[(status, check, message)], status one of ok, FAIL, warn."""
+    """[(status, check, message)], status one of ok, FAIL, warn. Raises Bad for pins that
+    cannot decide (see check_pins)."""
+    check_pins(witnesses, quorum, require_final)
     try:
         rc = read_receipt(receipt)
         pinned_op = None if operator_key is None else hex32(operator_key, "--operator-key")
@@ -356,30 +395,43 @@ def verify(
         out += [(name, "FAIL", "no readable checkpoint") for name in CHECKS[4:]]
     else:
         out.append(("checkpoint", *check_checkpoint(rc, origin, size, root)))
-        out.append(("operator", *check_operator(rc, body, signatures, pinned_op)))
+        out.append(("operator", *check_operator(rc, body, signatures, pinned_op, allow_unpinned)))
         if inclusion_ok(leaf, rc["leaf_index"], size, rc["proof"], root):
             out.append(
                 ("inclusion", "ok", f"leaf {rc['leaf_index']} is in the tree of size {size}")
             )
         else:
             out.append(("inclusion", "FAIL", "the proof does not lead to the checkpoint root"))
-        named = pinned_w if pinned_w is not None else rc["witnesses"]
-        status, message, valid = check_cosignatures(body, signatures, named, pinned_w is not None)
-        out.append(("cosignatures", status, message))
-        need = quorum if quorum is not None else rc["quorum"]
-        out.append(("quorum", *check_quorum(rc["final"], valid, need, require_final)))
+        if pinned_w is None and not allow_unpinned:
+            out.append(("cosignatures", "warn", UNPINNED_WITNESSES))
+            out.append(("quorum", "warn", UNPINNED_WITNESSES))
+        else:
+            named = pinned_w if pinned_w is not None else rc["witnesses"]
+            pinned = pinned_w is not None
+            status, message, valid = check_cosignatures(body, signatures, named, pinned)
+            out.append(("cosignatures", status, message))
+            need = rc["quorum"] if pinned_w is None or quorum is None else quorum
+            claim = check_quorum(rc["final"], valid, need, require_final, pinned)
+            out.append(("quorum", *claim))
     return [(status, name, message) for name, status, message in out]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Verify a localpay receipt offline.")
     parser.add_argument("receipt", help="the receipt JSON file")
-    parser.add_argument("--operator-key", help="the city's operator public key (hex) to pin")
+    parser.add_argument(
+        "--operator-key", help="the city's operator public key (hex), required unless unpinned"
+    )
     parser.add_argument(
         "--witness", action="append", metavar="NAME=HEX", help="pin a witness (repeat)"
     )
-    parser.add_argument("--quorum", type=int, help="cosignatures needed (default: the receipt's)")
+    parser.add_argument("--quorum", type=int, help="cosignatures of pinned witnesses needed")
     parser.add_argument("--require-final", action="store_true", help="fail unless final")
+    parser.add_argument(
+        "--allow-unpinned",
+        action="store_true",
+        help="take unpinned keys and the quorum from the receipt (SELF-ASSERTED)",
+    )
     args = parser.parse_args(argv)
     witnesses = None
     if args.witness:
@@ -392,6 +444,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.quorum is not None and args.quorum < 1:
         parser.error("--quorum must be at least 1")
     try:
+        check_pins(witnesses, args.quorum, args.require_final)
+    except Bad as exc:
+        parser.error(str(exc))
+    try:
         with open(args.receipt, "rb") as f:
             data = f.read()
     except OSError as exc:
@@ -402,7 +458,14 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"FAIL format: {args.receipt} is not JSON ({exc})")
         return 1
-    results = verify(receipt, args.operator_key, witnesses, args.quorum, args.require_final)
+    results = verify(
+        receipt,
+        args.operator_key,
+        witnesses,
+        args.quorum,
+        args.require_final,
+        args.allow_unpinned,
+    )
     for status, name, message in results:
         print(f"{status:<4} {name}: {message}")
     return 1 if any(status == "FAIL" for status, _, _ in results) else 0

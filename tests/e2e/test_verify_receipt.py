@@ -23,8 +23,8 @@ import pytest
 from localpay.adapters.keystore import KeyStore
 from localpay.bootstrap import open_store
 from localpay.domain import commands as c
-from localpay.ledger import checkpoint
-from localpay.ledger.blocks import decode_header
+from localpay.ledger import checkpoint, merkle
+from localpay.ledger.blocks import decode_header, leaf_bytes
 from localpay.ledger.signatures import public_key_hex, sign_command
 from localpay.services.bench import BenchCity
 from localpay.services.ledgers import OPERATOR, Ledgers, new_id
@@ -94,6 +94,26 @@ def run(argv: list[str], receipt: Path, *options: str) -> tuple[int, list[str]]:
     )
     assert done.returncode in (0, 1), done.stderr
     return done.returncode, done.stdout.splitlines()
+
+
+def usage_error(receipt: Path, *options: str) -> list[str]:
+    """Both verifiers refuse the options (exit 2, nothing checked); their messages."""
+    messages = []
+    for argv in (CLI, [sys.executable, str(STANDALONE)]):
+        done = subprocess.run(
+            [*argv, str(receipt), *options], capture_output=True, text=True, timeout=60, check=False
+        )
+        assert done.returncode == 2 and not done.stdout, (done.stdout, done.stderr)
+        messages.append(done.stderr)
+    return messages
+
+
+def pins(chain: dict[str, Any], quorum: int = 2) -> list[str]:
+    """The city's operator key, its three witnesses and a quorum, all pinned."""
+    out = ["--operator-key", chain["operator"]]
+    for witness in chain["witnesses"]:
+        out += ["--witness", witness]
+    return [*out, "--quorum", str(quorum)]
 
 
 def verdicts(lines: list[str]) -> list[tuple[str, str]]:
@@ -167,7 +187,7 @@ def write(tmp_path: Path, name: str, receipt: Any) -> Path:
 
 def test_a_valid_final_receipt_passes_both(chain: dict[str, Any], tmp_path: Path) -> None:
     path = write(tmp_path, "final", chain["final"])
-    code, results, lines = both(path)
+    code, results, lines = both(path, "--allow-unpinned")
     assert code == 0 and all(status == "ok" for status, _ in results), lines
     assert [name for _, name in results] == [
         "format",
@@ -180,22 +200,107 @@ def test_a_valid_final_receipt_passes_both(chain: dict[str, Any], tmp_path: Path
         "quorum",
     ]
     assert "SELF-ASSERTED" in next(line for line in lines if "operator:" in line)
-    assert "FINAL" in lines[-1]
-    pins = ["--operator-key", chain["operator"]]
-    for witness in chain["witnesses"]:
-        pins += ["--witness", witness]
-    code, results, lines = both(path, *pins, "--require-final")
-    assert code == 0, lines
+    assert "FINAL" in lines[-1] and "SELF-ASSERTED" in lines[-1]
+    code, results, lines = both(path, *pins(chain), "--require-final")
+    assert code == 0 and all(status == "ok" for status, _ in results), lines
     assert not any("SELF-ASSERTED" in line for line in lines)
     assert "pinned" in next(line for line in lines if "operator:" in line)
+    assert lines[-1] == "ok   quorum: FINAL: 2 cosignature(s), quorum 2"
+
+
+def test_without_a_pinned_operator_key_a_receipt_fails(
+    chain: dict[str, Any], tmp_path: Path
+) -> None:
+    """Strict by default: the receipt's own operator key proves nothing."""
+    path = write(tmp_path, "final", chain["final"])
+    code, results, lines = both(path)
+    assert code == 1 and failed((code, results, lines)) == {"operator"}, lines
+    assert "no operator key pinned" in next(line for line in lines if "operator:" in line)
+    # Operator pinned, witnesses not: sound, but finality is not claimed.
+    code, results, lines = both(path, "--operator-key", chain["operator"])
+    assert code == 0 and results[-2:] == [("warn", "cosignatures"), ("warn", "quorum")], lines
+    assert "NOT CHECKED" in lines[-1] and "FINAL:" not in lines[-1]
+
+
+def test_a_fully_forged_receipt_fails_unless_explicitly_unpinned(
+    chain: dict[str, Any], tmp_path: Path
+) -> None:
+    """A receipt made up from scratch by someone holding no key of the city: its own
+    command, a one-leaf log, a checkpoint signed by a key of its own."""
+    forger = nacl.signing.SigningKey.generate()
+    command = c.OpenWallet(
+        id=new_id(), city=CITY, wallet="w-9999999", keys=[public_key_hex(forger)], custodial=False
+    )
+    envelope = sign_command(command, [forger])
+    result = b'{"code":"ok"}'
+    leaf = merkle.leaf_hash(leaf_bytes(envelope, result))
+    origin = f"localpay.city/{CITY}/{'ab' * 32}"
+    body = checkpoint.checkpoint_body(origin, 1, merkle.root([leaf]))
+    note = checkpoint.note_text(body, [checkpoint.sign_note(body, origin, bytes(forger))])
+    forged = {
+        **chain["final"],
+        "origin": origin,
+        "operator_key": public_key_hex(forger),
+        "tree_size": 1,
+        "note": note,
+        "witnesses": [],
+        "quorum": 0,
+        "final": False,
+        "transaction": {
+            "id": command.id,
+            "seq": 0,
+            "height": 1,
+            "kind": "open_wallet",
+            "envelope": envelope.decode(),
+            "result": result.decode(),
+        },
+        "leaf_index": 0,
+        "leaf_hash": leaf.hex(),
+        "inclusion_proof": [],
+    }
+    path = write(tmp_path, "forged", forged)
+    code, results, lines = both(path)
+    assert code == 1 and failed((code, results, lines)) == {"operator"}, lines
+    assert failed(both(path, *pins(chain))) == {"operator"}  # the city's key did not sign
+    # Only by asking for it does a consistency check pass, and it says so.
+    code, _, lines = both(path, "--allow-unpinned")
+    assert code == 0 and "SELF-ASSERTED" in next(line for line in lines if "operator:" in line)
+
+
+def test_finality_comes_from_the_pinned_quorum_never_the_receipts(
+    chain: dict[str, Any], tmp_path: Path
+) -> None:
+    """One cosignature left and the receipt's quorum edited to 1: not FINAL against the
+    pinned quorum of 2; witness pins without a quorum are refused outright."""
+    receipt = copy.deepcopy(chain["final"])
+    lines = receipt["note"].split("\n")
+    first = next(n for n, line in enumerate(lines) if ".example.org " in line)
+    receipt["note"] = "\n".join(
+        line for n, line in enumerate(lines) if n == first or ".example.org " not in line
+    )
+    receipt["quorum"] = 1
+    path = write(tmp_path, "quorum-one", receipt)
+    code, results, lines = both(path, *pins(chain), "--require-final")
+    assert code == 1 and failed((code, results, lines)) == {"quorum"}, lines
+    assert "FINAL:" not in lines[-1] and "quorum 2" in lines[-1]
+    witnesses_only = [x for w in chain["witnesses"] for x in ("--witness", w)]
+    for options in (
+        witnesses_only,
+        [*witnesses_only, "--require-final"],
+        ["--quorum", "1"],
+        ["--require-final", "--allow-unpinned"],
+        [*witnesses_only, "--quorum", "4"],
+    ):
+        for message in usage_error(path, "--operator-key", chain["operator"], *options):
+            assert "--quorum" in message or "--witness" in message, message
 
 
 def test_a_pending_receipt_passes_with_a_warning(chain: dict[str, Any], tmp_path: Path) -> None:
     path = write(tmp_path, "pending", chain["pending"])
-    code, results, lines = both(path)
+    code, results, lines = both(path, *pins(chain))
     assert code == 0 and results[-1] == ("warn", "quorum"), lines
     assert "NOT FINAL" in lines[-1]
-    code, results, _ = both(path, "--require-final")
+    code, results, _ = both(path, *pins(chain), "--require-final")
     assert code == 1 and failed((code, results, [])) == {"quorum"}
 
 
@@ -204,7 +309,7 @@ def test_tampering_is_detected_by_both(kind: str, chain: dict[str, Any], tmp_pat
     tamper, expected = TAMPERINGS[kind]
     receipt = copy.deepcopy(chain["final"])
     tamper(receipt)
-    result = both(write(tmp_path, kind, receipt))
+    result = both(write(tmp_path, kind, receipt), *pins(chain))
     assert result[0] == 1, result[2]
     assert failed(result) == expected, result[2]
 
@@ -212,12 +317,16 @@ def test_tampering_is_detected_by_both(kind: str, chain: dict[str, Any], tmp_pat
 def test_pinned_keys_that_differ_fail(chain: dict[str, Any], tmp_path: Path) -> None:
     path = write(tmp_path, "final", chain["final"])
     stranger = public_key_hex(nacl.signing.SigningKey.generate())
-    assert failed(both(path, "--operator-key", stranger)) == {"operator"}
+    witnesses = pins(chain)[2:]
+    assert failed(both(path, "--operator-key", stranger, *witnesses)) == {"operator"}
     # Witnesses pinned to other keys: their cosignatures no longer count.
     names = [w.split("=")[0] for w in chain["witnesses"]]
-    pins = [x for n in names for x in ("--witness", f"{n}={stranger}")]
-    assert failed(both(path, *pins)) == {"cosignatures", "quorum"}
-    assert failed(both(path, "--quorum", "3")) == {"quorum"}
+    others = [x for n in names for x in ("--witness", f"{n}={stranger}")]
+    assert failed(both(path, "--operator-key", chain["operator"], *others, "--quorum", "2")) == {
+        "cosignatures",
+        "quorum",
+    }
+    assert failed(both(path, *pins(chain, quorum=3))) == {"quorum"}
 
 
 def test_unusable_receipts(chain: dict[str, Any], tmp_path: Path) -> None:

@@ -47,7 +47,7 @@ from localpay.bootstrap import open_store
 from localpay.client import Client
 from localpay.domain import commands as c
 from localpay.ledger.blocks import decode_header
-from localpay.ledger.chain import ChainHead, seal
+from localpay.ledger.chain import ChainHead, seal, stored_genesis_hash
 from localpay.services.bench import BenchCity
 from localpay.services.identity import Identity
 from localpay.services.ledgers import Ledgers, new_id
@@ -550,9 +550,8 @@ def rewrite_block(db: Path, keys: Path) -> int:
         head = store.head(CITY)
         assert head is not None
         previous = next(iter(store.blocks(CITY, head.height - 1, head.height)))
-        raw = store.state_value(CITY, "g")
-        assert raw is not None
-        genesis = msgspec.json.decode(raw, type=c.CreateCity)
+        genesis_hash = stored_genesis_hash(store, CITY)
+        assert genesis_hash is not None
         txs = store.block_txs(CITY, head.height)
         last = txs[-1]
         lied = other_result(last.result)
@@ -560,7 +559,7 @@ def rewrite_block(db: Path, keys: Path) -> int:
         txs[-1] = msgspec.structs.replace(last, result=lied)
         operator = KeyStore(keys).load(CITY, "operator")
         time_ms = decode_header(head.header_bytes).time_ms
-        record = seal(ChainHead.after(CITY, previous, genesis.id), time_ms, txs, [], operator)
+        record = seal(ChainHead.after(CITY, previous, genesis_hash), time_ms, txs, [], operator)
     finally:
         store.close()
     with _db(db) as conn:

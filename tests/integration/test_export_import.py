@@ -404,7 +404,7 @@ TAMPERING: dict[str, tuple[Callable[[list[bytes]], list[bytes]], str]] = {
     ),
     "a block's frontier": (
         _edit_frontier,
-        r"block \d+: its frontier is not the compact range of the log after it",
+        r"block \d+: its stored frontier is not the compact range of the log after it",
     ),
     "two swapped transactions": (
         _swap_txs,

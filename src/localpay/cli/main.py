@@ -6,6 +6,7 @@ Every failure is one line on stderr and a non-zero exit; secrets are never print
 from __future__ import annotations
 
 import json
+import string
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -21,6 +22,7 @@ from rich.table import Table
 
 from localpay import bootstrap
 from localpay.adapters.clock import now_ms
+from localpay.ledger.replay import Pins
 from localpay.ledger.store import LeaseHeld, Store, StoreError
 from localpay.services import inspect
 from localpay.services.demo import SimClock, run_demo
@@ -261,19 +263,48 @@ def tx(ctx: typer.Context, city: CityOpt, tx_id: str) -> None:
 # -- verification -----------------------------------------------------------------------------
 
 
+GenesisPin = Annotated[
+    str | None,
+    typer.Option(
+        "--genesis",
+        help="The city's genesis hash (64 hex), learned from the city, not from the"
+        " operator's server (`localpay genesis`): another chain is refused",
+    ),
+]
+OperatorPin = Annotated[
+    str | None,
+    typer.Option("--operator-key", help="The city's operator public key (64 hex) to pin"),
+]
+
+
+def pins_of(genesis: str | None, operator_key: str | None) -> Pins:
+    """The --genesis and --operator-key options, checked to be 64 hex digits."""
+    for name, value in (("--genesis", genesis), ("--operator-key", operator_key)):
+        if value is not None and (len(value) != 64 or value.strip(string.hexdigits)):
+            fail(f"{name} takes 64 hex digits, got {value!r}", 2)
+    return Pins(genesis and genesis.lower(), operator_key and operator_key.lower())
+
+
 @app.command()
 def verify(
     ctx: typer.Context,
     city: Annotated[str | None, typer.Option("--city", help="Only this city")] = None,
+    genesis: GenesisPin = None,
+    operator_key: OperatorPin = None,
 ) -> None:
     """Replay every city's chain from genesis; exit 1 naming the first bad block and tx."""
+    pins = pins_of(genesis, operator_key)
+    if pins != Pins() and not city:
+        fail("--genesis and --operator-key pin one chain: give its --city", 2)
     with opened(ctx) as store:
         targets = [city] if city else store.cities()
         if city and city not in store.cities():
             fail(f"city {city!r} does not exist in this store")
         failed = False
         for name in targets:
-            report = verify_city(store, name)
+            report = verify_city(store, name, pins=pins)
+            if report.pin_mismatch:
+                fail(report.problems[0])
             if report.ok:
                 out.print(
                     f"[green]ok[/] {name}: {report.blocks:,} blocks, "

@@ -21,7 +21,17 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from localpay.cli.main import CityOpt, app, err, fail, opened, out
+from localpay.cli.main import (
+    CityOpt,
+    GenesisPin,
+    OperatorPin,
+    app,
+    err,
+    fail,
+    opened,
+    out,
+    pins_of,
+)
 from localpay.services.export import (
     ExportError,
     ImportRefused,
@@ -90,8 +100,12 @@ def export_command(
 def import_command(
     ctx: typer.Context,
     archive: Annotated[Path, typer.Argument(help="A file made by `localpay export`")],
+    genesis: GenesisPin = None,
+    operator_key: OperatorPin = None,
 ) -> None:
-    """Replay an exported chain into this store (--db), checking every block before writing it."""
+    """Replay an exported chain into this store (--db), checking every block before writing it.
+    Pin the chain you expect with --genesis and --operator-key (from the city itself)."""
+    pins = pins_of(genesis, operator_key)
     try:
         claimed = read_manifest(archive)
     except ImportRefused as exc:
@@ -100,7 +114,7 @@ def import_command(
     with opened(ctx) as store:
         try:
             with _bar(f"importing {claimed.city}") as tell:
-                m = import_city(store, archive, progress=tell)
+                m = import_city(store, archive, progress=tell, pins=pins)
         except ImportRefused as exc:
             fail(f"{archive}: {exc}")
     elapsed = time.perf_counter() - started

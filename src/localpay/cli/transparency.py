@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from localpay.cli.main import app, fail
-from localpay.services.transparency import verify_receipt
+from localpay.services.transparency import PinError, check_pins, verify_receipt
 
 
 def _witness(spec: str) -> tuple[str, str]:
@@ -31,28 +31,45 @@ def verify_receipt_command(
         str | None,
         typer.Option(
             "--operator-key",
-            help="The city's operator public key (hex), from a source you trust. Without "
-            "it, the key is the one the receipt names (self-asserted).",
+            help="The city's operator public key (hex), from a source you trust (never the"
+            " receipt). Required, unless --allow-unpinned.",
         ),
     ] = None,
     witness: Annotated[
         list[str] | None,
         typer.Option(
             "--witness",
-            help="NAME=HEX: pin the witness set (repeat for each witness) instead of "
-            "taking it from the receipt.",
+            help="NAME=HEX: pin the city's witness set (repeat for each witness); needs"
+            " --quorum. Without it, finality is not checked.",
         ),
     ] = None,
     quorum: Annotated[
         int | None,
-        typer.Option(min=1, help="Cosignatures needed for finality (default: the receipt's)"),
+        typer.Option(min=1, help="Cosignatures of pinned witnesses needed for finality"),
     ] = None,
     require_final: Annotated[
-        bool, typer.Option("--require-final", help="Fail unless the checkpoint is final")
+        bool,
+        typer.Option(
+            "--require-final", help="Fail unless the pinned witnesses' quorum cosigned it"
+        ),
+    ] = False,
+    allow_unpinned: Annotated[
+        bool,
+        typer.Option(
+            "--allow-unpinned",
+            help="Take unpinned keys (and the quorum) from the receipt itself: proves the"
+            " receipt consistent, not who signed it (SELF-ASSERTED)",
+        ),
     ] = False,
 ) -> None:
     """Verify a transaction receipt offline: leaf, inclusion proof, operator signature,
-    witnesses' cosignatures, quorum. Exit 0 if every check passes, else 1."""
+    witnesses' cosignatures, quorum. Exit 0 if every check passes, 1 if one fails, 2 on
+    unusable options (e.g. --witness without --quorum)."""
+    pinned = [_witness(w) for w in witness] if witness else None
+    try:
+        check_pins(pinned, quorum, require_final)
+    except PinError as exc:
+        fail(str(exc), 2)
     try:
         data = json.loads(receipt.read_bytes())
     except OSError as exc:
@@ -60,8 +77,7 @@ def verify_receipt_command(
     except ValueError as exc:
         typer.echo(f"FAIL format: {receipt} is not JSON ({exc})")
         raise typer.Exit(1) from None
-    pinned = [_witness(w) for w in witness] if witness else None
-    checks = verify_receipt(data, operator_key, pinned, quorum, require_final)
+    checks = verify_receipt(data, operator_key, pinned, quorum, require_final, allow_unpinned)
     for check in checks:
         typer.echo(check.line())
     raise typer.Exit(1 if any(c.status == "FAIL" for c in checks) else 0)

@@ -7,6 +7,7 @@ co-signs checkpoints (services/witness.py; docs/witnesses.md).
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
@@ -15,12 +16,15 @@ from pathlib import Path
 from types import FrameType
 from typing import Annotated
 
+import msgspec
 import nacl.signing
 import typer
 
 from localpay import bootstrap
-from localpay.cli.main import app, fail, out
+from localpay.cli.main import GenesisPin, OperatorPin, app, fail, opened, out, pins_of
+from localpay.ledger.replay import PinMismatch
 from localpay.ledger.store import LeaseHeld, Store, StoreError
+from localpay.services.verify import chain_identity
 from localpay.services.witness import (
     AUDIT_INTERVAL_S,
     PAGE_BLOCKS,
@@ -114,11 +118,15 @@ def witness_command(
         bool,
         typer.Option(help=f"Exit with status {ALARM_EXIT} on an alarm instead of staying up"),
     ] = False,
+    genesis: GenesisPin = None,
+    operator_key: OperatorPin = None,
 ) -> None:
     """Follow a city's chain: re-execute every block into an own store, co-sign checkpoints,
-    raise an alarm (and sign nothing more) on any inconsistency."""
+    raise an alarm (and sign nothing more) on any inconsistency. Pin the city's chain with
+    --genesis (and --operator-key), learned from the city (docs/witnesses.md)."""
     from localpay.api.telemetry import configure_logging  # noqa: PLC0415
 
+    pins = pins_of(genesis, operator_key)
     configure_logging(log_level)
     signing_key = load_key(key)
     store = _open(db)
@@ -130,6 +138,7 @@ def witness_command(
         poll_s=poll,
         audit_interval_s=audit_interval,
         peers=tuple(p.rstrip("/") for p in peer or ()),
+        pins=pins,
     )
     witness = Witness(store, signing_key, settings)
     health = None
@@ -158,6 +167,8 @@ def witness_command(
                 time.sleep(0.5)
         if witness.alarmed:
             err_code = ALARM_EXIT
+        elif isinstance(witness.failure, PinMismatch):
+            fail(f"{witness.failure}; nothing was written or signed")
         elif witness.failure is not None:
             err_code = 1
     except LeaseHeld as exc:
@@ -239,3 +250,34 @@ def witness_forks(
         raise typer.Exit(ALARM_EXIT)
     common = set.intersection(*(set(r) for r in records)) if records else set()
     out.print(f"no fork: {len(common)} sizes cosigned by every store agree")
+
+
+@app.command("genesis")
+def genesis_command(
+    ctx: typer.Context,
+    city: CityOpt,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
+) -> None:
+    """The identity of a city's chain in this store (--db): its genesis hash and operator
+    key, what witnesses and verifiers pin. The city publishes them itself (docs/
+    operations.md): a witness must not take them from the operator's server."""
+    with opened(ctx) as store:
+        found = chain_identity(store, city)
+    if found is None:
+        fail(f"city {city!r} does not exist in this store")
+    if as_json:
+        sys.stdout.write(json.dumps(msgspec.to_builtins(found), ensure_ascii=False) + "\n")
+        return
+    for label, value in (
+        ("city", found.city),
+        ("name", found.name),
+        ("genesis", found.genesis_hash),
+        ("operator key", found.operator_key),
+        ("origin", found.origin),
+    ):
+        out.print(f"{label:<13}{value}", highlight=False, soft_wrap=True)
+    out.print(
+        f"pin it: --genesis {found.genesis_hash} --operator-key {found.operator_key}",
+        highlight=False,
+        soft_wrap=True,
+    )

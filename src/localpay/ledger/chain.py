@@ -22,7 +22,7 @@ from localpay.ledger.blocks import (
     header_hash,
     origin,
 )
-from localpay.ledger.store import StoredBlock
+from localpay.ledger.store import Store, StoredBlock
 
 
 class ChainHead(msgspec.Struct):
@@ -40,7 +40,8 @@ class ChainHead(msgspec.Struct):
         return cls(city, 0, GENESIS_PREV, 0, merkle.CompactRange(), "")
 
     @classmethod
-    def after(cls, city: str, block: StoredBlock, genesis_id: str) -> ChainHead:
+    def after(cls, city: str, block: StoredBlock, genesis_hash: str) -> ChainHead:
+        """The head after `block`, of the chain whose genesis hash (hex) is given."""
         header = msgspec.json.decode(block.header_bytes, type=BlockHeader)
         log = merkle.CompactRange(header.log_size, block.frontier)
         return cls(
@@ -49,12 +50,13 @@ class ChainHead(msgspec.Struct):
             block.hash.hex(),
             header.time_ms,
             log,
-            chain_origin(city, genesis_id),
+            chain_origin(city, genesis_hash),
         )
 
 
-def chain_origin(city: str, genesis_id: str) -> str:
-    return origin(city, bytes.fromhex(genesis_id))
+def chain_origin(city: str, genesis_hash: str) -> str:
+    """The log's origin line for the chain whose genesis envelope hashes to `genesis_hash`."""
+    return origin(city, bytes.fromhex(genesis_hash))
 
 
 def tx_leaf_hashes(txs: Sequence[TxRecord]) -> list[bytes]:
@@ -103,4 +105,11 @@ def sign_checkpoint(
 
 
 def genesis_hash_of(envelope: bytes) -> str:
+    """A chain's identity: SHA-256 (hex) of its create_city envelope as stored."""
     return hashlib.sha256(envelope).hexdigest()
+
+
+def stored_genesis_hash(store: Store, city: str) -> str | None:
+    """The genesis hash of the city's chain in `store` (None: no such city)."""
+    first = list(store.txs(city, 0, 1))
+    return genesis_hash_of(first[0].envelope) if first else None

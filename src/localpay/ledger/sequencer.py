@@ -55,7 +55,13 @@ from localpay.domain.commands import (
 )
 from localpay.ledger import machine, privacy
 from localpay.ledger.blocks import BlockRecord, TxRecord, encode_result
-from localpay.ledger.chain import ChainHead, chain_origin, seal
+from localpay.ledger.chain import (
+    ChainHead,
+    chain_origin,
+    genesis_hash_of,
+    seal,
+    stored_genesis_hash,
+)
 from localpay.ledger.results import Result
 from localpay.ledger.signatures import SignatureVerifier
 from localpay.ledger.state import CityState
@@ -308,7 +314,9 @@ class Sequencer:
         head = self.store.head(self.city)
         if head is not None:
             assert self.state.genesis is not None, "store has blocks but no genesis state"
-            self.head = ChainHead.after(self.city, head, self.state.genesis.id)
+            genesis_hash = stored_genesis_hash(self.store, self.city)
+            assert genesis_hash is not None, "store has blocks but no genesis transaction"
+            self.head = ChainHead.after(self.city, head, genesis_hash)
         self._seen = set(self.store.tx_ids(self.city))
 
     def stop(self, timeout: float = STOP_TIMEOUT_S) -> None:
@@ -502,7 +510,9 @@ class Sequencer:
         if not isinstance(command, CreateCity):
             _reject(pending, command.id, Code.CITY_NOT_FOUND, REASONS[Code.CITY_NOT_FOUND])
             return
-        self.head.origin = chain_origin(self.city, command.id)
+        assert pending.envelope is not None
+        genesis_hash = genesis_hash_of(_stored_envelope(pending.envelope))
+        self.head.origin = chain_origin(self.city, genesis_hash)
         result, keys = machine.apply(self.state, command, signers, now)
         if not result.ok:
             _reject(pending, command.id, result.code, REASONS[Code(result.code)])

@@ -42,13 +42,11 @@ from pathlib import Path
 from typing import IO, Final
 
 import msgspec
-import nacl.signing
 
 from localpay.domain.commands import CreateCity, DecodeError, decode_envelope
 from localpay.ledger import checkpoint
 from localpay.ledger.blocks import GENESIS_PREV, BlockHeader, BlockRecord, TxRecord, decode_header
-from localpay.ledger.chain import ChainHead
-from localpay.ledger.replay import ChainError, Replayer
+from localpay.ledger.replay import ChainError, PinMismatch, Pins, Replayer
 from localpay.ledger.store import Store, StoredBlock, StoreError
 
 FORMAT: Final = "localpay-city-export"
@@ -75,6 +73,10 @@ class ImportRefused(RuntimeError):
 
 class CityExists(ImportRefused):
     """The city is already in the target store (a whole chain imports only once)."""
+
+
+class PinRefused(ImportRefused):
+    """The archive holds another chain than the pinned genesis or operator key."""
 
 
 # -- the lines of an archive ------------------------------------------------------------------
@@ -601,26 +603,14 @@ class _Import:
         height = pending.header.height
         try:
             self.replayer.feed(pending.block, pending.txs)
+            # The replay does not read the frontier, but a sequencer resumes from it: a
+            # wrong one would make the target's next block disagree with its log.
+            self.replayer.check_frontier(pending.block)
+        except PinMismatch as exc:
+            raise PinRefused(str(exc)) from None
         except ChainError as exc:
             raise ImportRefused(str(exc)) from None
-        # The replay does not read the frontier, but a sequencer resumes from it: a wrong
-        # one would pass here and make the target's next block disagree with its log.
-        if pending.block.frontier != list(self.replayer.head.log.hashes):
-            raise ImportRefused(
-                f"block {height}: its frontier is not the compact range of the log after it"
-            )
-        state = self.replayer.state
-        changes = [(key, state.encode_entity(key)) for key in self.replayer.touched]
-        record = BlockRecord(
-            pending.header,
-            pending.block.header_bytes,
-            pending.block.hash,
-            pending.block.signature,
-            pending.block.checkpoint,
-            pending.block.frontier,
-            pending.txs,
-            changes,
-        )
+        record = self.replayer.record(pending.block, pending.txs)
         self.writer.put(record, pending.cosignatures)
         self.replayed = height
         self.cosignatures += len(pending.cosignatures)
@@ -678,32 +668,43 @@ class _Import:
             raise ImportRefused("the manifest names another genesis than the chain's")
 
 
-def _replayer_at_head(store: Store, city: str, head: StoredBlock) -> Replayer:
+def _replayer_at_head(store: Store, city: str, pins: Pins) -> Replayer:
     """A replayer positioned after the target's last block, from its stored state (as a
     sequencer recovers): the state there was itself written by a verified replay."""
-    replayer = Replayer(city)
-    for key, value in store.state(city):
-        replayer.state.load_entity(key, value)
-    genesis = replayer.state.genesis
-    if genesis is None:
-        raise ImportRefused(f"city {city!r} in this store has blocks but no genesis state")
-    replayer.operator = nacl.signing.VerifyKey(bytes.fromhex(genesis.operator_key))
-    replayer.head = ChainHead.after(city, head, genesis.id)
-    replayer.seen = set(store.tx_ids(city))
-    return replayer
+    try:
+        return Replayer.resume(store, city, pins)
+    except PinMismatch as exc:
+        raise PinRefused(f"this store's copy: {exc}") from None
+    except ChainError as exc:
+        raise ImportRefused(str(exc)) from None
 
 
-def import_city(store: Store, path: Path, *, progress: Progress | None = None) -> Manifest:
+def _check_claimed_pins(m: Manifest, pins: Pins) -> None:
+    """Refuse at once an archive whose manifest names another chain than the pinned one
+    (the replay checks the chain itself: a manifest can lie, but not in our favour)."""
+    claimed = m.origin.rpartition("/")[2]
+    try:
+        pins.check(m.city, claimed, m.operator_key)
+    except PinMismatch as exc:
+        raise PinRefused(f"the manifest: {exc}") from None
+
+
+def import_city(
+    store: Store, path: Path, *, progress: Progress | None = None, pins: Pins | None = None
+) -> Manifest:
     """Replay the archive into `store`, writing each block once it is fully verified.
 
     A whole chain (first_height 0) goes only into a store without the city; refused, it
     leaves no row of the city behind. A continuation goes onto the city's copy that ends
     exactly where it begins; refused midway, the city keeps every block verified before
     the refusal (each block is written whole, with its state). The city's lease is held
-    throughout: no sequencer can start on it meanwhile, nor a second import."""
+    throughout: no sequencer can start on it meanwhile, nor a second import. `pins`
+    (genesis hash, operator key) refuse another chain before anything is written."""
+    pins = pins or Pins()
     reader = _Reader(path)
     try:
         m = reader.manifest
+        _check_claimed_pins(m, pins)
         with store.lease(m.city):
             head = store.head(m.city)
             if m.first_height == 0:
@@ -712,11 +713,10 @@ def import_city(store: Store, path: Path, *, progress: Progress | None = None) -
                         f"city {m.city!r} already exists in this store (at block {head.height}):"
                         " a whole chain imports only into a store without it"
                     )
-                replayer = Replayer(m.city)
+                replayer = Replayer(m.city, pins)
             else:
                 _check_base(m, head)
-                assert head is not None
-                replayer = _replayer_at_head(store, m.city, head)
+                replayer = _replayer_at_head(store, m.city, pins)
             writer = _Writer(store, m.city, head.height if head else -1)
             try:
                 _Import(m, replayer, writer, progress).run(reader)

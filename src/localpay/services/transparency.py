@@ -35,7 +35,7 @@ import nacl.signing
 from localpay.domain.commands import CreateCity
 from localpay.ledger import checkpoint, merkle
 from localpay.ledger.blocks import BlockHeader, BlockRecord, TxRecord, decode_header
-from localpay.ledger.chain import chain_origin, tx_leaf_hashes
+from localpay.ledger.chain import chain_origin, stored_genesis_hash, tx_leaf_hashes
 from localpay.ledger.merkle_log import MerkleLog
 from localpay.ledger.results import Result
 from localpay.ledger.state import Authorities
@@ -128,6 +128,7 @@ class Transparency:
         self._guard = threading.Lock()
         self._closed = threading.Event()
         self._loader: threading.Thread | None = None
+        self._origins: dict[str, str] = {}
 
     # -- life cycle ------------------------------------------------------------------------
 
@@ -242,6 +243,16 @@ class Transparency:
             raise NotFound(f"city {city!r} does not exist in this store")
         return msgspec.json.decode(raw, type=CreateCity)
 
+    def _origin(self, city: str) -> str:
+        """The city's log origin, from its genesis hash (a chain's genesis never changes)."""
+        found = self._origins.get(city)
+        if found is None:
+            genesis_hash = stored_genesis_hash(self.store, city)
+            if genesis_hash is None:
+                raise NotFound(f"city {city!r} does not exist in this store")
+            found = self._origins[city] = chain_origin(city, genesis_hash)
+        return found
+
     def authorities(self, city: str) -> Authorities:
         """The city's current on-chain authorities: officials, witnesses (key -> name), quorum."""
         raw = self.store.state_value(city, "o")
@@ -314,7 +325,7 @@ class Transparency:
         """The checkpoint `note` of block `header`, with its valid cosignatures."""
         body = _note_body(note)
         cosigs = self.cosigned(city, header.log_size, body, auth)
-        origin = chain_origin(city, genesis.id)
+        origin = self._origin(city)
         return {
             "size": header.log_size,
             "height": header.height,
@@ -481,7 +492,7 @@ class Transparency:
         return {
             "format": RECEIPT_FORMAT,
             "city": city,
-            "origin": chain_origin(city, genesis.id),
+            "origin": self._origin(city),
             "operator_key": genesis.operator_key,
             "tree_size": size,
             "checkpoint_height": header.height,
@@ -547,6 +558,25 @@ CHECKS: Final = (
 
 class _Bad(ValueError):
     pass
+
+
+class PinError(ValueError):
+    """The pins given cannot decide what they are meant to (a usage error)."""
+
+
+def check_pins(
+    witnesses: Sequence[tuple[str, str]] | None, quorum: int | None, require_final: bool
+) -> None:
+    """Finality is only what the pinned witnesses and the pinned quorum say: never the
+    receipt's own quorum, which is the operator's claim."""
+    if witnesses is not None and quorum is None:
+        raise PinError("--witness needs --quorum N: the receipt's own quorum is not evidence")
+    if quorum is not None and witnesses is None:
+        raise PinError("--quorum needs the witness set pinned with --witness NAME=HEX")
+    if require_final and witnesses is None:
+        raise PinError("--require-final needs the witnesses pinned: --witness NAME=HEX --quorum N")
+    if witnesses is not None and quorum is not None and not 1 <= quorum <= len(witnesses):
+        raise PinError(f"--quorum {quorum} cannot be met by {len(witnesses)} pinned witness(es)")
 
 
 def _hex32(value: Any, what: str) -> bytes:
@@ -676,8 +706,19 @@ def _check_checkpoint(rc: _Receipt, point: checkpoint.Checkpoint) -> Check:
 
 
 def _check_operator(
-    rc: _Receipt, body: str, sigs: list[checkpoint.NoteSignature], pinned: bytes | None
+    rc: _Receipt,
+    body: str,
+    sigs: list[checkpoint.NoteSignature],
+    pinned: bytes | None,
+    allow_unpinned: bool,
 ) -> Check:
+    if pinned is None and not allow_unpinned:
+        return Check(
+            "FAIL",
+            "operator",
+            "no operator key pinned: pass --operator-key HEX, the city's key from a source"
+            " other than the receipt, or --allow-unpinned to check it against its own keys",
+        )
     key = pinned if pinned is not None else rc.operator_key
     if not any(checkpoint.verify_note_signature(body, s, rc.origin, key) for s in sigs):
         return Check("FAIL", "operator", f"no valid signature by {rc.origin} key {key.hex()}")
@@ -716,9 +757,12 @@ def _check_cosignatures(
     return Check("ok", "cosignatures", message), len(valid)
 
 
-def _check_quorum(claims_final: bool, valid: int, need: int, require_final: bool) -> Check:
+def _check_quorum(
+    claims_final: bool, valid: int, need: int, require_final: bool, pinned: bool
+) -> Check:
     if need >= 1 and valid >= need:
-        return Check("ok", "quorum", f"FINAL: {valid} cosignature(s), quorum {need}")
+        source = "" if pinned else ", witnesses and quorum SELF-ASSERTED by the receipt"
+        return Check("ok", "quorum", f"FINAL: {valid} cosignature(s), quorum {need}{source}")
     if claims_final:
         message = f"the receipt claims final, but {valid} valid cosignature(s), quorum {need}"
         return Check("FAIL", "quorum", message)
@@ -730,19 +774,30 @@ def _check_quorum(claims_final: bool, valid: int, need: int, require_final: bool
     )
 
 
+_UNPINNED_WITNESSES: Final = (
+    "witness keys not pinned: finality NOT CHECKED (pin the city's witnesses with"
+    " --witness NAME=HEX and --quorum N)"
+)
+
+
 def verify_receipt(
     receipt: Any,
     operator_key: str | None = None,
     witnesses: Sequence[tuple[str, str]] | None = None,
     quorum: int | None = None,
     require_final: bool = False,
+    allow_unpinned: bool = False,
 ) -> list[Check]:
     """Check a receipt offline; one Check per entry of CHECKS (only `format` if unreadable).
 
     `operator_key` (hex) pins the operator's key; `witnesses` ((name, hex key) pairs)
-    and `quorum` pin the witness set. Without pins, keys come from the receipt itself,
-    which proves consistency, not who signed: the output says so.
+    with `quorum` pin the witness set. Strict by default: without an operator key the
+    `operator` check fails, and without witnesses finality is not checked (a warning).
+    `allow_unpinned` takes the missing keys, and the quorum, from the receipt itself,
+    which proves consistency, not who signed: the output says SELF-ASSERTED. Raises
+    PinError for pins that cannot decide (witnesses without a quorum, and the like).
     """
+    check_pins(witnesses, quorum, require_final)
     try:
         rc = _parse_receipt(receipt)
         pinned_op = None if operator_key is None else _hex32(operator_key, "--operator-key")
@@ -762,15 +817,19 @@ def verify_receipt(
         checks.append(Check("FAIL", "checkpoint", f"unreadable signed note: {exc}"))
         return checks + [Check("FAIL", name, "no readable checkpoint") for name in CHECKS[4:]]
     checks.append(_check_checkpoint(rc, point))
-    checks.append(_check_operator(rc, body, sigs, pinned_op))
+    checks.append(_check_operator(rc, body, sigs, pinned_op, allow_unpinned))
     if merkle.verify_inclusion(leaf, rc.leaf_index, point.size, rc.proof, point.root):
         message = f"leaf {rc.leaf_index} is in the tree of size {point.size}"
         checks.append(Check("ok", "inclusion", message))
     else:
         checks.append(Check("FAIL", "inclusion", "the proof does not lead to the checkpoint root"))
+    if pinned_w is None and not allow_unpinned:
+        checks.append(Check("warn", "cosignatures", _UNPINNED_WITNESSES))
+        checks.append(Check("warn", "quorum", _UNPINNED_WITNESSES))
+        return checks
     named = pinned_w if pinned_w is not None else rc.witnesses
     cosigned, valid = _check_cosignatures(body, sigs, named, pinned_w is not None)
     checks.append(cosigned)
-    need = quorum if quorum is not None else rc.quorum
-    checks.append(_check_quorum(rc.final, valid, need, require_final))
+    need = rc.quorum if pinned_w is None or quorum is None else quorum
+    checks.append(_check_quorum(rc.final, valid, need, require_final, pinned_w is not None))
     return checks

@@ -1,4 +1,5 @@
-"""`localpay verify`: replay each city's chain from its store and compare."""
+"""`localpay verify`: replay each city's chain from its store and compare; and the chain's
+identity (genesis hash, operator key, origin) that verifiers and witnesses pin."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ from collections.abc import Callable
 
 import msgspec
 
-from localpay.ledger.replay import ChainError, Replayer
+from localpay.domain.commands import CreateCity
+from localpay.ledger.chain import chain_origin, stored_genesis_hash
+from localpay.ledger.replay import ChainError, PinMismatch, Pins, Replayer
 from localpay.ledger.store import Store
 
 
@@ -16,12 +19,40 @@ class VerifyReport(msgspec.Struct):
     blocks: int
     txs: int
     problems: list[str]
+    # The chain is sound but not the pinned one (problems[0] says how).
+    pin_mismatch: bool = False
+
+
+class ChainIdentity(msgspec.Struct, frozen=True):
+    """What a witness or verifier pins: learned from the city, not from the operator."""
+
+    city: str
+    name: str
+    genesis_hash: str  # SHA-256 of the stored create_city envelope (hex)
+    operator_key: str
+    origin: str  # the log's origin line: localpay.city/<city>/<genesis hash>
+
+
+def chain_identity(store: Store, city: str) -> ChainIdentity | None:
+    """The identity of the city's chain in `store` (None: no such city). Not verified:
+    run `verify` to know the chain behind it is sound."""
+    genesis_hash = stored_genesis_hash(store, city)
+    raw = store.state_value(city, "g")
+    if genesis_hash is None or raw is None:
+        return None
+    genesis = msgspec.json.decode(raw, type=CreateCity)
+    return ChainIdentity(
+        city, genesis.name, genesis_hash, genesis.operator_key, chain_origin(city, genesis_hash)
+    )
 
 
 def verify_city(
-    store: Store, city: str, progress: Callable[[int], None] | None = None
+    store: Store,
+    city: str,
+    progress: Callable[[int], None] | None = None,
+    pins: Pins | None = None,
 ) -> VerifyReport:
-    replayer = Replayer(city)
+    replayer = Replayer(city, pins)
     blocks = 0
     try:
         for block in store.blocks(city):
@@ -30,9 +61,13 @@ def verify_city(
             blocks += 1
             if progress:
                 progress(blocks)
+    except PinMismatch as exc:
+        return VerifyReport(city, False, blocks, replayer.txs_replayed, [str(exc)], True)
     except ChainError as exc:
         return VerifyReport(city, False, blocks, replayer.txs_replayed, [str(exc)])
     problems = []
+    if blocks == 0 and pins is not None and pins != Pins():
+        problems.append(f"city {city!r} has no genesis block to compare with the pins")
     # Rows beyond the last block's log: inserted transactions that no block covers.
     stray = list(store.txs(city, replayer.head.log.size))
     problems += [f"tx {t.seq} (id {t.id}): stored but in no block's log" for t in stray]

@@ -1,9 +1,11 @@
 """A witness: an independent process that re-executes a city's chain and co-signs it.
 
 `localpay witness` follows a server's chain feed (GET /v1/cities/{city}/feed) and keeps
-its own full copy of the chain in its own store: every block is checked (hash links,
-the operator's block and checkpoint signatures, every command's signatures, Merkle
-roots) and every transaction re-executed against the witness's own state before the
+its own full copy of the chain in its own store: every block is checked with
+ledger/replay.Replayer, the same replay as `localpay verify` and `import` (hash links,
+the operator's block and checkpoint signatures, every command's city and signatures,
+Merkle roots, block time against the witness's own clock) and every transaction
+re-executed against the witness's own state before the
 block and the state entities it changed are written with `append_block`, so
 `localpay --db <witness store> verify` works on the copy. Then the witness co-signs the
 newest checkpoint it verified (C2SP tlog-cosignature) and posts the line to
@@ -22,7 +24,10 @@ invalid_signature          an operator block or checkpoint signature, or a comma
 replay_mismatch            a transaction's re-execution gives another result
 merkle_mismatch            a block's transactions do not hash to its roots
 gap                        missing or reordered heights or seqs
-chain_invalid              anything else unreadable or inconsistent
+chain_invalid              a command of another city; anything else unreadable or
+                           inconsistent
+clock_skew                 a block's time is more than MAX_CLOCK_SKEW_MS (5 minutes)
+                           ahead of the witness's own clock
 fork                       a peer witness holds an operator-signed checkpoint whose root
                            differs from this witness's verified log at that size
 =========================  ===========================================================
@@ -53,7 +58,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 import httpx
@@ -69,25 +74,12 @@ from prometheus_client import (
 )
 
 from localpay.adapters.clock import now_ms
-from localpay.domain.commands import (
-    Command,
-    CreateCity,
-    DecodeError,
-    Envelope,
-    command_type,
-    decode_envelope,
-)
-from localpay.ledger import checkpoint, machine
-from localpay.ledger.blocks import (
-    BlockHeader,
-    BlockRecord,
-    TxRecord,
-    decode_header,
-    encode_result,
-)
-from localpay.ledger.chain import ChainHead, chain_origin
+from localpay.domain.commands import CreateCity
+from localpay.ledger import checkpoint
+from localpay.ledger.blocks import BlockHeader, BlockRecord, TxRecord, decode_header
+from localpay.ledger.chain import chain_origin, stored_genesis_hash
 from localpay.ledger.merkle_log import MerkleLog
-from localpay.ledger.replay import ChainError, Replayer
+from localpay.ledger.replay import ChainError, PinMismatch, Pins, Prepared, Replayer, prepare
 from localpay.ledger.signatures import SignatureVerifier
 from localpay.ledger.store import Store, StoredBlock
 from localpay.services.witness_auth import (
@@ -106,6 +98,7 @@ REASONS: Final = (
     "gap",
     "chain_invalid",
     "fork",
+    "clock_skew",
 )
 
 #: Blocks asked for per feed page (the server also caps a page's transactions).
@@ -120,6 +113,10 @@ PIPELINE: Final = 3
 SIGN_EVERY_S: Final = 1.0
 #: Longest wait between retries while the server cannot be reached.
 MAX_BACKOFF_S: Final = 5.0
+#: How far a block's time may be ahead of the witness's own clock (ms). A sequencer seals
+#: at its clock, so a block from further in the future means the operator's clock (or
+#: its claim) is wrong: a block time pins every later block and decides expiries.
+MAX_CLOCK_SKEW_MS: Final = 5 * 60 * 1000
 
 log = structlog.get_logger("localpay.witness")
 
@@ -142,6 +139,8 @@ class FeedUnavailable(RuntimeError):
 def classify(error: ChainError) -> str:
     """The alarm reason of a replay failure (ledger/replay.py's messages)."""
     message = str(error)
+    if "(clock skew)" in message:
+        return "clock_skew"
     if "signature" in message or "not signed by the operator" in message:
         return "invalid_signature"
     if "recorded result" in message:
@@ -158,112 +157,20 @@ def classify(error: ChainError) -> str:
 # -- re-execution --------------------------------------------------------------------------------
 
 
-@dataclass
-class Prepared:
-    """A block's transactions decoded and their signatures checked, ahead of re-execution."""
-
-    block: StoredBlock
-    txs: list[TxRecord]
-    decoded: list[tuple[Envelope, Command] | DecodeError]
-    signers: list[frozenset[str] | None]
-
-
-def prepare(block: StoredBlock, txs: list[TxRecord], verifier: SignatureVerifier) -> Prepared:
-    """Decode every envelope and check every signature of a block (in parallel)."""
-    decoded: list[tuple[Envelope, Command] | DecodeError] = []
-    items = []
-    for tx in txs:
-        try:
-            envelope, command = decode_envelope(tx.envelope)
-        except DecodeError as exc:
-            decoded.append(exc)
-            continue
-        decoded.append((envelope, command))
-        items.append((bytes(envelope.body), envelope.sigs))
-    checked = iter(verifier.verify(items))
-    signers = [None if isinstance(d, DecodeError) else next(checked) for d in decoded]
-    return Prepared(block, txs, decoded, signers)
-
-
 class WitnessReplayer(Replayer):
-    """ledger/replay.Replayer with signatures checked ahead (see `prepare`), commands of
-    other cities refused, and each block turned back into a BlockRecord (with the state
-    entities it changed) for the witness's own store."""
+    """ledger/replay.Replayer (every check of the sequencer and of the seal), with the
+    witness's clock as the limit of block times, turning each block back into the
+    BlockRecord (with the state entities it changed) the witness writes to its own store."""
 
-    def __init__(self, city: str) -> None:
-        super().__init__(city)
-        self._prepared: Prepared | None = None
-        self._touched: dict[str, None] = {}
-
-    @classmethod
-    def resume(cls, store: Store, city: str) -> WitnessReplayer:
-        """Continue after the last block of the witness's own store (written only after
-        it was verified): its state rows, chain head and spent ids."""
-        replayer = cls(city)
-        head = store.head(city)
-        if head is None:
-            return replayer
-        for key, value in store.state(city):
-            replayer.state.load_entity(key, value)
-        genesis = replayer.state.genesis
-        if genesis is None:
-            raise ChainError(f"the witness store holds blocks of {city!r} but no genesis state")
-        replayer.head = ChainHead.after(city, head, genesis.id)
-        replayer.operator = nacl.signing.VerifyKey(bytes.fromhex(genesis.operator_key))
-        replayer.seen = set(store.tx_ids(city))
-        return replayer
-
-    def apply(self, prepared: Prepared) -> BlockRecord:
+    def apply_block(self, prepared: Prepared) -> BlockRecord:
         """Check and re-execute one block; raise ChainError, state then unusable."""
-        self._prepared = prepared
-        self._touched = {}
-        try:
-            self.feed(prepared.block, prepared.txs)
-        finally:
-            self._prepared = None
-        header = msgspec.json.decode(prepared.block.header_bytes, type=BlockHeader)
-        changes = [(key, self.state.encode_entity(key)) for key in self._touched]
-        block = prepared.block
-        return BlockRecord(
-            header,
-            block.header_bytes,
-            block.hash,
-            block.signature,
-            block.checkpoint,
-            list(self.head.log.hashes),
-            prepared.txs,
-            changes,
-        )
+        self.apply(prepared)
+        return self.record(prepared.block, prepared.txs)
 
-    def _replay_tx(self, tx: TxRecord, header: BlockHeader, seq: int, where: str) -> None:
-        # As Replayer._replay_tx, with the decoding and signatures of `prepare`.
-        prepared = self._prepared
-        assert prepared is not None
-        if tx.seq != seq:
-            raise ChainError(f"{where}: out of place (log position {tx.seq})")
-        decoded = prepared.decoded[seq - self.head.log.size]
-        if isinstance(decoded, DecodeError):
-            raise ChainError(f"{where}: envelope unreadable ({decoded})")
-        _, command = decoded
-        if command.id != tx.id or command_type(command) != tx.kind or tx.height != header.height:
-            raise ChainError(f"{where}: stored id, kind or height differ from the command")
-        if command.city != self.city:
-            raise ChainError(f"{where}: a command of city {command.city!r}")
-        if command.id in self.seen:
-            raise ChainError(f"{where}: id applied twice")
-        signers = prepared.signers[seq - self.head.log.size]
-        if signers is None:
-            raise ChainError(f"{where}: a command signature does not verify")
-        result, keys = machine.apply(self.state, command, signers, header.time_ms)
-        replayed = encode_result(result)
-        if replayed != tx.result:
-            recorded = tx.result.decode(errors="replace")
-            raise ChainError(
-                f"{where}: recorded result {recorded}, replay gives {replayed.decode()}"
-            )
-        self.seen.add(command.id)
-        self.txs_replayed += 1
-        self._touched.update(dict.fromkeys(keys))
+
+def clock_limit(clock: Callable[[], int], skew_ms: int = MAX_CLOCK_SKEW_MS) -> Callable[[], int]:
+    """The latest block time a witness accepts now: its own clock plus the skew."""
+    return lambda: clock() + skew_ms
 
 
 def _tx_spans(store: Store, city: str, blocks: Sequence[StoredBlock]) -> list[list[TxRecord]]:
@@ -305,7 +212,7 @@ def witness_replay_per_s(store: Store, city: str, chunk: int = 50) -> float:
             current = pending.result()
             pending = ahead.submit(read, chunks[n + 1]) if n + 1 < len(chunks) else None
             for prepared in current:
-                replayer.apply(prepared)
+                replayer.apply_block(prepared)
         elapsed = time.perf_counter() - begin
     finally:
         ahead.shutdown(wait=True)
@@ -577,6 +484,9 @@ class WitnessSettings:
     # Other witnesses' health addresses (http://host:port): their newest co-signed
     # checkpoints are compared with this witness's own copy (gossip; see _gossip_loop).
     peers: tuple[str, ...] = ()
+    # The chain this witness vouches for, learned from the city out of band (docs/
+    # operations.md): another genesis or operator key stops it before anything is written.
+    pins: Pins = field(default_factory=Pins)
 
 
 class Witness:
@@ -671,6 +581,14 @@ class Witness:
         except Exception as exc:  # the alarm stands in memory; say the store failed too
             log.error("witness_alarm_not_stored", city=self.city, error=str(exc))
 
+    def _refuse_pins(self, exc: PinMismatch) -> None:
+        """Not the chain this witness was told to follow: not an alarm about the operator
+        (the pins may be wrong), a stop with nothing written."""
+        log.error("witness_pin_mismatch", city=self.city, error=str(exc))
+        self._note_error(str(exc))
+        self.failure = exc
+        self.stopping.set()
+
     def _note_error(self, message: str) -> None:
         with self._lock:
             self._last_error = message
@@ -711,7 +629,13 @@ class Witness:
         self.verifier.close()
 
     def _run_leased(self) -> None:
-        replayer = WitnessReplayer.resume(self.store, self.city)
+        try:
+            replayer = WitnessReplayer.resume(
+                self.store, self.city, self.settings.pins, clock_limit(self.clock)
+            )
+        except PinMismatch as exc:  # its own copy is of another chain: sign nothing
+            self._refuse_pins(exc)
+            return
         head = self.store.head(self.city)
         signed = self.store.sql(
             "SELECT size, root FROM witness_signed WHERE city = ? ORDER BY size DESC LIMIT 1",
@@ -988,7 +912,10 @@ class Witness:
         if raw is None:
             return
         genesis = msgspec.json.decode(raw, type=CreateCity)
-        origin = chain_origin(self.city, genesis.id)
+        genesis_hash = stored_genesis_hash(self.store, self.city)
+        if genesis_hash is None:
+            return
+        origin = chain_origin(self.city, genesis_hash)
         try:
             body, sigs = checkpoint.open_note(note)
             point = checkpoint.parse_checkpoint(body)
@@ -1051,7 +978,10 @@ class Witness:
                 if self.alarmed:
                     return
                 try:
-                    record = replayer.apply(prepared)
+                    record = replayer.apply_block(prepared)
+                except PinMismatch as exc:
+                    self._refuse_pins(exc)
+                    return
                 except ChainError as exc:
                     self.raise_alarm(Alarm(classify(exc), str(exc), prepared.block.height))
                     return
