@@ -296,6 +296,19 @@ def test_sign_and_verify_round_trip_with_blank_lines_and_unicode() -> None:
     assert verify_note_signature(opened, sigs[0], "signer.example/k", _pub(LOG_SEED))
 
 
+def test_a_city_log_origin_with_the_whole_genesis_hash_is_a_valid_key_name() -> None:
+    """localpay's origins end in the 64 hex digits of the genesis hash (84 characters for
+    gimpo): a C2SP key name and checkpoint origin like any other, cosignable by a witness."""
+    origin = "localpay.city/gimpo/" + hashlib.sha256(b"genesis").hexdigest()
+    body = checkpoint_body(origin, 7, bytes(32))
+    note = note_text(body, [sign_note(body, origin, LOG_SEED)])
+    opened, sigs = open_note(note + cosign(body, "w.example", WITNESS_SEED, 1_700_000_000))
+    assert parse_checkpoint(opened).origin == origin and len(origin) == 84
+    assert verify_note_signature(opened, sigs[0], origin, _pub(LOG_SEED))
+    assert verify_cosignature(opened, sigs[1], "w.example", _pub(WITNESS_SEED)) == 1_700_000_000
+    assert verifier_key(origin, _pub(LOG_SEED)).startswith(origin + "+")
+
+
 def test_tampering_fails() -> None:
     sig = _one_sig(PETER_SIG)
     assert verify_note_signature(GO_TEXT, sig, "PeterNeumann", PETER_PUB)

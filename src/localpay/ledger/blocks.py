@@ -93,5 +93,5 @@ def leaf_bytes(envelope: bytes, result: bytes) -> bytes:
 def origin(city: str, genesis_hash: bytes) -> str:
     """The checkpoint origin line: names the log by its city and its whole genesis hash
     (SHA-256 of the stored create_city envelope), so a checkpoint, and every signature
-    over it, belongs to exactly one chain. 93 characters: C2SP sets no limit."""
+    over it, belongs to exactly one chain (C2SP sets no length limit on origins)."""
     return f"localpay.city/{city}/{genesis_hash.hex()}"
