@@ -181,6 +181,21 @@ def forge_checkpoint(city: City) -> tuple[int, int]:
     return head.height, -1
 
 
+def extend_checkpoint(city: City) -> tuple[int, int]:
+    """The head block's checkpoint signed by the operator itself, but over more than the
+    block's origin, size and root: a line the seal never writes."""
+    head = city.store.head(CITY)
+    assert head is not None
+    body, _ = checkpoint.open_note(head.checkpoint)
+    point = checkpoint.parse_checkpoint(body)
+    more = checkpoint.checkpoint_body(point.origin, point.size, point.root, ["valid-until 9999"])
+    note = checkpoint.note_text(
+        more, [checkpoint.sign_note(more, point.origin, bytes(_operator(city)))]
+    )
+    _rewrite(city, head.height, head.header_bytes, head.hash, head.signature, note)
+    return head.height, -1
+
+
 FORGERIES: dict[str, tuple[Callable[[City], tuple[int, int]], str, str]] = {
     # name: (forge, what the replay says, the witness's alarm)
     "a command of another city": (
@@ -197,6 +212,11 @@ FORGERIES: dict[str, tuple[Callable[[City], tuple[int, int]], str, str]] = {
         forge_checkpoint,
         "checkpoint not signed by the operator",
         "invalid_signature",
+    ),
+    "a checkpoint with more than the block's log": (
+        extend_checkpoint,
+        "checkpoint does not match the block",
+        "chain_invalid",
     ),
 }
 
