@@ -388,7 +388,7 @@ def up(
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
 ) -> None:
     """`make run`: seed the demo city if the store has none, verify it, then serve it."""
-    from localpay.services.demo import demo_users  # noqa: PLC0415
+    from localpay.services.demo import demo_checker, demo_users  # noqa: PLC0415
     from localpay.services.identity import Identity  # noqa: PLC0415
 
     with opened(ctx) as store:
@@ -400,8 +400,11 @@ def up(
         )
         demo(ctx, city=city, name="김포시", citizens=citizens, merchants=merchants, days=days)
     verify(ctx, city=city)
+    checker_key, checker_public = _hand_over_checker_key(ctx, city)
     with opened(ctx) as store:
-        logins = demo_users(Identity(store, now_ms), city)
+        identity = Identity(store, now_ms)
+        demo_checker(identity, city, checker_public)
+        logins = demo_users(identity, city)
     base = f"http://{host}:{port}"
     out.print(
         f"\n[bold]localpay is running[/]: API {base}/v1/cities/{city} · "
@@ -410,9 +413,36 @@ def up(
     out.print(f"demo log-ins for {city} (POST {base}/v1/auth/login):")
     for username, role, password in logins:
         out.print(f"  {username:<8} {role:<17} password {password}")
+    out.print(
+        "the checker holds their own key, outside the server's key folder; sign as checker:\n"
+        f"  uv run localpay official approve PROPOSAL --city {city} --username checker"
+        f" --key {checker_key}",
+        highlight=False,
+        soft_wrap=True,
+    )
     out.print("explore the chain: uv run localpay status --city gimpo · uv run localpay verify")
     _print_witnesses(ctx, city, base)
     serve(ctx, host=host, port=port, log_level="warning")
+
+
+def _hand_over_checker_key(ctx: typer.Context, city: str) -> tuple[Path, str]:
+    """Maker-checker means two people: the demo server keeps the maker's key (so the
+    console can propose), and hands the checker's out of its key folder to where the
+    checker keeps it (`officials/` beside the store), so no one place holds both."""
+    from localpay.adapters.keystore import KeyStore  # noqa: PLC0415
+
+    settings: Settings = ctx.obj
+    root = bootstrap.keys_root(settings.db, settings.keys)
+    held = _beside_store(settings) / "officials"
+    destination = held / city / "checker.key"
+    public = KeyStore(root).hand_over(city, "official-checker", destination)
+    return destination, bytes(public).hex()
+
+
+def _beside_store(settings: Settings) -> Path:
+    if settings.db.startswith("sqlite:///"):
+        return Path(settings.db.removeprefix("sqlite:///")).parent
+    return Path("data")
 
 
 def _print_witnesses(ctx: typer.Context, city: str, base: str) -> None:
@@ -425,11 +455,7 @@ def _print_witnesses(ctx: typer.Context, city: str, base: str) -> None:
     if not found:
         return
     # Each witness's own store, beside the server's SQLite file (never in it).
-    beside = (
-        Path(settings.db.removeprefix("sqlite:///")).parent
-        if settings.db.startswith("sqlite:///")
-        else Path("data")
-    )
+    beside = _beside_store(settings)
     out.print(f"witnesses of {city} (quorum 2), each in its own terminal:")
     for n, (name, key) in enumerate(found):
         store = beside / f"witness-{name.split('.')[0]}.db"
@@ -477,4 +503,4 @@ def serve(
 
 
 # Command groups defined in their own modules register themselves on `app`.
-from localpay.cli import ops, portability, transparency, users, witness  # noqa: E402, F401
+from localpay.cli import officials, ops, portability, transparency, users, witness  # noqa: E402, F401
