@@ -255,13 +255,19 @@ def test_a_missing_merchant_key_is_an_error_not_a_new_key(world: World) -> None:
         aside.rename(path)
 
 
-def _verdicts(receipt: dict[str, object], tmp_path: Path) -> tuple[list[str], int]:
-    """In-process checks that failed, and the standalone verifier's exit status."""
-    failed = [k.line() for k in verify_receipt(receipt) if k.status == "FAIL"]
+def _verdicts(
+    receipt: dict[str, object], tmp_path: Path, operator_key: str
+) -> tuple[list[str], int]:
+    """In-process checks that failed, and the standalone verifier's exit status, both
+    with the operator's key pinned (learned from the city, not from the receipt)."""
+    failed = [k.line() for k in verify_receipt(receipt, operator_key) if k.status == "FAIL"]
     path = tmp_path / f"{os.urandom(4).hex()}.json"
     path.write_text(json.dumps(receipt))
     tool = subprocess.run(
-        [sys.executable, str(STANDALONE), str(path)], capture_output=True, timeout=60, check=False
+        [sys.executable, str(STANDALONE), str(path), "--operator-key", operator_key],
+        capture_output=True,
+        timeout=60,
+        check=False,
     )
     return failed, tool.returncode
 
@@ -278,6 +284,7 @@ def test_every_receipt_on_the_chain_carries_a_proof_that_verifies(
             json={"payment": paid.json()["id"], "amount": 300},
             headers={"Idempotency-Key": _key()},
         )
+    operator = bytes(KeyStore(world.keys).load("gimpo", "operator").verify_key).hex()
     rejected = too_much.json()["receipt"]  # recorded on the chain: provable too
     assert too_much.status_code == 422 and rejected["code"] != "ok"
     for response, receipt in ((paid, paid.json()), (refund, refund.json()), (too_much, rejected)):
@@ -285,10 +292,10 @@ def test_every_receipt_on_the_chain_carries_a_proof_that_verifies(
         assert proof["transaction"]["id"] == receipt["id"], response.text
         assert proof["leaf_index"] == receipt["seq"]
         assert proof["checkpoint_height"] == receipt["height"] and not proof["final"]
-        assert _verdicts(proof, tmp_path) == ([], 0)
+        assert _verdicts(proof, tmp_path, operator) == ([], 0)
     tampered = json.loads(json.dumps(paid.json()["proof"]))
     tampered["transaction"]["result"] = tampered["transaction"]["result"].replace("300", "301")
-    failed, status = _verdicts(tampered, tmp_path)
+    failed, status = _verdicts(tampered, tmp_path, operator)
     assert failed and status != 0
 
 
