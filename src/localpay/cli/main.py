@@ -448,12 +448,17 @@ def _beside_store(settings: Settings) -> Path:
 def _print_witnesses(ctx: typer.Context, city: str, base: str) -> None:
     """How to run the demo city's witnesses, each in its own terminal (docs/witnesses.md)."""
     from localpay.services.demo import DEMO_WITNESSES  # noqa: PLC0415
+    from localpay.services.verify import chain_identity  # noqa: PLC0415
 
     settings: Settings = ctx.obj
     folder = bootstrap.keys_root(settings.db, settings.keys) / city
     found = [(n, folder / f"{k}.key") for k, n in DEMO_WITNESSES if (folder / f"{k}.key").exists()]
-    if not found:
+    with opened(ctx) as opened_store:
+        chain = chain_identity(opened_store, city)
+    if not found or chain is None:
         return
+    # A real witness learns these from the city, not from the operator's server.
+    pins = f" --genesis {chain.genesis_hash} --operator-key {chain.operator_key}"
     # Each witness's own store, beside the server's SQLite file (never in it).
     beside = _beside_store(settings)
     out.print(f"witnesses of {city} (quorum 2), each in its own terminal:")
@@ -461,7 +466,7 @@ def _print_witnesses(ctx: typer.Context, city: str, base: str) -> None:
         store = beside / f"witness-{name.split('.')[0]}.db"
         out.print(
             f"  uv run localpay witness --city {city} --follow {base} --key {key}"
-            f" --db sqlite:///{store} --listen 127.0.0.1:{9101 + n}",
+            f" --db sqlite:///{store} --listen 127.0.0.1:{9101 + n}{pins}",
             highlight=False,
             soft_wrap=True,
         )
