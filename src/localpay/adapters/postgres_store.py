@@ -45,8 +45,7 @@ from localpay.adapters import migrate
 from localpay.adapters.tx_private import (
     decode_balances,
     decode_parties,
-    encode_balances,
-    encode_parties,
+    tx_row,
 )
 from localpay.ledger.blocks import BlockRecord, TxRecord
 from localpay.ledger.store import LeaseHeld, StoreConflict, StoredBlock, StoreError
@@ -465,19 +464,7 @@ class PostgresStore:
                 with cur.copy(_TX_COPY) as copy:
                     copy.set_types(_TX_COPY_TYPES)
                     for t in block.txs:
-                        copy.write_row(
-                            (
-                                city,
-                                t.seq,
-                                t.height,
-                                t.id,
-                                t.kind,
-                                t.envelope,
-                                t.result,
-                                encode_parties(t.parties),
-                                encode_balances(t.balances),
-                            )
-                        )
+                        copy.write_row(tx_row(city, t))
             if state:
                 cur.execute(_STATE_UPSERT, (city, height, list(state), list(state.values())))
 

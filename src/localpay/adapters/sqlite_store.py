@@ -24,8 +24,7 @@ from localpay.adapters import migrate
 from localpay.adapters.tx_private import (
     decode_balances,
     decode_parties,
-    encode_balances,
-    encode_parties,
+    tx_row,
 )
 from localpay.ledger.blocks import BlockRecord, TxRecord, leaf_bytes
 from localpay.ledger.store import LeaseHeld, StoreConflict, StoredBlock, StoreError
@@ -173,20 +172,7 @@ class SQLiteStore:
                 conn.executemany(
                     "INSERT INTO txs (city, seq, height, id, kind, envelope, result, parties,"
                     " balances) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        (
-                            city,
-                            t.seq,
-                            t.height,
-                            t.id,
-                            t.kind,
-                            t.envelope,
-                            t.result,
-                            encode_parties(t.parties),
-                            encode_balances(t.balances),
-                        )
-                        for t in block.txs
-                    ],
+                    [tx_row(city, t) for t in block.txs],
                 )
                 conn.executemany(
                     "INSERT INTO state (city, key, value, height) VALUES (?, ?, ?, ?)"

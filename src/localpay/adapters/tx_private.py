@@ -7,9 +7,11 @@ written" (the history index derives them), never "nobody": an empty list is stor
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 import msgspec
+
+from localpay.ledger.blocks import TxRecord
 
 _encoder: Final = msgspec.json.Encoder()
 _parties: Final = msgspec.json.Decoder(tuple[str, ...])
@@ -30,3 +32,19 @@ def encode_balances(balances: tuple[tuple[str, int], ...]) -> bytes | None:
 
 def decode_balances(data: bytes | None) -> tuple[tuple[str, int], ...]:
     return () if data is None else _balances.decode(data)
+
+
+def tx_row(city: str, tx: TxRecord) -> tuple[Any, ...]:
+    """A transaction as both stores write it, in the column order of the `txs` table:
+    city, seq, height, id, kind, envelope, result, parties, balances."""
+    return (
+        city,
+        tx.seq,
+        tx.height,
+        tx.id,
+        tx.kind,
+        tx.envelope,
+        tx.result,
+        encode_parties(tx.parties),
+        encode_balances(tx.balances),
+    )
