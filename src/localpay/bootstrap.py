@@ -17,6 +17,7 @@ from localpay.services.history import HistoryIndexer
 from localpay.services.identity import Identity
 from localpay.services.ledgers import Ledgers
 from localpay.services.proposals import Proposals
+from localpay.services.supervision import Backoff, Supervisor, reason_of
 from localpay.services.transparency import Transparency
 
 DEFAULT_DB = "sqlite:///data/localpay.db"
@@ -59,7 +60,11 @@ class Container:
     """Everything a server process runs: the store, the keys, the city sequencers."""
 
     def __init__(
-        self, url: str, keys: str | None = None, hasher: argon2.PasswordHasher | None = None
+        self,
+        url: str,
+        keys: str | None = None,
+        hasher: argon2.PasswordHasher | None = None,
+        backoff: Backoff | None = None,
     ) -> None:
         from localpay.adapters.clock import now_ms  # noqa: PLC0415
 
@@ -69,6 +74,7 @@ class Container:
         self.store = open_store(url)
         self.keys = open_keys(url, keys)
         self.ledgers = Ledgers(self.store, self.keys, now_ms)
+        self.supervisor = Supervisor(self.ledgers, backoff)
         self.identity = Identity(self.store, now_ms, hasher)
         self.proposals = Proposals(self.store, self.ledgers, now_ms)
         self._cities = set(self.store.cities())
@@ -83,7 +89,7 @@ class Container:
         return city in self._cities or city in self.cities()
 
     def start(self) -> None:
-        """Catch the history index up, then start every city's sequencer."""
+        """Catch the history index up, then start every city's sequencer, supervised."""
         self.transparency = Transparency(self.store, self.ledgers).start(self.cities())
         self._closers.append(self.transparency.close)
         history = HistoryIndexer(self.store).start(self.cities())
@@ -91,6 +97,7 @@ class Container:
         self._closers.append(history.close)
         for city in self.cities():
             self.ledgers.sequencer(city)
+        self.supervisor.start()
         settle_heap()
 
     def readiness(self) -> list[str]:
@@ -99,16 +106,22 @@ class Container:
             cities = self.cities()
         except Exception as exc:  # any store failure means not ready
             return [f"store unreachable: {type(exc).__name__}"]
+        down = self.supervisor.down()
         for city in cities:
             seq = self.ledgers.running_sequencer(city)
-            if seq is None or not seq.running:
-                problems.append(f"sequencer for {city} not running")
+            if seq is not None and seq.running:
+                continue
+            # The supervisor's reason includes its failed restarts; until it has looked,
+            # the sequencer's own failure says why.
+            why = down.get(city) or (reason_of(seq.failure) if seq else "not started")
+            problems.append(f"sequencer for {city} not running: {why}")
         return problems
 
     def on_close(self, closer: Callable[[], None]) -> None:
         self._closers.append(closer)
 
     def close(self) -> None:
+        self.supervisor.close()  # first: it must not restart what is being closed
         for closer in self._closers:
             closer()
         self.ledgers.close()

@@ -63,10 +63,15 @@ def authenticated(role: str, target: str) -> bool:
     return role != "anonymous"
 
 
+def operator_rule(role: str, target: str) -> bool:
+    return role == "operator_admin"
+
+
 # (method, route) -> rule; None = not token-authorized, covered by the named test instead.
 POLICY: dict[tuple[str, str], Rule | str] = {
     ("GET", "/healthz"): anyone,
     ("GET", "/readyz"): anyone,
+    ("GET", "/metrics"): operator_rule,  # every city's volumes; scrapers: test_observability
     ("GET", "/v1/cities"): anyone,
     ("GET", "/v1/cities/{city}"): anyone,
     ("GET", "/v1/cities/{city}/blocks"): anyone,
@@ -198,7 +203,8 @@ def _routes(world: World) -> list[tuple[str, str]]:
     with world.client() as c:
         paths = c.get("/openapi.json").json()["paths"]
     found = [(m.upper(), p) for p, ops in paths.items() for m in ops]
-    return sorted({*found, ("GET", "/healthz"), ("GET", "/readyz")})
+    # Operations routes are not in the API's schema, but they are routes all the same.
+    return sorted({*found, ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics")})
 
 
 def test_every_route_has_an_access_rule(world: World) -> None:

@@ -3,7 +3,9 @@
 Metrics: after signed payments (one applied, one rejected on the chain) GET /metrics
 shows the HTTP counters under route templates, the block commit and size histograms,
 the transactions by kind and code, and the queue depth of the running sequencer,
-whether the sequencer started before or after the app was built. Every response
+whether the sequencer started before or after the app was built. /metrics answers
+operators only: the scraper's bearer token (or an operator administrator, see
+tests/e2e/test_access_matrix.py); anyone else gets 401. Every response
 carries an X-Request-ID: a well-formed one is echoed, anything else is replaced.
 Logs: run in a subprocess (structlog caches its logger on first use, so the format
 can only be checked in a process that configured it first), every stderr line is a
@@ -41,6 +43,8 @@ from localpay.services.ledgers import Ledgers, new_id
 CITY = "obscity"
 PAYMENTS = "/v1/cities/{city}/payments"
 GENERATED_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]+$")
+TOKEN = "scraper-" + "t" * 40
+SCRAPER = {"Authorization": f"Bearer {TOKEN}"}
 
 
 @dataclass
@@ -105,7 +109,7 @@ def post_payment(app: FastAPI, body: bytes) -> httpx.Response:
 
 
 def samples(app: FastAPI) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-    response = call(app, ("GET", "/metrics", {}, b""))[0]
+    response = call(app, ("GET", "/metrics", SCRAPER, b""))[0]
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     return {
@@ -137,7 +141,7 @@ def test_metrics_count_requests_blocks_and_outcomes(
 ) -> None:
     if started == "before the app":
         container.start()  # as `localpay serve` does: sequencers already running
-    app = create_app(container)
+    app = create_app(container, metrics_token=TOKEN)
 
     ok = post_payment(app, payment(world, 1_000))
     assert ok.status_code == 201, ok.text
@@ -170,7 +174,7 @@ def test_metrics_count_requests_blocks_and_outcomes(
 
 
 def test_each_app_has_its_own_registry(world: World, container: Container) -> None:
-    first, second = create_app(container), create_app(container)
+    first, second = (create_app(container, metrics_token=TOKEN) for _ in range(2))
     assert post_payment(first, payment(world, 500)).status_code == 201
     found = wait_for(first, "localpay_transactions_total", 1, city=CITY, kind="pay", code="ok")
     assert (
@@ -182,6 +186,27 @@ def test_each_app_has_its_own_registry(world: World, container: Container) -> No
         value(other, "localpay_http_requests_total", method="POST", route=PAYMENTS, status="201")
         == 0
     )
+
+
+def test_metrics_answer_the_scraper_token_only(container: Container) -> None:
+    app = create_app(container, metrics_token=TOKEN)
+    anonymous, wrong, prefix, scraper = call(
+        app,
+        ("GET", "/metrics", {}, b""),
+        ("GET", "/metrics", {"Authorization": f"Bearer {TOKEN}x"}, b""),
+        ("GET", "/metrics", {"Authorization": f"Bearer {TOKEN[:-1]}"}, b""),
+        ("GET", "/metrics", SCRAPER, b""),
+    )
+    for refused in (anonymous, wrong, prefix):
+        assert refused.status_code == 401, refused.text
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert refused.json()["code"] == "unauthenticated"
+        assert refused.headers["www-authenticate"] == "Bearer"
+        assert "localpay_" not in refused.text
+    assert scraper.status_code == 200 and "localpay_http_requests_total" in scraper.text
+    # Without a configured token, the scraper's bearer token is just an unknown credential.
+    unset = call(create_app(container), ("GET", "/metrics", SCRAPER, b""))[0]
+    assert unset.status_code == 401
 
 
 def test_request_ids_are_echoed_or_generated(container: Container) -> None:

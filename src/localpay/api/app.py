@@ -18,7 +18,12 @@ from localpay.api.problems import SCHEMA, ApiProblem, api_problem, problem
 from localpay.api.ratelimit import Limits, RateLimitMiddleware
 
 
-def create_app(container: Any, limits: Limits | None = None) -> FastAPI:
+def create_app(
+    container: Any, limits: Limits | None = None, metrics_token: str | None = None
+) -> FastAPI:
+    """`metrics_token`: the bearer token a Prometheus scraper sends for /metrics (operator
+    administrators' sessions are accepted too; nobody else)."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
@@ -45,13 +50,19 @@ def create_app(container: Any, limits: Limits | None = None) -> FastAPI:
     app.state.idempotency_records = records
     app.add_middleware(BodyLimitMiddleware)  # every route, methods and exemptions alike
     app.add_middleware(RateLimitMiddleware, limits=limits or Limits())
-    telemetry.install(app, container)  # outermost: times and logs everything, 429s too
+    telemetry.install(
+        app, container, metrics_token
+    )  # outermost: times and logs everything, 429s too
 
     @app.get("/healthz", tags=["operations"], summary="The process is alive")
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["operations"], summary="Store reachable and sequencers running")
+    @app.get(
+        "/readyz",
+        tags=["operations"],
+        summary="Store reachable and sequencers running (503 names each city down, and why)",
+    )
     def readyz() -> Response:
         problems = container.readiness()
         if problems:

@@ -7,16 +7,18 @@ from a well-formed X-Request-ID or are made here, and are echoed back.
 
 from __future__ import annotations
 
+import hmac
 import itertools
 import logging
 import re
 import secrets
 import sys
 import time
+from collections.abc import Callable, Iterator
 from typing import Any, Final
 
 import structlog
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -26,8 +28,10 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.core import CounterMetricFamily, Metric
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from localpay.api.auth import allow
 from localpay.ledger.blocks import BlockRecord
 from localpay.ledger.results import Result
 
@@ -100,6 +104,12 @@ class Metrics:
             ["city"],
             registry=self.registry,
         )
+        self.sequencer_up = Gauge(
+            "localpay_sequencer_up",
+            "1 while the city's sequencer runs, 0 while it is down",
+            ["city"],
+            registry=self.registry,
+        )
 
     def observe_block(
         self, city: str, block: BlockRecord, results: list[Result], commit_seconds: float
@@ -108,6 +118,33 @@ class Metrics:
         self.block_txs.labels(city).observe(len(block.txs))
         for tx, result in zip(block.txs, results, strict=True):
             self.transactions.labels(city, tx.kind, result.code).inc()
+
+
+class SupervisionCollector:
+    """The supervisor's counts, read at each scrape (it keeps them; every app's registry
+    shows the same numbers)."""
+
+    def __init__(self, counts: Callable[[], tuple[dict[str, int], dict[str, int]]]) -> None:
+        self.counts = counts
+
+    def collect(self) -> Iterator[Metric]:
+        failures, restarts = self.counts()
+        for name, about, values in (
+            (
+                "localpay_sequencer_failures",
+                "Sequencer failures (logged as sequencer_down)",
+                failures,
+            ),
+            (
+                "localpay_sequencer_restarts",
+                "Failed sequencers restarted by the supervisor",
+                restarts,
+            ),
+        ):
+            family = CounterMetricFamily(name, about, labels=["city"])
+            for city, count in sorted(values.items()):
+                family.add_metric([city], count)
+            yield family
 
 
 def _route_of(scope: Scope) -> str:
@@ -160,8 +197,11 @@ class TelemetryMiddleware:
             )
 
 
-def install(app: FastAPI, container: Any) -> Metrics:
+def install(app: FastAPI, container: Any, metrics_token: str | None = None) -> Metrics:
+    """Metrics on GET /metrics, for operators only: the scraper's `metrics_token` as a
+    bearer token, or an operator administrator's session (they show every city's volume)."""
     metrics = Metrics()
+    metrics.registry.register(SupervisionCollector(container.supervisor.counts))
     container.ledgers.observers.append(metrics.observe_block)
     for city in container.cities():
         running = container.ledgers.running_sequencer(city)
@@ -169,11 +209,24 @@ def install(app: FastAPI, container: Any) -> Metrics:
             running.observers.append(metrics.observe_block)
 
     @app.get("/metrics", include_in_schema=False)
-    def prometheus() -> Response:
+    def prometheus(request: Request) -> Response:
+        if not _is_scraper(request, metrics_token):
+            allow(request, lambda p: p.role == "operator_admin")
         for city in container.cities():
             running = container.ledgers.running_sequencer(city)
             metrics.queue.labels(city).set(running.queue_depth() if running else 0)
+            metrics.sequencer_up.labels(city).set(1 if running and running.running else 0)
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     app.add_middleware(TelemetryMiddleware, metrics=metrics)
     return metrics
+
+
+def _is_scraper(request: Request, metrics_token: str | None) -> bool:
+    if metrics_token is None:
+        return False
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    # Constant time: the comparison must not tell a guesser how much of it was right.
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        given.strip().encode(), metrics_token.encode()
+    )

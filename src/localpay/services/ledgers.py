@@ -106,6 +106,11 @@ class Ledgers:
             self._running[city] = seq
         return seq
 
+    def cities(self) -> list[str]:
+        """Cities this process has started a sequencer for (running or failed since)."""
+        with self._lock:
+            return sorted(self._starting)
+
     def running_sequencer(self, city: str) -> Sequencer | None:
         with self._lock:
             return self._running.get(city)
