@@ -196,7 +196,37 @@ def extend_checkpoint(city: City) -> tuple[int, int]:
     return head.height, -1
 
 
+def append_strangers_junk(city: City) -> tuple[int, int]:
+    """A new block holding a payment signed by a key the chain does not know, recorded
+    with exactly the answer a replay gives (unknown_signer): only the rule that such
+    junk is never recorded can refuse it. (height, seq)."""
+    accounts = [key for key, _ in city.store.state(CITY)]
+    wallet = next(k.removeprefix("w:") for k in accounts if k.startswith("w:"))
+    merchant = next(k.removeprefix("m:") for k in accounts if k.startswith("m:"))
+    junk = c.Pay(id=new_id(), city=CITY, wallet=wallet, merchant=merchant, amount=1, evidence="")
+    envelope = sign_command(junk, [nacl.signing.SigningKey.generate()])
+    head = city.store.head(CITY)
+    assert head is not None
+    header = decode_header(head.header_bytes)
+    tx = TxRecord(
+        seq=header.log_size,
+        height=head.height + 1,
+        id=junk.id,
+        kind="pay",
+        envelope=envelope,
+        result=b'{"code":"unknown_signer"}',
+    )
+    chain = ChainHead.after(CITY, head, city.genesis_hash)
+    city.store.append_block(CITY, seal(chain, _now_ms(), [tx], [], _operator(city)))
+    return head.height + 1, tx.seq
+
+
 FORGERIES: dict[str, tuple[Callable[[City], tuple[int, int]], str, str]] = {
+    "a stranger's junk recorded": (
+        append_strangers_junk,
+        "replay answers unknown_signer, which is never recorded",
+        "chain_invalid",
+    ),
     # name: (forge, what the replay says, the witness's alarm)
     "a command of another city": (
         append_other_citys_command,
