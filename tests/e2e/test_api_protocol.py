@@ -15,7 +15,15 @@ import httpx
 import nacl.signing
 import pyotp
 import pytest
-from tests_e2e_support import FAST_HASHER, World, live_server, problem_code, seed
+from tests_e2e_support import (
+    FAST_HASHER,
+    World,
+    free_port,
+    live_server,
+    problem_code,
+    seed,
+    seeded_store,
+)
 
 from localpay.adapters.keystore import KeyStore
 from localpay.api.ratelimit import Limits
@@ -309,3 +317,97 @@ def test_past_the_rate_limit_the_answer_is_429_with_retry_after(tmp_path: Path) 
     limited = [a for a in answers if a.status_code == 429]
     assert limited and int(limited[0].headers["retry-after"]) >= 1
     assert problem_code(limited[0]) == "rate_limited"
+
+
+ROLE_LIMITS = Limits(
+    per_ip_rate=1000,
+    per_ip_burst=1000,
+    per_credential_rate=0.01,
+    per_credential_burst=5,
+    merchant_rate=0.01,
+    merchant_burst=10,
+    staff_rate=0.01,
+    staff_burst=40,
+)
+
+
+def _pages_before_429(world: World, token: str, path: str, tries: int = 45) -> int:
+    """GET `path` and its next pages with `token`; how many answered before the first 429."""
+    url = f"{path}?limit=1"
+    with world.client(token) as client:
+        for n in range(tries):
+            answer = client.get(url)
+            if answer.status_code == 429:
+                assert problem_code(answer) == "rate_limited"
+                return n
+            assert answer.status_code == 200, answer.text
+            cursor = answer.json()["next"]
+            url = f"{path}?limit=1&cursor={cursor}" if cursor else f"{path}?limit=1"
+    return tries
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=["backend"])
+def test_rate_limits_follow_the_role_an_auditor_pages_past_a_citizens_limit(
+    backend: str, tmp_path: Path
+) -> None:
+    with live_server(backend, tmp_path / "keys", ROLE_LIMITS) as base:
+        world = World(base, tmp_path / "keys")
+        citizen = world.citizen("gimpo", "w-0000001")
+        auditor = world.login("gimpo", "auditor")
+        cashier = world.login("gimpo", "cashier")
+        history = "/v1/cities/gimpo/wallets/w-0000001/transactions"
+        assert _pages_before_429(world, citizen, history) == 5
+        assert _pages_before_429(world, auditor, history) > 40  # its own, larger bucket
+        sales = "/v1/cities/gimpo/merchants/m-00000/transactions"
+        assert 10 <= _pages_before_429(world, cashier, sales) < 40
+        # The citizen's bucket is its own: still empty, whatever the others did.
+        with world.client(citizen) as client:
+            assert client.get(history).status_code == 429
+
+
+@pytest.fixture
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A seeded two-city store on SQLite or a fresh PostgreSQL database; its URL."""
+    return seeded_store(request, tmp_path)
+
+
+def test_serve_takes_the_scrapers_metrics_token_from_the_environment(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/served.db"
+    serve = [sys.executable, "-m", "localpay.cli", "--db", url, "serve"]
+    weak = subprocess.run(
+        serve,
+        env={**os.environ, "LOCALPAY_METRICS_TOKEN": "short"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert weak.returncode == 1 and "LOCALPAY_METRICS_TOKEN must be at least 32" in weak.stderr
+    assert not (tmp_path / "served.db").exists()  # refused before opening anything
+
+    token, port = os.urandom(24).hex(), free_port()
+    server = subprocess.Popen(
+        [*serve, "--port", str(port)],
+        env={**os.environ, "LOCALPAY_METRICS_TOKEN": token},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            assert server.poll() is None and time.monotonic() < deadline, "serve did not start"
+            try:
+                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        assert httpx.get(f"{base}/metrics").status_code == 401
+        wrong = httpx.get(f"{base}/metrics", headers={"Authorization": f"Bearer {token[1:]}x"})
+        assert wrong.status_code == 401
+        scraped = httpx.get(f"{base}/metrics", headers={"Authorization": f"Bearer {token}"})
+        assert scraped.status_code == 200 and "localpay_http_requests_total" in scraped.text
+    finally:
+        server.terminate()
+        server.wait(30)

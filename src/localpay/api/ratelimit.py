@@ -1,7 +1,11 @@
 """Rate limits: token buckets per client address and per credential, in memory.
 
-One process serves a city, so in-memory buckets are exact there; behind several
-processes each enforces its share. Over the limit: 429 with Retry-After.
+A credential's bucket is sized by its role: an auditor paging a city's history or a
+merchant's POS needs more than a citizen's phone. The role is learnt from the request's
+own authentication (the principal the route found), so limiting costs no store look-up;
+a credential not seen yet, or not valid, gets the citizens' bucket. One process serves a
+city, so in-memory buckets are exact there; behind several processes each enforces its
+share. Over the limit: 429 with Retry-After.
 """
 
 from __future__ import annotations
@@ -10,11 +14,12 @@ import hashlib
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from localpay.api.problems import api_problem
+from localpay.services.identity import CITY_STAFF, MERCHANT_ROLES, Principal
 
 #: Buckets kept before the least recently used are dropped.
 MAX_BUCKETS: Final = 100_000
@@ -22,12 +27,36 @@ MAX_BUCKETS: Final = 100_000
 
 @dataclass(frozen=True)
 class Limits:
-    """Requests per second and burst, per client address and per credential."""
+    """Requests per second and burst, per client address and per credential by role."""
 
     per_ip_rate: float = 2000.0
     per_ip_burst: float = 4000.0
+    #: Citizens, and any credential whose role is not known (yet).
     per_credential_rate: float = 50.0
     per_credential_burst: float = 200.0
+    #: Merchant staff and merchant API keys (a shop's server, a POS).
+    merchant_rate: float = 100.0
+    merchant_burst: float = 400.0
+    #: City staff (auditors page whole histories) and operator administrators.
+    staff_rate: float = 500.0
+    staff_burst: float = 2000.0
+
+    def by_class(self) -> dict[str, tuple[float, float]]:
+        """(rate, burst) of each class of credential (see class_of)."""
+        return {
+            "citizen": (self.per_credential_rate, self.per_credential_burst),
+            "merchant": (self.merchant_rate, self.merchant_burst),
+            "staff": (self.staff_rate, self.staff_burst),
+        }
+
+
+def class_of(role: str) -> str:
+    """Which bucket a role's credentials draw from."""
+    if role in CITY_STAFF or role == "operator_admin":
+        return "staff"
+    if role in MERCHANT_ROLES:
+        return "merchant"
+    return "citizen"
 
 
 @dataclass
@@ -59,7 +88,9 @@ class RateLimitMiddleware:
     def __init__(self, app: ASGIApp, limits: Limits) -> None:
         self.app = app
         self.by_ip = Buckets(limits.per_ip_rate, limits.per_ip_burst)
-        self.by_credential = Buckets(limits.per_credential_rate, limits.per_credential_burst)
+        self.by_class = {kind: Buckets(*sizes) for kind, sizes in limits.by_class().items()}
+        #: Credential digest -> bucket class, learnt from the principal a route found.
+        self.classes: dict[str, str] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -76,14 +107,29 @@ class RateLimitMiddleware:
         wait = self.by_ip.take(client[0] if client else "-", now)
         credential = _credential(scope)
         if not wait and credential:
-            wait = self.by_credential.take(credential, now)
+            kind = self.classes.get(credential, "citizen")
+            wait = self.by_class[kind].take(credential, now)
         if wait:
             retry = str(max(1, math.ceil(wait)))
             await api_problem("rate_limited", f"retry in {retry} s", {"Retry-After": retry})(
                 scope, receive, send
             )
             return
-        await self.app(scope, receive, send)
+        state: dict[str, Any] = scope.setdefault("state", {})  # the one the routes see
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            if credential and "principal" in state:
+                self._learn(credential, state["principal"])
+
+    def _learn(self, credential: str, principal: Principal | None) -> None:
+        """Remember the credential's class; an invalid one goes back to the citizens'."""
+        self.classes.pop(credential, None)  # re-inserted last: dict order is recency
+        if principal is None:
+            return
+        self.classes[credential] = class_of(principal.role)
+        if len(self.classes) > MAX_BUCKETS:
+            del self.classes[next(iter(self.classes))]
 
 
 def _credential(scope: Scope) -> str | None:

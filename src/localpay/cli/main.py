@@ -6,6 +6,8 @@ Every failure is one line on stderr and a non-zero exit; secrets are never print
 from __future__ import annotations
 
 import json
+import os
+import re
 import string
 import sys
 import time
@@ -482,8 +484,14 @@ def serve(
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error")] = "info",
     ip_rate: Annotated[float, typer.Option(help="Requests/s allowed per client address")] = 2000,
+    staff_rate: Annotated[
+        float, typer.Option(help="Requests/s per city staff or operator credential")
+    ] = 500,
 ) -> None:
-    """Run the HTTP API with every city's sequencer in this process."""
+    """Run the HTTP API with every city's sequencer in this process.
+
+    /metrics answers operator administrators, and a scraper sending the bearer token in
+    LOCALPAY_METRICS_TOKEN (the environment, not an option `ps` would show)."""
     import uvicorn  # noqa: PLC0415
 
     from localpay.api import telemetry  # noqa: PLC0415
@@ -491,6 +499,7 @@ def serve(
     from localpay.api.ratelimit import Limits  # noqa: PLC0415
 
     settings: Settings = ctx.obj
+    metrics_token = _metrics_token()
     try:
         container = bootstrap.Container(settings.db, settings.keys)
         container.start()
@@ -501,10 +510,37 @@ def serve(
         f"localpay serving {len(container.cities())} cities on http://{host}:{port} "
         f"(API docs http://{host}:{port}/docs)"
     )
-    limits = Limits(per_ip_rate=ip_rate, per_ip_burst=2 * ip_rate)
-    uvicorn.run(
-        create_app(container, limits), host=host, port=port, log_level="warning", access_log=False
+    limits = Limits(
+        per_ip_rate=ip_rate,
+        per_ip_burst=2 * ip_rate,
+        staff_rate=staff_rate,
+        staff_burst=4 * staff_rate,
     )
+    uvicorn.run(
+        create_app(container, limits, metrics_token),
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+    )
+
+
+#: A bearer token (RFC 6750's b64token); a shorter one could be guessed by anyone who
+#: reaches the port.
+METRICS_TOKEN_MIN = 32
+METRICS_TOKEN = re.compile(r"[A-Za-z0-9._~+/=-]+")
+
+
+def _metrics_token() -> str | None:
+    token = os.environ.get("LOCALPAY_METRICS_TOKEN", "")
+    if not token:
+        return None
+    if len(token) < METRICS_TOKEN_MIN or not METRICS_TOKEN.fullmatch(token):
+        fail(
+            f"LOCALPAY_METRICS_TOKEN must be at least {METRICS_TOKEN_MIN} letters, digits or "
+            "._~+/=- (e.g. `openssl rand -hex 32`)"
+        )
+    return token
 
 
 # Command groups defined in their own modules register themselves on `app`.
