@@ -111,6 +111,23 @@ def prepare(
     return Prepared(block, list(txs), decoded, signers)
 
 
+def prepare_verified(block: StoredBlock, txs: Sequence[TxRecord], verified: bytes) -> Prepared:
+    """`prepare`, with the signatures already checked elsewhere: `verified[n]` is
+    `signatures.envelopes_verified` of `txs[n]`'s envelope."""
+    decoded: list[tuple[Envelope, Command] | DecodeError] = []
+    signers: list[frozenset[str] | None] = []
+    for tx, ok in zip(txs, verified, strict=True):
+        try:
+            envelope, command = decode_envelope(tx.envelope)
+        except DecodeError as exc:
+            decoded.append(exc)
+            signers.append(None)
+            continue
+        decoded.append((envelope, command))
+        signers.append(frozenset(s.key for s in envelope.sigs) if ok else None)
+    return Prepared(block, list(txs), decoded, signers)
+
+
 class Replayer:
     """Feed blocks in order; each is fully checked before the state advances.
 
