@@ -1,7 +1,9 @@
 """`make bench`: every benchmark of the project in one run, on SQLite and PostgreSQL.
 
 For each store, in the same run (so ratios compare like with like):
-- `localpay bench --json`: signed payments through the sequencer, in process;
+- `localpay bench --json`: signed payments through the sequencer, in process; then the
+  witness's replay and `localpay verify` of that chain, grown to BENCH_VERIFY_TXS
+  (200,000) transactions first;
 - the conventional one-transaction-per-payment design on the same kind of store;
 - `localpay bench --http --json`: the same kind of payments over HTTP on loopback, to a
   `localpay serve` child process, on a store of its own (a server starts every city
@@ -30,6 +32,7 @@ from pgserver import throwaway_postgres
 PAYMENTS = int(os.environ.get("BENCH_PAYMENTS", "50000"))
 HTTP_PAYMENTS = int(os.environ.get("BENCH_HTTP_PAYMENTS", "20000"))
 HTTP_CONNECTIONS = int(os.environ.get("BENCH_HTTP_CONNECTIONS", "64"))
+VERIFY_TXS = int(os.environ.get("BENCH_VERIFY_TXS", "200000"))
 CONVENTIONAL_PAYMENTS = int(os.environ.get("BENCH_CONVENTIONAL_PAYMENTS", "20000"))
 SHOWN = (
     "payments_per_s",
@@ -39,6 +42,9 @@ SHOWN = (
     "ratio_to_verify",
     "witness_replay_per_s",
     "witness_ratio",
+    "verify_tx_per_s",
+    "verify_chain_txs",
+    "verify_projected_1m_s",
     "txs_per_block",
     "errors",
     "conventional_payments_per_s",
@@ -68,7 +74,7 @@ def localpay_bench(url: str, *extra: str) -> dict[str, Any]:
 def measure(
     url: str, conventional: Callable[[int], dict[str, Any]], clients: list[int], http_url: str
 ) -> dict[str, Any]:
-    result = localpay_bench(url, "--payments", str(PAYMENTS))
+    result = localpay_bench(url, "--payments", str(PAYMENTS), "--verify-txs", str(VERIFY_TXS))
     result.update(best_of(conventional, clients))
     result["ratio_to_conventional"] = round(
         result["payments_per_s"] / result["conventional_payments_per_s"], 2

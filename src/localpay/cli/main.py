@@ -342,6 +342,12 @@ def bench(
     limit: Annotated[
         float, typer.Option("--limit", min=1, help="With --http: stop sending after this (s)")
     ] = 120.0,
+    verify_txs: Annotated[
+        int,
+        typer.Option(
+            "--verify-txs", min=0, max=2_000_000, help="Grow the chain to this before verify"
+        ),
+    ] = 200_000,
 ) -> None:
     """Signed payments durably committed through the sequencer, in a new bench-* city.
 
@@ -370,7 +376,13 @@ def bench(
         else:
             with opened(ctx) as store:
                 result = run_bench(
-                    store, KeyStore(keys), now_ms, kind, payments or 50_000, concurrency
+                    store,
+                    KeyStore(keys),
+                    now_ms,
+                    kind,
+                    payments or 50_000,
+                    concurrency,
+                    verify_txs,
                 )
     if as_json:
         sys.stdout.write(json.dumps(result) + "\n")

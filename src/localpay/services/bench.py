@@ -28,6 +28,7 @@ from localpay.runtime import settle_heap
 from localpay.services import gimpo
 from localpay.services.ledgers import Keys, Ledgers, new_id
 from localpay.services.officials import OfficialSigner, create_city
+from localpay.services.verify import verify_city
 from localpay.services.witness import witness_replay_per_s
 
 BENCH_WALLETS: Final = 2000
@@ -199,6 +200,22 @@ class ClosedLoop:
         return time.perf_counter() - begin
 
 
+def verify_rate_of(store: Any, city: str) -> dict[str, Any]:
+    """`localpay verify` of the city (every check, from genesis, signatures on every
+    core): its rate, the chain it was measured on, and the time 1,000,000 would take."""
+    begin = time.perf_counter()
+    report = verify_city(store, city)
+    elapsed = time.perf_counter() - begin
+    if not report.ok:
+        raise RuntimeError(f"the bench chain does not verify: {report.problems[0]}")
+    per_s = report.txs / elapsed
+    return {
+        "verify_tx_per_s": round(per_s, 1),
+        "verify_chain_txs": report.txs,
+        "verify_projected_1m_s": round(1_000_000 / per_s, 1),
+    }
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(len(ordered) * p))]
@@ -211,7 +228,10 @@ def run_bench(
     store_kind: str,
     payments: int = 50_000,
     concurrency: int = 512,
+    verify_txs: int = 0,
 ) -> dict[str, Any]:
+    """The payments run, then the witness's replay and `localpay verify` of its chain,
+    which is first grown (more payments) to `verify_txs` transactions if it is shorter."""
     city = f"bench-{new_id()[:6]}"
     ledgers = Ledgers(store, keys, clock)
     try:
@@ -225,11 +245,14 @@ def run_bench(
         loop = ClosedLoop(sequencer.submit, signed, concurrency)
         elapsed = loop.run(timeout=600)
         blocks = sequencer.head.height - height_before
+        if (more := verify_txs - sequencer.head.log.size) > 0:
+            ClosedLoop(sequencer.submit, bench.payments(more, seed=11), concurrency).run(600)
     finally:
         ledgers.close()
     rate = payments / elapsed
     # A witness re-executes the same chain (every check, from genesis) after the run.
     replay_rate = witness_replay_per_s(store, city)
+    verified = verify_rate_of(store, city)
     return {
         "store": store_kind,
         "city": city,
@@ -240,6 +263,7 @@ def run_bench(
         "ratio_to_verify": round(rate / verify_rate, 3),
         "witness_replay_per_s": round(replay_rate, 1),
         "witness_ratio": round(replay_rate / rate, 2),
+        **verified,
         "p50_commit_ms": round(percentile(loop.latencies, 0.50) * 1000, 2),
         "p99_commit_ms": round(percentile(loop.latencies, 0.99) * 1000, 2),
         "blocks": blocks,
