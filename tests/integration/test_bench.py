@@ -15,7 +15,7 @@ from localpay.services.verify import verify_city
 def test_the_benchmark_pays_and_a_witness_replays_the_same_chain(
     store: Store, keys: KeyStore
 ) -> None:
-    result = run_bench(store, keys, now_ms, "test", payments=600, concurrency=32, verify_txs=3000)
+    result = run_bench(store, keys, now_ms, "test", payments=600, concurrency=32, verify_txs=12_000)
     assert result["errors"] == 0 and result["outcomes"] == {"ok": 600}, result
     assert result["payments_per_s"] > 0 and result["witness_replay_per_s"] > 0
     assert result["witness_ratio"] == round(
@@ -23,8 +23,8 @@ def test_the_benchmark_pays_and_a_witness_replays_the_same_chain(
     )
     report = verify_city(store, result["city"])  # what the witness replayed is a valid chain
     assert report.ok and report.txs > 600, report.problems
-    # verify was measured on the chain grown to 3,000 transactions (more payments).
-    assert report.txs == result["verify_chain_txs"] >= 3000
+    # verify was measured on the chain grown from ~9,000 (set-up, payments) to 12,000.
+    assert report.txs == result["verify_chain_txs"] >= 12_000
     assert result["verify_tx_per_s"] > 0
     projected = 1_000_000 / result["verify_tx_per_s"]
     assert result["verify_projected_1m_s"] == pytest.approx(projected, abs=0.1)
