@@ -6,7 +6,8 @@ whose sequencer fails is logged with the reason (`sequencer_down`), counted on /
 (`localpay_sequencer_failures_total`, `localpay_sequencer_up` 0), named by /readyz (503)
 and restarted by the supervisor alone, with no command sent: /readyz is 200 again and
 payments go through. While restarts keep failing, the delay between them doubles up to
-its maximum; after a healthy spell it starts from the shortest again.
+its maximum; after a healthy spell it starts from the shortest again. A clock-skew
+refusal is no failure: the sequencer keeps running, nothing is counted or restarted.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from localpay.api.app import create_app
 from localpay.bootstrap import Container, open_store
 from localpay.domain import commands as c
 from localpay.ledger.blocks import BlockRecord
-from localpay.ledger.sequencer import SequencerStopped
+from localpay.ledger.sequencer import ClockSkew, SequencerStopped
 from localpay.ledger.signatures import sign_command
 from localpay.ledger.store import Store, StoreError
 from localpay.services.bench import BenchCity
@@ -80,7 +81,19 @@ class World:
     merchant: str
 
 
-def make_world(store_url: str, keys_dir: Path, backoff: Backoff) -> World:
+class ShiftedClock:
+    """The real clock plus an offset a test can move (a clock that jumps)."""
+
+    def __init__(self) -> None:
+        self.offset_ms = 0
+
+    def __call__(self) -> int:
+        return int(time.time() * 1000) + self.offset_ms
+
+
+def make_world(
+    store_url: str, keys_dir: Path, backoff: Backoff, clock: ShiftedClock | None = None
+) -> World:
     store = open_store(store_url)
     ledgers = Ledgers(store, KeyStore(keys_dir), lambda: int(time.time() * 1000))
     city = BenchCity(ledgers, CITY)
@@ -90,6 +103,8 @@ def make_world(store_url: str, keys_dir: Path, backoff: Backoff) -> World:
     container = Container(store_url, str(keys_dir), backoff=backoff)
     flaky = FlakyStore(container.store)
     container.ledgers.store = flaky  # the sequencers' store (the rest keep the real one)
+    if clock is not None:
+        container.ledgers.clock = clock
     container.start()
     wallet, key = next(iter(city.wallet_keys.items()))
     app = create_app(container, metrics_token=TOKEN)
@@ -97,11 +112,11 @@ def make_world(store_url: str, keys_dir: Path, backoff: Backoff) -> World:
 
 
 @pytest.fixture
-def world_of(store_url: str, tmp_path: Path) -> Iterator[Callable[[Backoff], World]]:
+def world_of(store_url: str, tmp_path: Path) -> Iterator[Callable[..., World]]:
     made: list[World] = []
 
-    def make(backoff: Backoff) -> World:
-        made.append(make_world(store_url, tmp_path / "keys", backoff))
+    def make(backoff: Backoff, clock: ShiftedClock | None = None) -> World:
+        made.append(make_world(store_url, tmp_path / "keys", backoff, clock))
         return made[-1]
 
     yield make
@@ -160,9 +175,9 @@ def stamped(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[
 
 
 def test_a_failed_sequencer_is_told_counted_and_restarted_without_a_command(
-    world_of: Callable[[Backoff], World],
+    world_of: Callable[..., World],
 ) -> None:
-    world = world_of(Backoff(poll_s=0.02, min_s=1.0, max_s=4.0, healthy_reset_s=0.5))
+    world = world_of(Backoff(poll_s=0.02, min_s=2.0, max_s=8.0, healthy_reset_s=0.5))
     assert ready(world)
     assert metric(world.app, "localpay_sequencer_up") == 1
     failed = world.container.ledgers.running_sequencer(CITY)
@@ -180,7 +195,7 @@ def test_a_failed_sequencer_is_told_counted_and_restarted_without_a_command(
     down = [e for e in logged if e["event"] == "sequencer_down"]
     assert len(down) == 1 and down[0]["city"] == CITY
     assert down[0]["reason"] == "StoreError: disk full (injected)"
-    assert down[0]["retry_in_s"] == 1.0
+    assert down[0]["retry_in_s"] == 2.0
     assert [e["city"] for e in logged if e["event"] == "sequencer_restarted"] == [CITY]
     assert metric(world.app, "localpay_sequencer_failures_total") == 1
     assert metric(world.app, "localpay_sequencer_restarts_total") == 1
@@ -192,12 +207,12 @@ def test_a_failed_sequencer_is_told_counted_and_restarted_without_a_command(
     with structlog.testing.capture_logs() as logged:
         fail_one_block(world)
         wait_until(lambda: ready(world))
-    assert [e["retry_in_s"] for e in logged if e["event"] == "sequencer_down"] == [1.0]
+    assert [e["retry_in_s"] for e in logged if e["event"] == "sequencer_down"] == [2.0]
     assert metric(world.app, "localpay_sequencer_failures_total") == 2
 
 
 def test_the_restart_delay_doubles_while_the_store_stays_down(
-    world_of: Callable[[Backoff], World],
+    world_of: Callable[..., World],
 ) -> None:
     world = world_of(Backoff(poll_s=0.01, min_s=0.05, max_s=0.4, healthy_reset_s=60))
     world.flaky.down = True
@@ -219,8 +234,25 @@ def test_the_restart_delay_doubles_while_the_store_stays_down(
     attempts += [e["at"] for e in failures[:4]]
     gaps = [later - earlier for earlier, later in itertools.pairwise(attempts)]
     for gap, delay in zip(gaps, [0.05, 0.1, 0.2, 0.4], strict=True):
-        assert gap >= delay * 0.9, (gaps, delays)  # each wait at least its delay
-    assert gaps[2] > gaps[0]  # and they grow
+        assert gap >= delay * 0.9, (gaps, delays)  # each wait at least its (doubling) delay
     assert metric(world.app, "localpay_sequencer_failures_total") == 1  # one failure
     assert metric(world.app, "localpay_sequencer_restarts_total") == 1  # one recovery
+    assert world.container.ledgers.execute(CITY, payment(world)).ok
+
+
+def test_a_clock_skew_refusal_is_not_a_failure(world_of: Callable[..., World]) -> None:
+    clock = ShiftedClock()
+    world = world_of(Backoff(poll_s=0.01, min_s=0.05), clock)
+    running = world.container.ledgers.running_sequencer(CITY)
+    clock.offset_ms = 400 * 86_400_000  # the wall clock jumps 400 days
+    with structlog.testing.capture_logs() as logged:
+        ticket = world.container.ledgers.submit(CITY, payment(world))
+        assert isinstance(ticket.exception(WAIT_S), ClockSkew)
+        time.sleep(0.3)  # many supervisor rounds
+        assert ready(world)
+    assert [e["event"] for e in logged if e["event"] != "request"] == ["clock_skew"]
+    assert world.container.ledgers.running_sequencer(CITY) is running  # never restarted
+    assert metric(world.app, "localpay_sequencer_failures_total") == 0
+    assert metric(world.app, "localpay_sequencer_up") == 1
+    clock.offset_ms = 0
     assert world.container.ledgers.execute(CITY, payment(world)).ok
