@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import itertools
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Final
@@ -53,6 +53,13 @@ def prepared_blocks(
             yield from _prepared(ahead.popleft())
     while ahead:
         yield from _prepared(ahead.popleft())
+
+
+def prepared_now(spans: Sequence[Span], checker: EnvelopeChecker) -> list[Prepared]:
+    """Blocks already read (a witness's page), decoded and signature-checked by `checker`:
+    the caller's thread waits without the GIL while the worker processes check."""
+    envelopes = [tx.envelope for _, txs in spans for tx in txs]
+    return list(_prepared(_Batch(list(spans), checker.submit(envelopes))))
 
 
 def _prepared(batch: _Batch) -> Iterator[Prepared]:

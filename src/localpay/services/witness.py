@@ -43,9 +43,10 @@ following, a rolling audit re-reads the history it already verified from the ser
 and compares it, block by block and byte for byte, with its own copy, so an in-place
 edit of an old transaction is found too.
 
-Speed: pages are fetched and their signatures checked (in parallel, PyNaCl releases
-the GIL) on one thread while the previous page is re-executed on another and a third
-writes the verified blocks: `witness_replay_per_s` measures the re-execution path.
+Speed: pages are fetched on one thread, their command signatures checked in worker
+processes on every core (ledger/readahead.py: threads would wait for the GIL the
+re-execution holds), while the previous page is re-executed on another thread and a
+third writes the verified blocks: `witness_replay_per_s` measures the re-execution path.
 """
 
 from __future__ import annotations
@@ -57,7 +58,6 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -79,8 +79,9 @@ from localpay.ledger import checkpoint
 from localpay.ledger.blocks import BlockHeader, BlockRecord, TxRecord, decode_header
 from localpay.ledger.chain import chain_origin, stored_genesis_hash
 from localpay.ledger.merkle_log import MerkleLog
-from localpay.ledger.replay import ChainError, PinMismatch, Pins, Prepared, Replayer, prepare
-from localpay.ledger.signatures import SignatureVerifier
+from localpay.ledger.readahead import prepared_blocks, prepared_now
+from localpay.ledger.replay import ChainError, PinMismatch, Pins, Prepared, Replayer
+from localpay.ledger.signatures import EnvelopeChecker
 from localpay.ledger.store import Store, StoredBlock
 from localpay.services.witness_auth import (
     FeedBlock,
@@ -187,36 +188,21 @@ def _tx_spans(store: Store, city: str, blocks: Sequence[StoredBlock]) -> list[li
     return out
 
 
-def witness_replay_per_s(store: Store, city: str, chunk: int = 50) -> float:
+def witness_replay_per_s(store: Store, city: str) -> float:
     """Transactions per second the witness's replay path verifies and re-executes over the
     chain of `city` in `store`: every check of a witness (links, hashes, operator and
     command signatures, results, roots, checkpoints) and the block records it writes,
-    with the store reads ahead on another thread; the writes themselves are not timed."""
-    verifier = SignatureVerifier()
+    with the reads and signature checks ahead in worker processes; the writes themselves
+    are not timed."""
+    checker = EnvelopeChecker()
     replayer = WitnessReplayer(city)
-    ahead = ThreadPoolExecutor(1, thread_name_prefix="witness-prepare")
-    blocks = list(store.blocks(city))
-    chunks = [blocks[i : i + chunk] for i in range(0, len(blocks), chunk)]
-
-    def read(part: list[StoredBlock]) -> list[Prepared]:
-        return [
-            prepare(b, txs, verifier)
-            for b, txs in zip(part, _tx_spans(store, city, part), strict=True)
-        ]
-
     try:
         begin = time.perf_counter()
-        pending: Future[list[Prepared]] | None = ahead.submit(read, chunks[0]) if chunks else None
-        for n in range(len(chunks)):
-            assert pending is not None
-            current = pending.result()
-            pending = ahead.submit(read, chunks[n + 1]) if n + 1 < len(chunks) else None
-            for prepared in current:
-                replayer.apply_block(prepared)
+        for prepared in prepared_blocks(store, city, checker):
+            replayer.apply_block(prepared)
         elapsed = time.perf_counter() - begin
     finally:
-        ahead.shutdown(wait=True)
-        verifier.close()
+        checker.close()
     return replayer.txs_replayed / elapsed if elapsed > 0 else 0.0
 
 
@@ -508,7 +494,7 @@ class Witness:
         self.clock = clock
         self.metrics = WitnessMetrics()
         self.feed = Feed(settings.follow, self.city, key, settings.timeout_s, transport)
-        self.verifier = SignatureVerifier()
+        self.checker = EnvelopeChecker()
         self.alarm: RaisedAlarm | None = None
         self.stopping = threading.Event()
         self._lock = threading.Lock()
@@ -626,7 +612,7 @@ class Witness:
 
     def close(self) -> None:
         self.feed.close()
-        self.verifier.close()
+        self.checker.close()
 
     def _run_leased(self) -> None:
         try:
@@ -750,7 +736,7 @@ class Witness:
             self.metrics.server_height.set(page.head)
             items = self._continuing(page, cursor, last_hash)
             if items:
-                prepared = [prepare(*stored_block(item), self.verifier) for item in items]
+                prepared = prepared_now([stored_block(item) for item in items], self.checker)
                 while not self.stopping.is_set():
                     try:
                         pages.put(_Page(prepared, page.head), timeout=0.5)
