@@ -4,8 +4,11 @@ forged signature is still named at its block and transaction, on both stores."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import msgspec
 import pytest
@@ -103,6 +106,28 @@ def test_a_row_moved_to_another_block_is_named_at_its_block_in_small_batches(
     )
     report = verify_city(chain.store, CITY, checker=processes)
     assert not report.ok and report.problems[0].startswith(f"block {chain.pay_height}:")
+
+
+def test_a_script_without_a_main_guard_still_verifies_on_its_own_thread(
+    chain: Chain, store_url: str, tmp_path: Path
+) -> None:
+    """Spawned workers re-run an unguarded main script and die: verify checks the
+    signatures itself then, and still names a forged one."""
+    _forge_signature(chain)
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        "from localpay.bootstrap import open_store\n"
+        "from localpay.ledger.signatures import EnvelopeChecker\n"
+        "from localpay.services.verify import verify_city\n"
+        f"report = verify_city(open_store({store_url!r}), {CITY!r}, checker=EnvelopeChecker(2))\n"
+        "print(report.problems[0])\n"
+    )
+    run = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, check=False, timeout=120
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    expected = f"block {chain.pay_height}, tx {chain.pay_seq} "
+    assert run.stdout.splitlines()[-1].startswith(expected), run.stdout
 
 
 def test_a_row_before_the_logs_start_is_found(chain: Chain) -> None:

@@ -15,6 +15,7 @@ import itertools
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Final
 
@@ -22,7 +23,7 @@ import msgspec
 
 from localpay.ledger.blocks import BlockHeader, TxRecord
 from localpay.ledger.replay import Prepared, prepare_verified
-from localpay.ledger.signatures import EnvelopeChecker
+from localpay.ledger.signatures import EnvelopeChecker, envelopes_verified
 from localpay.ledger.store import Store, StoredBlock
 
 #: Transactions per read and per signature batch: large enough that a query and a
@@ -63,7 +64,12 @@ def prepared_now(spans: Sequence[Span], checker: EnvelopeChecker) -> list[Prepar
 
 
 def _prepared(batch: _Batch) -> Iterator[Prepared]:
-    verified = b"".join(future.result() for future in batch.verified)
+    try:
+        verified = b"".join(future.result() for future in batch.verified)
+    except BrokenProcessPool:
+        # No workers (e.g. a caller's script without the `if __name__ == "__main__"`
+        # guard that spawned processes need): check them here, slower but the same.
+        verified = envelopes_verified([tx.envelope for _, txs in batch.spans for tx in txs])
     at = 0
     for block, txs in batch.spans:
         yield prepare_verified(block, txs, verified[at : at + len(txs)])
