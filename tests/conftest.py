@@ -287,3 +287,36 @@ def store(store_url: str) -> Iterator[Store]:
 def keys(tmp_path: Path) -> KeyStore:
     """Key files for the test, in its own directory (never ./data)."""
     return KeyStore(tmp_path / "keys")
+
+
+@dataclass
+class DemoChain:
+    """A small simulated Gimpo chain (3 days) and a payment in its middle."""
+
+    url: str
+    store: Store
+    pay_seq: int
+    pay_height: int
+
+
+DEMO_CITY = "gimpo"
+
+
+@pytest.fixture
+def demo_chain(store_url: str, keys: KeyStore) -> Iterator[DemoChain]:
+    from localpay.services.demo import SimClock, run_demo  # noqa: PLC0415
+    from localpay.services.ledgers import Ledgers  # noqa: PLC0415
+    from localpay.services.verify import verify_city  # noqa: PLC0415
+
+    store = open_store(store_url)
+    clock = SimClock(1_780_000_000_000)
+    ledgers = Ledgers(store, keys, clock, max_clock_skew_ms=None)  # simulated days
+    run_demo(ledgers, clock, DEMO_CITY, "김포시", citizens=30, merchants=4, days=3, seed=5)
+    ledgers.close()
+    pays = store.sql(
+        "SELECT seq, height FROM txs WHERE city = ? AND kind = 'pay' ORDER BY seq", (DEMO_CITY,)
+    )
+    seq, height = pays[len(pays) // 2]
+    assert verify_city(store, DEMO_CITY).ok
+    yield DemoChain(store_url, store, seq, height)
+    store.close()

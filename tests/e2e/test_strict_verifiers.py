@@ -120,16 +120,24 @@ def append_other_citys_command(city: City) -> tuple[int, int]:
         ledgers.close()
     recorded = city.store.find_tx(OTHER, command.id)
     assert recorded is not None
+    return _append_one(city, recorded.id, recorded.kind, recorded.envelope, recorded.result)
+
+
+def _append_one(
+    city: City, tx_id: str, kind: str, envelope: bytes, result: bytes
+) -> tuple[int, int]:
+    """A new block after the head holding one transaction as given, sealed with the
+    ledger's own seal and the operator's key: (height, seq)."""
     head = city.store.head(CITY)
     assert head is not None
     header = decode_header(head.header_bytes)
     tx = TxRecord(
         seq=header.log_size,
         height=head.height + 1,
-        id=recorded.id,
-        kind=recorded.kind,
-        envelope=recorded.envelope,
-        result=recorded.result,
+        id=tx_id,
+        kind=kind,
+        envelope=envelope,
+        result=result,
     )
     chain = ChainHead.after(CITY, head, city.genesis_hash)
     city.store.append_block(CITY, seal(chain, _now_ms(), [tx], [], _operator(city)))
@@ -205,20 +213,7 @@ def append_strangers_junk(city: City) -> tuple[int, int]:
     merchant = next(k.removeprefix("m:") for k in accounts if k.startswith("m:"))
     junk = c.Pay(id=new_id(), city=CITY, wallet=wallet, merchant=merchant, amount=1, evidence="")
     envelope = sign_command(junk, [nacl.signing.SigningKey.generate()])
-    head = city.store.head(CITY)
-    assert head is not None
-    header = decode_header(head.header_bytes)
-    tx = TxRecord(
-        seq=header.log_size,
-        height=head.height + 1,
-        id=junk.id,
-        kind="pay",
-        envelope=envelope,
-        result=b'{"code":"unknown_signer"}',
-    )
-    chain = ChainHead.after(CITY, head, city.genesis_hash)
-    city.store.append_block(CITY, seal(chain, _now_ms(), [tx], [], _operator(city)))
-    return head.height + 1, tx.seq
+    return _append_one(city, junk.id, "pay", envelope, b'{"code":"unknown_signer"}')
 
 
 FORGERIES: dict[str, tuple[Callable[[City], tuple[int, int]], str, str]] = {

@@ -4,43 +4,22 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 
 import pytest
 
-from localpay.adapters.keystore import KeyStore
-from localpay.bootstrap import open_store
-from localpay.ledger.store import Store
-from localpay.services.demo import SimClock, run_demo
-from localpay.services.ledgers import Ledgers
+from conftest import DemoChain
 from localpay.services.verify import verify_city
 
 CITY = "gimpo"
 
 
-@dataclass
-class Chain:
-    url: str
-    store: Store
-    pay_seq: int  # a payment in the middle of the chain
-    pay_height: int
+Chain = DemoChain
 
 
 @pytest.fixture
-def chain(store_url: str, keys: KeyStore) -> Iterator[Chain]:
-    store = open_store(store_url)
-    clock = SimClock(1_780_000_000_000)
-    ledgers = Ledgers(store, keys, clock, max_clock_skew_ms=None)  # simulated days
-    run_demo(ledgers, clock, CITY, "김포시", citizens=30, merchants=4, days=3, seed=5)
-    ledgers.close()
-    pays = store.sql(
-        "SELECT seq, height FROM txs WHERE city = ? AND kind = 'pay' ORDER BY seq", (CITY,)
-    )
-    seq, height = pays[len(pays) // 2]
-    assert verify_city(store, CITY).ok
-    yield Chain(store_url, store, seq, height)
-    store.close()
+def chain(demo_chain: DemoChain) -> DemoChain:
+    return demo_chain
 
 
 def _tx(chain: Chain, column: str) -> bytes:

@@ -7,45 +7,27 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import msgspec
 import pytest
 
-from localpay.adapters.keystore import KeyStore
-from localpay.bootstrap import open_store
+from conftest import DemoChain
 from localpay.domain.commands import Envelope, Signature
 from localpay.ledger.readahead import prepared_blocks
 from localpay.ledger.signatures import EnvelopeChecker
 from localpay.ledger.store import Store
-from localpay.services.demo import SimClock, run_demo
-from localpay.services.ledgers import Ledgers
 from localpay.services.verify import verify_city
 
 CITY = "gimpo"
 
 
-@dataclass
-class Chain:
-    store: Store
-    pay_seq: int  # a payment in the middle of the chain
-    pay_height: int
+Chain = DemoChain
 
 
 @pytest.fixture
-def chain(store_url: str, keys: KeyStore) -> Iterator[Chain]:
-    store = open_store(store_url)
-    clock = SimClock(1_780_000_000_000)
-    ledgers = Ledgers(store, keys, clock, max_clock_skew_ms=None)  # simulated days
-    run_demo(ledgers, clock, CITY, "김포시", citizens=30, merchants=4, days=3, seed=5)
-    ledgers.close()
-    pays = store.sql(
-        "SELECT seq, height FROM txs WHERE city = ? AND kind = 'pay' ORDER BY seq", (CITY,)
-    )
-    seq, height = pays[len(pays) // 2]
-    yield Chain(store, seq, height)
-    store.close()
+def chain(demo_chain: DemoChain) -> DemoChain:
+    return demo_chain
 
 
 @pytest.fixture(scope="module")
