@@ -43,8 +43,7 @@ from psycopg import conninfo
 
 from localpay.adapters import migrate
 from localpay.adapters.tx_private import (
-    decode_balances,
-    decode_parties,
+    tx_record,
     tx_row,
 )
 from localpay.ledger.blocks import BlockRecord, TxRecord
@@ -127,20 +126,6 @@ def _stored_block(row: Row) -> StoredBlock:
     height, header, block_hash, signature, note, frontier = row
     return StoredBlock(
         height, bytes(header), bytes(block_hash), bytes(signature), note, _frontier(bytes(frontier))
-    )
-
-
-def _tx(row: Row) -> TxRecord:
-    seq, height, tx_id, kind, envelope, result, parties, balances = row
-    return TxRecord(
-        seq,
-        height,
-        tx_id,
-        kind,
-        bytes(envelope),
-        bytes(result),
-        decode_parties(_plain(parties)),
-        decode_balances(_plain(balances)),
     )
 
 
@@ -508,7 +493,7 @@ class PostgresStore:
                 " WHERE city = %s AND seq >= %s AND seq < %s ORDER BY seq LIMIT %s",
                 (city, start, stop, self.page_rows),
             )
-            yield from map(_tx, rows)
+            yield from map(tx_record, rows)
             if len(rows) < self.page_rows:
                 return
             start = rows[-1][0] + 1
@@ -537,20 +522,20 @@ class PostgresStore:
             " WHERE p.city = %s AND p.account = %s AND p.seq < %s ORDER BY p.seq DESC LIMIT %s",
             (city, account, before if before is not None else 2**62, limit),
         )
-        return [_tx(r) for r in rows]
+        return [tx_record(r) for r in rows]
 
     def block_txs(self, city: str, height: int) -> list[TxRecord]:
         rows = self._read(
             f"SELECT {_TX_COLUMNS} FROM txs WHERE city = %s AND height = %s ORDER BY seq",
             (city, height),
         )
-        return [_tx(r) for r in rows]
+        return [tx_record(r) for r in rows]
 
     def find_tx(self, city: str, tx_id: str) -> TxRecord | None:
         rows = self._read(
             f"SELECT {_TX_COLUMNS} FROM txs WHERE city = %s AND id = %s", (city, tx_id)
         )
-        return _tx(rows[0]) if rows else None
+        return tx_record(rows[0]) if rows else None
 
     def tx_ids(self, city: str) -> Iterator[str]:
         start = 0

@@ -22,8 +22,7 @@ import msgspec
 
 from localpay.adapters import migrate
 from localpay.adapters.tx_private import (
-    decode_balances,
-    decode_parties,
+    tx_record,
     tx_row,
 )
 from localpay.ledger.blocks import BlockRecord, TxRecord, leaf_bytes
@@ -52,20 +51,6 @@ def _rollback(conn: sqlite3.Connection) -> None:
     # A failed COMMIT may already have ended the transaction; keep the first error.
     if conn.in_transaction:
         conn.execute("ROLLBACK")
-
-
-def _tx(row: tuple[int, int, str, str, bytes, bytes, bytes | None, bytes | None]) -> TxRecord:
-    seq, height, tx_id, kind, envelope, result, parties, balances = row
-    return TxRecord(
-        seq,
-        height,
-        tx_id,
-        kind,
-        bytes(envelope),
-        bytes(result),
-        decode_parties(parties),
-        decode_balances(balances),
-    )
 
 
 class SQLiteStore:
@@ -247,7 +232,7 @@ class SQLiteStore:
             f"SELECT {_TX_COLUMNS} FROM txs WHERE city = ? AND seq >= ? AND seq < ? ORDER BY seq",
             (city, start, end if end is not None else 2**62),
         )
-        return map(_tx, rows)
+        return map(tx_record, rows)
 
     def block_txs(self, city: str, height: int) -> list[TxRecord]:
         rows = self._reader().execute(
@@ -257,7 +242,7 @@ class SQLiteStore:
             " WHERE city = ? AND height = ? ORDER BY seq",
             (city, height),
         )
-        return [_tx(r) for r in rows]
+        return [tx_record(r) for r in rows]
 
     def find_tx(self, city: str, tx_id: str) -> TxRecord | None:
         row = (
@@ -265,7 +250,7 @@ class SQLiteStore:
             .execute(f"SELECT {_TX_COLUMNS} FROM txs WHERE city = ? AND id = ?", (city, tx_id))
             .fetchone()
         )
-        return _tx(row) if row else None
+        return tx_record(row) if row else None
 
     def add_parties(self, city: str, rows: list[tuple[str, int]]) -> None:
         """Index (account, seq) pairs; repeats are ignored (the index is rebuildable)."""
@@ -296,7 +281,7 @@ class SQLiteStore:
             " WHERE p.city = ? AND p.account = ? AND p.seq < ? ORDER BY p.seq DESC LIMIT ?",
             (city, account, before if before is not None else 2**62, limit),
         )
-        return [_tx(r) for r in rows]
+        return [tx_record(r) for r in rows]
 
     def tx_ids(self, city: str) -> Iterator[str]:
         rows = self._reader().execute("SELECT id FROM txs WHERE city = ?", (city,))

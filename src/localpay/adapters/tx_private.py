@@ -7,6 +7,7 @@ written" (the history index derives them), never "nobody": an empty list is stor
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Final
 
 import msgspec
@@ -47,4 +48,20 @@ def tx_row(city: str, tx: TxRecord) -> tuple[Any, ...]:
         tx.result,
         encode_parties(tx.parties),
         encode_balances(tx.balances),
+    )
+
+
+def tx_record(row: Sequence[Any]) -> TxRecord:
+    """A `txs` row read back (seq, height, id, kind, envelope, result, parties, balances),
+    by either store: bytes columns may come as memoryview (psycopg) or bytes (sqlite3)."""
+    seq, height, tx_id, kind, envelope, result, parties, balances = row
+    return TxRecord(
+        seq,
+        height,
+        tx_id,
+        kind,
+        bytes(envelope),
+        bytes(result),
+        decode_parties(None if parties is None else bytes(parties)),
+        decode_balances(None if balances is None else bytes(balances)),
     )
