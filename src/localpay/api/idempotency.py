@@ -61,14 +61,17 @@ class Record:
     media_type: str
 
 
-_SHOWN_ONCE: Final = (
-    409,
-    "application/problem+json",
+_SHOWN_ONCE_BODY: Final = (
     b'{"type":"urn:localpay:problem:idempotency_secret_shown_once","title":"the original'
     b' response held a secret that is shown only once","status":409,'
     b'"code":"idempotency_secret_shown_once","detail":"if it was lost, revoke it and make'
-    b' a new one"}',
+    b' a new one"}'
 )
+
+
+def _shown_once(request_hash: str) -> Record:
+    """What is kept of an answer that held a secret: never the secret, only this problem."""
+    return Record(request_hash, 409, _SHOWN_ONCE_BODY, "application/problem+json")
 
 
 def scope_of(scope: Scope) -> str:
@@ -129,15 +132,6 @@ class Records:
             for *_, durable in batch:
                 if durable is not None:
                     durable(error)
-
-    def flush(self) -> None:
-        """Write what is pending now (tests and shutdown)."""
-        with self.wake:
-            batch, self.pending = self.pending, []
-        error = self._write(batch)
-        for *_, durable in batch:
-            if durable is not None:
-                durable(error)
 
     def _write(self, batch: list[tuple[str, str, Record, Durable | None]]) -> BaseException | None:
         if not batch:
@@ -239,11 +233,8 @@ class IdempotencyMiddleware:
         media_type = _content_type(headers)
         # Overload and server errors are not answers: let the client retry them.
         if status < 500 and status != 429:
-            stored = (
-                Record(digest, status, answer, media_type)
-                if not secret  # never keep a secret at rest: a replay says it was shown once
-                else Record(digest, _SHOWN_ONCE[0], _SHOWN_ONCE[2], _SHOWN_ONCE[1])
-            )
+            # Never keep a secret at rest: a replay says it was shown once.
+            stored = _shown_once(digest) if secret else Record(digest, status, answer, media_type)
             await self._durably(who, key, stored)
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": answer})
