@@ -25,19 +25,14 @@ class KeyStore:
         path = self._path(city, name)
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         key = nacl.signing.SigningKey.generate()
-        # O_EXCL: never overwrite a key that may already sign a chain.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(bytes(key).hex() + "\n")
+        write_key_file(path, key)
         return key
 
     def load(self, city: str, name: str) -> nacl.signing.SigningKey:
-        path = self._path(city, name)
         try:
-            seed = bytes.fromhex(path.read_text().strip())
+            return read_key_file(self._path(city, name))
         except FileNotFoundError:
             raise KeyError(f"no key {name!r} for city {city!r} under {self.root}") from None
-        return nacl.signing.SigningKey(seed)
 
     def get_or_create(self, city: str, name: str) -> nacl.signing.SigningKey:
         if self._path(city, name).exists():
@@ -57,9 +52,19 @@ class KeyStore:
         source = self._path(city, name)
         if source.exists():
             destination.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd = os.open(destination, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as out:
-                out.write(source.read_text())
+            write_key_file(destination, self.load(city, name))
             source.unlink()
-        seed = bytes.fromhex(destination.read_text().strip())
-        return nacl.signing.SigningKey(seed).verify_key
+        return read_key_file(destination).verify_key
+
+
+def write_key_file(path: Path, key: nacl.signing.SigningKey) -> None:
+    """A key file (the seed's hex), mode 0600 from birth. O_EXCL: never overwrite a key
+    that may already sign a chain (FileExistsError)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(bytes(key).hex() + "\n")
+
+
+def read_key_file(path: Path) -> nacl.signing.SigningKey:
+    """The key of a file written by write_key_file (ValueError if it holds no seed)."""
+    return nacl.signing.SigningKey(bytes.fromhex(path.read_text().strip()))

@@ -18,7 +18,7 @@ import httpx
 import typer
 
 from localpay.cli.main import CityOpt, app, fail, out
-from localpay.cli.witness import load_key
+from localpay.cli.witness import load_key, new_key_file
 from localpay.domain.commands import signing_message
 
 officials = typer.Typer(
@@ -40,17 +40,7 @@ def new_key(
     out_path: Annotated[Path, typer.Option("--out", help="Where to write the new key (0600)")],
 ) -> None:
     """Make an official's key on this machine; prints the public key to register."""
-    import nacl.signing  # noqa: PLC0415
-
-    key = nacl.signing.SigningKey.generate()
-    try:
-        fd = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        fail(f"{out_path} exists: a key is never overwritten")
-    except OSError as exc:
-        fail(f"cannot write {out_path}: {exc.strerror or exc}")
-    with os.fdopen(fd, "w") as file:
-        file.write(bytes(key).hex() + "\n")
+    key = new_key_file(out_path, "an official's key")
     public = bytes(key.verify_key).hex()
     out.print(f"public key {public}", highlight=False)
     out.print(

@@ -8,7 +8,6 @@ co-signs checkpoints (services/witness.py; docs/witnesses.md).
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sys
 import time
@@ -21,6 +20,7 @@ import nacl.signing
 import typer
 
 from localpay import bootstrap
+from localpay.adapters.keystore import write_key_file
 from localpay.cli.main import GenesisPin, OperatorPin, app, fail, opened, out, pins_of
 from localpay.ledger.replay import PinMismatch
 from localpay.ledger.store import LeaseHeld, Store, StoreError
@@ -54,6 +54,19 @@ WitnessDb = Annotated[
     ),
 ]
 CityOpt = Annotated[str, typer.Option("--city", help="City id, e.g. gimpo")]
+
+
+def new_key_file(path: Path, what: str) -> nacl.signing.SigningKey:
+    """A new key in a new file (0600, never over an existing one), or a one-line failure."""
+    key = nacl.signing.SigningKey.generate()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_key_file(path, key)
+    except FileExistsError:
+        fail(f"{path} exists: {what} is never overwritten", 2)
+    except OSError as exc:
+        fail(f"cannot create {path}: {exc.strerror or exc}", 2)
+    return key
 
 
 def load_key(path: Path) -> nacl.signing.SigningKey:
@@ -188,17 +201,7 @@ def new_key(
     out_file: Annotated[Path, typer.Option("--out", help="A new file for the seed (mode 0600)")],
 ) -> None:
     """Make a witness key; print its public key (hex) for the city's set_witnesses."""
-    key = nacl.signing.SigningKey.generate()
-    try:
-        out_file.parent.mkdir(parents=True, exist_ok=True)
-        # O_EXCL: never overwrite a key that may already cosign a city's checkpoints.
-        fd = os.open(out_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        fail(f"{out_file} exists: a witness key is never overwritten", 2)
-    except OSError as exc:
-        fail(f"cannot create {out_file}: {exc.strerror or exc}", 2)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(bytes(key).hex() + "\n")
+    key = new_key_file(out_file, "a witness key")
     sys.stdout.write(bytes(key.verify_key).hex() + "\n")
 
 
