@@ -39,6 +39,7 @@ import pytest
 
 from localpay.adapters.keystore import KeyStore
 from localpay.bootstrap import open_store
+from localpay.domain.policy import Policy
 from localpay.ledger.store import Store
 
 PG_BIN_ENV = "LOCALPAY_PG_BIN"
@@ -320,3 +321,24 @@ def demo_chain(store_url: str, keys: KeyStore) -> Iterator[DemoChain]:
     assert verify_city(store, DEMO_CITY).ok
     yield DemoChain(store_url, store, seq, height)
     store.close()
+
+
+def policy(name: str = "p", **overrides: object) -> Policy:
+    """A program policy that allows everything and bounds nothing, but for `overrides`."""
+    base: dict[str, object] = dict(
+        name=name,
+        allowed_categories=[],
+        denied_categories=[],
+        areas=[],
+        revenue_cap=0,
+        valid_until="",
+        valid_days=0,
+        per_payment_cap=0,
+        daily_cap=0,
+        monthly_cap=0,
+        holding_cap=0,
+        transferable=False,
+        refundable=False,
+    )
+    base.update(overrides)
+    return Policy(**base)  # type: ignore[arg-type]

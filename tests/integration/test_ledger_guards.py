@@ -13,11 +13,11 @@ from dataclasses import dataclass
 import nacl.signing
 import pytest
 
+from conftest import policy
 from localpay.adapters.clock import now_ms
 from localpay.adapters.keystore import KeyStore
 from localpay.domain import commands as c
 from localpay.domain.codes import Code
-from localpay.domain.policy import Policy
 from localpay.ledger.sequencer import Receipt
 from localpay.ledger.signatures import public_key_hex, sign_command
 from localpay.ledger.store import Store
@@ -26,21 +26,7 @@ from localpay.services.officials import DEFAULT_APPROVALS, OfficialSigner, creat
 from localpay.services.verify import verify_city
 
 CITY = "gimpo"
-GENERAL = Policy(
-    name="일반",
-    allowed_categories=[],
-    denied_categories=[],
-    areas=[],
-    revenue_cap=0,
-    valid_until="",
-    valid_days=0,
-    per_payment_cap=0,
-    daily_cap=0,
-    monthly_cap=0,
-    holding_cap=0,
-    transferable=True,
-    refundable=True,
-)
+GENERAL = policy("일반", transferable=True, refundable=True)
 
 
 @dataclass

@@ -31,13 +31,13 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from conftest import policy
 from localpay.adapters.keystore import KeyStore
 from localpay.bootstrap import open_store
 from localpay.domain import commands as c
 from localpay.domain.calendar import DAY_MS, day_key
 from localpay.domain.codes import Code
 from localpay.domain.money import MAX_AMOUNT, valid_amount
-from localpay.domain.policy import Policy
 from localpay.ledger.sequencer import Receipt
 from localpay.ledger.signatures import public_key_hex, sign_command
 from localpay.services.demo import SimClock
@@ -52,26 +52,6 @@ _ids = itertools.count(1)
 
 def cid() -> str:
     return f"{next(_ids):016x}{os.urandom(8).hex()}"
-
-
-def policy(name: str, **kw: object) -> Policy:
-    base: dict[str, object] = dict(
-        name=name,
-        allowed_categories=[],
-        denied_categories=[],
-        areas=[],
-        revenue_cap=0,
-        valid_until="",
-        valid_days=0,
-        per_payment_cap=0,
-        daily_cap=0,
-        monthly_cap=0,
-        holding_cap=0,
-        transferable=False,
-        refundable=False,
-    )
-    base.update(kw)
-    return Policy(**base)  # type: ignore[arg-type]
 
 
 PROGRAMS = {

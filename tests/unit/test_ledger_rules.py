@@ -8,11 +8,11 @@ import msgspec
 import nacl.signing
 import pytest
 
+from conftest import policy
 from localpay.domain import commands as c
 from localpay.domain.calendar import DAY_MS, end_of_day_ms
 from localpay.domain.codes import Code
 from localpay.domain.money import MAX_AMOUNT
-from localpay.domain.policy import Policy
 from localpay.ledger import machine
 from localpay.ledger.signatures import public_key_hex
 from localpay.ledger.state import CityState
@@ -30,26 +30,6 @@ def key() -> nacl.signing.SigningKey:
 
 
 OPERATOR, MAKER, CHECKER, OUTSIDER = key(), key(), key(), key()
-
-
-def policy(**kw: object) -> Policy:
-    base: dict[str, object] = dict(
-        name="p",
-        allowed_categories=[],
-        denied_categories=[],
-        areas=[],
-        revenue_cap=0,
-        valid_until="",
-        valid_days=0,
-        per_payment_cap=0,
-        daily_cap=0,
-        monthly_cap=0,
-        holding_cap=0,
-        transferable=False,
-        refundable=False,
-    )
-    base.update(kw)
-    return Policy(**base)  # type: ignore[arg-type]
 
 
 class City:
