@@ -22,7 +22,7 @@ import psycopg
 
 from localpay.domain import commands as c
 from localpay.ledger.signatures import public_key_hex, sign_command, verify_one
-from localpay.services.bench import percentile
+from localpay.sim.bench import percentile
 
 WALLETS = 2000
 MERCHANTS = 200

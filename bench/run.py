@@ -63,7 +63,7 @@ SHOWN = (
 
 def localpay_bench(url: str, *extra: str) -> dict[str, Any]:
     out = subprocess.run(
-        [sys.executable, "-m", "localpay.cli", "--db", url, "bench", "--json", *extra],
+        [sys.executable, "-m", "localpay.entrypoints.cli", "--db", url, "bench", "--json", *extra],
         check=True,
         capture_output=True,
         text=True,

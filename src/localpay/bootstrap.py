@@ -10,15 +10,15 @@ from urllib.parse import urlparse
 import argon2
 
 from localpay.adapters.keystore import KeyStore
-from localpay.adapters.sqlite_store import SQLiteStore
-from localpay.ledger.store import Store, StoreError
-from localpay.runtime import settle_heap
-from localpay.services.history import HistoryIndexer
-from localpay.services.identity import Identity
-from localpay.services.ledgers import Ledgers
-from localpay.services.proposals import Proposals
-from localpay.services.supervision import Backoff, Supervisor, reason_of
-from localpay.services.transparency import Transparency
+from localpay.adapters.runtime import settle_heap
+from localpay.adapters.sql.sqlite import SQLiteStore
+from localpay.ledger.ports import Store, StoreError
+from localpay.services.approvals.service import Proposals
+from localpay.services.cities.ledgers import Ledgers
+from localpay.services.cities.supervision import Backoff, Supervisor, reason_of
+from localpay.services.history.service import HistoryIndexer
+from localpay.services.identity.service import Identity
+from localpay.services.transparency.service import Transparency
 
 DEFAULT_DB = "sqlite:///data/localpay.db"
 
@@ -35,7 +35,7 @@ def open_store(url: str) -> Store:
             raise StoreError("sqlite URL needs a file path: sqlite:///data/localpay.db")
         return SQLiteStore(path)
     if url.startswith(("postgresql://", "postgres://")):
-        from localpay.adapters.postgres_store import PostgresStore  # noqa: PLC0415 (optional driver)
+        from localpay.adapters.sql.postgres import PostgresStore  # noqa: PLC0415 (optional driver)
 
         return PostgresStore(url)
     raise StoreError(f"unknown store URL {url!r}: use sqlite:///path or postgresql://...")

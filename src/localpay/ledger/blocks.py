@@ -43,7 +43,7 @@ class TxRecord(msgspec.Struct, frozen=True):
     result: bytes
     # Accounts whose histories list it (a rejection: its sender's only); not part of
     # the leaf. None: not known when written (an import, a witness's copy): the history
-    # index derives them (services/history.py).
+    # index derives them (services/history/service.py).
     parties: tuple[str, ...] | None = None
     # (account, balance after) of the account that sent the command, for that account's
     # own eyes: private, never part of the leaf (ledger/privacy.py).

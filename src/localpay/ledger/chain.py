@@ -12,7 +12,6 @@ from collections.abc import Sequence
 import msgspec
 import nacl.signing
 
-from localpay.ledger import checkpoint, merkle
 from localpay.ledger.blocks import (
     GENESIS_PREV,
     BlockHeader,
@@ -22,7 +21,8 @@ from localpay.ledger.blocks import (
     header_hash,
     origin,
 )
-from localpay.ledger.store import Store, StoredBlock
+from localpay.ledger.log import checkpoint, merkle
+from localpay.ledger.ports import Store, StoredBlock
 
 
 class ChainHead(msgspec.Struct):

@@ -22,9 +22,9 @@ from typing import Final
 import msgspec
 
 from localpay.ledger.blocks import BlockHeader, TxRecord
+from localpay.ledger.ports import Store, StoredBlock
 from localpay.ledger.replay import Prepared, prepare_verified
 from localpay.ledger.signatures import EnvelopeChecker, envelopes_verified
-from localpay.ledger.store import Store, StoredBlock
 
 #: Transactions per read and per signature batch: large enough that a query and a
 #: hand-off to the worker processes cost little per transaction, small enough that

@@ -35,7 +35,7 @@ from localpay.domain.commands import (
     command_type,
     decode_envelope,
 )
-from localpay.ledger import checkpoint, machine, merkle
+from localpay.ledger import machine
 from localpay.ledger.blocks import (
     BlockHeader,
     BlockRecord,
@@ -44,9 +44,10 @@ from localpay.ledger.blocks import (
     header_hash,
 )
 from localpay.ledger.chain import ChainHead, chain_origin, genesis_hash_of, stored_genesis_hash
+from localpay.ledger.log import checkpoint, merkle
+from localpay.ledger.ports import Store, StoredBlock
 from localpay.ledger.signatures import SignatureVerifier, verify_one
 from localpay.ledger.state import CityState
-from localpay.ledger.store import Store, StoredBlock
 
 
 class ChainError(Exception):

@@ -62,10 +62,10 @@ from localpay.ledger.chain import (
     seal,
     stored_genesis_hash,
 )
+from localpay.ledger.ports import Store
 from localpay.ledger.results import Result
 from localpay.ledger.signatures import SignatureVerifier
 from localpay.ledger.state import CityState
-from localpay.ledger.store import Store
 from localpay.ledger.tickets import Ticket
 
 #: Most commands in one block: bounds a block's memory and its commit time.
@@ -99,7 +99,7 @@ class Receipt(msgspec.Struct, frozen=True, omit_defaults=True):
     height: int | None = None
     duplicate: bool = False
     # (account, balance after) of the command's sender: private, never the leaf's. Only
-    # for that account's eyes; see `balance_of` and api/commands.py `receipt_response`.
+    # for that account's eyes; see `balance_of` and the API's `receipt_response`.
     balances: tuple[tuple[str, int], ...] = ()
 
     @property

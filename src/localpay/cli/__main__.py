@@ -1,3 +1,0 @@
-from localpay.cli.main import run
-
-run()

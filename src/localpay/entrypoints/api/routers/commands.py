@@ -1,0 +1,403 @@
+"""Write operations: signed ledger commands, one endpoint per kind of command.
+
+The body is the signed envelope exactly as the client made it (see docs/encoding.md):
+the server never re-encodes what a citizen signed. The endpoint checks that the
+command is of its kind and for its city, hands it to the city's sequencer and
+answers once its block is durable: 201 with the receipt, or a problem whose
+`receipt` member shows where the (recorded) rejection sits on the chain. A receipt of a
+command on the chain carries its `proof`: the offline-checkable receipt of
+GET .../transactions/{id}/receipt, proved against its own block's checkpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterator
+from typing import Any, Final
+
+import msgspec
+import orjson
+import structlog
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from localpay.domain.codes import Code
+from localpay.domain.commands import MAX_COMMAND_BYTES, DecodeError, command_type, decode_envelope
+from localpay.entrypoints.api.auth import principal_of
+from localpay.entrypoints.api.problems import ApiProblem, ledger_problem, responses
+from localpay.entrypoints.api.routers.transparency import service
+from localpay.ledger.ports import LeaseHeld, StoreError
+from localpay.ledger.sequencer import LookupFailed, Overloaded, Receipt, SequencerStopped
+from localpay.ledger.tickets import Ticket
+from localpay.services.cities.inspect import NotFound, own_balance
+from localpay.services.cities.ledgers import Ledgers, MissingKey
+from localpay.services.identity import access
+from localpay.services.transparency.service import LogMismatch
+
+router = APIRouter()
+log = structlog.get_logger("localpay.entrypoints.api")
+
+#: Longest a request waits for its block to become durable before answering 503.
+ANSWER_TIMEOUT_S: Final = 30.0
+
+ENVELOPE_SCHEMA: Final = {
+    "type": "object",
+    "required": ["body", "sigs"],
+    "properties": {
+        "body": {"type": "object", "description": "the command, canonical JSON (encoding.md)"},
+        "sigs": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": 4,
+            "items": {
+                "type": "object",
+                "required": ["key", "sig"],
+                "properties": {
+                    "key": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                    "sig": {"type": "string", "pattern": "^[0-9a-f]{128}$"},
+                },
+            },
+        },
+    },
+}
+
+RECEIPT_SCHEMA: Final = {
+    "type": "object",
+    "required": ["id", "code"],
+    "properties": {
+        "id": {"type": "string"},
+        "code": {"type": "string"},
+        "message": {"type": "string"},
+        "seq": {"type": "integer"},
+        "height": {"type": "integer"},
+        "duplicate": {"type": "boolean"},
+        "proof": {
+            "$ref": "#/components/schemas/ReceiptOut",
+            "description": "the transaction's receipt with its inclusion proof to its own"
+            " block's checkpoint (check it with localpay verify-receipt)",
+        },
+        "result": {
+            "type": "object",
+            "description": "the result as recorded on the chain (in the Merkle leaf)",
+            "properties": {
+                "code": {"type": "string"},
+                "lots": {"type": "array", "items": {"type": "array"}},
+            },
+        },
+        "balance": {
+            "type": "integer",
+            "description": "the sender's balance after the command, shown to the sender"
+            " alone (never recorded, never shown to another party)",
+        },
+    },
+}
+
+_ERRORS: Final = (
+    "malformed",
+    "not_canonical",
+    "wrong_city",
+    "signature_invalid",
+    "wrong_command_type",
+    "body_too_large",
+    "unavailable",
+)
+
+
+async def await_ticket(ticket: Ticket[Receipt], timeout: float = ANSWER_TIMEOUT_S) -> Receipt:
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Receipt] = loop.create_future()
+
+    def landed(done: Ticket[Receipt]) -> None:
+        error = done.exception()
+        if error is None:
+            loop.call_soon_threadsafe(_settle, future, done.result(), None)
+        else:
+            loop.call_soon_threadsafe(_settle, future, None, error)
+
+    ticket.add_done_callback(landed)
+    # A stuck ledger must not hold connections for ever; the client may safely retry the
+    # same signed command (its id makes the retry idempotent).
+    return await asyncio.wait_for(future, timeout)
+
+
+def _settle(
+    future: asyncio.Future[Receipt], value: Receipt | None, error: BaseException | None
+) -> None:
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        assert value is not None
+        future.set_result(value)
+
+
+def receipt_response(
+    request: Request, city: str, receipt: Receipt, viewer: str | None = None
+) -> Response:
+    """The answer to a command. It shows `balance` (after the command) only when `viewer`
+    is the account that sent it; by default, nobody's: a balance is its owner's alone."""
+    body = msgspec.to_builtins(receipt)
+    body.pop("balances", None)
+    balance = own_balance(receipt.balances, viewer)
+    if balance is not None:
+        body["balance"] = balance
+    if receipt.seq is None:  # rejected before the chain: nothing recorded
+        return ledger_problem(receipt.code, receipt.message)
+    body["proof"] = _proof(request, city, receipt)
+    if receipt.ok:
+        return Response(orjson.dumps(body), status_code=201, media_type="application/json")
+    return ledger_problem(receipt.code, receipt.message, receipt=body)
+
+
+def _proof(request: Request, city: str, receipt: Receipt) -> dict[str, Any] | None:
+    """The receipt's proof; None (logged) if the store cannot give one: the command is
+    durable either way, and its receipt can be fetched again once the cause is fixed."""
+    assert receipt.height is not None
+    try:
+        return service(request).fresh_receipt(city, receipt.id, receipt.height)
+    except (NotFound, LogMismatch, StoreError) as exc:
+        log.error("receipt_proof_failed", city=city, tx=receipt.id, error=str(exc))
+        return None
+
+
+async def submit(request: Request, city: str, kinds: set[str]) -> Response:
+    data = await request.body()
+    if len(data) > MAX_COMMAND_BYTES:
+        raise ApiProblem("body_too_large", f"a command is at most {MAX_COMMAND_BYTES} bytes")
+    try:
+        _, command = decode_envelope(data)
+    except DecodeError as exc:
+        return ledger_problem(exc.code, str(exc))
+    if command_type(command) not in kinds:
+        raise ApiProblem(
+            "wrong_command_type",
+            f"expected {' or '.join(sorted(kinds))}, got {command_type(command)}",
+        )
+    if command.city != city:
+        return ledger_problem(Code.WRONG_CITY, f"the command is for {command.city!r}")
+    ledgers: Ledgers = request.app.state.container.ledgers
+    if not request.app.state.container.has_city(city):
+        return ledger_problem(Code.CITY_NOT_FOUND, f"no city {city!r} here")
+    with ledger_errors():
+        receipt = await await_ticket(ledgers.submit(city, data), ledgers.answer_timeout_s)
+    return receipt_response(request, city, receipt, _signed_viewer(request, city, receipt))
+
+
+def _signed_viewer(request: Request, city: str, receipt: Receipt) -> str | None:
+    """Whose balance the answer to a signed command may show. The first answer goes to
+    whoever held the signed command before it was on the chain: its sender's device. A
+    duplicate may come from anyone who read the envelope off the chain (a party's
+    receipt carries it): then only the sender's own signed-in session sees it."""
+    if not receipt.duplicate:
+        return receipt.balances[0][0] if receipt.balances else None
+    return access.own_account(principal_of(request), city)
+
+
+@contextlib.contextmanager
+def ledger_errors() -> Iterator[None]:
+    """The ledger gave no answer (busy, stopped, too slow, store trouble): a retryable
+    problem, never a 500. The command may or may not have been applied; a retry with the
+    same command id (or Idempotency-Key) gets the one answer it has."""
+    try:
+        yield
+    except Overloaded as exc:
+        raise ApiProblem("overloaded", str(exc), {"Retry-After": "1"}) from None
+    except (SequencerStopped, LookupFailed, StoreError, LeaseHeld, MissingKey, TimeoutError):
+        # The cause is for the operator's logs and /readyz, not for the public.
+        raise ApiProblem(
+            "unavailable",
+            "the city's ledger did not answer in time; retry with the same Idempotency-Key",
+            {"Retry-After": "5"},
+        ) from None
+
+
+def _operation(path: str, kinds: set[str], summary: str, *codes: str) -> None:
+    async def endpoint(request: Request, city: str) -> Response:
+        return await submit(request, city, kinds)
+
+    endpoint.__name__ = "post_" + "_".join(sorted(kinds))
+    router.add_api_route(
+        path,
+        endpoint,
+        methods=["POST"],
+        summary=summary,
+        status_code=201,
+        response_class=Response,
+        tags=["commands"],
+        responses={
+            201: {
+                "description": "applied; the block is durable",
+                "content": {"application/json": {"schema": RECEIPT_SCHEMA}},
+            },
+            **responses(*_ERRORS, *codes),
+        },
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": ENVELOPE_SCHEMA}},
+            }
+        },
+    )
+
+
+_operation(
+    "/v1/cities/{city}/wallets",
+    {"open_wallet"},
+    "Open a wallet (signed by its key)",
+    "signer_not_authorized",
+    "account_exists",
+    "id_reused",
+)
+_operation(
+    "/v1/cities/{city}/payments",
+    {"pay"},
+    "Pay a merchant (signed by the wallet)",
+    "account_not_found",
+    "signer_not_authorized",
+    "invalid_amount",
+    "evidence_missing",
+    "merchant_not_active",
+    "category_denied",
+    "insufficient_funds",
+    "unknown_signer",
+    "id_reused",
+    "program_expired",
+    "area_denied",
+    "revenue_cap_exceeded",
+    "per_payment_limit_exceeded",
+    "daily_limit_exceeded",
+    "monthly_limit_exceeded",
+)
+_operation(
+    "/v1/cities/{city}/refunds",
+    {"refund"},
+    "Refund a payment (signed by the merchant)",
+    "account_not_found",
+    "payment_not_found",
+    "refund_exceeds_payment",
+    "insufficient_funds",
+    "unknown_signer",
+    "id_reused",
+    "signer_not_authorized",
+    "invalid_amount",
+)
+_operation(
+    "/v1/cities/{city}/transfers",
+    {"transfer"},
+    "Gift to another wallet",
+    "account_not_found",
+    "not_transferable",
+    "holding_limit_exceeded",
+    "insufficient_funds",
+    "unknown_signer",
+    "id_reused",
+    "signer_not_authorized",
+    "invalid_amount",
+    "same_account",
+    "evidence_missing",
+    "lot_limit_exceeded",
+)
+_operation(
+    "/v1/cities/{city}/credits",
+    {"credit"},
+    "Credit a program to a wallet (officials)",
+    "signer_not_authorized",
+    "program_not_found",
+    "holding_limit_exceeded",
+    "unknown_signer",
+    "id_reused",
+    "approvals_missing",
+    "lot_limit_exceeded",
+    "account_not_found",
+    "invalid_amount",
+    "program_expired",
+    "insufficient_funds",
+)
+_operation(
+    "/v1/cities/{city}/merchants",
+    {"register_merchant"},
+    "Register a merchant",
+    "signer_not_authorized",
+    "account_exists",
+    "unknown_signer",
+    "id_reused",
+    "approvals_missing",
+    "invalid_amount",
+)
+_operation(
+    "/v1/cities/{city}/merchant-decisions",
+    {"approve_merchant", "suspend_merchant"},
+    "Approve or suspend a merchant (officials; suspension needs two)",
+    "signer_not_authorized",
+    "approvals_missing",
+    "merchant_status_unchanged",
+    "unknown_signer",
+    "id_reused",
+    "account_not_found",
+)
+_operation(
+    "/v1/cities/{city}/programs",
+    {"define_program"},
+    "Define a program or a new version of it (two officials)",
+    "signer_not_authorized",
+    "approvals_missing",
+    "invalid_policy",
+    "unknown_signer",
+    "id_reused",
+)
+_operation(
+    "/v1/cities/{city}/mints",
+    {"mint"},
+    "Mint units against won received in trust",
+    "signer_not_authorized",
+    "program_not_found",
+    "invalid_amount",
+    "unknown_signer",
+    "id_reused",
+    "approvals_missing",
+)
+_operation(
+    "/v1/cities/{city}/redemptions",
+    {"redeem"},
+    "Redeem merchant units into won",
+    "signer_not_authorized",
+    "insufficient_funds",
+    "unknown_signer",
+    "id_reused",
+    "merchant_not_active",
+    "account_not_found",
+    "invalid_amount",
+)
+_operation(
+    "/v1/cities/{city}/expiries",
+    {"expire"},
+    "Return a wallet's expired lots",
+    "signer_not_authorized",
+    "nothing_to_expire",
+    "unknown_signer",
+    "id_reused",
+    "account_not_found",
+)
+_operation(
+    "/v1/cities/{city}/officials",
+    {"appoint_official"},
+    "Appoint or revoke an official's key (officials; two by default)",
+    "signer_not_authorized",
+    "approvals_missing",
+    "invalid_policy",
+    "unknown_signer",
+    "id_reused",
+    "account_not_found",
+)
+_operation(
+    "/v1/cities/{city}/witnesses",
+    {"set_witnesses"},
+    "Set the witnesses who co-sign checkpoints and their quorum (officials)",
+    "signer_not_authorized",
+    "approvals_missing",
+    "invalid_policy",
+    "unknown_signer",
+    "id_reused",
+)

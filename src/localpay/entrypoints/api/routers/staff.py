@@ -1,0 +1,270 @@
+"""Operations for people who sign in: officials' proposals (maker-checker) and
+merchant staff's refunds and payouts, signed by the server with custodial keys."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+import msgspec
+import structlog
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, Field, StrictInt
+
+from localpay.domain import commands as c
+from localpay.entrypoints.api.auth import allow
+from localpay.entrypoints.api.problems import ApiProblem, responses
+from localpay.entrypoints.api.routers.commands import ledger_errors, receipt_response
+from localpay.entrypoints.api.routers.reads import MAX_PAGE, decode_cursor, encode_cursor
+from localpay.ledger.signatures import sign_command
+from localpay.services.approvals.service import PROPOSABLE, ProposalError, Proposals, merchant_key
+from localpay.services.cities.command_ids import derived_id
+from localpay.services.cities.ledgers import Ledgers, MissingKey
+from localpay.services.identity import access
+from localpay.services.identity.service import Principal
+
+log = structlog.get_logger("localpay.entrypoints.api")
+router = APIRouter()
+
+# Strict: "100", 1e3 and true are refused, as signed commands refuse them.
+Won = Annotated[StrictInt, Field(gt=0, le=10_000_000_000)]
+
+
+class Proposal(BaseModel):
+    kind: Annotated[str, Field(description=f"one of {sorted(PROPOSABLE)}")]
+    params: dict[str, Any] = Field(description="the command's fields except id, city and type")
+
+
+class SignatureIn(BaseModel):
+    key: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    sig: Annotated[str, Field(pattern=r"^[0-9a-f]{128}$")]
+
+
+class ApprovalIn(BaseModel):
+    signature: SignatureIn | None = Field(
+        None,
+        description="for an official who holds their own key: Ed25519 over"
+        " 'localpay/command/v1\\n' + the proposal's `body` (omit when the server holds it)",
+    )
+
+
+class StaffRefund(BaseModel):
+    payment: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
+    amount: Won
+
+
+class Payout(BaseModel):
+    amount: Won
+
+
+def _proposals(request: Request) -> Proposals:
+    proposals: Proposals = request.app.state.container.proposals
+    return proposals
+
+
+def _idempotency_key(request: Request) -> str:
+    # The middleware refuses a POST without a well-formed key before it gets here.
+    return request.headers["idempotency-key"]
+
+
+_PASSED_THROUGH = (
+    "not_found",
+    "validation_failed",
+    "proposal_decided",
+    "proposal_unsigned",
+    "idempotency_key_reused",
+    "signature_required",
+    "official_signature_invalid",
+)
+
+
+def _decided(call: Any) -> dict[str, Any]:
+    try:
+        with ledger_errors():
+            result: dict[str, Any] = call()
+    except ProposalError as exc:
+        code = exc.code if exc.code in _PASSED_THROUGH else "forbidden"
+        raise ApiProblem(code, str(exc)) from None
+    return result
+
+
+_PROPOSAL_ERRORS = ("unauthenticated", "forbidden", "not_found", "validation_failed")
+
+
+@router.post(
+    "/v1/cities/{city}/proposals",
+    status_code=201,
+    tags=["officials"],
+    summary="Propose an administrative action; submitted once enough officials sign",
+    responses=responses(*_PROPOSAL_ERRORS, "idempotency_key_reused", "unavailable"),
+)
+def propose(request: Request, city: str, body: Proposal) -> dict[str, Any]:
+    official = allow(request, lambda p: access.proposes(p, city))
+    key = _idempotency_key(request)
+    return _decided(lambda: _proposals(request).propose(official, body.kind, body.params, key))
+
+
+@router.get(
+    "/v1/cities/{city}/proposals",
+    tags=["officials"],
+    summary="Proposals, newest first",
+    responses=responses("unauthenticated", "forbidden", "not_found"),
+)
+def list_proposals(
+    request: Request,
+    city: str,
+    status: str | None = Query(None, pattern="^(pending|submitted|rejected)$"),
+    cursor: str | None = None,
+    limit: int = Query(50, ge=1, le=MAX_PAGE),
+) -> dict[str, Any]:
+    allow(request, lambda p: access.reads_proposals(p, city))
+    items = _proposals(request).list(city, status, _decode_place(cursor), limit)
+    last = items[-1] if len(items) == limit else None
+    return {"items": items, "next": _encode_place(last) if last is not None else None}
+
+
+def _encode_place(item: dict[str, Any]) -> str:
+    """A cursor naming the last item seen: its time and id (ties broken by id)."""
+    return encode_cursor(int(item["created_ms"])) + "." + str(item["id"])
+
+
+def _decode_place(cursor: str | None) -> tuple[int, str] | None:
+    if not cursor:
+        return None
+    when, _, proposal = cursor.partition(".")
+    created_ms = decode_cursor(when)
+    if created_ms is None or not re.fullmatch(r"pr-[0-9a-f]{16}", proposal):
+        raise ApiProblem("validation_failed", "the cursor is not one this API gave")
+    return created_ms, proposal
+
+
+@router.get(
+    "/v1/cities/{city}/proposals/{proposal}",
+    tags=["officials"],
+    summary="One proposal",
+    responses=responses("unauthenticated", "forbidden", "not_found"),
+)
+def get_proposal(request: Request, city: str, proposal: str) -> dict[str, Any]:
+    allow(request, lambda p: access.reads_proposals(p, city))
+    return _decided(lambda: _proposals(request).get(city, proposal))
+
+
+@router.post(
+    "/v1/cities/{city}/proposals/{proposal}/approvals",
+    status_code=201,
+    tags=["officials"],
+    summary="Sign a proposal: a checker's approval, or the maker's own first signature"
+    " when the maker holds their key",
+    responses=responses(
+        *_PROPOSAL_ERRORS,
+        "proposal_decided",
+        "proposal_unsigned",
+        "signature_required",
+        "official_signature_invalid",
+        "unavailable",
+    ),
+)
+def approve(
+    request: Request, city: str, proposal: str, body: ApprovalIn | None = None
+) -> dict[str, Any]:
+    # Any official may sign here; the service lets only the maker (first, own key) or a
+    # checker (after the maker) add a signature.
+    official = allow(request, lambda p: access.proposes(p, city))
+    given = (
+        c.Signature(key=body.signature.key, sig=body.signature.sig)
+        if body and body.signature
+        else None
+    )
+    return _decided(lambda: _proposals(request).approve(official, proposal, given))
+
+
+@router.post(
+    "/v1/cities/{city}/proposals/{proposal}/rejections",
+    status_code=201,
+    tags=["officials"],
+    summary="Reject a pending proposal",
+    responses=responses(*_PROPOSAL_ERRORS, "proposal_decided"),
+)
+def reject(request: Request, city: str, proposal: str) -> dict[str, Any]:
+    checker = allow(request, lambda p: access.approves(p, city))
+    return _decided(lambda: _proposals(request).reject(checker, proposal))
+
+
+def _merchant_command(request: Request, city: str, merchant: str, command: c.Command) -> Response:
+    ledgers: Ledgers = request.app.state.container.ledgers
+    try:
+        key = merchant_key(ledgers, city, merchant)
+    except MissingKey as exc:
+        log.error("merchant_key_missing", city=city, merchant=merchant, error=str(exc))
+        raise ApiProblem(
+            "unavailable",
+            "this server cannot sign for the merchant now; the operator has been alerted",
+            {"Retry-After": "60"},
+        ) from None
+    envelope = sign_command(command, [key])
+    with ledger_errors():
+        receipt = ledgers.execute(city, envelope)
+    # Staff see their merchant's balance after a refund or payout, never a citizen's.
+    return receipt_response(request, city, receipt, viewer=merchant)
+
+
+def _staff_command_id(request: Request, staff: Principal, purpose: str) -> str:
+    """The same request (same principal, same Idempotency-Key) builds the same command."""
+    return derived_id(staff.city, staff.id, purpose, _idempotency_key(request))
+
+
+_STAFF_ERRORS = (
+    "unauthenticated",
+    "forbidden",
+    "not_found",
+    "validation_failed",
+    "insufficient_funds",
+    "id_reused",
+    "unavailable",
+)
+
+
+@router.post(
+    "/v1/cities/{city}/merchants/{merchant}/refunds",
+    status_code=201,
+    tags=["merchants"],
+    response_class=Response,
+    summary="Refund a payment (owner, cashier or the merchant's API key)",
+    responses=responses(*_STAFF_ERRORS, "payment_not_found", "refund_exceeds_payment"),
+)
+def staff_refund(request: Request, city: str, merchant: str, body: StaffRefund) -> Response:
+    staff = allow(request, lambda p: access.refunds_for(p, city, merchant))
+    tx_id = _staff_command_id(request, staff, f"refund/{merchant}")
+    return _merchant_command(
+        request,
+        city,
+        merchant,
+        c.Refund(id=tx_id, city=city, merchant=merchant, payment=body.payment, amount=body.amount),
+    )
+
+
+@router.post(
+    "/v1/cities/{city}/merchants/{merchant}/payouts",
+    status_code=201,
+    tags=["merchants"],
+    response_class=Response,
+    summary="Pay the merchant's balance out in won (owner only)",
+    responses=responses(*_STAFF_ERRORS),
+)
+def payout(request: Request, city: str, merchant: str, body: Payout) -> Response:
+    staff = allow(request, lambda p: access.pays_out(p, city, merchant))
+    tx_id = _staff_command_id(request, staff, f"payout/{merchant}")
+    # The payout reference (the bank's EndToEndId later) follows the command: a retry
+    # names the same payout.
+    reference = f"payout:{tx_id[:16]}"
+    return _merchant_command(
+        request,
+        city,
+        merchant,
+        c.Redeem(id=tx_id, city=city, merchant=merchant, amount=body.amount, payout_ref=reference),
+    )
+
+
+def receipt_json(receipt: Any) -> Any:
+    return msgspec.to_builtins(receipt)

@@ -1,0 +1,3 @@
+from localpay.entrypoints.cli.main import run
+
+run()

@@ -1,0 +1,49 @@
+"""`localpay`: the command line, composed once from its feature modules.
+
+Each feature module holds a `commands` Typer and imports only `cli/app.py`'s helpers
+(and lower features), so no module registers itself on import and there is no circle.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from localpay.entrypoints.cli import (
+    accounts,
+    cities,
+    officials,
+    ops,
+    portability,
+    server,
+    sim,
+    transparency,
+    users,
+    witness,
+)
+from localpay.entrypoints.cli.app import app as root
+
+FEATURES = (
+    cities,
+    accounts,
+    sim,
+    server,
+    users,
+    officials,
+    ops,
+    portability,
+    transparency,
+    witness,
+)
+
+
+def build() -> typer.Typer:
+    for feature in FEATURES:
+        root.add_typer(feature.commands)
+    return root
+
+
+app = build()
+
+
+def run() -> None:
+    app()

@@ -1,0 +1,178 @@
+"""`localpay serve` and `localpay up` (`make run`): the HTTP API with every city's sequencer."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from localpay import bootstrap
+from localpay.adapters.clock import now_ms
+from localpay.entrypoints.cli.app import CityOpt, Settings, beside_store, err, fail, opened, out
+from localpay.entrypoints.cli.cities import verify
+from localpay.entrypoints.cli.sim import demo
+from localpay.ledger.ports import LeaseHeld, StoreError
+from localpay.services.cities.ledgers import MissingKey
+
+commands = typer.Typer()
+
+
+@commands.command()
+def up(
+    ctx: typer.Context,
+    city: CityOpt = "gimpo",
+    citizens: Annotated[int, typer.Option(min=1)] = 2000,
+    merchants: Annotated[int, typer.Option(min=1)] = 200,
+    days: Annotated[int, typer.Option(min=1)] = 30,
+    host: str = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+) -> None:
+    """`make run`: seed the demo city if the store has none, verify it, then serve it."""
+    from localpay.services.identity.service import Identity  # noqa: PLC0415
+    from localpay.sim.demo import demo_checker, demo_users  # noqa: PLC0415
+
+    with opened(ctx) as store:
+        present = city in store.cities()
+    if not present:
+        out.print(
+            f"seeding demo city [bold]{city}[/] ({citizens:,} citizens, "
+            f"{merchants:,} merchants, {days} days)…"
+        )
+        demo(ctx, city=city, name="김포시", citizens=citizens, merchants=merchants, days=days)
+    verify(ctx, city=city)
+    checker_key, checker_public = _hand_over_checker_key(ctx, city)
+    with opened(ctx) as store:
+        identity = Identity(store, now_ms)
+        demo_checker(identity, city, checker_public)
+        logins = demo_users(identity, city)
+    base = f"http://{host}:{port}"
+    out.print(
+        f"\n[bold]localpay is running[/]: API {base}/v1/cities/{city} · "
+        f"docs {base}/docs · OpenAPI {base}/openapi.json · health {base}/readyz"
+    )
+    out.print(f"demo log-ins for {city} (POST {base}/v1/auth/login):")
+    for username, role, password in logins:
+        out.print(f"  {username:<8} {role:<17} password {password}")
+    out.print(
+        "the checker holds their own key, outside the server's key folder; sign as checker:\n"
+        f"  uv run localpay official approve PROPOSAL --city {city} --username checker"
+        f" --key {checker_key}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    out.print("explore the chain: uv run localpay status --city gimpo · uv run localpay verify")
+    _print_witnesses(ctx, city, base)
+    serve(ctx, host=host, port=port, log_level="warning")
+
+
+def _hand_over_checker_key(ctx: typer.Context, city: str) -> tuple[Path, str]:
+    """Maker-checker means two people: the demo server keeps the maker's key (so the
+    console can propose), and hands the checker's out of its key folder to where the
+    checker keeps it (`officials/` beside the store), so no one place holds both."""
+    from localpay.adapters.keystore import KeyStore  # noqa: PLC0415
+
+    settings: Settings = ctx.obj
+    root = bootstrap.keys_root(settings.db, settings.keys)
+    held = beside_store(settings) / "officials"
+    destination = held / city / "checker.key"
+    public = KeyStore(root).hand_over(city, "official-checker", destination)
+    return destination, bytes(public).hex()
+
+
+def _print_witnesses(ctx: typer.Context, city: str, base: str) -> None:
+    """How to run the demo city's witnesses, each in its own terminal (docs/witnesses.md)."""
+    from localpay.services.cities.verify import chain_identity  # noqa: PLC0415
+    from localpay.sim.demo import DEMO_WITNESSES  # noqa: PLC0415
+
+    settings: Settings = ctx.obj
+    folder = bootstrap.keys_root(settings.db, settings.keys) / city
+    found = [(n, folder / f"{k}.key") for k, n in DEMO_WITNESSES if (folder / f"{k}.key").exists()]
+    with opened(ctx) as opened_store:
+        chain = chain_identity(opened_store, city)
+    if not found or chain is None:
+        return
+    # A real witness learns these from the city, not from the operator's server.
+    pins = f" --genesis {chain.genesis_hash} --operator-key {chain.operator_key}"
+    # Each witness's own store, beside the server's SQLite file (never in it).
+    beside = beside_store(settings)
+    out.print(f"witnesses of {city} (quorum 2), each in its own terminal:")
+    for n, (name, key) in enumerate(found):
+        store = beside / f"witness-{name.split('.')[0]}.db"
+        out.print(
+            f"  uv run localpay witness --city {city} --follow {base} --key {key}"
+            f" --db sqlite:///{store} --listen 127.0.0.1:{9101 + n}{pins}",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+# -- server ----------------------------------------------------------------------------------------
+
+
+@commands.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error")] = "info",
+    ip_rate: Annotated[float, typer.Option(help="Requests/s allowed per client address")] = 2000,
+    staff_rate: Annotated[
+        float, typer.Option(help="Requests/s per city staff or operator credential")
+    ] = 500,
+) -> None:
+    """Run the HTTP API with every city's sequencer in this process.
+
+    /metrics answers operator administrators, and a scraper sending the bearer token in
+    LOCALPAY_METRICS_TOKEN (the environment, not an option `ps` would show)."""
+    import uvicorn  # noqa: PLC0415
+
+    from localpay.entrypoints.api import telemetry  # noqa: PLC0415
+    from localpay.entrypoints.api.app import create_app  # noqa: PLC0415
+    from localpay.entrypoints.api.middleware.ratelimit import Limits  # noqa: PLC0415
+
+    settings: Settings = ctx.obj
+    metrics_token = _metrics_token()
+    try:
+        container = bootstrap.Container(settings.db, settings.keys)
+        container.start()
+    except (StoreError, LeaseHeld, MissingKey) as exc:
+        fail(str(exc))
+    telemetry.configure_logging(log_level)
+    err.print(
+        f"localpay serving {len(container.cities())} cities on http://{host}:{port} "
+        f"(API docs http://{host}:{port}/docs)"
+    )
+    limits = Limits(
+        per_ip_rate=ip_rate,
+        per_ip_burst=2 * ip_rate,
+        staff_rate=staff_rate,
+        staff_burst=4 * staff_rate,
+    )
+    uvicorn.run(
+        create_app(container, limits, metrics_token),
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+    )
+
+
+#: A bearer token (RFC 6750's b64token); a shorter one could be guessed by anyone who
+#: reaches the port.
+METRICS_TOKEN_MIN = 32
+METRICS_TOKEN = re.compile(r"[A-Za-z0-9._~+/=-]+")
+
+
+def _metrics_token() -> str | None:
+    token = os.environ.get("LOCALPAY_METRICS_TOKEN", "")
+    if not token:
+        return None
+    if len(token) < METRICS_TOKEN_MIN or not METRICS_TOKEN.fullmatch(token):
+        fail(
+            f"LOCALPAY_METRICS_TOKEN must be at least {METRICS_TOKEN_MIN} letters, digits or "
+            "._~+/=- (e.g. `openssl rand -hex 32`)"
+        )
+    return token

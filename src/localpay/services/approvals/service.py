@@ -1,0 +1,306 @@
+"""Administrative actions by officials who sign in with a password: maker-checker.
+
+An official proposes an action (define a program, register or suspend a merchant,
+mint, credit...). The server builds the ledger command and signs it with that
+official's custodial key. If the city needs one signature for that kind, it goes
+to the ledger at once; otherwise it waits as a pending proposal until a different
+official approves it, adding their own signature, and only then is submitted.
+On the chain each official's signature is there to see: who made, who checked.
+
+Exactly once: the proposal's id and its command's id are derived from the maker and
+the request's Idempotency-Key (services/cities/command_ids.py), so a retried proposal finds
+the one it made; an approval by an official who already signed changes nothing, and
+resubmits the command if an earlier submit got no answer (the ledger answers a
+resubmitted id with its original receipt). The maker can never be the checker.
+
+Whose key signs: an official's key is either held by the server (custodial: a key
+file in the server's key folder, named in the official's log-in) or held by the
+official alone (the log-in names only the public key, `pub:<hex>`). A self-held key
+never reaches the server: the official signs the proposal's exact body bytes on their
+own device (`localpay official approve`, later the console in the browser) and sends
+the signature. So that no single place holds both keys of one approval, the demo
+hands the checker's key out of the server's key folder (docs/operations.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Final
+
+import msgspec
+import nacl.signing
+
+from localpay.domain.commands import (
+    OFFICIAL_COMMANDS,
+    Command,
+    Envelope,
+    Signature,
+    approvals_needed,
+    encode_canonical,
+    signing_message,
+)
+from localpay.ledger.ports import Store, StoreConflict
+from localpay.ledger.sequencer import Receipt
+from localpay.ledger.signatures import verify_one
+from localpay.services.cities.command_ids import derived_id
+from localpay.services.cities.ledgers import Ledgers, MissingKey
+from localpay.services.identity.service import Principal
+
+#: Kinds an official may propose through the API.
+PROPOSABLE: Final = OFFICIAL_COMMANDS | {"expire"}
+CHECKER_ROLE: Final = "city_checker"
+PENDING: Final = "pending"
+SUBMITTED: Final = "submitted"
+REJECTED: Final = "rejected"
+
+
+class ProposalError(ValueError):
+    """The proposal cannot be made or decided; `code` says why (API problem code)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+#: How a log-in names an official key the official holds alone: `pub:` + public key hex.
+SELF_HELD: Final = "pub:"
+
+_command_decoder: Final = msgspec.json.Decoder(Command)
+_sigs_decoder: Final = msgspec.json.Decoder(list[Signature])
+
+
+def build_command(city: str, kind: str, params: dict[str, Any], command_id: str) -> Command:
+    if kind not in PROPOSABLE:
+        raise ProposalError("validation_failed", f"kind must be one of {sorted(PROPOSABLE)}")
+    fields = {**params, "type": kind, "id": command_id, "city": city}
+    try:
+        command: Command = msgspec.convert(fields, type=Command)
+    except msgspec.ValidationError as exc:
+        raise ProposalError("validation_failed", f"params: {exc}") from None
+    return command
+
+
+def new_merchant_key(ledgers: Ledgers, city: str, merchant: str) -> nacl.signing.SigningKey:
+    """The custodial key of a merchant being registered (made if it is not there yet)."""
+    return ledgers.keys.get_or_create(city, f"merchant-{merchant}")
+
+
+def merchant_key(ledgers: Ledgers, city: str, merchant: str) -> nacl.signing.SigningKey:
+    """The custodial key the server signs with for a merchant's staff and API keys.
+
+    Never made here: a new key would not be the one registered on the chain, so a missing
+    key file (a move without the key folder) must be an error the operator sees."""
+    try:
+        return ledgers.keys.load(city, f"merchant-{merchant}")
+    except KeyError:
+        raise MissingKey(
+            f"the key file of merchant {merchant!r} of city {city!r} is missing from this"
+            " server's key folder"
+        ) from None
+
+
+def _sign(key: nacl.signing.SigningKey, body: bytes) -> Signature:
+    return Signature(
+        key=bytes(key.verify_key).hex(), sig=key.sign(signing_message(body)).signature.hex()
+    )
+
+
+class Proposals:
+    def __init__(self, store: Store, ledgers: Ledgers, clock: Callable[[], int]) -> None:
+        self.store = store
+        self.ledgers = ledgers
+        self.clock = clock
+
+    def _needed(self, city: str, kind: str) -> int:
+        genesis = self.ledgers.sequencer(city).state.genesis
+        assert genesis is not None
+        return approvals_needed(genesis.approvals, kind) if kind in OFFICIAL_COMMANDS else 1
+
+    def _signature(self, principal: Principal, body: bytes, given: Signature | None) -> Signature:
+        """The official's signature over `body`: made here with a custodial key, or the
+        one the official sent, checked, for a key they hold alone."""
+        assert principal.official_key is not None
+        held = self_held_key(principal)
+        if held is None:
+            if given is not None:
+                raise ProposalError(
+                    "validation_failed", "this official's key is held by the server: send none"
+                )
+            return _sign(self.ledgers.keys.load(principal.city, principal.official_key), body)
+        if given is None:
+            raise ProposalError(
+                "signature_required",
+                "this official holds their own key: sign the proposal's body"
+                " (`localpay official approve`) and send the signature",
+            )
+        if given.key != held or verify_one(body, [given]) is None:
+            raise ProposalError(
+                "official_signature_invalid",
+                "the signature is not this official's key over the proposal's body",
+            )
+        return given
+
+    def propose(
+        self, principal: Principal, kind: str, params: dict[str, Any], idempotency_key: str
+    ) -> dict[str, Any]:
+        """Make (or, on a retry, find) a proposal; the maker's signature is on it at once
+        when the server holds their key, else the maker signs it next (approve)."""
+        if kind == "register_merchant" and "keys" not in params and "merchant" in params:
+            # The merchant's staff sign in with passwords: the server keeps its key.
+            key = new_merchant_key(self.ledgers, principal.city, str(params["merchant"]))
+            params = {**params, "keys": [bytes(key.verify_key).hex()]}
+        made = derived_id(principal.city, principal.id, "proposal", idempotency_key)
+        proposal_id = f"pr-{made[:16]}"
+        command = build_command(principal.city, kind, params, made)
+        body = encode_canonical(command)
+        sigs = [] if self_held_key(principal) else [self._signature(principal, body, None)]
+        try:
+            self.store.sql(
+                "INSERT INTO proposals (id, city, kind, body, sigs, maker, status, created_ms)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    proposal_id,
+                    principal.city,
+                    kind,
+                    body,
+                    msgspec.json.encode(sigs),
+                    principal.id,
+                    PENDING,
+                    self.clock(),
+                ),
+            )
+        except StoreConflict:  # a retry: the proposal this key made is the answer
+            row = self._row(principal.city, proposal_id)
+            if bytes(row[3]) != body or row[5] != principal.id:
+                raise ProposalError(
+                    "idempotency_key_reused", "this key already made a different proposal"
+                ) from None
+            return self._settle(principal.city, proposal_id)
+        return self._settle(principal.city, proposal_id)
+
+    def approve(
+        self, principal: Principal, proposal_id: str, signature: Signature | None = None
+    ) -> dict[str, Any]:
+        """Add the principal's signature: the maker's own first one (a self-held key),
+        or a checker's. Repeating an approval changes nothing (and finishes a submit
+        that got no answer)."""
+        while True:
+            row = self._row(principal.city, proposal_id)
+            body, raw_sigs, maker, status = bytes(row[3]), bytes(row[4]), row[5], row[6]
+            sigs = _sigs_decoder.decode(raw_sigs)
+            if maker == principal.id and sigs:
+                if signature is not None and signature == sigs[0]:
+                    return self._settle(principal.city, proposal_id)  # the maker's, again
+                raise ProposalError("same_official", "a different official must check a proposal")
+            if maker != principal.id and principal.role != CHECKER_ROLE:
+                raise ProposalError("forbidden", "only a checker checks another's proposal")
+            if maker != principal.id and not sigs:
+                raise ProposalError("proposal_unsigned", "the maker has not signed it yet")
+            mine = self._signature(principal, body, signature)
+            if any(s.key == mine.key for s in sigs):
+                if sigs[0].key == mine.key:  # the maker's key cannot also be the checker's
+                    raise ProposalError("same_official", "this official's key already signed it")
+                return self._settle(principal.city, proposal_id)  # a retried approval
+            if status != PENDING:
+                raise ProposalError("proposal_decided", f"the proposal is already {status}")
+            # Compare-and-set: two checkers approving at once both get their signature in.
+            updated = self.store.sql(
+                "UPDATE proposals SET sigs = ? WHERE id = ? AND sigs = ? AND status = ?"
+                " RETURNING id",
+                (msgspec.json.encode([*sigs, mine]), proposal_id, raw_sigs, PENDING),
+            )
+            if updated:
+                return self._settle(principal.city, proposal_id)
+
+    def _settle(self, city: str, proposal_id: str) -> dict[str, Any]:
+        """Submit a pending proposal that has enough signatures (again, if an earlier
+        submit got no answer: the same envelope, so the ledger applies it at most once)."""
+        row = self._row(city, proposal_id)
+        kind, body, status = row[2], bytes(row[3]), row[6]
+        sigs = _sigs_decoder.decode(bytes(row[4]))
+        if status == PENDING and len(sigs) >= self._needed(city, kind):
+            return self._submit(proposal_id, city, body, sigs)
+        return _view(row)
+
+    def reject(self, principal: Principal, proposal_id: str) -> dict[str, Any]:
+        row = self._row(principal.city, proposal_id)
+        if len(_sigs_decoder.decode(bytes(row[4]))) >= self._needed(principal.city, row[2]):
+            # Fully signed means sent to the ledger, perhaps applied: too late to reject.
+            raise ProposalError(
+                "proposal_decided",
+                "the proposal has all its approvals and went to the ledger; approve again"
+                " to see its outcome",
+            )
+        rows = self.store.sql(
+            "UPDATE proposals SET status = ? WHERE id = ? AND city = ? AND status = ?"
+            " AND sigs = ? RETURNING id",
+            (REJECTED, proposal_id, principal.city, PENDING, row[4]),
+        )
+        if not rows:
+            raise ProposalError("proposal_decided", "the proposal is no longer pending")
+        return self.get(principal.city, proposal_id)
+
+    def _submit(
+        self, proposal_id: str, city: str, body: bytes, sigs: list[Signature]
+    ) -> dict[str, Any]:
+        envelope = encode_canonical(Envelope(body=msgspec.Raw(body), sigs=sigs))
+        receipt: Receipt = self.ledgers.execute(city, envelope)
+        self.store.sql(
+            "UPDATE proposals SET status = ?, outcome = ? WHERE id = ?",
+            (SUBMITTED, msgspec.json.encode(receipt).decode(), proposal_id),
+        )
+        return self.get(city, proposal_id)
+
+    def _row(self, city: str, proposal_id: str) -> tuple[Any, ...]:
+        rows = self.store.sql(
+            "SELECT id, city, kind, body, sigs, maker, status, outcome, created_ms"
+            " FROM proposals WHERE id = ? AND city = ?",
+            (proposal_id, city),
+        )
+        if not rows:
+            raise ProposalError("not_found", f"no proposal {proposal_id!r} in {city!r}")
+        return rows[0]
+
+    def get(self, city: str, proposal_id: str) -> dict[str, Any]:
+        return _view(self._row(city, proposal_id))
+
+    def list(
+        self, city: str, status: str | None, after: tuple[int, str] | None, limit: int
+    ) -> list[dict[str, Any]]:
+        """Newest first; `after` is the (created_ms, id) of the last item seen, so items
+        made in the same millisecond are neither skipped nor repeated."""
+        before_ms, before_id = after if after is not None else (2**62, "")
+        query = (
+            "SELECT id, city, kind, body, sigs, maker, status, outcome, created_ms"
+            " FROM proposals WHERE city = ?"
+            " AND (created_ms < ? OR (created_ms = ? AND id < ?))"
+        )
+        params: list[Any] = [city, before_ms, before_ms, before_id]
+        if status:
+            query += " AND status = ?"
+            params.append(status)
+        query += " ORDER BY created_ms DESC, id DESC LIMIT ?"
+        params.append(limit)
+        return [_view(r) for r in self.store.sql(query, tuple(params))]
+
+
+def self_held_key(principal: Principal) -> str | None:
+    """The public key of an official who holds their key alone; None if the server does."""
+    key = principal.official_key or ""
+    return key.removeprefix(SELF_HELD) if key.startswith(SELF_HELD) else None
+
+
+def _view(row: tuple[Any, ...]) -> dict[str, Any]:
+    sigs = _sigs_decoder.decode(bytes(row[4]))
+    return {
+        "id": row[0],
+        "kind": row[2],
+        "command": msgspec.json.decode(bytes(row[3])),
+        # The exact bytes an official signs (Ed25519 over SIGNING_PREFIX + body).
+        "body": bytes(row[3]).decode(),
+        "signed_by": [s.key for s in sigs],
+        "maker": row[5],
+        "status": row[6],
+        "receipt": msgspec.json.decode(row[7]) if row[7] else None,
+        "created_ms": row[8],
+    }

@@ -1,0 +1,89 @@
+"""City creation and the officials who sign administrative commands."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Final
+
+import nacl.signing
+
+from localpay.domain.commands import (
+    OFFICIAL_COMMANDS,
+    Command,
+    CreateCity,
+    Official,
+    approvals_needed,
+    command_type,
+)
+from localpay.ledger.sequencer import Receipt
+from localpay.ledger.signatures import public_key_hex, sign_command
+from localpay.services.cities.ledgers import OPERATOR, Keys, Ledgers, new_id
+
+#: The officials a new city starts with: one makes, a different one checks.
+DEFAULT_OFFICIALS: Final = ("maker", "checker")
+#: Every official action needs two distinct officials (maker-checker) from genesis on:
+#: money (mint, credit), merchants (registration, approval or reinstatement, suspension),
+#: programs, officials and witnesses. The ledger never lets a city mint with fewer.
+DEFAULT_APPROVALS: Final = {kind: 2 for kind in sorted(OFFICIAL_COMMANDS)}
+#: Purchased money is valid 5 years under the Act on Local Love Vouchers.
+DEFAULT_VALID_DAYS: Final = 5 * 365
+
+
+class CityAlreadyExists(RuntimeError):
+    pass
+
+
+def official_name(role: str) -> str:
+    return f"official-{role}"
+
+
+def create_city(
+    ledgers: Ledgers,
+    city: str,
+    name: str,
+    officials: Sequence[str] = DEFAULT_OFFICIALS,
+) -> Receipt:
+    """Write a city's genesis: its operator key and its officials' keys."""
+    if city in ledgers.store.cities():
+        raise CityAlreadyExists(f"city {city!r} already exists in this store")
+    operator = ledgers.keys.get_or_create(city, OPERATOR)
+    members = [
+        Official(
+            key=public_key_hex(ledgers.keys.get_or_create(city, official_name(role))), role=role
+        )
+        for role in officials
+    ]
+    genesis = CreateCity(
+        id=new_id(),
+        city=city,
+        name=name,
+        currency="KRW",
+        operator_key=public_key_hex(operator),
+        officials=members,
+        approvals=dict(DEFAULT_APPROVALS),
+        default_valid_days=DEFAULT_VALID_DAYS,
+    )
+    return ledgers.execute(city, sign_command(genesis, [operator]))
+
+
+def official_keys(keys: Keys, city: str) -> list[nacl.signing.SigningKey]:
+    names = [n for n in keys.names(city) if n.startswith("official-")]
+    # maker before checker: the maker proposes, the checker countersigns.
+    ordered = sorted(names, key=lambda n: (n != official_name("maker"), n))
+    return [keys.load(city, n) for n in ordered]
+
+
+class OfficialSigner:
+    """Signs administrative commands with as many officials as the city requires."""
+
+    def __init__(self, keys: Keys, city: str, approvals: dict[str, int]) -> None:
+        self.keys = official_keys(keys, city)
+        self.operator = keys.load(city, OPERATOR)
+        self.approvals = approvals
+
+    def sign(self, command: Command) -> bytes:
+        kind = command_type(command)
+        if kind not in OFFICIAL_COMMANDS:
+            return sign_command(command, [self.operator])
+        needed = approvals_needed(self.approvals, kind)
+        return sign_command(command, self.keys[:needed])

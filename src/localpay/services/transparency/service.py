@@ -1,0 +1,835 @@
+"""Receipts, proofs and witnesses' cosignatures: the city's log, checkable by anyone.
+
+`Transparency` keeps one in-memory `MerkleLog` per city: loaded from the store's
+transaction rows at start (in a background thread, page by page) and kept current by
+a block observer on the sequencers. Every read first makes sure the log covers what
+it needs from the store, so a lagging or missing observer costs a query, never a
+wrong answer; and every proof's root is compared with the signed checkpoint it is
+for, so a store that disagrees with its own checkpoints gives an error, not a proof
+that would not verify.
+
+A checkpoint is *final* when at least `quorum` witnesses of the city's current
+on-chain witness set (`set_witnesses`) have cosigned it (C2SP tlog-cosignature,
+cosignature/v1). A receipt proves a transaction against the latest final checkpoint
+that covers it, or else against the checkpoint of the transaction's own block.
+
+`verify_receipt` checks a receipt offline with nothing but the receipt (and, for real
+trust, the operator's and witnesses' keys pinned by the caller); `localpay
+verify-receipt` and the standalone `tools/verify_receipt.py` both run these checks.
+"""
+
+from __future__ import annotations
+
+import binascii
+import hashlib
+import json
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+import msgspec
+import nacl.exceptions
+import nacl.signing
+
+from localpay.domain.commands import CreateCity
+from localpay.ledger.blocks import BlockHeader, BlockRecord, TxRecord, decode_header
+from localpay.ledger.chain import chain_origin, stored_genesis_hash, tx_leaf_hashes
+from localpay.ledger.log import checkpoint, merkle
+from localpay.ledger.log.merkle_log import MerkleLog
+from localpay.ledger.ports import Store, StoredBlock
+from localpay.ledger.results import Result
+from localpay.ledger.state import Authorities
+from localpay.services.cities.inspect import NotFound
+from localpay.services.cities.ledgers import Ledgers
+
+RECEIPT_FORMAT: Final = "localpay-receipt/v1"
+#: Leaf hashes read from the store per query while loading or catching up.
+LOAD_PAGE: Final = 50_000
+#: Candidate sizes fetched per query while looking for the latest final checkpoint.
+_FINAL_SCAN: Final = 16
+_COMMAND_PREFIX: Final = b"localpay/command/v1\n"
+#: Newest blocks kept per city, so the receipt of a command just committed is made from
+#: memory (its block, and one checkpoint view per block) instead of store reads.
+RECENT_BLOCKS: Final = 32
+
+
+# -- errors ---------------------------------------------------------------------------------
+
+
+class CheckpointNotFound(NotFound):
+    """No block of the city carries a checkpoint of that tree size."""
+
+
+class CosignatureError(ValueError):
+    """A submitted cosignature is refused; subclasses say why."""
+
+
+class MalformedCosignature(CosignatureError):
+    """Not one C2SP signature line ('— name base64')."""
+
+
+class UnknownWitness(CosignatureError):
+    """The line's key name and key id are not those of any on-chain witness."""
+
+
+class InvalidCosignature(CosignatureError):
+    """A witness's key, but the signature does not verify over that checkpoint."""
+
+
+class ProofRangeError(ValueError):
+    """Tree sizes out of range for a proof."""
+
+
+class LogMismatch(RuntimeError):
+    """The stored transactions do not hash to the stored checkpoint: the store is damaged."""
+
+
+# -- the service ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Cosigned:
+    key: str
+    name: str
+    line: str
+    timestamp: int
+
+
+class _Recent:
+    """A block just committed, with what every receipt of its transactions shares."""
+
+    __slots__ = ("block", "by_id", "context")
+
+    def __init__(self, block: BlockRecord) -> None:
+        self.block = block
+        self.by_id = {tx.id: tx for tx in block.txs}
+        self.context: dict[str, Any] | None = None  # Transparency._proved, made once
+
+
+class _CityLog:
+    __slots__ = ("lock", "log", "recent")
+
+    def __init__(self) -> None:
+        self.log = MerkleLog()
+        self.lock = threading.Lock()  # held by whoever appends: loader, catch-up, observer
+        # height -> the newest blocks; written by the city's committer thread only.
+        self.recent: dict[int, _Recent] = {}
+
+
+class Transparency:
+    """Proofs for every city of a store; a block observer for its sequencers."""
+
+    def __init__(self, store: Store, ledgers: Ledgers | None = None, page: int = LOAD_PAGE):
+        self.store = store
+        self.ledgers = ledgers
+        self.page = page
+        self._logs: dict[str, _CityLog] = {}
+        self._guard = threading.Lock()
+        self._closed = threading.Event()
+        self._loader: threading.Thread | None = None
+        self._origins: dict[str, str] = {}
+
+    # -- life cycle ------------------------------------------------------------------------
+
+    def start(self, cities: Iterable[str] | None = None, background: bool = True) -> Transparency:
+        """Observe the ledgers' blocks, then load each city's log (in a thread by default).
+
+        A read of a city still loading waits for it; other cities answer at once.
+        """
+        if self.ledgers is not None:
+            self.attach(self.ledgers)
+        todo = list(self.store.cities() if cities is None else cities)
+        for city in todo:
+            self._entry(city)  # known from now on, so the observer feeds it once loaded
+        if background:
+            self._loader = threading.Thread(
+                target=self._load_all, args=(todo,), name="transparency-load", daemon=True
+            )
+            self._loader.start()
+        else:
+            self._load_all(todo)
+        return self
+
+    def _load_all(self, cities: list[str]) -> None:
+        for city in cities:
+            if self._closed.is_set():
+                return
+            try:
+                self._catch_up(city, self._entry(city))
+            except Exception:  # noqa: S112 (a store error: the first read retries and says why)
+                continue
+
+    def attach(self, ledgers: Ledgers) -> None:
+        """Observe blocks of every sequencer these ledgers run now or start later."""
+        if self not in ledgers.observers:
+            ledgers.observers.append(self)
+        for city in self.store.cities():
+            seq = ledgers.running_sequencer(city)
+            if seq is not None and self not in seq.observers:
+                seq.observers.append(self)
+
+    def close(self) -> None:
+        self._closed.set()
+        if self.ledgers is not None:
+            if self in self.ledgers.observers:
+                self.ledgers.observers.remove(self)
+            for city in list(self._logs):
+                seq = self.ledgers.running_sequencer(city)
+                if seq is not None and self in seq.observers:
+                    seq.observers.remove(self)
+        if self._loader is not None:
+            self._loader.join(timeout=30)
+
+    # -- keeping the logs ------------------------------------------------------------------
+
+    def _entry(self, city: str) -> _CityLog:
+        with self._guard:
+            entry = self._logs.get(city)
+            if entry is None:
+                entry = self._logs[city] = _CityLog()
+            return entry
+
+    def _catch_up(self, city: str, entry: _CityLog) -> None:
+        with entry.lock:
+            while not self._closed.is_set():
+                start = entry.log.size
+                hashes = self.store.leaf_hashes(city, start, start + self.page)
+                entry.log.extend(hashes)
+                if len(hashes) < self.page:
+                    return
+
+    def log(self, city: str, size: int | None = None) -> MerkleLog:
+        """The city's log, covering at least `size` leaves (default: all the store has)."""
+        entry = self._entry(city)
+        if size is None or entry.log.size < size:
+            self._catch_up(city, entry)
+        if size is not None and entry.log.size < size:
+            raise LogMismatch(
+                f"city {city!r}: the store holds {entry.log.size} consecutive transactions,"
+                f" a checkpoint of size {size} needs more"
+            )
+        return entry.log
+
+    def __call__(
+        self, city: str, block: BlockRecord, results: list[Result], commit_seconds: float
+    ) -> None:
+        """Block observer: append the block's leaves if they extend the log. Never raises;
+        never waits (a busy log is caught up by the next read instead)."""
+        try:
+            entry = self._logs.get(city)
+            if entry is None or not block.txs:
+                return
+            entry.recent[block.header.height] = _Recent(block)
+            while len(entry.recent) > RECENT_BLOCKS:
+                del entry.recent[next(iter(entry.recent))]
+            if not entry.lock.acquire(blocking=False):
+                return
+            try:
+                first = block.txs[0].seq
+                size = entry.log.size
+                if first <= size < first + len(block.txs):
+                    entry.log.extend(tx_leaf_hashes(block.txs[size - first :]))
+            finally:
+                entry.lock.release()
+        except Exception:  # noqa: S110 (an observer must never break the committer)
+            pass
+
+    # -- chain facts -------------------------------------------------------------------------
+
+    def _genesis(self, city: str) -> CreateCity:
+        raw = self.store.state_value(city, "g")
+        if raw is None:
+            raise NotFound(f"city {city!r} does not exist in this store")
+        return msgspec.json.decode(raw, type=CreateCity)
+
+    def _origin(self, city: str) -> str:
+        """The city's log origin, from its genesis hash (a chain's genesis never changes)."""
+        found = self._origins.get(city)
+        if found is None:
+            genesis_hash = stored_genesis_hash(self.store, city)
+            if genesis_hash is None:
+                raise NotFound(f"city {city!r} does not exist in this store")
+            found = self._origins[city] = chain_origin(city, genesis_hash)
+        return found
+
+    def authorities(self, city: str) -> Authorities:
+        """The city's current on-chain authorities: officials, witnesses (key -> name), quorum."""
+        raw = self.store.state_value(city, "o")
+        if raw is None:
+            raise NotFound(f"city {city!r} does not exist in this store")
+        return msgspec.json.decode(raw, type=Authorities)
+
+    def _block(self, city: str, height: int) -> tuple[StoredBlock, BlockHeader]:
+        found = list(self.store.blocks(city, height, height + 1))
+        if not found:
+            raise NotFound(f"block {height} not found in city {city!r}")
+        return found[0], decode_header(found[0].header_bytes)
+
+    def checkpoint_block(self, city: str, size: int) -> tuple[StoredBlock, BlockHeader]:
+        """The block whose checkpoint has this tree size: the block of transaction size - 1."""
+        last = list(self.store.txs(city, size - 1, size)) if size >= 1 else []
+        if last:
+            block, header = self._block(city, last[0].height)
+            if header.log_size == size:
+                return block, header
+        raise CheckpointNotFound(
+            f"city {city!r} has no checkpoint of size {size}: checkpoints are made at the end"
+            " of each block (GET .../checkpoints lists them)"
+        )
+
+    def cosigned(self, city: str, size: int, body: str, auth: Authorities) -> list[Cosigned]:
+        """The stored cosignatures of that checkpoint that verify for a current witness."""
+        found = []
+        for key, line, timestamp in self.store.cosignatures(city, size):
+            name = auth.witnesses.get(key)
+            if name is None:
+                continue
+            try:
+                _, sigs = checkpoint.open_note(f"{body}\n{line}\n")
+            except checkpoint.NoteError:
+                continue
+            if checkpoint.verify_cosignature(body, sigs[0], name, bytes.fromhex(key)) is not None:
+                found.append(Cosigned(key, name, line, timestamp))
+        return found
+
+    def latest_final(self, city: str, auth: Authorities | None = None) -> int | None:
+        """Size of the newest checkpoint cosigned by a quorum of the current witnesses."""
+        auth = auth or self.authorities(city)
+        if auth.quorum < 1 or not auth.witnesses:
+            return None
+        before: int | None = None
+        while True:
+            sizes = self.store.cosigned_sizes(
+                city, list(auth.witnesses), auth.quorum, before, _FINAL_SCAN
+            )
+            for size in sizes:
+                block, _ = self.checkpoint_block(city, size)
+                body = _note_body(block.checkpoint)
+                if len(self.cosigned(city, size, body, auth)) >= auth.quorum:
+                    return size
+            if len(sizes) < _FINAL_SCAN:
+                return None
+            before = sizes[-1]
+
+    # -- checkpoints -----------------------------------------------------------------------------
+
+    def _view(
+        self,
+        city: str,
+        note: str,
+        header: BlockHeader,
+        auth: Authorities,
+        genesis: CreateCity,
+    ) -> dict[str, Any]:
+        """The checkpoint `note` of block `header`, with its valid cosignatures."""
+        body = _note_body(note)
+        cosigs = self.cosigned(city, header.log_size, body, auth)
+        origin = self._origin(city)
+        return {
+            "size": header.log_size,
+            "height": header.height,
+            "root": header.log_root,
+            "note": note + "".join(c.line + "\n" for c in cosigs),
+            "signers": [{"role": "operator", "name": origin, "key": genesis.operator_key}]
+            + [
+                {"role": "witness", "name": c.name, "key": c.key, "timestamp": c.timestamp}
+                for c in cosigs
+            ],
+            "cosignatures": len(cosigs),
+            "quorum": auth.quorum,
+            "final": auth.quorum >= 1 and len(cosigs) >= auth.quorum,
+        }
+
+    def checkpoint(self, city: str, size: int) -> dict[str, Any]:
+        genesis = self._genesis(city)
+        block, header = self.checkpoint_block(city, size)
+        return self._view(city, block.checkpoint, header, self.authorities(city), genesis)
+
+    def checkpoints(
+        self, city: str, before_height: int | None = None, limit: int = 50
+    ) -> tuple[list[dict[str, Any]], int | None]:
+        """Checkpoints newest first, from the block at `before_height` down; and the next
+        height to list from, None at block 0."""
+        genesis = self._genesis(city)
+        head = self.store.head(city)
+        if head is None:
+            return [], None
+        top = head.height if before_height is None else min(before_height, head.height)
+        if top < 0:
+            return [], None
+        start = max(0, top - limit + 1)
+        auth = self.authorities(city)
+        items = [
+            self._view(city, b.checkpoint, decode_header(b.header_bytes), auth, genesis)
+            for b in self.store.blocks(city, start, top + 1)
+        ]
+        items.reverse()
+        return items, (start - 1 if start > 0 else None)
+
+    def add_cosignature(self, city: str, size: int, line: str) -> tuple[dict[str, Any], bool]:
+        """Check a witness's cosignature line for the checkpoint of `size` and store it.
+
+        Returns the checkpoint (with every cosignature so far) and whether the line was
+        new (False: that witness had already cosigned it; the first one stays).
+        """
+        line = line.removesuffix("\n")
+        if not line or "\n" in line:
+            raise MalformedCosignature("send exactly one signature line: '— <name> <base64>'")
+        genesis = self._genesis(city)
+        block, header = self.checkpoint_block(city, size)
+        body = _note_body(block.checkpoint)
+        try:
+            _, sigs = checkpoint.open_note(f"{body}\n{line}\n")
+        except checkpoint.NoteError as exc:
+            raise MalformedCosignature(f"not a C2SP signature line: {exc}") from None
+        sig = sigs[0]
+        auth = self.authorities(city)
+        named = [key for key, name in auth.witnesses.items() if name == sig.name]
+        if not named:
+            raise UnknownWitness(
+                f"{sig.name!r} is not a witness of {city!r}"
+                f" (witnesses: {', '.join(sorted(auth.witnesses.values())) or 'none'})"
+            )
+        for key in named:
+            public = bytes.fromhex(key)
+            if sig.key_id == checkpoint.key_id(sig.name, public):
+                raise InvalidCosignature(
+                    f"{sig.name!r} made a plain signed-note signature (type 0x01);"
+                    " witnesses cosign with cosignature/v1 (type 0x04, with a timestamp)"
+                )
+            if sig.key_id != checkpoint.cosignature_key_id(sig.name, public):
+                continue
+            timestamp = checkpoint.verify_cosignature(body, sig, sig.name, public)
+            if timestamp is None:
+                raise InvalidCosignature(
+                    f"the cosignature of {sig.name!r} does not verify over the checkpoint of"
+                    f" size {size} of {city!r}"
+                )
+            added = self.store.add_cosignature(city, size, key, line, timestamp)
+            return self._view(city, block.checkpoint, header, auth, genesis), added
+        raise UnknownWitness(
+            f"key id {sig.key_id.hex()} is not the cosignature/v1 key of witness {sig.name!r}"
+            f" of {city!r} (its on-chain key is {named[0]})"
+        )
+
+    # -- proofs ----------------------------------------------------------------------------------
+
+    def consistency(self, city: str, old: int, new: int) -> dict[str, Any]:
+        """RFC 9162 consistency proof between two tree sizes of the city's log."""
+        head = self.store.head(city)
+        if head is None:
+            raise NotFound(f"city {city!r} does not exist in this store")
+        size = decode_header(head.header_bytes).log_size
+        if not 0 <= old <= new <= size:
+            raise ProofRangeError(
+                f"need 0 <= old <= new <= {size} (the log's size); got {old}, {new}"
+            )
+        log = self.log(city, new)
+        return {
+            "old": old,
+            "new": new,
+            "proof": [h.hex() for h in log.consistency_proof(old, new)],
+        }
+
+    def receipt(self, city: str, tx_id: str) -> dict[str, Any]:
+        """A self-contained, offline-checkable proof that the transaction is in the log."""
+        tx = self.store.find_tx(city, tx_id)
+        if tx is None:
+            raise NotFound(f"transaction {tx_id!r} not found in city {city!r}")
+        return self.receipt_for(city, tx)
+
+    def receipt_for(self, city: str, tx: TxRecord) -> dict[str, Any]:
+        genesis = self._genesis(city)
+        auth = self.authorities(city)
+        final = self.latest_final(city, auth)
+        if final is not None and final > tx.seq:
+            block, header = self.checkpoint_block(city, final)
+        else:
+            block, header = self._block(city, tx.height)
+        view = self._view(city, block.checkpoint, header, auth, genesis)
+        return self._receipt(
+            city, tx, self._proved(city, block.checkpoint, header, genesis, auth, view)
+        )
+
+    def fresh_receipt(self, city: str, tx_id: str, height: int) -> dict[str, Any]:
+        """The receipt of a transaction just committed in block `height`, proved against
+        that block's checkpoint, which is signed by the operator and not final yet (the
+        witnesses co-sign it within seconds; GET .../receipt then proves the transaction
+        against the newest final checkpoint). Made from the block in memory when it is
+        one of the newest; otherwise as `receipt`."""
+        entry = self._entry(city)
+        recent = entry.recent.get(height)
+        tx = recent.by_id.get(tx_id) if recent is not None else None
+        if recent is None or tx is None:
+            return self.receipt(city, tx_id)
+        if recent.context is None:  # once per block: the rest is shared by its receipts
+            block = recent.block
+            genesis, auth = self._genesis(city), self.authorities(city)
+            view = self._view(city, block.checkpoint, block.header, auth, genesis)
+            recent.context = self._proved(city, block.checkpoint, block.header, genesis, auth, view)
+        return self._receipt(city, tx, recent.context)
+
+    def _proved(
+        self,
+        city: str,
+        note: str,
+        header: BlockHeader,
+        genesis: CreateCity,
+        auth: Authorities,
+        view: dict[str, Any],
+    ) -> dict[str, Any]:
+        """What every receipt proved against the checkpoint `note` of block `header` shares,
+        once the log is checked to have that checkpoint's root."""
+        size = header.log_size
+        point = checkpoint.parse_checkpoint(_note_body(note))
+        root = self.log(city, size).root(size)
+        if root != point.root or root.hex() != header.log_root:
+            raise LogMismatch(
+                f"city {city!r}: the stored transactions do not hash to the root of the"
+                f" checkpoint of size {size} (block {header.height}); run localpay verify"
+            )
+        return {
+            "format": RECEIPT_FORMAT,
+            "city": city,
+            "origin": self._origin(city),
+            "operator_key": genesis.operator_key,
+            "tree_size": size,
+            "checkpoint_height": header.height,
+            "note": view["note"],
+            "witnesses": [{"name": n, "key": k} for k, n in sorted(auth.witnesses.items())],
+            "quorum": auth.quorum,
+            "final": view["final"],
+        }
+
+    def _receipt(self, city: str, tx: TxRecord, proved: dict[str, Any]) -> dict[str, Any]:
+        """The receipt of `tx`: its inclusion proof to the checkpoint of `proved`."""
+        size = proved["tree_size"]
+        return {
+            **proved,
+            "transaction": {
+                "id": tx.id,
+                "seq": tx.seq,
+                "height": tx.height,
+                "kind": tx.kind,
+                "envelope": tx.envelope.decode(),
+                "result": tx.result.decode(),
+            },
+            "leaf_index": tx.seq,
+            "leaf_hash": merkle.leaf_hash(tx.leaf()).hex(),
+            "inclusion_proof": [
+                h.hex() for h in self.log(city, size).inclusion_proof(tx.seq, size)
+            ],
+        }
+
+
+def _note_body(note: str) -> str:
+    body, _ = checkpoint.open_note(note)
+    return body
+
+
+# -- offline verification -----------------------------------------------------------------------
+
+Status = Literal["ok", "FAIL", "warn"]
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    status: Status
+    name: str
+    message: str
+
+    def line(self) -> str:
+        return f"{self.status:<4} {self.name}: {self.message}"
+
+
+#: The checks, in the order they are reported (tools/verify_receipt.py reports the same).
+CHECKS: Final = (
+    "format",
+    "transaction",
+    "leaf",
+    "checkpoint",
+    "operator",
+    "inclusion",
+    "cosignatures",
+    "quorum",
+)
+
+
+class _Bad(ValueError):
+    pass
+
+
+class PinError(ValueError):
+    """The pins given cannot decide what they are meant to (a usage error)."""
+
+
+def check_pins(
+    witnesses: Sequence[tuple[str, str]] | None, quorum: int | None, require_final: bool
+) -> None:
+    """Finality is only what the pinned witnesses and the pinned quorum say: never the
+    receipt's own quorum, which is the operator's claim."""
+    if witnesses is not None and quorum is None:
+        raise PinError("--witness needs --quorum N: the receipt's own quorum is not evidence")
+    if quorum is not None and witnesses is None:
+        raise PinError("--quorum needs the witness set pinned with --witness NAME=HEX")
+    if require_final and witnesses is None:
+        raise PinError("--require-final needs the witnesses pinned: --witness NAME=HEX --quorum N")
+    if witnesses is not None and quorum is not None and not 1 <= quorum <= len(witnesses):
+        raise PinError(f"--quorum {quorum} cannot be met by {len(witnesses)} pinned witness(es)")
+
+
+def _hex32(value: Any, what: str) -> bytes:
+    if not isinstance(value, str) or len(value) != 64:
+        raise _Bad(f"{what} is not 64 hex digits")
+    try:
+        return bytes.fromhex(value)
+    except ValueError:
+        raise _Bad(f"{what} is not 64 hex digits") from None
+
+
+def _field(obj: Any, key: str, kind: type | tuple[type, ...], where: str = "receipt") -> Any:
+    if not isinstance(obj, dict) or key not in obj:
+        raise _Bad(f"{where} has no {key!r}")
+    value = obj[key]
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise _Bad(f"{where}.{key} has the wrong type")
+    return value
+
+
+@dataclass
+class _Receipt:
+    city: str
+    origin: str
+    operator_key: bytes
+    tx_id: str
+    seq: int
+    envelope: bytes
+    result: bytes
+    leaf_index: int
+    leaf_hash: bytes | None
+    tree_size: int
+    proof: list[bytes]
+    note: str
+    witnesses: list[tuple[str, bytes]]
+    quorum: int
+    final: bool
+
+
+def _parse_receipt(r: Any) -> _Receipt:
+    try:
+        json.dumps(r, ensure_ascii=False).encode()
+    except (TypeError, ValueError):  # UnicodeEncodeError: a lone surrogate (JSON "\ud800")
+        raise _Bad("the receipt is not JSON text in UTF-8") from None
+    if _field(r, "format", str) != RECEIPT_FORMAT:
+        raise _Bad(f"receipt format is not {RECEIPT_FORMAT}")
+    tx = _field(r, "transaction", dict)
+    proof = _field(r, "inclusion_proof", list)
+    witnesses = []
+    for n, w in enumerate(_field(r, "witnesses", list)):
+        where = f"receipt.witnesses[{n}]"
+        witnesses.append(
+            (_field(w, "name", str, where), _hex32(_field(w, "key", str, where), where))
+        )
+    leaf_hash = r.get("leaf_hash")
+    return _Receipt(
+        city=_field(r, "city", str),
+        origin=_field(r, "origin", str),
+        operator_key=_hex32(_field(r, "operator_key", str), "receipt.operator_key"),
+        tx_id=_field(tx, "id", str, "receipt.transaction"),
+        seq=_field(tx, "seq", int, "receipt.transaction"),
+        envelope=_field(tx, "envelope", str, "receipt.transaction").encode(),
+        result=_field(tx, "result", str, "receipt.transaction").encode(),
+        leaf_index=_field(r, "leaf_index", int),
+        leaf_hash=None if leaf_hash is None else _hex32(leaf_hash, "receipt.leaf_hash"),
+        tree_size=_field(r, "tree_size", int),
+        proof=[_hex32(p, f"receipt.inclusion_proof[{n}]") for n, p in enumerate(proof)],
+        note=_field(r, "note", str),
+        witnesses=witnesses,
+        quorum=_field(r, "quorum", int),
+        final=_field(r, "final", bool),
+    )
+
+
+def _check_transaction(rc: _Receipt) -> Check:
+    """The command's own signatures, its id and city; and the recorded result."""
+    head, sep = b'{"body":', b',"sigs":'
+    env = rc.envelope
+    if not env.startswith(head) or sep not in env:
+        return Check("FAIL", "transaction", 'the envelope is not {"body":...,"sigs":[...]}')
+    body = env[len(head) : env.rindex(sep)]
+    try:
+        command = json.loads(body)
+        sigs = json.loads(env)["sigs"]
+        code = json.loads(rc.result)["code"]
+    except (ValueError, KeyError, TypeError):
+        return Check("FAIL", "transaction", "the envelope or result is not valid JSON")
+    if not isinstance(command, dict) or not isinstance(sigs, list) or not sigs:
+        return Check("FAIL", "transaction", "the envelope has no command or no signatures")
+    if command.get("id") != rc.tx_id or command.get("city") != rc.city:
+        return Check("FAIL", "transaction", "the command's id or city differs from the receipt's")
+    if rc.seq != rc.leaf_index:
+        return Check("FAIL", "transaction", "the transaction's seq is not the leaf index")
+    keys = []
+    for s in sigs:
+        try:
+            nacl.signing.VerifyKey(bytes.fromhex(s["key"])).verify(
+                _COMMAND_PREFIX + body, bytes.fromhex(s["sig"])
+            )
+        except (nacl.exceptions.CryptoError, ValueError, KeyError, TypeError):
+            return Check("FAIL", "transaction", "a signature on the command does not verify")
+        keys.append(str(s["key"])[:16])
+    return Check(
+        "ok",
+        "transaction",
+        f"{command.get('type')} {rc.tx_id}, signed by {len(keys)} key(s)"
+        f" ({', '.join(keys)}…), result {code}",
+    )
+
+
+def _check_leaf(rc: _Receipt) -> tuple[Check, bytes]:
+    leaf = hashlib.sha256(
+        b"\x00" + b'{"result":' + rc.result + b',"tx":' + rc.envelope + b"}"
+    ).digest()
+    if rc.leaf_hash is not None and rc.leaf_hash != leaf:
+        return Check("FAIL", "leaf", "the transaction does not hash to the receipt's leaf"), leaf
+    return Check("ok", "leaf", f"leaf {rc.leaf_index} hashes to {leaf.hex()}"), leaf
+
+
+def _check_checkpoint(rc: _Receipt, point: checkpoint.Checkpoint) -> Check:
+    if point.origin != rc.origin or not point.origin.startswith(f"localpay.city/{rc.city}/"):
+        return Check("FAIL", "checkpoint", f"origin {point.origin!r} is not {rc.city}'s log")
+    if point.size != rc.tree_size or not 0 <= rc.leaf_index < point.size:
+        return Check("FAIL", "checkpoint", "tree size does not match the receipt")
+    root = binascii.b2a_base64(point.root, newline=False).decode()
+    return Check("ok", "checkpoint", f"{point.origin}, size {point.size}, root {root}")
+
+
+def _check_operator(
+    rc: _Receipt,
+    body: str,
+    sigs: list[checkpoint.NoteSignature],
+    pinned: bytes | None,
+    allow_unpinned: bool,
+) -> Check:
+    if pinned is None and not allow_unpinned:
+        return Check(
+            "FAIL",
+            "operator",
+            "no operator key pinned: pass --operator-key HEX, the city's key from a source"
+            " other than the receipt, or --allow-unpinned to check it against its own keys",
+        )
+    key = pinned if pinned is not None else rc.operator_key
+    if not any(checkpoint.verify_note_signature(body, s, rc.origin, key) for s in sigs):
+        return Check("FAIL", "operator", f"no valid signature by {rc.origin} key {key.hex()}")
+    if pinned is not None:
+        return Check("ok", "operator", f"signed by the pinned operator key {key.hex()}")
+    return Check(
+        "ok",
+        "operator",
+        f"signed by key {key.hex()}, SELF-ASSERTED by the receipt:"
+        " pin the city's operator key with --operator-key to trust it",
+    )
+
+
+def _check_cosignatures(
+    body: str,
+    sigs: list[checkpoint.NoteSignature],
+    named: list[tuple[str, bytes]],
+    pinned: bool,
+) -> tuple[Check, int]:
+    valid: dict[bytes, str] = {}  # witness key -> name, for each valid cosignature
+    bad: list[str] = []
+    for s in sigs:
+        keys = [k for n, k in named if n == s.name]
+        if not keys:
+            continue  # the operator's signature, or a signer the receipt does not name
+        good = [k for k in keys if checkpoint.verify_cosignature(body, s, s.name, k) is not None]
+        if not good:
+            bad.append(s.name)
+        valid.update(dict.fromkeys(good, s.name))
+    if bad:
+        message = f"invalid cosignature(s) by {', '.join(sorted(bad))}"
+        return Check("FAIL", "cosignatures", message), len(valid)
+    who = ", ".join(sorted(valid.values())) or "none"
+    source = "pinned" if pinned else "SELF-ASSERTED by the receipt (pin with --witness)"
+    message = f"{len(valid)} of {len(named)} witnesses cosigned ({who}); witness keys {source}"
+    return Check("ok", "cosignatures", message), len(valid)
+
+
+def _check_quorum(
+    claims_final: bool, valid: int, need: int, require_final: bool, pinned: bool
+) -> Check:
+    if need >= 1 and valid >= need:
+        source = "" if pinned else ", witnesses and quorum SELF-ASSERTED by the receipt"
+        return Check("ok", "quorum", f"FINAL: {valid} cosignature(s), quorum {need}{source}")
+    if claims_final:
+        message = f"the receipt claims final, but {valid} valid cosignature(s), quorum {need}"
+        return Check("FAIL", "quorum", message)
+    return Check(
+        "FAIL" if require_final else "warn",
+        "quorum",
+        f"NOT FINAL: {valid} valid cosignature(s), quorum {need}; the checkpoint is vouched"
+        " for by the operator alone",
+    )
+
+
+_UNPINNED_WITNESSES: Final = (
+    "witness keys not pinned: finality NOT CHECKED (pin the city's witnesses with"
+    " --witness NAME=HEX and --quorum N)"
+)
+
+
+def verify_receipt(
+    receipt: Any,
+    operator_key: str | None = None,
+    witnesses: Sequence[tuple[str, str]] | None = None,
+    quorum: int | None = None,
+    require_final: bool = False,
+    allow_unpinned: bool = False,
+) -> list[Check]:
+    """Check a receipt offline; one Check per entry of CHECKS (only `format` if unreadable).
+
+    `operator_key` (hex) pins the operator's key; `witnesses` ((name, hex key) pairs)
+    with `quorum` pin the witness set. Strict by default: without an operator key the
+    `operator` check fails, and without witnesses finality is not checked (a warning).
+    `allow_unpinned` takes the missing keys, and the quorum, from the receipt itself,
+    which proves consistency, not who signed: the output says SELF-ASSERTED. Raises
+    PinError for pins that cannot decide (witnesses without a quorum, and the like).
+    """
+    check_pins(witnesses, quorum, require_final)
+    try:
+        rc = _parse_receipt(receipt)
+        pinned_op = None if operator_key is None else _hex32(operator_key, "--operator-key")
+        pinned_w = None
+        if witnesses is not None:
+            pinned_w = [(n, _hex32(k, f"the key of witness {n}")) for n, k in witnesses]
+    except _Bad as exc:
+        return [Check("FAIL", "format", str(exc))]
+    checks = [Check("ok", "format", f"{RECEIPT_FORMAT}, city {rc.city}, transaction {rc.tx_id}")]
+    checks.append(_check_transaction(rc))
+    leaf_check, leaf = _check_leaf(rc)
+    checks.append(leaf_check)
+    try:
+        body, sigs = checkpoint.open_note(rc.note)
+        point = checkpoint.parse_checkpoint(body)
+    except checkpoint.NoteError as exc:
+        checks.append(Check("FAIL", "checkpoint", f"unreadable signed note: {exc}"))
+        return checks + [Check("FAIL", name, "no readable checkpoint") for name in CHECKS[4:]]
+    checks.append(_check_checkpoint(rc, point))
+    checks.append(_check_operator(rc, body, sigs, pinned_op, allow_unpinned))
+    if merkle.verify_inclusion(leaf, rc.leaf_index, point.size, rc.proof, point.root):
+        message = f"leaf {rc.leaf_index} is in the tree of size {point.size}"
+        checks.append(Check("ok", "inclusion", message))
+    else:
+        checks.append(Check("FAIL", "inclusion", "the proof does not lead to the checkpoint root"))
+    if pinned_w is None and not allow_unpinned:
+        checks.append(Check("warn", "cosignatures", _UNPINNED_WITNESSES))
+        checks.append(Check("warn", "quorum", _UNPINNED_WITNESSES))
+        return checks
+    named = pinned_w if pinned_w is not None else rc.witnesses
+    cosigned, valid = _check_cosignatures(body, sigs, named, pinned_w is not None)
+    checks.append(cosigned)
+    need = rc.quorum if pinned_w is None or quorum is None else quorum
+    checks.append(_check_quorum(rc.final, valid, need, require_final, pinned_w is not None))
+    return checks

@@ -1,0 +1,472 @@
+"""Seed and simulate a Gimpo-like city: the numbers behind `localpay demo`.
+
+Every command goes through the real sequencer, signed by the real keys: the
+citizens' and merchants' keys are derived from one demo secret kept in the key
+store, so later runs (and the demo web apps) can act as them again. Time is
+simulated: the run covers the `days` days before now (or after the chain's last
+block, whichever is later), so block times stay non-decreasing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import math
+import random
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Final
+
+import msgspec
+import nacl.signing
+
+from localpay.domain import commands as c
+from localpay.domain.calendar import DAY_MS
+from localpay.ledger.sequencer import Receipt
+from localpay.ledger.signatures import public_key_hex, sign_command
+from localpay.ledger.state import MERCHANT_ACTIVE
+from localpay.services.approvals.service import new_merchant_key
+from localpay.services.cities.ledgers import Ledgers, new_id
+from localpay.services.cities.officials import CityAlreadyExists, OfficialSigner, create_city
+from localpay.services.identity.service import Identity, IdentityError
+from localpay.sim import gimpo
+
+DEMO_SECRET: Final = "demo-secret"  # noqa: S105 (a key file name, not a secret)
+#: Payments per citizen per day (Gimpo Pay: ~146k users, a few payments a week).
+PAYMENTS_PER_CITIZEN_DAY: Final = 0.4
+PURCHASE_RATE: Final = 0.03
+REFUND_RATE: Final = 0.01
+GIFT_RATE: Final = 0.003
+CARD_SHARE_OLD_TOWNS: Final = 0.6
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class SimClock:
+    now_ms: int
+
+    def __call__(self) -> int:
+        return self.now_ms
+
+
+@dataclass
+class DemoReport:
+    city: str
+    citizens: int
+    merchants: int
+    days: int
+    outcomes: Counter[str] = field(default_factory=Counter)
+
+    def count(self, kind: str, receipts: Iterable[Receipt]) -> list[Receipt]:
+        done = list(receipts)
+        for r in done:
+            self.outcomes[f"{kind}:{r.code}"] += 1
+        return done
+
+
+#: The demo city's witnesses: (key file name, name on the chain and on cosignatures): the
+#: city's audit office, the trust bank, a civic group.
+DEMO_WITNESSES: Final = (
+    ("witness-audit", "audit.gimpo.example"),
+    ("witness-bank", "trustbank.gimpo.example"),
+    ("witness-civic", "civic.gimpo.example"),
+)
+
+
+def derived_key(secret: bytes, account: str) -> nacl.signing.SigningKey:
+    return nacl.signing.SigningKey(hashlib.sha256(secret + account.encode()).digest())
+
+
+class Simulation:
+    def __init__(self, ledgers: Ledgers, clock: SimClock, city: str, seed: int) -> None:
+        self.ledgers = ledgers
+        self.clock = clock
+        self.city = city
+        self.rng = random.Random(seed)  # noqa: S311 (simulation, not security)
+        self.secret = bytes(ledgers.keys.get_or_create(city, DEMO_SECRET))
+        self.wallets: list[tuple[str, str]] = []  # (wallet id, area)
+        self.merchants: list[tuple[str, str, str]] = []  # (merchant id, category, area)
+        self.balances: dict[str, int] = {}
+        self.signer: OfficialSigner | None = None
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def key(self, account: str) -> nacl.signing.SigningKey:
+        """A citizen's key: on a real phone it never leaves the device; here it is derived."""
+        return derived_key(self.secret, account)
+
+    def merchant_key(self, merchant: str) -> nacl.signing.SigningKey:
+        # Merchants' staff sign in with passwords, so the server holds their keys.
+        return new_merchant_key(self.ledgers, self.city, merchant)
+
+    def card_evidence(self, wallet: str) -> str:
+        """A card wallet's payments and gifts carry the card's authorization (simulated)."""
+        custodial = self.ledgers.sequencer(self.city).state.wallets[wallet].custodial
+        return f"card-auth:{new_id()[:12]}" if custodial else ""
+
+    def run(self, kind: str, items: list[bytes], report: DemoReport) -> list[Receipt]:
+        return report.count(kind, self.ledgers.execute_many(self.city, items, timeout=120))
+
+    def official(self, command: c.Command) -> bytes:
+        assert self.signer is not None
+        return self.signer.sign(command)
+
+    # -- set-up -------------------------------------------------------------------------
+
+    def ensure_city(self, name: str) -> None:
+        with contextlib.suppress(CityAlreadyExists):
+            create_city(self.ledgers, self.city, name)
+        genesis = self.ledgers.sequencer(self.city).state.genesis
+        assert genesis is not None
+        self.signer = OfficialSigner(self.ledgers.keys, self.city, dict(genesis.approvals))
+
+    def appoint_witnesses(self, report: DemoReport) -> None:
+        """The demo city's witnesses (DEMO_WITNESSES, quorum 2), set on the chain by two
+        officials, once. Their keys are in the city's key folder so that `make run` can
+        show a witness at work; a real witness makes its own (`localpay witness-key new`)
+        and gives the city only the public key."""
+        state = self.ledgers.sequencer(self.city).state
+        if state.authorities.witnesses:
+            return
+        command = c.SetWitnesses(
+            id=new_id(),
+            city=self.city,
+            witnesses=[
+                c.Witness(
+                    name=name,
+                    key=public_key_hex(self.ledgers.keys.get_or_create(self.city, key_name)),
+                )
+                for key_name, name in DEMO_WITNESSES
+            ],
+            quorum=2,
+        )
+        self.run("set_witnesses", [self.official(command)], report)
+
+    def define_programs(self, days: int, report: DemoReport) -> None:
+        items = [
+            self.official(c.DefineProgram(id=new_id(), city=self.city, program=p, policy=policy))
+            for p, policy in gimpo.programs(days).items()
+        ]
+        self.run("define_program", items, report)
+
+    def open_wallets(self, count: int, report: DemoReport) -> None:
+        state = self.ledgers.sequencer(self.city).state
+        start = len(state.wallets)
+        areas = [a[0] for a in gimpo.AREAS]
+        weights = [a[2] for a in gimpo.AREAS]
+        card_towns = {a[0] for a in gimpo.AREAS if a[3]}
+        items = []
+        for n in range(start, start + count):
+            wallet = f"w-{n:07d}"
+            area = self.rng.choices(areas, weights)[0]
+            custodial = area in card_towns and self.rng.random() < CARD_SHARE_OLD_TOWNS
+            key = self.key(wallet)
+            cmd = c.OpenWallet(
+                id=new_id(),
+                city=self.city,
+                wallet=wallet,
+                keys=[public_key_hex(key)],
+                custodial=custodial,
+            )
+            items.append(sign_command(cmd, [key]))
+            self.wallets.append((wallet, area))
+        self.run("open_wallet", items, report)
+
+    def register_merchants(self, count: int, report: DemoReport) -> None:
+        state = self.ledgers.sequencer(self.city).state
+        start = len(state.merchants)
+        cats = [x[0] for x in gimpo.LOCAL_CATEGORIES]
+        weights = [x[1] for x in gimpo.LOCAL_CATEGORIES]
+        registered, approvals = [], []
+        for n in range(start, start + count):
+            merchant = f"m-{n:05d}"
+            excluded = self.rng.random() < gimpo.EXCLUDED_SHARE
+            category = (
+                self.rng.choice(gimpo.EXCLUDED_CATEGORIES)
+                if excluded
+                else self.rng.choices(cats, weights)[0]
+            )
+            revenue = int(self.rng.lognormvariate(math.log(300_000_000), 0.8))
+            area = self.rng.choice(gimpo.AREA_LABELS)
+            registered.append(
+                self.official(
+                    c.RegisterMerchant(
+                        id=new_id(),
+                        city=self.city,
+                        merchant=merchant,
+                        keys=[public_key_hex(self.merchant_key(merchant))],
+                        category=category,
+                        area=area,
+                        annual_revenue=revenue,
+                        registration_hash=hashlib.sha256(f"brn:{merchant}".encode()).hexdigest(),
+                    )
+                )
+            )
+            approvals.append(
+                self.official(c.ApproveMerchant(id=new_id(), city=self.city, merchant=merchant))
+            )
+            self.merchants.append((merchant, category, area))
+        self.run("register_merchant", registered, report)
+        self.run("approve_merchant", approvals, report)
+
+    # -- money in ----------------------------------------------------------------------------
+
+    def credit(
+        self, program: str, grants: list[tuple[str, int]], origin: str, report: DemoReport
+    ) -> None:
+        """Mint a program's budget against won received, then pay it out to wallets."""
+        if not grants:
+            return
+        total = sum(amount for _, amount in grants)
+        ref = f"trust:{program}:{new_id()[:12]}"
+        self.run(
+            "mint",
+            [
+                self.official(
+                    c.Mint(id=new_id(), city=self.city, program=program, amount=total, won_ref=ref)
+                )
+            ],
+            report,
+        )
+        items = [
+            self.official(
+                c.Credit(
+                    id=new_id(),
+                    city=self.city,
+                    program=program,
+                    wallet=w,
+                    amount=amount,
+                    origin=origin,
+                )
+            )
+            for w, amount in grants
+        ]
+        # Officials' receipts show no wallet's balance (it is the wallet's alone): add up.
+        for (wallet, amount), receipt in zip(
+            grants, self.run("credit", items, report), strict=True
+        ):
+            if receipt.ok:
+                self.balances[wallet] = self.balances.get(wallet, 0) + amount
+
+    def purchases(self, report: DemoReport) -> None:
+        """Citizens buy general money: they pay 90%, the city's discount budget 10%."""
+        buyers = self.rng.sample(self.wallets, k=max(1, int(len(self.wallets) * PURCHASE_RATE)))
+        grants = [
+            (w, self.rng.choice((100_000, 200_000, 300_000, gimpo.MONTHLY_PURCHASE_LIMIT)))
+            for w, _ in buyers
+        ]
+        self.credit("general", grants, "purchase", report)
+
+    def policy_money(self, day: int, report: DemoReport) -> None:
+        if day % 91 == 0:
+            youth = self.rng.sample(self.wallets, k=max(1, len(self.wallets) // 25))
+            self.credit(
+                "youth",
+                [(w, gimpo.YOUTH_DIVIDEND) for w, _ in youth],
+                f"youth-dividend-d{day}",
+                report,
+            )
+        if day == 0:
+            staff = self.rng.sample(self.wallets, k=max(1, len(self.wallets) // 20))
+            self.credit(
+                "welfare", [(w, gimpo.WELFARE_POINTS) for w, _ in staff], "welfare-points", report
+            )
+        births = [w for w, _ in self.wallets if self.rng.random() < 0.0004]
+        self.credit(
+            "postpartum",
+            [(w, gimpo.POSTPARTUM_SUPPORT) for w in births],
+            f"postpartum-d{day}",
+            report,
+        )
+
+    # -- money spent -------------------------------------------------------------------------
+
+    def payments(self, report: DemoReport) -> list[tuple[str, str, int]]:
+        by_area: dict[str, list[str]] = {}
+        for merchant, _, area in self.merchants:
+            by_area.setdefault(area, []).append(merchant)
+        every = [m for m, _, _ in self.merchants]
+        planned, items = [], []
+        for wallet, area in self.wallets:
+            balance = self.balances.get(wallet, 0)
+            for _ in range(self._poisson(PAYMENTS_PER_CITIZEN_DAY)):
+                # Median payment about 17,000 won, in 100-won steps; 70% spent in the home area.
+                amount = min(balance, round(self.rng.lognormvariate(math.log(17_000), 0.7), -2))
+                if amount <= 0:
+                    break
+                local = by_area.get(area)
+                merchant = self.rng.choice(local if local and self.rng.random() < 0.7 else every)
+                evidence = self.card_evidence(wallet)
+                pid = new_id()
+                items.append(
+                    sign_command(
+                        c.Pay(
+                            id=pid,
+                            city=self.city,
+                            wallet=wallet,
+                            merchant=merchant,
+                            amount=int(amount),
+                            evidence=evidence,
+                        ),
+                        [self.key(wallet)],
+                    )
+                )
+                planned.append((pid, wallet, merchant, int(amount)))
+                balance -= int(amount)
+        receipts = self.run("pay", items, report)
+        paid = []
+        for (pid, wallet, merchant, amount), receipt in zip(planned, receipts, strict=True):
+            after = receipt.balance_of(wallet)  # the paying wallet's own receipt shows it
+            if receipt.ok and after is not None:
+                paid.append((pid, merchant, amount))
+                self.balances[wallet] = after
+        return paid
+
+    def _poisson(self, rate: float) -> int:
+        threshold, k, p = math.exp(-rate), 0, self.rng.random()
+        while p > threshold:
+            k += 1
+            p *= self.rng.random()
+        return k
+
+    def refunds(self, paid: list[tuple[str, str, int]], report: DemoReport) -> None:
+        chosen = [p for p in paid if self.rng.random() < REFUND_RATE]
+        items = []
+        for pid, merchant, amount in chosen:
+            part = amount if self.rng.random() < 0.7 else max(100, amount // 2 // 100 * 100)
+            items.append(
+                sign_command(
+                    c.Refund(
+                        id=new_id(), city=self.city, merchant=merchant, payment=pid, amount=part
+                    ),
+                    [self.merchant_key(merchant)],
+                )
+            )
+        self.run("refund", items, report)
+
+    def gifts(self, report: DemoReport) -> None:
+        items = []
+        for wallet, _ in self.wallets:
+            if self.rng.random() < GIFT_RATE and self.balances.get(wallet, 0) >= 10_000:
+                to = self.rng.choice(self.wallets)[0]
+                if to != wallet:
+                    amount = self.rng.choice((10_000, 30_000, 50_000))
+                    items.append(
+                        sign_command(
+                            c.Transfer(
+                                id=new_id(),
+                                city=self.city,
+                                wallet=wallet,
+                                to=to,
+                                amount=amount,
+                                evidence=self.card_evidence(wallet),
+                            ),
+                            [self.key(wallet)],
+                        )
+                    )
+        self.run("transfer", items, report)
+
+    def settle(self, report: DemoReport) -> None:
+        """Next-business-day payout: every merchant's balance is redeemed into won."""
+        state = self.ledgers.sequencer(self.city).state
+        # A payout is the merchant's own request, signed with its key; a suspended
+        # merchant is not paid out (its units stay for its customers' refunds).
+        items = [
+            sign_command(
+                c.Redeem(
+                    id=new_id(),
+                    city=self.city,
+                    merchant=m.id,
+                    amount=m.balance,
+                    payout_ref=f"payout:{new_id()[:12]}",
+                ),
+                [self.merchant_key(m.id)],
+            )
+            for m in state.merchants.values()
+            if m.balance > 0 and m.status == MERCHANT_ACTIVE
+        ]
+        self.run("redeem", items, report)
+
+    def expire(self, report: DemoReport) -> None:
+        state = self.ledgers.sequencer(self.city).state
+        now = self.clock.now_ms
+        due = [w.id for w in state.wallets.values() if any(lot.expires_ms <= now for lot in w.lots)]
+        items = [self.official(c.Expire(id=new_id(), city=self.city, wallet=w)) for w in due]
+        self.run("expire", items, report)
+
+
+#: The demo's people and their roles: (user name, role, merchant, official key).
+DEMO_PASSWORD: Final = "gimpo-demo-2026"  # noqa: S105 (printed for the demo on purpose)
+DEMO_USERS: Final = (
+    ("maker", "city_maker", None, "official-maker"),
+    ("checker", "city_checker", None, "official-checker"),
+    ("auditor", "city_auditor", None, None),
+    ("owner", "merchant_owner", "m-00000", None),
+    ("cashier", "merchant_cashier", "m-00000", None),
+)
+
+
+def demo_users(identity: Identity, city: str) -> list[tuple[str, str, str]]:
+    """Create the demo log-ins if missing; (user name, role, password) for each."""
+    made = []
+    for username, role, merchant, key in DEMO_USERS:
+        with contextlib.suppress(IdentityError):
+            identity.create_user(city, role, username, DEMO_PASSWORD, merchant, key)
+        made.append((username, role, DEMO_PASSWORD))
+    return made
+
+
+def demo_checker(identity: Identity, city: str, public_key_hex: str) -> None:
+    """The demo checker as an official who holds their own key (created before
+    demo_users, which then leaves the log-in as it is)."""
+    with contextlib.suppress(IdentityError):
+        identity.create_user(
+            city, "city_checker", "checker", DEMO_PASSWORD, None, f"pub:{public_key_hex}"
+        )
+
+
+def start_time(ledgers: Ledgers, city: str, days: int, now_ms: int) -> int:
+    head = ledgers.store.head(city)
+    begin = now_ms - days * DAY_MS
+    if head is None:
+        return begin
+    last = msgspec.json.decode(head.header_bytes).get("time_ms", 0)
+    return max(begin, int(last))
+
+
+def run_demo(
+    ledgers: Ledgers,
+    clock: SimClock,
+    city: str,
+    name: str,
+    citizens: int,
+    merchants: int,
+    days: int,
+    seed: int = 2019,
+    progress: Progress | None = None,
+) -> DemoReport:
+    """Create (if needed) and populate a city, then simulate `days` days of use."""
+    sim = Simulation(ledgers, clock, city, seed)
+    report = DemoReport(city, citizens, merchants, days)
+    tell = progress or (lambda _stage, _done, _total: None)
+    sim.ensure_city(name)
+    sim.appoint_witnesses(report)
+    sim.define_programs(days, report)
+    sim.register_merchants(merchants, report)
+    sim.open_wallets(citizens, report)
+    tell("set-up", 0, days)
+    for day in range(days):
+        clock.now_ms += DAY_MS // 3  # morning: money arrives
+        sim.policy_money(day, report)
+        sim.purchases(report)
+        clock.now_ms += DAY_MS // 3  # day: spending
+        paid = sim.payments(report)
+        sim.refunds(paid, report)
+        sim.gifts(report)
+        clock.now_ms += DAY_MS // 3  # night: settlement and expiry
+        sim.settle(report)
+        sim.expire(report)
+        tell("day", day + 1, days)
+    return report

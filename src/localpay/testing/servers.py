@@ -1,0 +1,195 @@
+"""A real server on a real socket, and a two-city world with a principal of every role."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import argon2
+import httpx
+import uvicorn
+from fastapi import FastAPI
+
+from localpay.adapters.keystore import KeyStore
+from localpay.bootstrap import Container, open_store
+from localpay.domain import commands as c
+from localpay.entrypoints.api.app import create_app
+from localpay.entrypoints.api.middleware.ratelimit import Limits
+from localpay.entrypoints.api.telemetry import configure_logging
+from localpay.ledger.signatures import sign_command
+from localpay.services.cities.ledgers import Ledgers, new_id
+from localpay.services.cities.officials import OfficialSigner
+from localpay.services.identity.service import Identity
+from localpay.sim.demo import DEMO_PASSWORD, DEMO_SECRET, SimClock, demo_users, derived_key
+
+CITIES = ("gimpo", "yangju")
+FAST_HASHER = argon2.PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def live_server(url: str, keys: Path, limits: Limits | None = None) -> Iterator[str]:
+    """Serve the store at `url` on a free loopback port; yields the base URL."""
+    with live_container(url, keys, limits) as (base, _, _):
+        yield base
+
+
+@contextmanager
+def live_container(
+    url: str, keys: Path, limits: Limits | None = None
+) -> Iterator[tuple[str, Container, FastAPI]]:
+    """As live_server, and the server's container and app (for fault injection in tests)."""
+    container = Container(url, str(keys), hasher=FAST_HASHER)
+    container.start()
+    port = free_port()
+    app = create_app(container, limits)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}", container, app
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def seed(url: str, keys: Path) -> None:
+    """Two small demo cities with the demo's people, and an operator administrator."""
+    store = open_store(url)
+    clock = SimClock(1_780_000_000_000)
+    ledgers = Ledgers(store, KeyStore(keys), clock, max_clock_skew_ms=None)  # simulated days
+    from localpay.sim.demo import run_demo  # noqa: PLC0415
+
+    for city in CITIES:
+        run_demo(ledgers, clock, city, city, citizens=12, merchants=3, days=2, seed=3)
+        genesis = ledgers.sequencer(city).state.genesis
+        assert genesis is not None
+        signer = OfficialSigner(ledgers.keys, city, dict(genesis.approvals))
+        for command in (
+            c.Mint(id=new_id(), city=city, program="general", amount=1_000_000, won_ref="t"),
+            c.Credit(
+                id=new_id(),
+                city=city,
+                program="general",
+                wallet="w-0000001",
+                amount=1_000_000,
+                origin="test",
+            ),
+        ):
+            assert ledgers.execute(city, signer.sign(command)).ok
+    ledgers.close()
+    identity = Identity(store, lambda: int(time.time() * 1000), FAST_HASHER)
+    for city in CITIES:
+        demo_users(identity, city)
+    identity.create_user("*", "operator_admin", "root", DEMO_PASSWORD)
+    store.close()
+
+
+@dataclass
+class World:
+    base: str
+    keys: Path
+    tokens: dict[str, dict[str, str]] = field(default_factory=dict)  # city -> role -> token
+    api_key: dict[str, str] = field(default_factory=dict)
+
+    def client(self, token: str | None = None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.base, headers=headers, timeout=30)
+
+    def login(self, city: str, username: str) -> str:
+        with self.client() as c:
+            r = c.post(
+                "/v1/auth/login",
+                json={"city": city, "username": username, "password": DEMO_PASSWORD},
+            )
+            assert r.status_code == 200, r.text
+            return str(r.json()["token"])
+
+    def citizen(self, city: str, wallet: str) -> str:
+        secret = bytes(KeyStore(self.keys).load(city, DEMO_SECRET))
+        key = derived_key(secret, wallet)
+        with self.client() as c:
+            challenge = c.post(f"/v1/cities/{city}/wallets/{wallet}/challenges").json()
+            signature = key.sign(bytes.fromhex(challenge["sign"])).signature.hex()
+            r = c.post(
+                f"/v1/cities/{city}/wallets/{wallet}/sessions",
+                json={
+                    "nonce": challenge["nonce"],
+                    "key": bytes(key.verify_key).hex(),
+                    "signature": signature,
+                },
+            )
+            assert r.status_code == 200, r.text
+            return str(r.json()["token"])
+
+    def sign_in_everyone(self) -> None:
+        for city in CITIES:
+            people = {
+                role: self.login(city, name)
+                for name, role in (
+                    ("maker", "city_maker"),
+                    ("checker", "city_checker"),
+                    ("auditor", "city_auditor"),
+                    ("owner", "merchant_owner"),
+                    ("cashier", "merchant_cashier"),
+                )
+            }
+            people["citizen"] = self.citizen(city, "w-0000001")
+            with self.client(people["merchant_owner"]) as c:
+                r = c.post(
+                    f"/v1/cities/{city}/merchants/m-00000/api-keys",
+                    json={"label": "pos"},
+                    headers={"Idempotency-Key": f"k-{city}"},
+                )
+                assert r.status_code == 201, r.text
+                people["merchant_api"] = r.json()["key"]
+            self.tokens[city] = people
+        self.tokens["*"] = {"operator_admin": self.login("*", "root")}
+
+
+def seeded_store(request: Any, folder: Path) -> str:
+    """A seeded two-city store on the module's backend (`request.param`: "sqlite" or
+    "postgres", the latter a new database on the session's throwaway server); its URL."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{folder}/world.db"
+    else:
+        server = request.getfixturevalue("pg_server")
+        url = server.url(server.create_database())
+    seed(url, folder / "keys")
+    return url
+
+
+def signed_payment(
+    keys: Path, amount: int, wallet: str = "w-0000001", city: str = "gimpo"
+) -> bytes:
+    """A payment to m-00000 signed by a demo wallet's key, with a fresh id."""
+    secret = bytes(KeyStore(keys).load(city, DEMO_SECRET))
+    pay = c.Pay(
+        id=new_id(), city=city, wallet=wallet, merchant="m-00000", amount=amount, evidence=""
+    )
+    return sign_command(pay, [derived_key(secret, wallet)])
+
+
+def problem_code(response: httpx.Response) -> Any:
+    if response.headers.get("content-type", "").startswith("application/problem+json"):
+        return response.json().get("code")
+    return None
+
+
+# Request logs are for operators; in tests they only bury the failures.
+configure_logging("warning")
