@@ -16,6 +16,7 @@ from typing import Annotated, Final
 
 import msgspec
 
+from localpay.domain.errors import Refused
 from localpay.domain.money import MAX_VALID_DAYS, Amount, Revenue
 from localpay.domain.policy import Label, Policy
 
@@ -233,7 +234,7 @@ def command_type(command: Command) -> str:
     return type(command).__struct_config__.tag  # type: ignore[return-value]
 
 
-class DecodeError(ValueError):
+class DecodeError(Refused, ValueError):
     """The bytes are not a well-formed command; carries the precise reason."""
 
     def __init__(self, code: str, message: str) -> None:

@@ -8,18 +8,19 @@ from typing import Any, Protocol
 
 import msgspec
 
+from localpay.domain.errors import Conflict, Unavailable
 from localpay.ledger.blocks import BlockRecord, TxRecord
 
 
-class LeaseHeld(RuntimeError):
+class LeaseHeld(Unavailable):
     """Another sequencer holds this city's lease: two writers must never share a chain."""
 
 
-class StoreError(RuntimeError):
+class StoreError(Unavailable):
     """The store cannot be used (unreachable, corrupt, wrong schema); says why."""
 
 
-class StoreConflict(StoreError):
+class StoreConflict(StoreError, Conflict):
     """A write broke a uniqueness rule (an id or key that already exists)."""
 
 

@@ -35,6 +35,7 @@ from localpay.domain.commands import (
     command_type,
     decode_envelope,
 )
+from localpay.domain.errors import Conflict
 from localpay.ledger import machine
 from localpay.ledger.blocks import (
     BlockHeader,
@@ -50,7 +51,7 @@ from localpay.ledger.signatures import SignatureVerifier, verify_one
 from localpay.ledger.state import CityState
 
 
-class ChainError(Exception):
+class ChainError(Conflict):
     """The chain disagrees with itself; the message names where and how."""
 
 

@@ -53,6 +53,7 @@ from localpay.domain.commands import (
     decode_envelope,
     encode_canonical,
 )
+from localpay.domain.errors import Unavailable
 from localpay.ledger import machine, privacy
 from localpay.ledger.blocks import BlockRecord, TxRecord, encode_result
 from localpay.ledger.chain import (
@@ -119,7 +120,7 @@ class BlockObserver(Protocol):
     ) -> None: ...
 
 
-class SequencerStopped(RuntimeError):
+class SequencerStopped(Unavailable):
     """The sequencer is not running (stopped, or failed on a store error)."""
 
 
@@ -127,7 +128,7 @@ class ClockSkew(SequencerStopped):
     """The clock jumped, or lags the chain head: nothing was sealed; retry later."""
 
 
-class LookupFailed(RuntimeError):
+class LookupFailed(Unavailable):
     """The store could not say whether a repeated id was applied: retry the same command."""
 
 
@@ -141,7 +142,7 @@ class _Inflight:
         self.waiters: list[Ticket[Receipt]] = []
 
 
-class Overloaded(RuntimeError):
+class Overloaded(Unavailable):
     """Too many commands are waiting; the caller should retry later."""
 
 

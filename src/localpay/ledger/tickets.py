@@ -13,6 +13,8 @@ import threading
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
+from localpay.domain.errors import Unavailable
+
 T = TypeVar("T")
 
 # Guards callback lists against a callback added while the ticket completes.
@@ -20,7 +22,7 @@ T = TypeVar("T")
 _callbacks_lock = threading.Lock()
 
 
-class TicketTimeout(TimeoutError):
+class TicketTimeout(Unavailable, TimeoutError):
     pass
 
 

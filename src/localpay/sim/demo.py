@@ -28,7 +28,7 @@ from localpay.ledger.signatures import public_key_hex, sign_command
 from localpay.ledger.state import MERCHANT_ACTIVE
 from localpay.services.approvals.service import new_merchant_key
 from localpay.services.cities.ledgers import Ledgers, new_id
-from localpay.services.cities.officials import CityAlreadyExists, OfficialSigner, create_city
+from localpay.services.cities.officials import CityExists, OfficialSigner, create_city
 from localpay.services.identity.service import Identity, IdentityError
 from localpay.sim import gimpo
 
@@ -116,7 +116,7 @@ class Simulation:
     # -- set-up -------------------------------------------------------------------------
 
     def ensure_city(self, name: str) -> None:
-        with contextlib.suppress(CityAlreadyExists):
+        with contextlib.suppress(CityExists):
             create_city(self.ledgers, self.city, name)
         genesis = self.ledgers.sequencer(self.city).state.genesis
         assert genesis is not None

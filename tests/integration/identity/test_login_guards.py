@@ -18,8 +18,8 @@ import pyotp
 import pytest
 
 from localpay.adapters.keystore import KeyStore
+from localpay.domain.errors import NotFound
 from localpay.ledger.ports import Store
-from localpay.services.cities.inspect import NotFound
 from localpay.services.cities.ledgers import Ledgers
 from localpay.services.identity.service import (
     CHALLENGE_TTL_MS,

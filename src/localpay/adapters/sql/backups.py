@@ -18,11 +18,13 @@ from typing import Final
 
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from localpay.domain.errors import Refused
+
 SQLITE_MAGIC: Final = b"SQLite format 3\x00"
 PGDUMP_MAGIC: Final = b"PGDMP"
 
 
-class BackupError(RuntimeError):
+class BackupError(Refused, RuntimeError):
     """The backup or restore cannot be done; says why in one line."""
 
 

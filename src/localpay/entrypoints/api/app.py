@@ -11,11 +11,18 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from localpay.domain.errors import LocalpayError
 from localpay.entrypoints.api import telemetry
 from localpay.entrypoints.api.middleware.bodylimit import BodyLimitMiddleware
 from localpay.entrypoints.api.middleware.idempotency import IdempotencyMiddleware, Records
 from localpay.entrypoints.api.middleware.ratelimit import Limits, RateLimitMiddleware
-from localpay.entrypoints.api.problems import SCHEMA, ApiProblem, api_problem, problem
+from localpay.entrypoints.api.problems import (
+    SCHEMA,
+    ApiProblem,
+    api_problem,
+    error_problem,
+    problem,
+)
 from localpay.entrypoints.api.routers import commands, feed, identity, reads, staff, transparency
 
 
@@ -99,6 +106,10 @@ def _problems_everywhere(schema: dict[str, Any]) -> None:
 
 
 def _install_errors(app: FastAPI) -> None:
+    @app.exception_handler(LocalpayError)
+    async def on_error(request: Request, exc: LocalpayError) -> Response:
+        return error_problem(exc)
+
     @app.exception_handler(ApiProblem)
     async def on_problem(request: Request, exc: ApiProblem) -> Response:
         return api_problem(exc.code, exc.detail, exc.headers)

@@ -12,6 +12,7 @@ import orjson
 from fastapi.responses import Response
 
 from localpay.domain.codes import REASONS, Code
+from localpay.domain.errors import Conflict, LocalpayError, NotFound, Refused, Unavailable
 
 MEDIA_TYPE: Final = "application/problem+json"
 
@@ -71,6 +72,8 @@ API_PROBLEMS: Final[dict[str, tuple[int, str]]] = {
     "rate_limited": (429, "too many requests; retry later"),
     "overloaded": (503, "the ledger is busy; retry later"),
     "unavailable": (503, "the ledger is not running"),
+    "conflict": (409, "this contradicts what is already recorded"),
+    "refused": (422, "the request is not allowed"),
     "method_not_allowed": (405, "method not allowed"),
     "unsupported_media_type": (415, "send application/json"),
 }
@@ -115,6 +118,24 @@ def api_problem(
 def ledger_problem(code: str, detail: str = "", **extra: Any) -> Response:
     ledger_code = Code(code)
     return problem(LEDGER_STATUS[ledger_code], code, REASONS[ledger_code], detail, **extra)
+
+
+#: The API's one mapping of the error tree (domain/errors.py): kind -> generic code.
+ERROR_KINDS: Final[tuple[tuple[type[LocalpayError], str], ...]] = (
+    (NotFound, "not_found"),
+    (Conflict, "conflict"),
+    (Refused, "refused"),
+    (Unavailable, "unavailable"),
+)
+
+
+def error_problem(exc: LocalpayError) -> Response:
+    """A LocalpayError a route did not translate itself: its own code when the API
+    knows it, else its kind's. An Unavailable says when to retry."""
+    kind = next((code for cls, code in ERROR_KINDS if isinstance(exc, cls)), "unavailable")
+    code = exc.code if exc.code in API_PROBLEMS else kind
+    headers = {"Retry-After": "5"} if isinstance(exc, Unavailable) else None
+    return api_problem(code, str(exc), headers)
 
 
 class ApiProblem(Exception):

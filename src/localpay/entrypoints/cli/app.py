@@ -23,13 +23,27 @@ from rich.console import Console
 from localpay import bootstrap
 from localpay.adapters.clock import now_ms
 from localpay.adapters.keystore import write_key_file
-from localpay.ledger.ports import LeaseHeld, Store, StoreError
+from localpay.domain.errors import LocalpayError
+from localpay.ledger.ports import Store, StoreError
 from localpay.ledger.replay import Pins
-from localpay.services.cities import inspect
 from localpay.services.cities.ledgers import Ledgers
-from localpay.services.cities.officials import CityAlreadyExists
 
-app = typer.Typer(
+
+class _Root(typer.Typer):
+    """The root app: every LocalpayError that reaches it becomes one line and exit 1.
+
+    This is the CLI's one mapping of the error tree (domain/errors.py); commands only
+    call `fail` for what is the CLI's own (a bad option, a file it cannot write)."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except LocalpayError as exc:
+            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise SystemExit(1) from None
+
+
+app = _Root(
     name="localpay",
     help="localpay: a city's own local currency on a signed, hash-chained ledger.",
     no_args_is_help=True,
@@ -75,7 +89,7 @@ def opened(ctx: typer.Context) -> Iterator[Store]:
         fail(str(exc))
     try:
         yield store
-    except (inspect.NotFound, LeaseHeld, StoreError, CityAlreadyExists) as exc:
+    except LocalpayError as exc:
         fail(str(exc))
     finally:
         store.close()

@@ -34,6 +34,8 @@ from dataclasses import dataclass
 from nacl.exceptions import CryptoError
 from nacl.signing import SigningKey, VerifyKey
 
+from localpay.domain.errors import Refused
+
 __all__ = [
     "Checkpoint",
     "NoteError",
@@ -69,7 +71,7 @@ _MAX_SIGNATURES = 100
 _COSIG_HEADER = "cosignature/v1\n"
 
 
-class NoteError(ValueError):
+class NoteError(Refused, ValueError):
     """A note, checkpoint or key name does not follow the C2SP format."""
 
 

@@ -9,14 +9,10 @@ import msgspec
 
 from localpay.domain.calendar import iso_date
 from localpay.domain.commands import CreateCity, decode_envelope
+from localpay.domain.errors import NotFound
 from localpay.ledger.blocks import BlockHeader, TxRecord
 from localpay.ledger.ports import Store
 from localpay.ledger.state import Merchant, Program, Totals, Wallet
-
-
-class NotFound(LookupError):
-    """The named city, account, block or transaction does not exist."""
-
 
 T = TypeVar("T")
 

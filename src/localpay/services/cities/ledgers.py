@@ -10,6 +10,7 @@ from typing import Final, Protocol
 import nacl.signing
 import structlog
 
+from localpay.domain.errors import Unavailable
 from localpay.ledger.ports import Store
 from localpay.ledger.sequencer import MAX_CLOCK_SKEW_MS, BlockObserver, Receipt, Sequencer
 from localpay.ledger.signatures import SignatureVerifier
@@ -33,7 +34,7 @@ class Keys(Protocol):
     def names(self, city: str) -> list[str]: ...
 
 
-class MissingKey(RuntimeError):
+class MissingKey(Unavailable):
     """A key the city needs is not in the key store."""
 
 

@@ -15,6 +15,7 @@ from localpay.domain.commands import (
     approvals_needed,
     command_type,
 )
+from localpay.domain.errors import Conflict
 from localpay.ledger.sequencer import Receipt
 from localpay.ledger.signatures import public_key_hex, sign_command
 from localpay.services.cities.ledgers import OPERATOR, Keys, Ledgers, new_id
@@ -29,8 +30,9 @@ DEFAULT_APPROVALS: Final = {kind: 2 for kind in sorted(OFFICIAL_COMMANDS)}
 DEFAULT_VALID_DAYS: Final = 5 * 365
 
 
-class CityAlreadyExists(RuntimeError):
-    pass
+class CityExists(Conflict):
+    """The city is already in this store: a genesis (or a whole imported chain) is
+    written once."""
 
 
 def official_name(role: str) -> str:
@@ -45,7 +47,7 @@ def create_city(
 ) -> Receipt:
     """Write a city's genesis: its operator key and its officials' keys."""
     if city in ledgers.store.cities():
-        raise CityAlreadyExists(f"city {city!r} already exists in this store")
+        raise CityExists(f"city {city!r} already exists in this store")
     operator = ledgers.keys.get_or_create(city, OPERATOR)
     members = [
         Official(

@@ -24,8 +24,9 @@ import nacl.bindings
 import nacl.exceptions
 import pyotp
 
+from localpay.domain.errors import NotFound, Refused
 from localpay.ledger.ports import Store, StoreConflict
-from localpay.services.cities.inspect import NotFound, wallet_keys
+from localpay.services.cities.inspect import wallet_keys
 
 ROLES: Final = (
     "citizen",
@@ -70,7 +71,7 @@ class LoginLimits:
     challenges: int = 100_000
 
 
-class AuthError(Exception):
+class AuthError(Refused):
     """Sign-in refused. The message never says which part was wrong (user or password)."""
 
 
@@ -82,7 +83,7 @@ class Throttled(AuthError):
         self.retry_after_s = max(1, retry_after_s)
 
 
-class IdentityError(ValueError):
+class IdentityError(Refused, ValueError):
     """A request to create or change an identity is invalid; says why."""
 
 

@@ -44,10 +44,12 @@ from typing import IO, Final
 import msgspec
 
 from localpay.domain.commands import CreateCity, DecodeError, decode_envelope
+from localpay.domain.errors import Refused
 from localpay.ledger.blocks import GENESIS_PREV, BlockHeader, BlockRecord, TxRecord, decode_header
 from localpay.ledger.log import checkpoint
 from localpay.ledger.ports import Store, StoredBlock, StoreError
 from localpay.ledger.replay import ChainError, PinMismatch, Pins, Replayer
+from localpay.services.cities.officials import CityExists
 
 FORMAT: Final = "localpay-city-export"
 VERSION: Final = 1
@@ -63,16 +65,12 @@ Progress = Callable[[int, int], None]
 """Called after each block with (transactions done, transactions in all)."""
 
 
-class ExportError(RuntimeError):
+class ExportError(Refused, RuntimeError):
     """The export cannot be made; the message says why in one line."""
 
 
-class ImportRefused(RuntimeError):
+class ImportRefused(Refused, RuntimeError):
     """The archive is unreadable, altered or does not fit this store; says which and where."""
-
-
-class CityExists(ImportRefused):
-    """The city is already in the target store (a whole chain imports only once)."""
 
 
 class PinRefused(ImportRefused):

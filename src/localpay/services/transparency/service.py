@@ -33,6 +33,7 @@ import nacl.exceptions
 import nacl.signing
 
 from localpay.domain.commands import CreateCity
+from localpay.domain.errors import Conflict, NotFound, Refused
 from localpay.ledger.blocks import BlockHeader, BlockRecord, TxRecord, decode_header
 from localpay.ledger.chain import chain_origin, stored_genesis_hash, tx_leaf_hashes
 from localpay.ledger.log import checkpoint, merkle
@@ -40,7 +41,6 @@ from localpay.ledger.log.merkle_log import MerkleLog
 from localpay.ledger.ports import Store, StoredBlock
 from localpay.ledger.results import Result
 from localpay.ledger.state import Authorities
-from localpay.services.cities.inspect import NotFound
 from localpay.services.cities.ledgers import Ledgers
 
 RECEIPT_FORMAT: Final = "localpay-receipt/v1"
@@ -61,7 +61,7 @@ class CheckpointNotFound(NotFound):
     """No block of the city carries a checkpoint of that tree size."""
 
 
-class CosignatureError(ValueError):
+class CosignatureError(Refused, ValueError):
     """A submitted cosignature is refused; subclasses say why."""
 
 
@@ -77,11 +77,11 @@ class InvalidCosignature(CosignatureError):
     """A witness's key, but the signature does not verify over that checkpoint."""
 
 
-class ProofRangeError(ValueError):
+class ProofRangeError(Refused, ValueError):
     """Tree sizes out of range for a proof."""
 
 
-class LogMismatch(RuntimeError):
+class LogMismatch(Conflict):
     """The stored transactions do not hash to the stored checkpoint: the store is damaged."""
 
 
@@ -560,7 +560,7 @@ class _Bad(ValueError):
     pass
 
 
-class PinError(ValueError):
+class PinError(Refused, ValueError):
     """The pins given cannot decide what they are meant to (a usage error)."""
 
 

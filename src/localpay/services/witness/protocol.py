@@ -35,6 +35,7 @@ import nacl.bindings
 import nacl.exceptions
 import nacl.signing
 
+from localpay.domain.errors import Refused
 from localpay.ledger.blocks import TxRecord, decode_header
 from localpay.ledger.ports import Store, StoredBlock
 from localpay.ledger.state import Authorities
@@ -54,7 +55,7 @@ TIME_HEADER: Final = "X-Witness-Time"
 SIGNATURE_HEADER: Final = "X-Witness-Signature"
 
 
-class WitnessAuthError(Exception):
+class WitnessAuthError(Refused):
     """The request does not prove a witness key; `code` is the API problem to answer."""
 
     def __init__(self, code: str, detail: str) -> None:

@@ -24,13 +24,14 @@ from fastapi.responses import Response
 
 from localpay.domain.codes import Code
 from localpay.domain.commands import MAX_COMMAND_BYTES, DecodeError, command_type, decode_envelope
+from localpay.domain.errors import NotFound
 from localpay.entrypoints.api.auth import principal_of
 from localpay.entrypoints.api.problems import ApiProblem, ledger_problem, responses
 from localpay.entrypoints.api.routers.transparency import service
 from localpay.ledger.ports import LeaseHeld, StoreError
 from localpay.ledger.sequencer import LookupFailed, Overloaded, Receipt, SequencerStopped
 from localpay.ledger.tickets import Ticket
-from localpay.services.cities.inspect import NotFound, own_balance
+from localpay.services.cities.inspect import own_balance
 from localpay.services.cities.ledgers import Ledgers, MissingKey
 from localpay.services.identity import access
 from localpay.services.transparency.service import LogMismatch

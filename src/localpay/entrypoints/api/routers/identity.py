@@ -7,9 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Request, Response
 from pydantic import BaseModel, Field
 
+from localpay.domain.errors import NotFound
 from localpay.entrypoints.api.auth import SESSION_COOKIE, allow, principal_of, require
 from localpay.entrypoints.api.problems import ApiProblem, responses
-from localpay.services.cities.inspect import NotFound
 from localpay.services.identity import access
 from localpay.services.identity.service import AuthError, Identity, Throttled, login_message
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Final
 import msgspec
 from fastapi import APIRouter, Path, Query, Request
 
+from localpay.domain.errors import NotFound
 from localpay.entrypoints.api.auth import allow
 from localpay.entrypoints.api.problems import ApiProblem, responses
 from localpay.ledger.blocks import BlockHeader
@@ -145,7 +146,7 @@ def latest_checkpoint(request: Request, city: str) -> dict[str, Any]:
 def get_program(request: Request, city: str, program: str) -> dict[str, Any]:
     try:
         view = inspect.program_view(_city(request, city), city, program)
-    except inspect.NotFound as exc:
+    except NotFound as exc:
         raise ApiProblem("not_found", str(exc)) from None
     return dict(msgspec.to_builtins(view))
 
@@ -164,7 +165,7 @@ def get_wallet(request: Request, city: str, wallet: str) -> dict[str, Any]:
     allow(request, lambda p: access.reads_wallet(p, city, wallet))
     try:
         return inspect.wallet_view(_city(request, city), city, wallet)
-    except inspect.NotFound as exc:
+    except NotFound as exc:
         raise ApiProblem("not_found", str(exc)) from None
 
 
@@ -178,7 +179,7 @@ def get_merchant(request: Request, city: str, merchant: str) -> dict[str, Any]:
     allow(request, lambda p: access.reads_merchant(p, city, merchant))
     try:
         view = inspect.merchant_view(_city(request, city), city, merchant)
-    except inspect.NotFound as exc:
+    except NotFound as exc:
         raise ApiProblem("not_found", str(exc)) from None
     return dict(msgspec.to_builtins(view))
 
@@ -196,7 +197,7 @@ def get_transaction(request: Request, city: str, tx_id: str) -> dict[str, Any]:
         view = inspect.tx_view(
             _city(request, city), city, tx_id, access.own_account(principal, city)
         )
-    except inspect.NotFound as exc:
+    except NotFound as exc:
         raise ApiProblem("not_found", str(exc)) from None
     if not access.reads_transaction(principal, city, parties(view["command"])):
         raise ApiProblem("not_found", "no such resource")  # never confirm it exists
@@ -218,7 +219,7 @@ def block_transactions(request: Request, city: str, height: Height) -> dict[str,
     allow(request, lambda p: access.reads_chain_contents(p, city))
     try:
         view = inspect.block_view(_city(request, city), city, height)
-    except inspect.NotFound as exc:
+    except NotFound as exc:
         raise ApiProblem("not_found", str(exc)) from None
     return {"items": view["txs"], "next": None}
 

@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from localpay.domain.commands import DecodeError, decode_envelope
+from localpay.domain.errors import NotFound
 from localpay.entrypoints.api.auth import allow
 from localpay.entrypoints.api.problems import ApiProblem, responses
 from localpay.entrypoints.api.routers.reads import (
@@ -27,7 +28,6 @@ from localpay.entrypoints.api.routers.reads import (
     encode_cursor,
     parties,
 )
-from localpay.services.cities.inspect import NotFound
 from localpay.services.identity import access
 from localpay.services.transparency.service import (
     InvalidCosignature,
