@@ -39,9 +39,11 @@ from localpay.domain.commands import (
     encode_canonical,
     signing_message,
 )
-from localpay.ledger.ports import Store, StoreConflict
+from localpay.domain.errors import Refused
+from localpay.domain.proposals import PENDING, Proposal
 from localpay.ledger.sequencer import Receipt
 from localpay.ledger.signatures import verify_one
+from localpay.services.approvals.ports import ProposalRepository
 from localpay.services.cities.command_ids import derived_id
 from localpay.services.cities.ledgers import Ledgers, MissingKey
 from localpay.services.identity.service import Principal
@@ -49,12 +51,9 @@ from localpay.services.identity.service import Principal
 #: Kinds an official may propose through the API.
 PROPOSABLE: Final = OFFICIAL_COMMANDS | {"expire"}
 CHECKER_ROLE: Final = "city_checker"
-PENDING: Final = "pending"
-SUBMITTED: Final = "submitted"
-REJECTED: Final = "rejected"
 
 
-class ProposalError(ValueError):
+class ProposalError(Refused, ValueError):
     """The proposal cannot be made or decided; `code` says why (API problem code)."""
 
     def __init__(self, code: str, message: str) -> None:
@@ -66,7 +65,6 @@ class ProposalError(ValueError):
 SELF_HELD: Final = "pub:"
 
 _command_decoder: Final = msgspec.json.Decoder(Command)
-_sigs_decoder: Final = msgspec.json.Decoder(list[Signature])
 
 
 def build_command(city: str, kind: str, params: dict[str, Any], command_id: str) -> Command:
@@ -106,8 +104,10 @@ def _sign(key: nacl.signing.SigningKey, body: bytes) -> Signature:
 
 
 class Proposals:
-    def __init__(self, store: Store, ledgers: Ledgers, clock: Callable[[], int]) -> None:
-        self.store = store
+    def __init__(
+        self, proposals: ProposalRepository, ledgers: Ledgers, clock: Callable[[], int]
+    ) -> None:
+        self.proposals = proposals
         self.ledgers = ledgers
         self.clock = clock
 
@@ -153,29 +153,16 @@ class Proposals:
         proposal_id = f"pr-{made[:16]}"
         command = build_command(principal.city, kind, params, made)
         body = encode_canonical(command)
-        sigs = [] if self_held_key(principal) else [self._signature(principal, body, None)]
-        try:
-            self.store.sql(
-                "INSERT INTO proposals (id, city, kind, body, sigs, maker, status, created_ms)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    proposal_id,
-                    principal.city,
-                    kind,
-                    body,
-                    msgspec.json.encode(sigs),
-                    principal.id,
-                    PENDING,
-                    self.clock(),
-                ),
-            )
-        except StoreConflict:  # a retry: the proposal this key made is the answer
-            row = self._row(principal.city, proposal_id)
-            if bytes(row[3]) != body or row[5] != principal.id:
+        sigs = () if self_held_key(principal) else (self._signature(principal, body, None),)
+        made_now = Proposal(
+            proposal_id, principal.city, kind, body, sigs, principal.id, PENDING, None, self.clock()
+        )
+        if not self.proposals.add(made_now):  # a retry: the proposal this key made is the answer
+            found = self._find(principal.city, proposal_id)
+            if found.body != body or found.maker != principal.id:
                 raise ProposalError(
                     "idempotency_key_reused", "this key already made a different proposal"
-                ) from None
-            return self._settle(principal.city, proposal_id)
+                )
         return self._settle(principal.city, proposal_id)
 
     def approve(
@@ -185,9 +172,8 @@ class Proposals:
         or a checker's. Repeating an approval changes nothing (and finishes a submit
         that got no answer)."""
         while True:
-            row = self._row(principal.city, proposal_id)
-            body, raw_sigs, maker, status = bytes(row[3]), bytes(row[4]), row[5], row[6]
-            sigs = _sigs_decoder.decode(raw_sigs)
+            found = self._find(principal.city, proposal_id)
+            body, sigs, maker, status = found.body, found.sigs, found.maker, found.status
             if maker == principal.id and sigs:
                 if signature is not None and signature == sigs[0]:
                     return self._settle(principal.city, proposal_id)  # the maker's, again
@@ -204,84 +190,54 @@ class Proposals:
             if status != PENDING:
                 raise ProposalError("proposal_decided", f"the proposal is already {status}")
             # Compare-and-set: two checkers approving at once both get their signature in.
-            updated = self.store.sql(
-                "UPDATE proposals SET sigs = ? WHERE id = ? AND sigs = ? AND status = ?"
-                " RETURNING id",
-                (msgspec.json.encode([*sigs, mine]), proposal_id, raw_sigs, PENDING),
-            )
-            if updated:
+            if self.proposals.add_signature(proposal_id, sigs, (*sigs, mine)):
                 return self._settle(principal.city, proposal_id)
 
     def _settle(self, city: str, proposal_id: str) -> dict[str, Any]:
         """Submit a pending proposal that has enough signatures (again, if an earlier
         submit got no answer: the same envelope, so the ledger applies it at most once)."""
-        row = self._row(city, proposal_id)
-        kind, body, status = row[2], bytes(row[3]), row[6]
-        sigs = _sigs_decoder.decode(bytes(row[4]))
-        if status == PENDING and len(sigs) >= self._needed(city, kind):
-            return self._submit(proposal_id, city, body, sigs)
-        return _view(row)
+        found = self._find(city, proposal_id)
+        if found.status == PENDING and len(found.sigs) >= self._needed(city, found.kind):
+            return self._submit(proposal_id, city, found.body, found.sigs)
+        return _view(found)
 
     def reject(self, principal: Principal, proposal_id: str) -> dict[str, Any]:
-        row = self._row(principal.city, proposal_id)
-        if len(_sigs_decoder.decode(bytes(row[4]))) >= self._needed(principal.city, row[2]):
+        found = self._find(principal.city, proposal_id)
+        if len(found.sigs) >= self._needed(principal.city, found.kind):
             # Fully signed means sent to the ledger, perhaps applied: too late to reject.
             raise ProposalError(
                 "proposal_decided",
                 "the proposal has all its approvals and went to the ledger; approve again"
                 " to see its outcome",
             )
-        rows = self.store.sql(
-            "UPDATE proposals SET status = ? WHERE id = ? AND city = ? AND status = ?"
-            " AND sigs = ? RETURNING id",
-            (REJECTED, proposal_id, principal.city, PENDING, row[4]),
-        )
-        if not rows:
+        if not self.proposals.reject(principal.city, proposal_id, found.sigs):
             raise ProposalError("proposal_decided", "the proposal is no longer pending")
         return self.get(principal.city, proposal_id)
 
     def _submit(
-        self, proposal_id: str, city: str, body: bytes, sigs: list[Signature]
+        self, proposal_id: str, city: str, body: bytes, sigs: tuple[Signature, ...]
     ) -> dict[str, Any]:
-        envelope = encode_canonical(Envelope(body=msgspec.Raw(body), sigs=sigs))
+        envelope = encode_canonical(Envelope(body=msgspec.Raw(body), sigs=list(sigs)))
         receipt: Receipt = self.ledgers.execute(city, envelope)
-        self.store.sql(
-            "UPDATE proposals SET status = ?, outcome = ? WHERE id = ?",
-            (SUBMITTED, msgspec.json.encode(receipt).decode(), proposal_id),
-        )
+        self.proposals.submitted(proposal_id, msgspec.json.encode(receipt).decode())
         return self.get(city, proposal_id)
 
-    def _row(self, city: str, proposal_id: str) -> tuple[Any, ...]:
-        rows = self.store.sql(
-            "SELECT id, city, kind, body, sigs, maker, status, outcome, created_ms"
-            " FROM proposals WHERE id = ? AND city = ?",
-            (proposal_id, city),
-        )
-        if not rows:
+    def _find(self, city: str, proposal_id: str) -> Proposal:
+        found = self.proposals.find(city, proposal_id)
+        if found is None:
             raise ProposalError("not_found", f"no proposal {proposal_id!r} in {city!r}")
-        return rows[0]
+        return found
 
     def get(self, city: str, proposal_id: str) -> dict[str, Any]:
-        return _view(self._row(city, proposal_id))
+        return _view(self._find(city, proposal_id))
 
     def list(
         self, city: str, status: str | None, after: tuple[int, str] | None, limit: int
     ) -> list[dict[str, Any]]:
         """Newest first; `after` is the (created_ms, id) of the last item seen, so items
         made in the same millisecond are neither skipped nor repeated."""
-        before_ms, before_id = after if after is not None else (2**62, "")
-        query = (
-            "SELECT id, city, kind, body, sigs, maker, status, outcome, created_ms"
-            " FROM proposals WHERE city = ?"
-            " AND (created_ms < ? OR (created_ms = ? AND id < ?))"
-        )
-        params: list[Any] = [city, before_ms, before_ms, before_id]
-        if status:
-            query += " AND status = ?"
-            params.append(status)
-        query += " ORDER BY created_ms DESC, id DESC LIMIT ?"
-        params.append(limit)
-        return [_view(r) for r in self.store.sql(query, tuple(params))]
+        before = after if after is not None else (2**62, "")
+        return [_view(p) for p in self.proposals.page(city, status, before, limit)]
 
 
 def self_held_key(principal: Principal) -> str | None:
@@ -290,17 +246,16 @@ def self_held_key(principal: Principal) -> str | None:
     return key.removeprefix(SELF_HELD) if key.startswith(SELF_HELD) else None
 
 
-def _view(row: tuple[Any, ...]) -> dict[str, Any]:
-    sigs = _sigs_decoder.decode(bytes(row[4]))
+def _view(p: Proposal) -> dict[str, Any]:
     return {
-        "id": row[0],
-        "kind": row[2],
-        "command": msgspec.json.decode(bytes(row[3])),
+        "id": p.id,
+        "kind": p.kind,
+        "command": msgspec.json.decode(p.body),
         # The exact bytes an official signs (Ed25519 over SIGNING_PREFIX + body).
-        "body": bytes(row[3]).decode(),
-        "signed_by": [s.key for s in sigs],
-        "maker": row[5],
-        "status": row[6],
-        "receipt": msgspec.json.decode(row[7]) if row[7] else None,
-        "created_ms": row[8],
+        "body": p.body.decode(),
+        "signed_by": [s.key for s in p.sigs],
+        "maker": p.maker,
+        "status": p.status,
+        "receipt": msgspec.json.decode(p.outcome) if p.outcome else None,
+        "created_ms": p.created_ms,
     }
