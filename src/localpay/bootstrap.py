@@ -8,16 +8,12 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import argon2
-import nacl.signing
 
-from localpay.adapters.clock import now_ms
-from localpay.adapters.feed_client import FeedClient, PeerClient
 from localpay.adapters.keystore import KeyStore
 from localpay.adapters.runtime import settle_heap
 from localpay.adapters.sql.approvals import SqlProposalRepository
 from localpay.adapters.sql.runner import SqlStore
 from localpay.adapters.sql.sqlite import SQLiteStore
-from localpay.adapters.sql.witness import SqlWitnessRecords
 from localpay.ledger.ports import StoreError
 from localpay.services.approvals.service import Proposals
 from localpay.services.cities.ledgers import Ledgers
@@ -25,8 +21,6 @@ from localpay.services.cities.supervision import Backoff, Supervisor, reason_of
 from localpay.services.history.service import HistoryIndexer
 from localpay.services.identity.service import Identity
 from localpay.services.transparency.service import Transparency
-from localpay.services.witness.service import Witness
-from localpay.services.witness.settings import WitnessSettings
 
 DEFAULT_DB = "sqlite:///data/localpay.db"
 
@@ -47,24 +41,6 @@ def open_store(url: str) -> SqlStore:
 
         return PostgresStore(url)
     raise StoreError(f"unknown store URL {url!r}: use sqlite:///path or postgresql://...")
-
-
-def new_witness(
-    store: SqlStore,
-    key: nacl.signing.SigningKey,
-    settings: WitnessSettings,
-    clock: Callable[[], int] = now_ms,
-) -> Witness:
-    """A witness over its own store, following settings.follow with its own clock."""
-    return Witness(
-        store,
-        key,
-        settings,
-        records=SqlWitnessRecords(store),
-        feed=FeedClient(settings.follow, settings.city, settings.timeout_s),
-        peers=PeerClient(settings.timeout_s),
-        clock=clock,
-    )
 
 
 def keys_root(url: str, explicit: str | None = None) -> Path:
