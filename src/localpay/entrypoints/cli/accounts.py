@@ -27,14 +27,12 @@ def balance(
             print_json(view)
             return
         out.print(
-            f"wallet [bold]{wallet}[/] {'(card)' if view['card'] else ''}: "
-            f"[bold]{view['balance']:,}[/] won"
+            f"wallet [bold]{wallet}[/] {'(card)' if view.card else ''}: "
+            f"[bold]{view.balance:,}[/] won"
         )
         table = Table("lot", "program", "amount", "expires (KST)", "origin")
-        for lot in view["lots"]:
-            table.add_row(
-                lot["lot"], lot["program"], f"{lot['amount']:,}", lot["expires"], lot["origin"]
-            )
+        for lot in view.lots:
+            table.add_row(lot.lot, lot.program, f"{lot.amount:,}", lot.expires, lot.origin)
         out.print(table)
 
 

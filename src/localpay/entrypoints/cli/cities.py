@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
+import msgspec
 import typer
 from rich.table import Table
 
@@ -22,6 +23,7 @@ from localpay.ledger.replay import Pins
 from localpay.services.cities import inspect
 from localpay.services.cities.officials import create_city
 from localpay.services.cities.verify import verify_city
+from localpay.services.cities.views import CitySummary
 
 commands = typer.Typer()
 
@@ -47,8 +49,8 @@ def cities(ctx: typer.Context) -> None:
         for city in store.cities():
             s = inspect.city_summary(store, city)
             out.print(
-                f"{city}\t{s['name']}\theight {s['height']:,}\ttxs {s['transactions']:,}"
-                f"\tsupply {s['supply']:,} won"
+                f"{city}\t{s.name}\theight {s.height:,}\ttxs {s.transactions:,}"
+                f"\tsupply {s.supply:,} won"
             )
 
 
@@ -59,9 +61,9 @@ def status(ctx: typer.Context, city: CityOpt) -> None:
         render_summary(inspect.city_summary(store, city))
 
 
-def render_summary(summary: dict[str, Any]) -> None:
-    table = Table(title=f"{summary['name']} ({summary['city']})", show_header=False)
-    for key, value in summary.items():
+def render_summary(summary: CitySummary) -> None:
+    table = Table(title=f"{summary.name} ({summary.city})", show_header=False)
+    for key, value in msgspec.structs.asdict(summary).items():
         table.add_row(key, f"{value:,}" if isinstance(value, int) else str(value))
     out.print(table)
 

@@ -1,9 +1,10 @@
-"""Read-only views of a city's chain and state, for people (CLI now, API and web later)."""
+"""Read-only views of a city's chain and state, for people: typed (views.py), shared by
+the CLI, the API and the pages."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import msgspec
 
@@ -13,6 +14,13 @@ from localpay.domain.errors import NotFound
 from localpay.ledger.blocks import BlockHeader, TxRecord
 from localpay.ledger.ports import Store
 from localpay.ledger.state import Merchant, Program, Totals, Wallet
+from localpay.services.cities.views import (
+    BlockView,
+    CitySummary,
+    LotView,
+    TxSummary,
+    WalletView,
+)
 
 T = TypeVar("T")
 
@@ -30,7 +38,7 @@ def require_city(store: Store, city: str) -> CreateCity:
     return _entity(store, city, "g", CreateCity)
 
 
-def city_summary(store: Store, city: str) -> dict[str, Any]:
+def city_summary(store: Store, city: str) -> CitySummary:
     genesis = require_city(store, city)
     head = store.head(city)
     assert head is not None
@@ -39,44 +47,33 @@ def city_summary(store: Store, city: str) -> dict[str, Any]:
     kinds: dict[str, int] = {}
     for key, _ in store.state(city):
         kinds[key[0]] = kinds.get(key[0], 0) + 1
-    return {
-        "city": city,
-        "name": genesis.name,
-        "height": header.height,
-        "transactions": header.log_size,
-        "log_root": header.log_root,
-        "last_block_time": iso_date(header.time_ms),
-        "minted": totals.minted,
-        "burned": totals.burned,
-        "supply": totals.minted - totals.burned,
-        "wallets": kinds.get("w", 0),
-        "merchants": kinds.get("m", 0),
-        "programs": kinds.get("p", 0),
-    }
+    return CitySummary(
+        city=city,
+        name=genesis.name,
+        height=header.height,
+        transactions=header.log_size,
+        log_root=header.log_root,
+        last_block_time=iso_date(header.time_ms),
+        minted=totals.minted,
+        burned=totals.burned,
+        supply=totals.minted - totals.burned,
+        wallets=kinds.get("w", 0),
+        merchants=kinds.get("m", 0),
+        programs=kinds.get("p", 0),
+    )
 
 
-def wallet_view(store: Store, city: str, wallet_id: str) -> dict[str, Any]:
+def wallet_view(store: Store, city: str, wallet_id: str) -> WalletView:
     require_city(store, city)
     wallet = _entity(store, city, f"w:{wallet_id}", Wallet)
     by_program: dict[str, int] = {}
     for lot in wallet.lots:
         by_program[lot.program] = by_program.get(lot.program, 0) + lot.amount
-    return {
-        "wallet": wallet.id,
-        "card": wallet.custodial,
-        "balance": wallet.balance(),
-        "by_program": by_program,
-        "lots": [
-            {
-                "lot": lot.id,
-                "program": lot.program,
-                "amount": lot.amount,
-                "expires": iso_date(lot.expires_ms - 1),
-                "origin": lot.origin,
-            }
-            for lot in wallet.lots
-        ],
-    }
+    lots = [
+        LotView(lot.id, lot.program, lot.amount, iso_date(lot.expires_ms - 1), lot.origin)
+        for lot in wallet.lots
+    ]
+    return WalletView(wallet.id, wallet.custodial, wallet.balance(), by_program, lots)
 
 
 def merchant_view(store: Store, city: str, merchant_id: str) -> Merchant:
@@ -99,24 +96,21 @@ def blocks_view(store: Store, city: str, last: int = 10) -> list[BlockHeader]:
     ]
 
 
-def tx_summary(tx: TxRecord, viewer: str | None = None) -> dict[str, Any]:
+def tx_summary(tx: TxRecord, viewer: str | None = None) -> TxSummary:
     """A transaction as its readers see it: the recorded result, and `balance` (after
     it) only if `viewer` is the account that sent it: never another party's."""
     envelope, command = decode_envelope(tx.envelope)
-    summary = {
-        "seq": tx.seq,
-        "height": tx.height,
-        "id": tx.id,
-        "kind": tx.kind,
-        "command": msgspec.to_builtins(command),
-        "signers": [s.key for s in envelope.sigs],
+    return TxSummary(
+        seq=tx.seq,
+        height=tx.height,
+        id=tx.id,
+        kind=tx.kind,
+        command=command,
+        signers=[s.key for s in envelope.sigs],
         # Rows recorded before balances left the leaf still carry one: never shown.
-        "result": msgspec.to_builtins(tx.decoded_result().recorded()),
-    }
-    balance = own_balance(tx.balances, viewer)
-    if balance is not None:
-        summary["balance"] = balance
-    return summary
+        result=tx.decoded_result().recorded(),
+        balance=own_balance(tx.balances, viewer),
+    )
 
 
 def own_balance(balances: Iterable[tuple[str, int]], viewer: str | None) -> int | None:
@@ -124,21 +118,21 @@ def own_balance(balances: Iterable[tuple[str, int]], viewer: str | None) -> int 
     return dict(balances).get(viewer) if viewer is not None else None
 
 
-def block_view(store: Store, city: str, height: int) -> dict[str, Any]:
+def block_view(store: Store, city: str, height: int) -> BlockView:
     require_city(store, city)
     found = list(store.blocks(city, height, height + 1))
     if not found:
         raise NotFound(f"block {height} not found in city {city!r}")
     block = found[0]
-    return {
-        "header": msgspec.json.decode(block.header_bytes),
-        "hash": block.hash.hex(),
-        "checkpoint": block.checkpoint,
-        "txs": [tx_summary(t) for t in store.block_txs(city, height)],
-    }
+    return BlockView(
+        header=msgspec.json.decode(block.header_bytes, type=BlockHeader),
+        hash=block.hash.hex(),
+        checkpoint=block.checkpoint,
+        txs=[tx_summary(t) for t in store.block_txs(city, height)],
+    )
 
 
-def tx_view(store: Store, city: str, tx_id: str, viewer: str | None = None) -> dict[str, Any]:
+def tx_view(store: Store, city: str, tx_id: str, viewer: str | None = None) -> TxSummary:
     require_city(store, city)
     tx = store.find_tx(city, tx_id)
     if tx is None:
