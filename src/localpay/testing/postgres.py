@@ -20,7 +20,10 @@ import secrets
 import shutil
 import socket
 import subprocess
+import tempfile
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -218,3 +221,29 @@ class PgServer:
     def _chown(self, path: Path) -> None:
         if os.geteuid() == 0:
             shutil.chown(path, user=PG_OS_USER)
+
+
+@contextmanager
+def running_server(prefix: str = "localpay-pg-") -> Iterator[PgServer]:
+    """A fresh server in a new temp dir, started; stopped and deleted afterwards."""
+    bindir = pg_bindir()
+    if os.geteuid() == 0 and shutil.which("runuser") is None:
+        pytest.fail("running as root needs runuser (util-linux) to start PostgreSQL")
+    root = Path(tempfile.mkdtemp(prefix=prefix))
+    server = PgServer(bindir=bindir, root=root)
+    try:
+        server._chown(root)
+        server.initdb()
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@contextmanager
+def throwaway_postgres() -> Iterator[str]:
+    """For benchmarks: the URL of an empty database on a fresh server (fsync on: the
+    benchmark measures durable commits, as production would)."""
+    with running_server("localpay-bench-pg-") as server:
+        yield server.url(server.create_database())
