@@ -12,6 +12,7 @@ import argon2
 from localpay.adapters.keystore import KeyStore
 from localpay.adapters.runtime import settle_heap
 from localpay.adapters.sql.approvals import SqlProposalRepository
+from localpay.adapters.sql.idempotency import SqlIdempotencyRepository
 from localpay.adapters.sql.runner import SqlStore
 from localpay.adapters.sql.sqlite import SQLiteStore
 from localpay.ledger.ports import StoreError
@@ -79,6 +80,7 @@ class Container:
         self.supervisor = Supervisor(self.ledgers, backoff)
         self.identity = Identity(self.store, now_ms, hasher)
         self.proposals = Proposals(SqlProposalRepository(self.store), self.ledgers, now_ms)
+        self.idempotency = SqlIdempotencyRepository(self.store)
         self._cities = set(self.store.cities())
 
     def cities(self) -> list[str]:

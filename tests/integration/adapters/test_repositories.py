@@ -8,9 +8,11 @@ the same query text.
 from __future__ import annotations
 
 from localpay.adapters.sql.approvals import SqlProposalRepository
+from localpay.adapters.sql.idempotency import SqlIdempotencyRepository
 from localpay.adapters.sql.runner import SqlStore
 from localpay.domain.commands import Signature
 from localpay.domain.proposals import PENDING, REJECTED, SUBMITTED, Proposal
+from localpay.services.idempotency.ports import Answer
 
 CITY = "gimpo"
 
@@ -109,3 +111,38 @@ def test_proposals_page_newest_first_by_time_then_id(store: SqlStore) -> None:
     assert ids(PENDING, top) == ["pr-d", "pr-c", "pr-a"]
     assert ids(REJECTED, top) == ["pr-b"]
     assert ids(None, (10, "pr-a")) == []
+
+
+# -- idempotency: the answers given to Idempotency-Keys -------------------------------------
+
+
+def _answer(scope: str, key: str, status: int = 201, body: bytes = b'{"ok":true}') -> Answer:
+    return Answer(scope, key, "h-" + key, status, body, "application/json", 1_000)
+
+
+def test_an_answer_reads_back_exactly_and_only_for_its_scope(store: SqlStore) -> None:
+    repo = SqlIdempotencyRepository(store)
+    assert repo.find("anonymous", "k-1") is None
+    repo.keep([_answer("anonymous", "k-1", 409, b"\x00\xffraw")])
+    assert repo.find("anonymous", "k-1") == ("h-k-1", 409, b"\x00\xffraw", "application/json")
+    assert repo.find("someone", "k-1") is None  # a key is scoped to its credentials
+    repo.keep([])  # nothing to write is no statement at all
+
+
+def test_a_key_answered_before_keeps_its_first_answer_and_the_batch_still_lands(
+    store: SqlStore,
+) -> None:
+    repo = SqlIdempotencyRepository(store)
+    repo.keep([_answer("anonymous", "k-1", 201, b"first")])
+    # A later process answers k-1 again in a batch with new keys: nothing is lost, the
+    # first answer stays.
+    repo.keep(
+        [
+            _answer("anonymous", "k-0", 200, b"zero"),
+            _answer("anonymous", "k-1", 422, b"second"),
+            _answer("someone", "k-1", 202, b"theirs"),
+        ]
+    )
+    assert repo.find("anonymous", "k-1") == ("h-k-1", 201, b"first", "application/json")
+    assert repo.find("anonymous", "k-0") == ("h-k-0", 200, b"zero", "application/json")
+    assert repo.find("someone", "k-1") == ("h-k-1", 202, b"theirs", "application/json")

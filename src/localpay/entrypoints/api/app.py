@@ -52,7 +52,7 @@ def create_app(
     app.include_router(feed.router)
     _install_errors(app)
     # Outermost first: refuse floods before doing any work, then idempotency.
-    records = Records(container.store, container.clock)
+    records = Records(container.idempotency, container.clock)
     container.on_close(records.close)
     app.add_middleware(IdempotencyMiddleware, records=records)
     app.state.idempotency_records = records

@@ -25,7 +25,7 @@ import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from localpay.entrypoints.api.problems import api_problem
-from localpay.ledger.ports import Store, StoreConflict
+from localpay.services.idempotency.ports import Answer, IdempotencyRepository
 
 HEADER: Final = b"idempotency-key"
 #: Keys longer than this, or with characters outside visible ASCII, are refused.
@@ -85,8 +85,8 @@ def scope_of(scope: Scope) -> str:
 class Records:
     """Memory first, then the table; new records are group-committed before answering."""
 
-    def __init__(self, store: Store, clock: Any) -> None:
-        self.store = store
+    def __init__(self, answers: IdempotencyRepository, clock: Any) -> None:
+        self.answers = answers
         self.clock = clock
         self.memory: collections.OrderedDict[tuple[str, str], Record] = collections.OrderedDict()
         self.pending: list[tuple[str, str, Record, Durable | None]] = []
@@ -103,12 +103,8 @@ class Records:
         found = self.remembered(who, key)
         if found is not None:
             return found
-        rows = self.store.sql(
-            "SELECT request_hash, status, body, media_type FROM idempotency"
-            " WHERE scope = ? AND key = ?",
-            (who, key),
-        )
-        return Record(rows[0][0], rows[0][1], bytes(rows[0][2]), rows[0][3]) if rows else None
+        stored = self.answers.find(who, key)
+        return Record(*stored) if stored is not None else None
 
     def put(self, who: str, key: str, record: Record, durable: Durable | None = None) -> None:
         """Remember `record`; `durable` is called from the writer thread once it is on disk."""
@@ -137,20 +133,12 @@ class Records:
         if not batch:
             return None
         now = self.clock()
-        insert = (
-            "INSERT INTO idempotency (scope, key, request_hash, status, body, media_type,"
-            " created_ms) VALUES (?, ?, ?, ?, ?, ?, ?)"
-        )
-        rows = [(w, k, r.request_hash, r.status, r.body, r.media_type, now) for w, k, r, _ in batch]
+        rows = [
+            Answer(w, k, r.request_hash, r.status, r.body, r.media_type, now)
+            for w, k, r, _ in batch
+        ]
         try:
-            try:
-                self.store.sql_batch([(insert, row) for row in rows])
-            except StoreConflict:  # a key recorded by an earlier process: keep the first
-                for row in rows:
-                    try:
-                        self.store.sql(insert, row)
-                    except StoreConflict:
-                        continue
+            self.answers.keep(rows)  # a key recorded by an earlier process keeps the first
         except Exception as exc:  # the answers still go out; retries stay safe underneath
             log.error("idempotency_record_failed", error=str(exc), records=len(rows))
             return exc
