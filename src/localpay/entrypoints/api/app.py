@@ -11,8 +11,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from localpay.bootstrap import Container
 from localpay.domain.errors import LocalpayError
 from localpay.entrypoints.api import telemetry
+from localpay.entrypoints.api.fastpath import SignedCommandRoutes
 from localpay.entrypoints.api.middleware.bodylimit import BodyLimitMiddleware
 from localpay.entrypoints.api.middleware.idempotency import IdempotencyMiddleware, Records
 from localpay.entrypoints.api.middleware.ratelimit import Limits, RateLimitMiddleware
@@ -27,10 +29,15 @@ from localpay.entrypoints.api.routers import commands, feed, identity, reads, st
 
 
 def create_app(
-    container: Any, limits: Limits | None = None, metrics_token: str | None = None
+    container: Container,
+    limits: Limits | None = None,
+    metrics_token: str | None = None,
+    lean_commands: bool = True,
 ) -> FastAPI:
     """`metrics_token`: the bearer token a Prometheus scraper sends for /metrics (operator
-    administrators' sessions are accepted too; nobody else)."""
+    administrators' sessions are accepted too; nobody else). `lean_commands`: serve signed
+    commands on the lean path (fastpath.py); False sends them through FastAPI's router
+    (the same answers, slower: tests and benchmarks compare the two)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -54,7 +61,10 @@ def create_app(
     # Outermost first: refuse floods before doing any work, then idempotency.
     records = Records(container.idempotency, container.clock)
     container.on_close(records.close)
+    if lean_commands:  # innermost: past idempotency, in place of FastAPI's router
+        app.add_middleware(SignedCommandRoutes, routes=commands.router.routes)
     app.add_middleware(IdempotencyMiddleware, records=records)
+
     app.state.idempotency_records = records
     app.add_middleware(BodyLimitMiddleware)  # every route, methods and exemptions alike
     app.add_middleware(RateLimitMiddleware, limits=limits or Limits())

@@ -15,7 +15,7 @@ import secrets
 import sys
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, Final
+from typing import Final
 
 import structlog
 from fastapi import FastAPI, Request
@@ -31,7 +31,8 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, Metric
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from localpay.entrypoints.api.auth import allow
+from localpay.bootstrap import Container
+from localpay.entrypoints.api.deps import allow
 from localpay.ledger.blocks import BlockRecord
 from localpay.ledger.results import Result
 
@@ -197,7 +198,7 @@ class TelemetryMiddleware:
             )
 
 
-def install(app: FastAPI, container: Any, metrics_token: str | None = None) -> Metrics:
+def install(app: FastAPI, container: Container, metrics_token: str | None = None) -> Metrics:
     """Metrics on GET /metrics, for operators only: the scraper's `metrics_token` as a
     bearer token, or an operator administrator's session (they show every city's volume)."""
     metrics = Metrics()

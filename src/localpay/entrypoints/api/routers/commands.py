@@ -21,20 +21,21 @@ import orjson
 import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from starlette.requests import HTTPConnection
 
 from localpay.domain.codes import Code
 from localpay.domain.commands import MAX_COMMAND_BYTES, DecodeError, command_type, decode_envelope
 from localpay.domain.errors import NotFound
-from localpay.entrypoints.api.auth import principal_of
+from localpay.entrypoints.api.deps import container_of, principal_of, transparency_of
 from localpay.entrypoints.api.problems import ApiProblem, ledger_problem, responses
-from localpay.entrypoints.api.routers.transparency import service
+from localpay.entrypoints.api.schemas import ENVELOPE_SCHEMA, RECEIPT_SCHEMA
 from localpay.ledger.ports import LeaseHeld, StoreError
 from localpay.ledger.sequencer import LookupFailed, Overloaded, Receipt, SequencerStopped
 from localpay.ledger.tickets import Ticket
 from localpay.services.cities.inspect import own_balance
-from localpay.services.cities.ledgers import Ledgers, MissingKey
+from localpay.services.cities.ledgers import MissingKey
 from localpay.services.identity import access
-from localpay.services.transparency.service import LogMismatch
+from localpay.services.transparency.service import LogMismatch, Transparency
 
 router = APIRouter()
 log = structlog.get_logger("localpay.entrypoints.api")
@@ -42,57 +43,9 @@ log = structlog.get_logger("localpay.entrypoints.api")
 #: Longest a request waits for its block to become durable before answering 503.
 ANSWER_TIMEOUT_S: Final = 30.0
 
-ENVELOPE_SCHEMA: Final = {
-    "type": "object",
-    "required": ["body", "sigs"],
-    "properties": {
-        "body": {"type": "object", "description": "the command, canonical JSON (encoding.md)"},
-        "sigs": {
-            "type": "array",
-            "minItems": 1,
-            "maxItems": 4,
-            "items": {
-                "type": "object",
-                "required": ["key", "sig"],
-                "properties": {
-                    "key": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
-                    "sig": {"type": "string", "pattern": "^[0-9a-f]{128}$"},
-                },
-            },
-        },
-    },
-}
-
-RECEIPT_SCHEMA: Final = {
-    "type": "object",
-    "required": ["id", "code"],
-    "properties": {
-        "id": {"type": "string"},
-        "code": {"type": "string"},
-        "message": {"type": "string"},
-        "seq": {"type": "integer"},
-        "height": {"type": "integer"},
-        "duplicate": {"type": "boolean"},
-        "proof": {
-            "$ref": "#/components/schemas/ReceiptOut",
-            "description": "the transaction's receipt with its inclusion proof to its own"
-            " block's checkpoint (check it with localpay verify-receipt)",
-        },
-        "result": {
-            "type": "object",
-            "description": "the result as recorded on the chain (in the Merkle leaf)",
-            "properties": {
-                "code": {"type": "string"},
-                "lots": {"type": "array", "items": {"type": "array"}},
-            },
-        },
-        "balance": {
-            "type": "integer",
-            "description": "the sender's balance after the command, shown to the sender"
-            " alone (never recorded, never shown to another party)",
-        },
-    },
-}
+#: Each signed-command route: its path template -> the kinds of command it takes. The lean
+#: path (entrypoints/api/fastpath.py) serves these; the FastAPI routes describe them.
+SIGNED_ROUTES: Final[dict[str, frozenset[str]]] = {}
 
 _ERRORS: Final = (
     "malformed",
@@ -135,7 +88,7 @@ def _settle(
 
 
 def receipt_response(
-    request: Request, city: str, receipt: Receipt, viewer: str | None = None
+    transparency: Transparency, city: str, receipt: Receipt, viewer: str | None = None
 ) -> Response:
     """The answer to a command. It shows `balance` (after the command) only when `viewer`
     is the account that sent it; by default, nobody's: a balance is its owner's alone."""
@@ -146,25 +99,28 @@ def receipt_response(
         body["balance"] = balance
     if receipt.seq is None:  # rejected before the chain: nothing recorded
         return ledger_problem(receipt.code, receipt.message)
-    body["proof"] = _proof(request, city, receipt)
+    body["proof"] = _proof(transparency, city, receipt)
     if receipt.ok:
         return Response(orjson.dumps(body), status_code=201, media_type="application/json")
     return ledger_problem(receipt.code, receipt.message, receipt=body)
 
 
-def _proof(request: Request, city: str, receipt: Receipt) -> dict[str, Any] | None:
+def _proof(transparency: Transparency, city: str, receipt: Receipt) -> dict[str, Any] | None:
     """The receipt's proof; None (logged) if the store cannot give one: the command is
     durable either way, and its receipt can be fetched again once the cause is fixed."""
     assert receipt.height is not None
     try:
-        return service(request).fresh_receipt(city, receipt.id, receipt.height)
+        return transparency.fresh_receipt(city, receipt.id, receipt.height)
     except (NotFound, LogMismatch, StoreError) as exc:
         log.error("receipt_proof_failed", city=city, tx=receipt.id, error=str(exc))
         return None
 
 
-async def submit(request: Request, city: str, kinds: set[str]) -> Response:
-    data = await request.body()
+async def submit(
+    request: HTTPConnection, data: bytes, city: str, kinds: frozenset[str]
+) -> Response:
+    """Check the signed command `data` is of `kinds` and for `city`, sequence it and answer
+    with its receipt once its block is durable. Bad input is a problem and changes nothing."""
     if len(data) > MAX_COMMAND_BYTES:
         raise ApiProblem("body_too_large", f"a command is at most {MAX_COMMAND_BYTES} bytes")
     try:
@@ -178,15 +134,17 @@ async def submit(request: Request, city: str, kinds: set[str]) -> Response:
         )
     if command.city != city:
         return ledger_problem(Code.WRONG_CITY, f"the command is for {command.city!r}")
-    ledgers: Ledgers = request.app.state.container.ledgers
-    if not request.app.state.container.has_city(city):
+    container = container_of(request)
+    if not container.has_city(city):
         return ledger_problem(Code.CITY_NOT_FOUND, f"no city {city!r} here")
+    ledgers = container.ledgers
     with ledger_errors():
         receipt = await await_ticket(ledgers.submit(city, data), ledgers.answer_timeout_s)
-    return receipt_response(request, city, receipt, _signed_viewer(request, city, receipt))
+    viewer = _signed_viewer(request, city, receipt)
+    return receipt_response(transparency_of(request), city, receipt, viewer)
 
 
-def _signed_viewer(request: Request, city: str, receipt: Receipt) -> str | None:
+def _signed_viewer(request: HTTPConnection, city: str, receipt: Receipt) -> str | None:
     """Whose balance the answer to a signed command may show. The first answer goes to
     whoever held the signed command before it was on the chain: its sender's device. A
     duplicate may come from anyone who read the envelope off the chain (a party's
@@ -215,8 +173,13 @@ def ledger_errors() -> Iterator[None]:
 
 
 def _operation(path: str, kinds: set[str], summary: str, *codes: str) -> None:
+    """A signed-command route: served by the lean path, described (and served, should a
+    request reach FastAPI's router) by this FastAPI route. Both call `submit`."""
+    taken = frozenset(kinds)
+    SIGNED_ROUTES[path] = taken
+
     async def endpoint(request: Request, city: str) -> Response:
-        return await submit(request, city, kinds)
+        return await submit(request, await request.body(), city, taken)
 
     endpoint.__name__ = "post_" + "_".join(sorted(kinds))
     router.add_api_route(

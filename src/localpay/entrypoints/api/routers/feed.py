@@ -20,11 +20,9 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from localpay.entrypoints.api.auth import allow
+from localpay.entrypoints.api.deps import ContainerDep, allow, known_city
 from localpay.entrypoints.api.problems import ApiProblem, responses
-from localpay.entrypoints.api.routers.reads import MAX_INTEGER
-from localpay.entrypoints.api.routers.transparency import TransactionOut
-from localpay.ledger.ports import Store
+from localpay.entrypoints.api.schemas import MAX_INTEGER, TransactionOut
 from localpay.services.identity import access
 from localpay.services.witness.protocol import (
     KEY_HEADER,
@@ -86,6 +84,7 @@ _encoder: Final = msgspec.json.Encoder()
 )
 def chain_feed(
     request: Request,
+    container: ContainerDep,
     city: str,
     from_height: Annotated[int, Query(ge=0, lt=MAX_HEIGHT, description="first block")] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_BLOCKS, description="most blocks")] = 100,
@@ -102,8 +101,7 @@ def chain_feed(
         Header(alias=SIGNATURE_HEADER, pattern=r"^[0-9a-f]{128}$", description="hex"),
     ] = None,
 ) -> Any:
-    container = request.app.state.container
-    store: Store = container.store
+    store = container.store
     signed = (witness_key, witness_time, witness_signature)
     name: str | None = None
     if any(v is not None for v in signed):
@@ -112,8 +110,7 @@ def chain_feed(
                 "unauthenticated",
                 f"a witness sends {KEY_HEADER}, {TIME_HEADER} and {SIGNATURE_HEADER} together",
             )
-        if not container.has_city(city):
-            raise ApiProblem("not_found", f"no city {city!r}")
+        known_city(container, city)
         try:
             name = check_feed_request(
                 store,
@@ -129,7 +126,7 @@ def chain_feed(
             raise ApiProblem(exc.code, exc.detail) from None
     else:
         allow(request, lambda p: access.reads_chain_contents(p, city))
-        if not container.has_city(city):
-            raise ApiProblem("not_found", f"no city {city!r}")
+        known_city(container, city)
+
     page = feed_page(store, city, from_height, limit, name)
     return Response(_encoder.encode(page), media_type="application/json")

@@ -8,7 +8,15 @@ from fastapi import APIRouter, Body, Request, Response
 from pydantic import BaseModel, Field
 
 from localpay.domain.errors import NotFound
-from localpay.entrypoints.api.auth import SESSION_COOKIE, allow, principal_of, require
+from localpay.entrypoints.api.auth import SESSION_COOKIE
+from localpay.entrypoints.api.deps import (
+    ContainerDep,
+    IdentityDep,
+    SignedIn,
+    allow,
+    known_city,
+    principal_of,
+)
 from localpay.entrypoints.api.problems import ApiProblem, responses
 from localpay.services.identity import access
 from localpay.services.identity.service import AuthError, Identity, Throttled, login_message
@@ -36,13 +44,10 @@ class NewApiKey(BaseModel):
     label: Annotated[str, Field(min_length=1, max_length=80)]
 
 
-def _identity(request: Request) -> Identity:
-    identity: Identity = request.app.state.container.identity
-    return identity
-
-
-def _session_response(request: Request, response: Response, token: str) -> dict[str, Any]:
-    principal = _identity(request).authenticate(token)
+def _session_response(
+    request: Request, identity: Identity, response: Response, token: str
+) -> dict[str, Any]:
+    principal = identity.authenticate(token)
     assert principal is not None
     secure = request.url.scheme == "https"
     response.set_cookie(SESSION_COOKIE, token, httponly=True, secure=secure, samesite="strict")
@@ -66,14 +71,16 @@ def _principal_json(p: Any) -> dict[str, Any]:
     summary="Sign in with user name, password and TOTP code",
     responses=responses("unauthenticated", "validation_failed", "rate_limited"),
 )
-def login(request: Request, response: Response, body: Login) -> dict[str, Any]:
+def login(
+    request: Request, identity: IdentityDep, response: Response, body: Login
+) -> dict[str, Any]:
     try:
-        token = _identity(request).login(body.city, body.username, body.password, body.totp)
+        token = identity.login(body.city, body.username, body.password, body.totp)
     except Throttled as exc:
         raise _throttled(exc) from None
     except AuthError as exc:
         raise ApiProblem("unauthenticated", str(exc)) from None
-    return _session_response(request, response, token)
+    return _session_response(request, identity, response, token)
 
 
 @router.post(
@@ -82,11 +89,10 @@ def login(request: Request, response: Response, body: Login) -> dict[str, Any]:
     summary="End this session",
     responses=responses("unauthenticated"),
 )
-def logout(request: Request) -> Response:
-    require(request)
+def logout(request: Request, identity: IdentityDep, _: SignedIn) -> Response:
     header = request.headers.get("authorization", "")
     token = header.partition(" ")[2].strip() or request.cookies.get(SESSION_COOKIE, "")
-    _identity(request).logout(token)
+    identity.logout(token)
     out = Response(status_code=204)
     out.delete_cookie(SESSION_COOKIE)
     return out
@@ -95,8 +101,8 @@ def logout(request: Request) -> Response:
 @router.get(
     "/v1/auth/me", summary="Who this token belongs to", responses=responses("unauthenticated")
 )
-def me(request: Request) -> dict[str, Any]:
-    return _principal_json(require(request))
+def me(principal: SignedIn) -> dict[str, Any]:
+    return _principal_json(principal)
 
 
 @router.post(
@@ -104,11 +110,10 @@ def me(request: Request) -> dict[str, Any]:
     summary="A one-time challenge for a citizen to sign with the wallet key",
     responses=responses("not_found", "rate_limited"),
 )
-def challenge(request: Request, city: str, wallet: str) -> dict[str, str]:
-    if not request.app.state.container.has_city(city):
-        raise ApiProblem("not_found", f"no city {city!r}")
+def challenge(container: ContainerDep, city: str, wallet: str) -> dict[str, str]:
+    known_city(container, city)
     try:
-        nonce = _identity(request).challenge(city, wallet)
+        nonce = container.identity.challenge(city, wallet)
     except NotFound as exc:  # no challenge is kept for a wallet that could never answer it
         raise ApiProblem("not_found", str(exc)) from None
     except Throttled as exc:
@@ -127,13 +132,18 @@ def _throttled(exc: Throttled) -> ApiProblem:
     responses=responses("unauthenticated", "validation_failed"),
 )
 def citizen_session(
-    request: Request, response: Response, city: str, wallet: str, body: CitizenLogin
+    request: Request,
+    identity: IdentityDep,
+    response: Response,
+    city: str,
+    wallet: str,
+    body: CitizenLogin,
 ) -> dict[str, Any]:
     try:
-        token = _identity(request).citizen_login(city, wallet, body.nonce, body.key, body.signature)
+        token = identity.citizen_login(city, wallet, body.nonce, body.key, body.signature)
     except AuthError as exc:
         raise ApiProblem("unauthenticated", str(exc)) from None
-    return _session_response(request, response, token)
+    return _session_response(request, identity, response, token)
 
 
 @router.get(
@@ -141,9 +151,11 @@ def citizen_session(
     summary="A merchant's API keys",
     responses=responses("unauthenticated", "forbidden", "not_found"),
 )
-def list_api_keys(request: Request, city: str, merchant: str) -> dict[str, Any]:
+def list_api_keys(
+    request: Request, identity: IdentityDep, city: str, merchant: str
+) -> dict[str, Any]:
     allow(request, lambda p: access.manages_api_keys(p, city, merchant))
-    return {"items": _identity(request).api_keys(city, merchant), "next": None}
+    return {"items": identity.api_keys(city, merchant), "next": None}
 
 
 @router.post(
@@ -154,13 +166,14 @@ def list_api_keys(request: Request, city: str, merchant: str) -> dict[str, Any]:
 )
 def create_api_key(
     request: Request,
+    identity: IdentityDep,
     response: Response,
     city: str,
     merchant: str,
     body: Annotated[NewApiKey, Body()],
 ) -> dict[str, str]:
     allow(request, lambda p: access.manages_api_keys(p, city, merchant))
-    key_id, key = _identity(request).issue_api_key(city, merchant, body.label)
+    key_id, key = identity.issue_api_key(city, merchant, body.label)
     response.headers["Cache-Control"] = "no-store"  # a secret: never cached, never replayed
     return {"id": key_id, "key": key}
 
@@ -171,9 +184,11 @@ def create_api_key(
     summary="Revoke an API key",
     responses=responses("unauthenticated", "forbidden", "not_found"),
 )
-def revoke_api_key(request: Request, city: str, merchant: str, key_id: str) -> Response:
+def revoke_api_key(
+    request: Request, identity: IdentityDep, city: str, merchant: str, key_id: str
+) -> Response:
     allow(request, lambda p: access.manages_api_keys(p, city, merchant))
-    if not _identity(request).revoke_api_key(city, merchant, key_id):
+    if not identity.revoke_api_key(city, merchant, key_id):
         raise ApiProblem("not_found", f"no active key {key_id!r}")
     return Response(status_code=204)
 

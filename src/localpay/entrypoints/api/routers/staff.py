@@ -13,14 +13,14 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field, StrictInt
 
 from localpay.domain import commands as c
-from localpay.entrypoints.api.auth import allow
+from localpay.entrypoints.api.deps import ProposalsDep, allow, ledgers_of, transparency_of
 from localpay.entrypoints.api.problems import ApiProblem, responses
 from localpay.entrypoints.api.routers.commands import ledger_errors, receipt_response
-from localpay.entrypoints.api.routers.reads import MAX_PAGE, decode_cursor, encode_cursor
+from localpay.entrypoints.api.schemas import DEFAULT_PAGE, Limit, decode_cursor, encode_cursor
 from localpay.ledger.signatures import sign_command
-from localpay.services.approvals.service import PROPOSABLE, ProposalError, Proposals, merchant_key
+from localpay.services.approvals.service import PROPOSABLE, ProposalError, merchant_key
 from localpay.services.cities.command_ids import derived_id
-from localpay.services.cities.ledgers import Ledgers, MissingKey
+from localpay.services.cities.ledgers import MissingKey
 from localpay.services.identity import access
 from localpay.services.identity.service import Principal
 
@@ -56,11 +56,6 @@ class StaffRefund(BaseModel):
 
 class Payout(BaseModel):
     amount: Won
-
-
-def _proposals(request: Request) -> Proposals:
-    proposals: Proposals = request.app.state.container.proposals
-    return proposals
 
 
 def _idempotency_key(request: Request) -> str:
@@ -99,10 +94,10 @@ _PROPOSAL_ERRORS = ("unauthenticated", "forbidden", "not_found", "validation_fai
     summary="Propose an administrative action; submitted once enough officials sign",
     responses=responses(*_PROPOSAL_ERRORS, "idempotency_key_reused", "unavailable"),
 )
-def propose(request: Request, city: str, body: Proposal) -> dict[str, Any]:
+def propose(request: Request, proposals: ProposalsDep, city: str, body: Proposal) -> dict[str, Any]:
     official = allow(request, lambda p: access.proposes(p, city))
     key = _idempotency_key(request)
-    return _decided(lambda: _proposals(request).propose(official, body.kind, body.params, key))
+    return _decided(lambda: proposals.propose(official, body.kind, body.params, key))
 
 
 @router.get(
@@ -113,13 +108,14 @@ def propose(request: Request, city: str, body: Proposal) -> dict[str, Any]:
 )
 def list_proposals(
     request: Request,
+    proposals: ProposalsDep,
     city: str,
     status: str | None = Query(None, pattern="^(pending|submitted|rejected)$"),
     cursor: str | None = None,
-    limit: int = Query(50, ge=1, le=MAX_PAGE),
+    limit: Limit = DEFAULT_PAGE,
 ) -> dict[str, Any]:
     allow(request, lambda p: access.reads_proposals(p, city))
-    items = _proposals(request).list(city, status, _decode_place(cursor), limit)
+    items = proposals.list(city, status, _decode_place(cursor), limit)
     last = items[-1] if len(items) == limit else None
     return {"items": items, "next": _encode_place(last) if last is not None else None}
 
@@ -145,9 +141,11 @@ def _decode_place(cursor: str | None) -> tuple[int, str] | None:
     summary="One proposal",
     responses=responses("unauthenticated", "forbidden", "not_found"),
 )
-def get_proposal(request: Request, city: str, proposal: str) -> dict[str, Any]:
+def get_proposal(
+    request: Request, proposals: ProposalsDep, city: str, proposal: str
+) -> dict[str, Any]:
     allow(request, lambda p: access.reads_proposals(p, city))
-    return _decided(lambda: _proposals(request).get(city, proposal))
+    return _decided(lambda: proposals.get(city, proposal))
 
 
 @router.post(
@@ -166,7 +164,11 @@ def get_proposal(request: Request, city: str, proposal: str) -> dict[str, Any]:
     ),
 )
 def approve(
-    request: Request, city: str, proposal: str, body: ApprovalIn | None = None
+    request: Request,
+    proposals: ProposalsDep,
+    city: str,
+    proposal: str,
+    body: ApprovalIn | None = None,
 ) -> dict[str, Any]:
     # Any official may sign here; the service lets only the maker (first, own key) or a
     # checker (after the maker) add a signature.
@@ -176,7 +178,7 @@ def approve(
         if body and body.signature
         else None
     )
-    return _decided(lambda: _proposals(request).approve(official, proposal, given))
+    return _decided(lambda: proposals.approve(official, proposal, given))
 
 
 @router.post(
@@ -186,13 +188,13 @@ def approve(
     summary="Reject a pending proposal",
     responses=responses(*_PROPOSAL_ERRORS, "proposal_decided"),
 )
-def reject(request: Request, city: str, proposal: str) -> dict[str, Any]:
+def reject(request: Request, proposals: ProposalsDep, city: str, proposal: str) -> dict[str, Any]:
     checker = allow(request, lambda p: access.approves(p, city))
-    return _decided(lambda: _proposals(request).reject(checker, proposal))
+    return _decided(lambda: proposals.reject(checker, proposal))
 
 
 def _merchant_command(request: Request, city: str, merchant: str, command: c.Command) -> Response:
-    ledgers: Ledgers = request.app.state.container.ledgers
+    ledgers = ledgers_of(request)
     try:
         key = merchant_key(ledgers, city, merchant)
     except MissingKey as exc:
@@ -206,7 +208,7 @@ def _merchant_command(request: Request, city: str, merchant: str, command: c.Com
     with ledger_errors():
         receipt = ledgers.execute(city, envelope)
     # Staff see their merchant's balance after a refund or payout, never a citizen's.
-    return receipt_response(request, city, receipt, viewer=merchant)
+    return receipt_response(transparency_of(request), city, receipt, viewer=merchant)
 
 
 def _staff_command_id(request: Request, staff: Principal, purpose: str) -> str:

@@ -8,26 +8,27 @@ the transaction itself, so it is visible to the same people as the transaction.
 
 from __future__ import annotations
 
-import threading
-from typing import Annotated, Any, Final
+from typing import Annotated, Any
 
-import msgspec
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from localpay.domain.commands import DecodeError, decode_envelope
 from localpay.domain.errors import NotFound
-from localpay.entrypoints.api.auth import allow
+from localpay.entrypoints.api.deps import allow, container_of, known_city, transparency_of
 from localpay.entrypoints.api.problems import ApiProblem, responses
-from localpay.entrypoints.api.routers.reads import (
+from localpay.entrypoints.api.schemas import (
+    DEFAULT_PAGE,
     MAX_INTEGER,
-    MAX_PAGE,
     Cursor,
+    Limit,
+    ReceiptOut,
+    Size,
     decode_cursor,
-    encode_cursor,
-    parties,
+    page,
 )
+from localpay.ledger import machine
 from localpay.services.identity import access
 from localpay.services.transparency.service import (
     InvalidCosignature,
@@ -40,35 +41,10 @@ from localpay.services.transparency.service import (
 
 router = APIRouter()
 
-#: Bound of a tree size a request may name (stores keep sizes in signed 64-bit integers).
-MAX_SIZE: Final = MAX_INTEGER
-
-Size = Annotated[int, Path(ge=1, lt=MAX_SIZE, description="a tree size")]
-
-_lock = threading.Lock()
-
-
-def service(request: Request) -> Transparency:
-    """The container's Transparency service; made (and started) on first use if the
-    container does not provide one."""
-    container = request.app.state.container
-    found: Transparency | None = getattr(container, "transparency", None)
-    if found is not None:
-        return found
-    state = request.app.state
-    with _lock:
-        found = getattr(state, "transparency", None)
-        if found is None:
-            found = Transparency(container.store, container.ledgers).start()
-            container.on_close(found.close)
-            state.transparency = found
-    return found
-
 
 def _city(request: Request, city: str) -> Transparency:
-    if not request.app.state.container.has_city(city):
-        raise ApiProblem("not_found", f"no city {city!r}")
-    return service(request)
+    known_city(container_of(request), city)
+    return transparency_of(request)
 
 
 # -- response schemas (documentation; the handlers return plain JSON) ---------------------------
@@ -118,37 +94,6 @@ class ConsistencyOut(BaseModel):
     proof: list[str] = Field(description="RFC 9162 consistency proof, hex hashes")
 
 
-class TransactionOut(BaseModel):
-    id: str
-    seq: int
-    height: int
-    kind: str
-    envelope: str = Field(description="the stored signed envelope, exact bytes as text")
-    result: str = Field(description="the recorded result, exact bytes as text")
-
-
-class WitnessOut(BaseModel):
-    name: str
-    key: str
-
-
-class ReceiptOut(BaseModel):
-    format: str = Field(description="localpay-receipt/v1")
-    city: str
-    origin: str = Field(description="the log's name: the checkpoint's first line")
-    operator_key: str = Field(description="the city's operator key (genesis), hex")
-    transaction: TransactionOut
-    leaf_index: int
-    leaf_hash: str = Field(description='SHA-256(0x00 || {"result":<result>,"tx":<envelope>})')
-    tree_size: int
-    checkpoint_height: int
-    inclusion_proof: list[str] = Field(description="RFC 9162 inclusion proof, hex hashes")
-    note: str = Field(description="the checkpoint of tree_size, with its cosignatures")
-    witnesses: list[WitnessOut] = Field(description="the current on-chain witness set")
-    quorum: int
-    final: bool
-
-
 def _ok(model: type[BaseModel], description: str = "OK") -> dict[str, Any]:
     return {"model": model, "description": description}
 
@@ -166,11 +111,11 @@ def list_checkpoints(
     request: Request,
     city: str,
     cursor: Cursor = None,
-    limit: int = Query(50, ge=1, le=MAX_PAGE),
+    limit: Limit = DEFAULT_PAGE,
 ) -> Any:
     svc = _city(request, city)
     items, nxt = svc.checkpoints(city, decode_cursor(cursor), limit)
-    return {"items": items, "next": encode_cursor(nxt) if nxt is not None else None}
+    return page(items, nxt)
 
 
 @router.get(
@@ -228,8 +173,8 @@ def cosign_checkpoint(request: Request, city: str, size: Size, body: Cosignature
 def consistency_proof(
     request: Request,
     city: str,
-    old: int = Query(ge=0, lt=MAX_SIZE, description="the older tree size"),
-    new: int = Query(ge=0, lt=MAX_SIZE, description="the newer tree size"),
+    old: int = Query(ge=0, lt=MAX_INTEGER, description="the older tree size"),
+    new: int = Query(ge=0, lt=MAX_INTEGER, description="the newer tree size"),
 ) -> Any:
     svc = _city(request, city)
     try:
@@ -264,7 +209,7 @@ def transaction_receipt(request: Request, city: str, tx_id: str) -> Any:
         _, command = decode_envelope(tx.envelope)
     except DecodeError:
         command = None
-    named = parties(msgspec.to_builtins(command)) if command is not None else set()
+    named = set(machine.accounts_of(command)) if command is not None else set()
     if not access.reads_transaction(principal, city, named):
         raise ApiProblem("not_found", "no such resource")  # never confirm it exists
     try:
