@@ -20,12 +20,16 @@ class Code(enum.StrEnum):
     # The id is spent by a different command: no receipt, no data (the id is bound to
     # the exact envelope it was first recorded with).
     ID_REUSED = "id_reused"
+    # A rotation to an operator key this server cannot sign with: recording it would
+    # leave the chain with no one able to seal its next block. Put the key in place first.
+    OPERATOR_KEY_UNAVAILABLE = "operator_key_unavailable"
     # Refused by the ledger, but no key the chain knows for this command signed it
     # (a stranger's key): anyone could send such junk, so it never takes chain space.
     UNKNOWN_SIGNER = "unknown_signer"
     # Recorded on the chain with the command: the id is spent.
     OK = "ok"
     CITY_EXISTS = "city_exists"
+    OPERATOR_SIGNATURE_MISSING = "operator_signature_missing"
     SIGNER_NOT_AUTHORIZED = "signer_not_authorized"
     APPROVALS_MISSING = "approvals_missing"
     ACCOUNT_NOT_FOUND = "account_not_found"
@@ -34,6 +38,8 @@ class Code(enum.StrEnum):
     PAYMENT_NOT_FOUND = "payment_not_found"
     INVALID_AMOUNT = "invalid_amount"
     INVALID_POLICY = "invalid_policy"
+    OPERATOR_KEY_MISMATCH = "operator_key_mismatch"
+    INVALID_OPERATOR_KEY = "invalid_operator_key"
     SAME_ACCOUNT = "same_account"
     EVIDENCE_MISSING = "evidence_missing"
     MERCHANT_NOT_ACTIVE = "merchant_not_active"
@@ -71,9 +77,11 @@ REASONS: dict[Code, str] = {
     Code.CITY_NOT_FOUND: "the city has no genesis yet: only its creation can come first",
     Code.SIGNATURE_INVALID: "a signature does not verify",
     Code.ID_REUSED: "this command id was already used by a different command",
+    Code.OPERATOR_KEY_UNAVAILABLE: "the server holds no private key for the new operator key",
     Code.UNKNOWN_SIGNER: "refused, and signed by no key this city knows for this command",
     Code.OK: "applied",
     Code.CITY_EXISTS: "the city already has a genesis",
+    Code.OPERATOR_SIGNATURE_MISSING: "the city's current operator key did not sign",
     Code.SIGNER_NOT_AUTHORIZED: "no signature from a key allowed to do this",
     Code.APPROVALS_MISSING: "fewer distinct officials signed than this action requires",
     Code.ACCOUNT_NOT_FOUND: "an account named by the command does not exist",
@@ -82,6 +90,10 @@ REASONS: dict[Code, str] = {
     Code.PAYMENT_NOT_FOUND: "the payment to refund does not exist at this merchant",
     Code.INVALID_AMOUNT: "the amount must be a whole number of won between 1 and the limit",
     Code.INVALID_POLICY: "the program policy is inconsistent",
+    Code.OPERATOR_KEY_MISMATCH: "the old key named is not the city's current operator key",
+    Code.INVALID_OPERATOR_KEY: (
+        "the new operator key is not a valid Ed25519 key, or was the city's operator key before"
+    ),
     Code.SAME_ACCOUNT: "source and destination are the same account",
     Code.EVIDENCE_MISSING: "a card (custodial) wallet's payment or gift needs its authorization",
     Code.MERCHANT_NOT_ACTIVE: "the merchant is not approved or is suspended",

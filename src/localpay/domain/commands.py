@@ -164,6 +164,15 @@ class Redeem(_Command, frozen=True, tag="redeem"):
     payout_ref: Reference
 
 
+class RotateOperator(_Command, frozen=True, tag="rotate_operator"):
+    """Hand the signing of blocks and checkpoints from the current operator key to a new
+    one, from the block after this one on. Signed by the current key (`old_key`, named so
+    the command is bound to one link of the chain of keys) and by the officials."""
+
+    old_key: PublicKeyHex
+    new_key: PublicKeyHex
+
+
 Command = (
     CreateCity
     | AppointOfficial
@@ -180,6 +189,7 @@ Command = (
     | Transfer
     | Expire
     | Redeem
+    | RotateOperator
 )
 
 #: Command types that officials sign; each needs `approvals[type]` distinct officials.
@@ -193,6 +203,8 @@ OFFICIAL_COMMANDS: Final = frozenset(
         "define_program",
         "mint",
         "credit",
+        # Also needs the current operator key's signature (ledger/machine.py).
+        "rotate_operator",
     }
 )
 

@@ -17,6 +17,7 @@ from localpay.domain.money import MAX_REVENUE, MAX_VALID_DAYS, valid_amount
 from localpay.domain.policy import check_policy, lot_expiry_ms
 from localpay.ledger import spending
 from localpay.ledger.results import OK, Result, rejected
+from localpay.ledger.rotation import operator_keys, valid_point
 from localpay.ledger.state import (
     MERCHANT_ACTIVE,
     MERCHANT_PENDING,
@@ -26,6 +27,7 @@ from localpay.ledger.state import (
     Merchant,
     Payment,
     Program,
+    Rotation,
     Wallet,
 )
 
@@ -72,8 +74,7 @@ def _known_signer(state: CityState, cmd: c.Command, signers: frozenset[str]) -> 
     """Did a key the chain knows in a role for this command sign it: the operator, an
     official, or a key of an account the command names? (A new wallet's own key is not
     known yet: it counts only when its opening succeeds.)"""
-    assert state.genesis is not None
-    if state.genesis.operator_key in signers or not signers.isdisjoint(state.authorities.officials):
+    if state.operator_key() in signers or not signers.isdisjoint(state.authorities.officials):
         return True
     for field in _PARTY_FIELDS[type(cmd)]:
         name = getattr(cmd, field)
@@ -117,8 +118,7 @@ def _approval_rules_fault(cmd: c.CreateCity) -> bool:
 
 
 def _is_official_or_operator(state: CityState, signers: frozenset[str]) -> bool:
-    assert state.genesis is not None
-    if state.genesis.operator_key in signers:
+    if state.operator_key() in signers:
         return True
     return not signers.isdisjoint(state.authorities.officials)
 
@@ -174,6 +174,26 @@ def _set_witnesses(
         return rejected(Code.INVALID_POLICY), NOTHING
     state.authorities.witnesses = {w.key: w.name for w in cmd.witnesses}
     state.authorities.quorum = cmd.quorum
+    return OK, ["o"]
+
+
+def _rotate_operator(
+    state: CityState, cmd: c.RotateOperator, signers: frozenset[str], now: int
+) -> Outcome:
+    # Both: the operator alone cannot hand the chain to a key of its choosing, nor can
+    # the officials take the signing of blocks away from the operator.
+    current = state.operator_key()
+    if current not in signers:
+        return rejected(Code.OPERATOR_SIGNATURE_MISSING), NOTHING
+    verdict = _official_verdict(state, "rotate_operator", signers)
+    if verdict is not Code.OK:
+        return rejected(verdict), NOTHING
+    if cmd.old_key != current:
+        return rejected(Code.OPERATOR_KEY_MISMATCH), NOTHING
+    # A retired key may be the stolen one: it never signs this chain again.
+    if cmd.new_key in operator_keys(state) or not valid_point(cmd.new_key):
+        return rejected(Code.INVALID_OPERATOR_KEY), NOTHING
+    state.authorities.rotations = [*state.authorities.rotations, Rotation(cmd.id, cmd.new_key)]
     return OK, ["o"]
 
 
@@ -446,4 +466,5 @@ _HANDLERS: dict[type, Callable[[CityState, Any, frozenset[str], int], Outcome]] 
     c.Transfer: _transfer,
     c.Expire: _expire,
     c.Redeem: _redeem,
+    c.RotateOperator: _rotate_operator,
 }

@@ -36,7 +36,7 @@ from localpay.domain.commands import (
     decode_envelope,
 )
 from localpay.domain.errors import Conflict
-from localpay.ledger import machine
+from localpay.ledger import machine, rotation
 from localpay.ledger.blocks import (
     BlockHeader,
     BlockRecord,
@@ -174,7 +174,7 @@ class Replayer:
         if genesis is None or genesis_hash is None:
             raise ChainError(f"the store holds blocks of {city!r} but no genesis")
         replayer.pins.check(city, genesis_hash, genesis.operator_key)
-        replayer.operator = nacl.signing.VerifyKey(bytes.fromhex(genesis.operator_key))
+        replayer._follow_rotation()  # the key the chain says signs its next block
         replayer.head = ChainHead.after(city, head, genesis_hash)
         replayer.seen = set(store.tx_ids(city))
         return replayer
@@ -210,6 +210,7 @@ class Replayer:
             leaves.append(merkle.leaf_hash(tx.leaf()))
         self._check_roots(header, leaves, where)
         self._check_checkpoint(block, header, where)
+        self._follow_rotation()
         self.head.height += 1
         self.head.prev = block.hash.hex()
         self.head.time_ms = header.time_ms
@@ -265,12 +266,30 @@ class Replayer:
         self.operator = nacl.signing.VerifyKey(bytes.fromhex(command.operator_key))
         self.head.origin = chain_origin(self.city, genesis_hash)
 
+    def _follow_rotation(self) -> None:
+        """From the block after a rotation on, its new key must sign (ledger/rotation.py)."""
+        current = self.state.operator_key()
+        if self.operator is None or bytes(self.operator).hex() != current:
+            self.operator = nacl.signing.VerifyKey(bytes.fromhex(current))
+
+    def _retired_signer(self, verifies: Callable[[bytes], bool]) -> str:
+        """' (signed by the retired operator key K, replaced by rotation R)' if a former
+        operator key is the one that signed: a stolen old key is named as such."""
+        for key in rotation.operator_keys(self.state)[:-1]:
+            if verifies(bytes.fromhex(key)):
+                return (
+                    f" (signed by the retired operator key {key}, replaced by rotation"
+                    f" {rotation.retired_by(self.state, key)})"
+                )
+        return ""
+
     def _check_signature(self, block: StoredBlock, where: str) -> None:
         assert self.operator is not None
         try:
             self.operator.verify(block.hash, block.signature)
         except (nacl.exceptions.BadSignatureError, ValueError):
-            raise ChainError(f"{where}: operator signature does not verify") from None
+            retired = self._retired_signer(lambda key: _verifies(key, block.hash, block.signature))
+            raise ChainError(f"{where}: operator signature does not verify{retired}") from None
 
     def _replay_tx(
         self,
@@ -343,7 +362,13 @@ class Replayer:
         if len(sigs) != 1 or not checkpoint.verify_note_signature(
             body, sigs[0], self.head.origin, key
         ):
-            raise ChainError(f"{where}: checkpoint not signed by the operator")
+            retired = ""
+            if len(sigs) == 1:
+                line, origin = sigs[0], self.head.origin
+                retired = self._retired_signer(
+                    lambda old: checkpoint.verify_note_signature(body, line, origin, old)
+                )
+            raise ChainError(f"{where}: checkpoint not signed by the operator{retired}")
 
     def compare_state(self, stored: Iterable[tuple[str, bytes]]) -> list[str]:
         """Differences between the stored state rows and the replayed state."""
@@ -357,3 +382,11 @@ class Replayer:
                 problems.append(f"state {key}: stored value differs from the replayed one")
         problems += [f"state {key}: missing from the store" for key in expected]
         return problems + self.state.check_invariants()
+
+
+def _verifies(key: bytes, message: bytes, signature: bytes) -> bool:
+    try:
+        nacl.signing.VerifyKey(key).verify(message, signature)
+    except (nacl.exceptions.BadSignatureError, ValueError):
+        return False
+    return True

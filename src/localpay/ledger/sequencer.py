@@ -49,6 +49,7 @@ from localpay.domain.commands import (
     CreateCity,
     DecodeError,
     Envelope,
+    RotateOperator,
     command_type,
     decode_envelope,
     encode_canonical,
@@ -126,6 +127,10 @@ class SequencerStopped(Unavailable):
 
 class ClockSkew(SequencerStopped):
     """The clock jumped, or lags the chain head: nothing was sealed; retry later."""
+
+
+class OperatorKeyMissing(SequencerStopped):
+    """The chain's current operator key is not in this server's key store."""
 
 
 class LookupFailed(Unavailable):
@@ -253,10 +258,16 @@ class Sequencer:
         max_block_txs: int = MAX_BLOCK_TXS,
         verify_batch: int = VERIFY_BATCH,
         max_clock_skew_ms: int | None = MAX_CLOCK_SKEW_MS,
+        operator_keys: Callable[[str], nacl.signing.SigningKey | None] | None = None,
     ) -> None:
+        """`operator` signs the genesis; `operator_keys` finds the private key of another
+        operator public key (rotate_operator), None if this server has none."""
         self.city = city
         self.store = store
+        # The key that signs the next block; switched after the block of a rotation.
         self.operator = operator
+        self._operator_keys = {bytes(operator.verify_key).hex(): operator}
+        self._lookup = operator_keys
         self.clock = clock
         self.max_clock_skew_ms = max_clock_skew_ms
         # (wall clock, boot clock) at the last block sealed, or at start: see _block_time.
@@ -318,7 +329,30 @@ class Sequencer:
             genesis_hash = stored_genesis_hash(self.store, self.city)
             assert genesis_hash is not None, "store has blocks but no genesis transaction"
             self.head = ChainHead.after(self.city, head, genesis_hash)
+            self.operator = self._current_signer()
         self._seen = set(self.store.tx_ids(self.city))
+
+    def _current_signer(self) -> nacl.signing.SigningKey:
+        """The key the chain says signs its next block: after a crash between a rotation's
+        commit and the switch to its key, the chain decides, not the memory of the switch."""
+        current = self.state.operator_key()
+        found = self._signer_of(current)
+        if found is None:
+            raise OperatorKeyMissing(
+                f"city {self.city!r} is signed by operator key {current} since its last"
+                " rotation, and this server holds no private key for it"
+            )
+        return found
+
+    def _signer_of(self, public_hex: str) -> nacl.signing.SigningKey | None:
+        """The private key of an operator public key, from memory or the key lookup (read
+        once: the key of a rotation is found before it is applied, so sealing never waits)."""
+        found = self._operator_keys.get(public_hex)
+        if found is None and self._lookup is not None:
+            found = self._lookup(public_hex)
+            if found is not None:
+                self._operator_keys[public_hex] = found
+        return found
 
     def stop(self, timeout: float = STOP_TIMEOUT_S) -> None:
         """Take no more commands, finish those already sequenced, and return within
@@ -490,6 +524,10 @@ class Sequencer:
             if self.state.genesis is None:
                 self._genesis(pending, command, signers, now)
                 continue
+            if isinstance(command, RotateOperator) and self._signer_of(command.new_key) is None:
+                code = Code.OPERATOR_KEY_UNAVAILABLE
+                _reject(pending, command.id, code, REASONS[code])
+                continue
             result, keys = machine.apply(self.state, command, signers, now)
             if not Code(result.code).recorded:  # a stranger's junk: answered, never stored
                 _reject(pending, command.id, result.code, REASONS[Code(result.code)])
@@ -530,6 +568,7 @@ class Sequencer:
             return
         changes = [(key, self.state.encode_entity(key)) for key in draft.touched]
         block = seal(self.head, now, draft.txs, changes, self.operator)
+        self.operator = self._signer_of(self.state.operator_key()) or self.operator
         for pending in draft.pending:
             pending.handed = True
         if not self._commits.put((block, draft.pending, draft.results)):

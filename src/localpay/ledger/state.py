@@ -88,12 +88,21 @@ class Payment(msgspec.Struct):
     draws: list[Draw]
 
 
+class Rotation(msgspec.Struct, frozen=True, array_like=True):
+    """One rotate_operator command that took effect: its id and the key it made current."""
+
+    id: str
+    key: str
+
+
 class Authorities(msgspec.Struct):
-    """Who may act for the city: officials' keys (key -> role) and the witnesses."""
+    """Who may act for the city: officials' keys (key -> role), the witnesses, and the
+    operator keys that followed the genesis key, oldest first (rotate_operator)."""
 
     officials: dict[str, str] = msgspec.field(default_factory=dict)
     witnesses: dict[str, str] = msgspec.field(default_factory=dict)  # key -> name
     quorum: int = 0
+    rotations: list[Rotation] = msgspec.field(default_factory=list)
 
 
 class Totals(msgspec.Struct):
@@ -118,6 +127,13 @@ class CityState:
         self.payments: dict[str, Payment] = {}
         self.totals = Totals()
         self.authorities = Authorities()
+
+    def operator_key(self) -> str:
+        """The key that signs the city's next block: the last rotation's, else the genesis'."""
+        if self.authorities.rotations:
+            return self.authorities.rotations[-1].key
+        assert self.genesis is not None
+        return self.genesis.operator_key
 
     # -- serialisation -------------------------------------------------------------
 

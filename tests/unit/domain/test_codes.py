@@ -11,9 +11,11 @@ PRECEDENCE = [
     "city_not_found",
     "signature_invalid",
     "id_reused",
+    "operator_key_unavailable",
     "unknown_signer",
     "ok",
     "city_exists",
+    "operator_signature_missing",
     "signer_not_authorized",
     "approvals_missing",
     "account_not_found",
@@ -22,6 +24,8 @@ PRECEDENCE = [
     "payment_not_found",
     "invalid_amount",
     "invalid_policy",
+    "operator_key_mismatch",
+    "invalid_operator_key",
     "same_account",
     "evidence_missing",
     "merchant_not_active",
@@ -48,6 +52,7 @@ PRE_SEQUENCING = {
     "city_not_found",
     "signature_invalid",
     "id_reused",
+    "operator_key_unavailable",
     "unknown_signer",
 }
 

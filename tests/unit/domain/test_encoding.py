@@ -531,6 +531,7 @@ ALL_COMMANDS: list[c.Command] = [
     c.Transfer(id=ID, city="gimpo", wallet="w-0000001", to="w-0000002", amount=1, evidence=""),
     c.Expire(id=ID, city="gimpo", wallet="w-0000001"),
     c.Redeem(id=ID, city="gimpo", merchant="m-00042", amount=1, payout_ref="bank-7"),
+    c.RotateOperator(id=ID, city="gimpo", old_key=PUBLIC, new_key="29" + "ac" * 31),
 ]
 
 

@@ -139,9 +139,11 @@ def test_the_result_codes_keep_their_documented_precedence() -> None:
         "city_not_found",
         "signature_invalid",
         "id_reused",
+        "operator_key_unavailable",
         "unknown_signer",
         "ok",
         "city_exists",
+        "operator_signature_missing",
         "signer_not_authorized",
         "approvals_missing",
         "account_not_found",
@@ -150,6 +152,8 @@ def test_the_result_codes_keep_their_documented_precedence() -> None:
         "payment_not_found",
         "invalid_amount",
         "invalid_policy",
+        "operator_key_mismatch",
+        "invalid_operator_key",
         "same_account",
         "evidence_missing",
         "merchant_not_active",
@@ -175,6 +179,33 @@ def test_the_result_codes_keep_their_documented_precedence() -> None:
         Code.CITY_NOT_FOUND,
         Code.SIGNATURE_INVALID,
         Code.ID_REUSED,
+        Code.OPERATOR_KEY_UNAVAILABLE,
         Code.UNKNOWN_SIGNER,
     ]
     assert set(REASONS) == set(Code)
+
+
+ROTATE_BODY = (
+    b'{"city":"gimpo","id":"ffeeddccbbaa99887766554433221100",'
+    b'"new_key":"29acbae141bccaf0b22e1a94d34d0bc7361e526d0bfe12c89794bc9322966dd7",'
+    b'"old_key":"03a107bff3ce10be1d70dd18e74bc09967e4d6309ba50d5f1ddc8664125531b8",'
+    b'"type":"rotate_operator"}'
+)
+ROTATE_SIG = (
+    "800f18754ac825d1bfdeb7aa4939fca6466461091b70d232a7f8f3fc97c3bea8"
+    "d0700f5c25fcb110540e648cd1be1e7f5414a4ccd5e5a4ca3d73090aeda22504"
+)
+
+
+def test_the_rotate_operator_vector_encodes_and_signs_exactly() -> None:
+    old, new = nacl.signing.SigningKey(SEED), nacl.signing.SigningKey(bytes(range(32, 64)))
+    command = c.RotateOperator(
+        id="ffeeddccbbaa99887766554433221100",
+        city="gimpo",
+        old_key=bytes(old.verify_key).hex(),
+        new_key=bytes(new.verify_key).hex(),
+    )
+    assert c.encode_canonical(command) == ROTATE_BODY
+    assert old.sign(c.signing_message(ROTATE_BODY)).signature.hex() == ROTATE_SIG
+    envelope, decoded = c.decode_envelope(sign_command(command, [old]))
+    assert decoded == command and bytes(envelope.body) == ROTATE_BODY

@@ -100,6 +100,7 @@ class Ledgers:
             self.clock,
             self.verifier,
             max_clock_skew_ms=self.max_clock_skew_ms,
+            operator_keys=lambda public: self.operator_keys(city).get(public),
         )
         seq.observers.extend(self.observers)
         seq.start()
@@ -125,10 +126,21 @@ class Ledgers:
         try:
             return self.keys.load(city, OPERATOR)
         except KeyError:
+            # After a rotation the genesis key may be destroyed: the sequencer signs with
+            # the key the chain names (operator_keys), or refuses to start, naming it.
+            if rotated := list(self.operator_keys(city).values()):
+                return rotated[0]
             raise MissingKey(
                 f"no operator key for city {city!r}: is --keys / LOCALPAY_KEYS "
                 "the folder this city was created with?"
             ) from None
+
+    def operator_keys(self, city: str) -> dict[str, nacl.signing.SigningKey]:
+        """The city's operator keys in the key store by public key (hex): the genesis key
+        `operator` and each rotation's `operator-<n>` (services/cities/officials.py)."""
+        names = self.keys.names(city)
+        found = [self.keys.load(city, n) for n in names if n.partition("-")[0] == OPERATOR]
+        return {bytes(key.verify_key).hex(): key for key in found}
 
     def submit(self, city: str, data: bytes) -> Ticket[Receipt]:
         return self.sequencer(city).submit(data)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Final
 
+import msgspec
 import nacl.signing
 
 from localpay.domain.commands import (
@@ -12,13 +13,15 @@ from localpay.domain.commands import (
     Command,
     CreateCity,
     Official,
+    RotateOperator,
     approvals_needed,
     command_type,
 )
-from localpay.domain.errors import Conflict
+from localpay.domain.errors import Conflict, NotFound
 from localpay.ledger.sequencer import Receipt
 from localpay.ledger.signatures import public_key_hex, sign_command
-from localpay.services.cities.ledgers import OPERATOR, Keys, Ledgers, new_id
+from localpay.services.cities.command_ids import derived_id
+from localpay.services.cities.ledgers import OPERATOR, Keys, Ledgers, MissingKey, new_id
 
 #: The officials a new city starts with: one makes, a different one checks.
 DEFAULT_OFFICIALS: Final = ("maker", "checker")
@@ -89,3 +92,46 @@ class OfficialSigner:
             return sign_command(command, [self.operator])
         needed = approvals_needed(self.approvals, kind)
         return sign_command(command, self.keys[:needed])
+
+
+class OperatorRotation(msgspec.Struct, frozen=True):
+    """What `rotate_operator` did: the ledger's answer and the keys on either side."""
+
+    receipt: Receipt
+    old_key: str
+    new_key: str
+    key_name: str  # the new key's file in the key store
+
+
+def rotate_operator(ledgers: Ledgers, city: str) -> OperatorRotation:
+    """Rotate the city's operator key to a new one made here, signed by the current
+    operator key and by as many officials as the city requires, both held by this server.
+
+    The new key is in the key store (`operator-<n>`, the n-th key after the genesis key
+    `operator`) before the command is submitted: the sequencer refuses a rotation to a key
+    it cannot sign with, and after a restart signs with whichever key the chain names.
+    Running again after a crash before the submit reuses `operator-<n>`, and the same
+    old and new key give the same command id, so a lost answer is asked again, never
+    applied twice."""
+    state = ledgers.sequencer(city).state
+    if state.genesis is None:
+        raise NotFound(f"city {city!r} does not exist in this store")
+    old_key = state.operator_key()
+    operator = ledgers.operator_keys(city).get(old_key)
+    if operator is None:
+        raise MissingKey(
+            f"this server holds no private key for {city!r}'s current operator key {old_key}"
+        )
+    key_name = f"{OPERATOR}-{len(state.authorities.rotations) + 1}"
+    new_key = public_key_hex(ledgers.keys.get_or_create(city, key_name))
+    command = RotateOperator(
+        id=derived_id(city, OPERATOR, "rotate_operator", f"{old_key}>{new_key}"),
+        city=city,
+        old_key=old_key,
+        new_key=new_key,
+    )
+    needed = approvals_needed(state.genesis.approvals, "rotate_operator")
+    signers = [operator, *official_keys(ledgers.keys, city)[:needed]]
+    return OperatorRotation(
+        ledgers.execute(city, sign_command(command, signers)), old_key, new_key, key_name
+    )

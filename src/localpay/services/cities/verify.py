@@ -15,6 +15,7 @@ from localpay.ledger.ports import Store, StoredBlock
 from localpay.ledger.readahead import prepared_blocks
 from localpay.ledger.replay import ChainError, PinMismatch, Pins, Replayer
 from localpay.ledger.signatures import EnvelopeChecker
+from localpay.ledger.state import Authorities
 
 #: From this many transactions on, verify checks signatures in worker processes:
 #: starting them (~0.3 s) costs what checking ~5,000 signatures on this thread does.
@@ -37,8 +38,11 @@ class ChainIdentity(msgspec.Struct, frozen=True):
     city: str
     name: str
     genesis_hash: str  # SHA-256 of the stored create_city envelope (hex)
-    operator_key: str
+    operator_key: str  # the genesis key: what a verifier pins (`--operator-key`)
     origin: str  # the log's origin line: localpay.city/<city>/<genesis hash>
+    # The key that signs new blocks: the genesis key's successor after rotate_operator
+    # commands, which verify follows from the pinned genesis key.
+    current_operator_key: str = ""
 
 
 def chain_identity(store: Store, city: str) -> ChainIdentity | None:
@@ -49,8 +53,15 @@ def chain_identity(store: Store, city: str) -> ChainIdentity | None:
     if genesis_hash is None or raw is None:
         return None
     genesis = msgspec.json.decode(raw, type=CreateCity)
+    found = store.state_value(city, "o")
+    rotations = msgspec.json.decode(found, type=Authorities).rotations if found else []
     return ChainIdentity(
-        city, genesis.name, genesis_hash, genesis.operator_key, chain_origin(city, genesis_hash)
+        city,
+        genesis.name,
+        genesis_hash,
+        genesis.operator_key,
+        chain_origin(city, genesis_hash),
+        rotations[-1].key if rotations else genesis.operator_key,
     )
 
 
