@@ -49,7 +49,9 @@ from localpay.services.cities.ledgers import Ledgers, MissingKey
 from localpay.services.identity.service import Principal
 
 #: Kinds an official may propose through the API.
-PROPOSABLE: Final = OFFICIAL_COMMANDS | {"expire"}
+#: Not rotate_operator: it needs the operator key's signature beside the officials', which
+#: a proposal does not collect (`localpay operator rotate` signs with both).
+PROPOSABLE: Final = (OFFICIAL_COMMANDS - {"rotate_operator"}) | {"expire"}
 CHECKER_ROLE: Final = "city_checker"
 
 
