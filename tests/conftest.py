@@ -10,37 +10,31 @@ a fresh empty store, once on SQLite and once on PostgreSQL; ``store`` opens it.
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
+import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from localpay.adapters.keystore import KeyStore
+from localpay.adapters.secrets import ENV_FILE, ENV_KEY, master_key_from_environment
 from localpay.bootstrap import open_store
 from localpay.ledger.ports import Store
 from localpay.testing.builders import DemoChain
-from localpay.testing.postgres import PgServer, pg_bindir
+from localpay.testing.postgres import PgServer, running_server
+
+# Secrets at rest are sealed under a master key: the tests' own, in the environment, so
+# that every key store and identity service, and the CLI run in subprocesses, find it.
+os.environ[ENV_KEY] = f"v1:{secrets.token_hex(32)}"
+os.environ.pop(ENV_FILE, None)
 
 
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[PgServer]:
     """This pytest process's own PostgreSQL server, started on first use."""
-    bindir = pg_bindir()
     worker_id = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    if os.geteuid() == 0 and shutil.which("runuser") is None:
-        pytest.fail("running as root needs runuser (util-linux) to start PostgreSQL")
-    root = Path(tempfile.mkdtemp(prefix=f"localpay-pg-{worker_id}-"))
-    server = PgServer(bindir=bindir, root=root)
-    try:
-        server._chown(root)
-        server.initdb()
-        server.start()
+    with running_server(f"localpay-pg-{worker_id}-") as server:
         yield server
-    finally:
-        server.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture
@@ -76,8 +70,9 @@ def store(store_url: str) -> Iterator[Store]:
 
 @pytest.fixture
 def keys(tmp_path: Path) -> KeyStore:
-    """Key files for the test, in its own directory (never ./data)."""
-    return KeyStore(tmp_path / "keys")
+    """Key files for the test, in its own directory (never ./data), sealed under the
+    tests' master key."""
+    return KeyStore(tmp_path / "keys", master_key_from_environment())
 
 
 DEMO_CITY = "gimpo"

@@ -11,8 +11,10 @@ import argon2
 
 from localpay.adapters.keystore import KeyStore
 from localpay.adapters.runtime import settle_heap
+from localpay.adapters.secrets import MasterKey, Sealer, master_key_from_environment
 from localpay.adapters.sql.approvals import SqlProposalRepository
 from localpay.adapters.sql.idempotency import SqlIdempotencyRepository
+from localpay.adapters.sql.identity import SqlIdentityRepository
 from localpay.adapters.sql.runner import SqlStore
 from localpay.adapters.sql.sqlite import SQLiteStore
 from localpay.ledger.ports import StoreError
@@ -20,7 +22,7 @@ from localpay.services.approvals.service import Proposals
 from localpay.services.cities.ledgers import Ledgers
 from localpay.services.cities.supervision import Backoff, Supervisor, reason_of
 from localpay.services.history.service import HistoryIndexer
-from localpay.services.identity.service import Identity
+from localpay.services.identity.service import Identity, LoginLimits
 from localpay.services.transparency.service import Transparency
 
 DEFAULT_DB = "sqlite:///data/localpay.db"
@@ -55,8 +57,34 @@ def keys_root(url: str, explicit: str | None = None) -> Path:
     return Path("data") / f"keys-{host}"
 
 
-def open_keys(url: str, explicit: str | None = None) -> KeyStore:
-    return KeyStore(keys_root(url, explicit))
+def data_folder(url: str) -> Path:
+    """The folder of a SQLite store's file, else ./data: no master key may live in it."""
+    if url.startswith("sqlite:///"):
+        return Path(url.removeprefix("sqlite:///")).parent
+    return Path("data")
+
+
+def master_key(url: str, keys: str | None = None, file: str | None = None) -> MasterKey:
+    """The master key (--master-key file, LOCALPAY_MASTER_KEY_FILE, LOCALPAY_MASTER_KEY or
+    the default file), refused if its file lies in the data or key folder."""
+    return master_key_from_environment(file, forbidden=(keys_root(url, keys), data_folder(url)))
+
+
+def open_keys(url: str, explicit: str | None = None, master_file: str | None = None) -> KeyStore:
+    return KeyStore(keys_root(url, explicit), master_key(url, explicit, master_file))
+
+
+def open_identity(
+    store: SqlStore,
+    clock: Callable[[], int],
+    hasher: argon2.PasswordHasher | None = None,
+    limits: LoginLimits | None = None,
+    master: Sealer | None = None,
+) -> Identity:
+    """The identity service over the store's identity tables, TOTP sealed under `master`
+    (else the master key of the environment)."""
+    records = SqlIdentityRepository(store, master or master_key_from_environment())
+    return Identity(records, store, clock, hasher, limits)
 
 
 class Container:
@@ -68,17 +96,28 @@ class Container:
         keys: str | None = None,
         hasher: argon2.PasswordHasher | None = None,
         backoff: Backoff | None = None,
+        master_file: str | None = None,
     ) -> None:
         from localpay.adapters.clock import now_ms  # noqa: PLC0415
 
         self.url = url
         self.clock = now_ms
         self._closers: list[Callable[[], None]] = []
+        # Before the store: a missing or wrong master key fails the start, naming it.
+        self.master = master_key(url, keys, master_file)
+        self.keys = KeyStore(keys_root(url, keys), self.master)
+        self.keys.check()
         self.store = open_store(url)
-        self.keys = open_keys(url, keys)
+        records = SqlIdentityRepository(self.store, self.master)
+        try:
+            records.check_totp()
+            records.seal_plain_totp()
+        except BaseException:
+            self.store.close()
+            raise
         self.ledgers = Ledgers(self.store, self.keys, now_ms)
         self.supervisor = Supervisor(self.ledgers, backoff)
-        self.identity = Identity(self.store, now_ms, hasher)
+        self.identity = Identity(records, self.store, now_ms, hasher)
         self.proposals = Proposals(SqlProposalRepository(self.store), self.ledgers, now_ms)
         self.idempotency = SqlIdempotencyRepository(self.store)
         self._cities = set(self.store.cities())

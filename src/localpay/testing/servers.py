@@ -17,7 +17,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from localpay.adapters.keystore import KeyStore
-from localpay.bootstrap import Container, open_store
+from localpay.bootstrap import Container, open_identity, open_store
 from localpay.domain import commands as c
 from localpay.entrypoints.api.app import create_app
 from localpay.entrypoints.api.middleware.ratelimit import Limits
@@ -25,7 +25,6 @@ from localpay.entrypoints.api.telemetry import configure_logging
 from localpay.ledger.signatures import sign_command
 from localpay.services.cities.ledgers import Ledgers, new_id
 from localpay.services.cities.officials import OfficialSigner
-from localpay.services.identity.service import Identity
 from localpay.sim.demo import DEMO_PASSWORD, DEMO_SECRET, SimClock, demo_users, derived_key
 
 CITIES = ("gimpo", "yangju")
@@ -93,7 +92,7 @@ def seed(url: str, keys: Path) -> None:
         ):
             assert ledgers.execute(city, signer.sign(command)).ok
     ledgers.close()
-    identity = Identity(store, lambda: int(time.time() * 1000), FAST_HASHER)
+    identity = open_identity(store, lambda: int(time.time() * 1000), FAST_HASHER)
     for city in CITIES:
         demo_users(identity, city)
     identity.create_user("*", "operator_admin", "root", DEMO_PASSWORD)

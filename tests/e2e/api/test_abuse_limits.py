@@ -20,7 +20,7 @@ import httpx
 import pyotp
 import pytest
 
-from localpay.bootstrap import open_store
+from localpay.bootstrap import open_identity, open_store
 from localpay.entrypoints.api.middleware.idempotency import MAX_BODY_BYTES
 from localpay.services.identity.service import Identity, LoginLimits
 from localpay.testing.servers import FAST_HASHER, World, live_server, problem_code, seeded_store
@@ -148,7 +148,7 @@ def test_a_challenge_for_a_wallet_that_does_not_exist_is_refused_and_not_kept(
 
 def _identity(world: World) -> tuple[Identity, object]:
     store = open_store(world.url)  # type: ignore[attr-defined]
-    return Identity(store, lambda: int(time.time() * 1000), FAST_HASHER), store
+    return open_identity(store, lambda: int(time.time() * 1000), FAST_HASHER), store
 
 
 def _login(

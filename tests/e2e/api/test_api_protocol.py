@@ -17,11 +17,10 @@ import pyotp
 import pytest
 
 from localpay.adapters.keystore import KeyStore
-from localpay.bootstrap import open_store
+from localpay.bootstrap import open_identity, open_store
 from localpay.domain import commands as c
 from localpay.entrypoints.api.middleware.ratelimit import Limits
 from localpay.ledger.signatures import sign_command
-from localpay.services.identity.service import Identity
 from localpay.services.transparency.service import verify_receipt
 from localpay.sim.demo import DEMO_SECRET, derived_key
 from localpay.testing.servers import (
@@ -171,7 +170,7 @@ def test_wrong_password_and_unknown_user_get_the_same_answer(world: World) -> No
 
 def test_totp_is_required_once_enrolled(world: World) -> None:
     store = open_store(world.url)  # type: ignore[attr-defined]
-    identity = Identity(store, lambda: int(time.time() * 1000), FAST_HASHER)
+    identity = open_identity(store, lambda: int(time.time() * 1000), FAST_HASHER)
     user = identity.create_user("gimpo", "city_auditor", "totp-user", "long-enough-pass")
     secret = identity.enroll_totp(user.id)
     store.close()

@@ -13,9 +13,8 @@ from pathlib import Path
 import pytest
 
 from localpay.adapters.keystore import KeyStore
-from localpay.bootstrap import Container
+from localpay.bootstrap import Container, open_identity
 from localpay.domain.commands import signing_message
-from localpay.services.identity.service import Identity
 from localpay.sim.demo import DEMO_PASSWORD, demo_checker
 from localpay.testing.servers import FAST_HASHER, World, live_container, problem_code, seeded_store
 
@@ -40,7 +39,7 @@ def world(
 
 
 def demo_checker_self(container: Container, public_hex: str) -> None:
-    identity = Identity(container.store, container.clock, FAST_HASHER)
+    identity = open_identity(container.store, container.clock, FAST_HASHER)
     store_users = container.store.sql("SELECT username FROM principals WHERE city = ?", (CITY,))
     assert ("checker",) in [tuple(r) for r in store_users]  # the seed's custodial checker
     container.store.sql("DELETE FROM principals WHERE city = ? AND username = ?", (CITY, "checker"))

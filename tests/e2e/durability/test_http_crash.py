@@ -26,14 +26,13 @@ import msgspec
 import pytest
 
 from localpay.adapters.keystore import KeyStore
-from localpay.bootstrap import open_store
+from localpay.bootstrap import open_identity, open_store
 from localpay.client import ApiError, Client, new_id
 from localpay.domain import commands as c
 from localpay.ledger.ports import Store
 from localpay.ledger.state import Wallet
 from localpay.services.cities.ledgers import Ledgers
 from localpay.services.cities.verify import verify_city
-from localpay.services.identity.service import Identity
 from localpay.sim.bench import LOT_AMOUNT, LOTS_PER_WALLET, BenchCity
 from localpay.sim.http_bench import Server
 
@@ -70,7 +69,7 @@ def _prepare(url: str, keys: KeyStore) -> tuple[list[bytes], BenchCity]:
         bench = BenchCity(ledgers, CITY)
         bench.set_up(wallets=WALLETS, merchants=MERCHANTS)
         payments = bench.payments(PAYMENTS)
-        Identity(store, _now_ms).create_user(CITY, "city_auditor", "auditor", AUDITOR_PASSWORD)
+        open_identity(store, _now_ms).create_user(CITY, "city_auditor", "auditor", AUDITOR_PASSWORD)
     finally:
         ledgers.close()  # the server takes the city's lease
         store.close()

@@ -42,7 +42,7 @@ import nacl.signing
 import pytest
 
 from localpay.adapters.keystore import KeyStore
-from localpay.bootstrap import open_store
+from localpay.bootstrap import open_identity, open_store
 from localpay.client import Client
 from localpay.domain import commands as c
 from localpay.ledger.blocks import decode_header
@@ -50,7 +50,6 @@ from localpay.ledger.chain import ChainHead, seal, stored_genesis_hash
 from localpay.services.cities.ledgers import Ledgers, new_id
 from localpay.services.cities.officials import OfficialSigner
 from localpay.services.cities.verify import verify_city
-from localpay.services.identity.service import Identity
 from localpay.services.transparency.service import Transparency, verify_receipt
 from localpay.services.witness.protocol import sign_feed_request
 from localpay.services.witness.service import (
@@ -276,7 +275,7 @@ def _build_city(db: Path, keys: Path, witness_pubs: list[str]) -> tuple[list[byt
         envelope = signer.sign(command)
         assert len(c.decode_envelope(envelope)[0].sigs) == 2  # maker and checker
         assert ledgers.execute(CITY, envelope).ok
-        Identity(store, _now_ms).create_user(CITY, "city_auditor", "auditor", AUDITOR_PASSWORD)
+        open_identity(store, _now_ms).create_user(CITY, "city_auditor", "auditor", AUDITOR_PASSWORD)
         payments = bench.payments(LOAD + 400)
         operator = genesis.operator_key
     finally:

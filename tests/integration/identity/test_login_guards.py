@@ -18,6 +18,7 @@ import pyotp
 import pytest
 
 from localpay.adapters.keystore import KeyStore
+from localpay.bootstrap import open_identity
 from localpay.domain.errors import NotFound
 from localpay.ledger.ports import Store
 from localpay.services.cities.ledgers import Ledgers
@@ -61,7 +62,7 @@ def _challenges(store: Store, wallet: str | None = None) -> int:
 
 
 def test_no_challenge_is_kept_for_a_wallet_that_does_not_exist(city: Store) -> None:
-    identity = Identity(city, Clock(), FAST)
+    identity = open_identity(city, Clock(), FAST)
     with pytest.raises(NotFound):
         identity.challenge(CITY, "w-9999999")
     with pytest.raises(NotFound):
@@ -74,7 +75,7 @@ def test_challenges_are_bounded_per_wallet_and_in_total_and_purged_once_expired(
 ) -> None:
     clock = Clock()
     limits = LoginLimits(challenges_per_wallet=2, challenges=3)
-    identity = Identity(city, clock, FAST, limits)
+    identity = open_identity(city, clock, FAST, limits)
     first = identity.challenge(CITY, "w-0000000")
     identity.challenge(CITY, "w-0000000")
     clock.now += 1
@@ -92,7 +93,7 @@ def test_challenges_are_bounded_per_wallet_and_in_total_and_purged_once_expired(
 
 
 def _user(store: Store, clock: Clock, name: str, limits: LoginLimits | None = None) -> Identity:
-    identity = Identity(store, clock, FAST, limits)
+    identity = open_identity(store, clock, FAST, limits)
     identity.create_user(CITY, "city_auditor", name, PASSWORD)
     return identity
 
@@ -161,7 +162,7 @@ def test_an_old_hash_still_verifies_and_is_rehashed_at_sign_in(store: Store) -> 
     clock = Clock()
     _user(store, clock, "old-hash")  # hashed with FAST's parameters
     newer = argon2.PasswordHasher(time_cost=2, memory_cost=16, parallelism=1)
-    identity = Identity(store, clock, newer)
+    identity = open_identity(store, clock, newer)
     assert identity.login(CITY, "old-hash", PASSWORD)
     stored = store.sql("SELECT password_hash FROM principals WHERE username = 'old-hash'")[0][0]
     assert not newer.check_needs_rehash(str(stored))
@@ -190,7 +191,7 @@ class _Counting(argon2.PasswordHasher):
 
 def test_password_checks_run_a_few_at_a_time(store: Store) -> None:
     hasher = _Counting()
-    identity = Identity(store, Clock(), hasher, LoginLimits(password_checks=3, attempts=100))
+    identity = open_identity(store, Clock(), hasher, LoginLimits(password_checks=3, attempts=100))
     identity.create_user(CITY, "city_auditor", "busy", PASSWORD)
     with ThreadPoolExecutor(12) as pool:
         tokens = list(pool.map(lambda _: identity.login(CITY, "busy", PASSWORD), range(12)))

@@ -23,8 +23,9 @@ from rich.console import Console
 from localpay import bootstrap
 from localpay.adapters.clock import now_ms
 from localpay.adapters.keystore import write_key_file
+from localpay.adapters.sql.runner import SqlStore
 from localpay.domain.errors import LocalpayError
-from localpay.ledger.ports import Store, StoreError
+from localpay.ledger.ports import StoreError
 from localpay.ledger.replay import Pins
 from localpay.services.cities.ledgers import Ledgers
 
@@ -59,6 +60,8 @@ CityOpt = Annotated[str, typer.Option("--city", help="City id, e.g. gimpo")]
 class Settings(msgspec.Struct):
     db: str
     keys: str | None
+    #: A master key file (--master-key / LOCALPAY_MASTER_KEY_FILE), else the environment's.
+    master_key: str | None = None
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -76,12 +79,21 @@ def main(
     keys: Annotated[
         str | None, typer.Option("--keys", envvar="LOCALPAY_KEYS", help="Folder of key files")
     ] = None,
+    master_key: Annotated[
+        str | None,
+        typer.Option(
+            "--master-key",
+            envvar="LOCALPAY_MASTER_KEY_FILE",
+            help="File of the master key that seals the secrets at rest (never beside the"
+            " data); else LOCALPAY_MASTER_KEY",
+        ),
+    ] = None,
 ) -> None:
-    ctx.obj = Settings(bootstrap.db_url(db), keys)
+    ctx.obj = Settings(bootstrap.db_url(db), keys, master_key)
 
 
 @contextmanager
-def opened(ctx: typer.Context) -> Iterator[Store]:
+def opened(ctx: typer.Context) -> Iterator[SqlStore]:
     settings: Settings = ctx.obj
     try:
         store = bootstrap.open_store(settings.db)
@@ -99,7 +111,8 @@ def opened(ctx: typer.Context) -> Iterator[Store]:
 def running(ctx: typer.Context, clock: Callable[[], int] = now_ms) -> Iterator[Ledgers]:
     settings: Settings = ctx.obj
     with opened(ctx) as store:
-        ledgers = Ledgers(store, bootstrap.open_keys(settings.db, settings.keys), clock)
+        keys = bootstrap.open_keys(settings.db, settings.keys, settings.master_key)
+        ledgers = Ledgers(store, keys, clock)
         try:
             yield ledgers
         finally:

@@ -11,6 +11,7 @@ import typer
 from localpay.entrypoints.cli import (
     accounts,
     cities,
+    keys,
     officials,
     operator,
     ops,
@@ -29,6 +30,7 @@ FEATURES = (
     sim,
     server,
     users,
+    keys,
     officials,
     operator,
     ops,

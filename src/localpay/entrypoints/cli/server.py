@@ -11,6 +11,12 @@ import typer
 
 from localpay import bootstrap
 from localpay.adapters.clock import now_ms
+from localpay.adapters.secrets import (
+    MasterKey,
+    MasterKeyMissing,
+    default_master_key_path,
+    write_master_key_file,
+)
 from localpay.entrypoints.cli.app import CityOpt, Settings, beside_store, err, fail, opened, out
 from localpay.entrypoints.cli.cities import verify
 from localpay.entrypoints.cli.sim import demo
@@ -31,9 +37,9 @@ def up(
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
 ) -> None:
     """`make run`: seed the demo city if the store has none, verify it, then serve it."""
-    from localpay.services.identity.service import Identity  # noqa: PLC0415
     from localpay.sim.demo import demo_checker, demo_users  # noqa: PLC0415
 
+    master = _demo_master_key(ctx)
     with opened(ctx) as store:
         present = city in store.cities()
     if not present:
@@ -43,9 +49,9 @@ def up(
         )
         demo(ctx, city=city, name="김포시", citizens=citizens, merchants=merchants, days=days)
     verify(ctx, city=city)
-    checker_key, checker_public = _hand_over_checker_key(ctx, city)
+    checker_key, checker_public = _hand_over_checker_key(ctx, city, master)
     with opened(ctx) as store:
-        identity = Identity(store, now_ms)
+        identity = bootstrap.open_identity(store, now_ms, master=master)
         demo_checker(identity, city, checker_public)
         logins = demo_users(identity, city)
     base = f"http://{host}:{port}"
@@ -64,11 +70,27 @@ def up(
         soft_wrap=True,
     )
     out.print("explore the chain: uv run localpay status --city gimpo · uv run localpay verify")
-    _print_witnesses(ctx, city, base)
+    _print_witnesses(ctx, city, base, master)
     serve(ctx, host=host, port=port, log_level="warning")
 
 
-def _hand_over_checker_key(ctx: typer.Context, city: str) -> tuple[Path, str]:
+def _demo_master_key(ctx: typer.Context) -> MasterKey:
+    """The master key given, else the default file (made now if missing, 0600, in the
+    user's configuration folder: never beside the data). Says where it is."""
+    settings: Settings = ctx.obj
+    try:
+        master = bootstrap.master_key(settings.db, settings.keys, settings.master_key)
+    except MasterKeyMissing:
+        path = default_master_key_path()
+        made = MasterKey.generate(1, f"the master key file {path}")
+        write_master_key_file(path, made)
+        out.print(f"made a demo master key in {path} (mode 0600; keep it away from the data)")
+        master = bootstrap.master_key(settings.db, settings.keys, settings.master_key)
+    out.print(f"secrets at rest are sealed under master key v{master.version} ({master.source})")
+    return master
+
+
+def _hand_over_checker_key(ctx: typer.Context, city: str, master: MasterKey) -> tuple[Path, str]:
     """Maker-checker means two people: the demo server keeps the maker's key (so the
     console can propose), and hands the checker's out of its key folder to where the
     checker keeps it (`officials/` beside the store), so no one place holds both."""
@@ -78,18 +100,27 @@ def _hand_over_checker_key(ctx: typer.Context, city: str) -> tuple[Path, str]:
     root = bootstrap.keys_root(settings.db, settings.keys)
     held = beside_store(settings) / "officials"
     destination = held / city / "checker.key"
-    public = KeyStore(root).hand_over(city, "official-checker", destination)
+    public = KeyStore(root, master).hand_over(city, "official-checker", destination)
     return destination, bytes(public).hex()
 
 
-def _print_witnesses(ctx: typer.Context, city: str, base: str) -> None:
-    """How to run the demo city's witnesses, each in its own terminal (docs/witnesses.md)."""
+def _print_witnesses(ctx: typer.Context, city: str, base: str, master: MasterKey) -> None:
+    """How to run the demo city's witnesses, each in its own terminal (docs/witnesses.md).
+    A witness's key is its own, not the server's: the demo hands each out of the key
+    folder to a plain file of its own (`witnesses/` beside the store), as --key reads it."""
+    from localpay.adapters.keystore import KeyStore  # noqa: PLC0415
     from localpay.services.cities.verify import chain_identity  # noqa: PLC0415
     from localpay.sim.demo import DEMO_WITNESSES  # noqa: PLC0415
 
     settings: Settings = ctx.obj
-    folder = bootstrap.keys_root(settings.db, settings.keys) / city
-    found = [(n, folder / f"{k}.key") for k, n in DEMO_WITNESSES if (folder / f"{k}.key").exists()]
+    keys = KeyStore(bootstrap.keys_root(settings.db, settings.keys), master)
+    held = beside_store(settings) / "witnesses" / city
+    found = []
+    for key_name, name in DEMO_WITNESSES:
+        own = held / f"{key_name}.key"
+        if key_name in keys.names(city) or own.exists():
+            keys.hand_over(city, key_name, own)
+            found.append((name, own))
     with opened(ctx) as opened_store:
         chain = chain_identity(opened_store, city)
     if not found or chain is None:
@@ -136,7 +167,7 @@ def serve(
     settings: Settings = ctx.obj
     metrics_token = _metrics_token()
     try:
-        container = bootstrap.Container(settings.db, settings.keys)
+        container = bootstrap.Container(settings.db, settings.keys, master_file=settings.master_key)
         container.start()
     except (StoreError, LeaseHeld, MissingKey) as exc:
         fail(str(exc))

@@ -40,7 +40,7 @@ def demo(
 
         clock = SimClock(0)
         settings: Settings = ctx.obj
-        keys = bootstrap.open_keys(settings.db, settings.keys)
+        keys = bootstrap.open_keys(settings.db, settings.keys, settings.master_key)
         ledgers = Ledgers(store, keys, clock, max_clock_skew_ms=None)  # simulated days
         clock.now_ms = start_time(ledgers, city, days, now_ms())
         started = time.perf_counter()

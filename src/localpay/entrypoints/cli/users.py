@@ -12,7 +12,7 @@ import typer
 from localpay import bootstrap
 from localpay.adapters.clock import now_ms
 from localpay.entrypoints.cli.app import Settings, fail, opened, out
-from localpay.services.identity.service import Identity, IdentityError
+from localpay.services.identity.service import IdentityError
 
 users = typer.Typer(help="People who sign in to the API", no_args_is_help=True)
 commands = typer.Typer()
@@ -58,7 +58,7 @@ def add(
     settings: Settings = ctx.obj
     password = _password(password_stdin)
     with opened(ctx) as store:
-        keys = bootstrap.open_keys(settings.db, settings.keys)
+        keys = bootstrap.open_keys(settings.db, settings.keys, settings.master_key)
         if official_key is None and role in ("city_maker", "city_checker"):
             # A new official gets a new key; it acts once officials appoint it on the chain.
             official_key = f"official-{username}"
@@ -74,7 +74,7 @@ def add(
                 fail("--official-key pub: takes the 64 hex digits of an Ed25519 public key")
         elif official_key is not None and official_key not in keys.names(city):
             fail(f"no key file {official_key!r} for city {city!r}")
-        identity = Identity(store, now_ms)
+        identity = bootstrap.open_identity(store, now_ms, master=keys.master)
         try:
             principal = identity.create_user(city, role, username, password, merchant, official_key)
         except IdentityError as exc:

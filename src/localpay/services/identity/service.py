@@ -4,7 +4,8 @@ Officials, merchant owners and cashiers, auditors and operator administrators si
 in with a password (argon2id) and, when enrolled, a TOTP code. Citizens have no
 password: they prove they hold their wallet's key by signing a one-time challenge.
 Merchant servers use scoped, revocable API keys. Every token and key is random,
-shown once, and stored only as its SHA-256: a copy of the tables opens nothing.
+shown once, and stored only as its SHA-256: a copy of the tables opens nothing. TOTP
+secrets are kept sealed under the master key by the repository (services/identity/ports).
 """
 
 from __future__ import annotations
@@ -25,8 +26,14 @@ import nacl.exceptions
 import pyotp
 
 from localpay.domain.errors import NotFound, Refused
-from localpay.ledger.ports import Store, StoreConflict
+
+# Re-exported: callers name roles and principals from the service.
+from localpay.domain.principals import CITY_STAFF as CITY_STAFF  # noqa: PLC0414
+from localpay.domain.principals import OFFICIAL_ROLES as OFFICIAL_ROLES  # noqa: PLC0414
+from localpay.domain.principals import Principal as Principal  # noqa: PLC0414
+from localpay.ledger.ports import Store
 from localpay.services.cities.inspect import wallet_keys
+from localpay.services.identity.ports import IdentityRepository
 
 ROLES: Final = (
     "citizen",
@@ -38,8 +45,6 @@ ROLES: Final = (
     "city_auditor",
     "operator_admin",
 )
-OFFICIAL_ROLES: Final = frozenset({"city_maker", "city_checker"})
-CITY_STAFF: Final = frozenset({"city_maker", "city_checker", "city_auditor"})
 MERCHANT_ROLES: Final = frozenset({"merchant_owner", "merchant_cashier", "merchant_api"})
 
 SESSION_TTL_MS: Final = 8 * 3600 * 1000  # a working day
@@ -87,31 +92,6 @@ class IdentityError(Refused, ValueError):
     """A request to create or change an identity is invalid; says why."""
 
 
-@dataclass(frozen=True)
-class Principal:
-    id: str
-    city: str
-    role: str
-    username: str | None = None
-    merchant: str | None = None
-    wallet: str | None = None
-    official_key: str | None = None
-
-    @property
-    def is_official(self) -> bool:
-        return self.role in OFFICIAL_ROLES
-
-    def staff_of(self, city: str) -> bool:
-        return self.role in CITY_STAFF and self.city == city
-
-
-_COLUMNS: Final = "id, city, role, username, merchant, wallet, official_key"
-
-
-def _principal(row: tuple[Any, ...]) -> Principal:
-    return Principal(*row)
-
-
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -122,14 +102,19 @@ def login_message(city: str, wallet: str, nonce: str) -> bytes:
 
 
 class Identity:
+    """`records` keep who may sign in; `chain` (the ledger's store) says which keys a
+    wallet has."""
+
     def __init__(
         self,
-        store: Store,
+        records: IdentityRepository,
+        chain: Store,
         clock: Callable[[], int],
         hasher: argon2.PasswordHasher | None = None,
         limits: LoginLimits | None = None,
     ) -> None:
-        self.store = store
+        self.records = records
+        self.chain = chain
         self.clock = clock
         self.hasher = hasher or password_hasher()
         self.limits = limits or LoginLimits()
@@ -162,36 +147,18 @@ class Identity:
         principal = Principal(
             f"u-{secrets.token_hex(8)}", city, role, username, merchant, None, official_key
         )
-        try:
-            self.store.sql(
-                "INSERT INTO principals (id, city, role, username, password_hash, merchant,"
-                " official_key, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    principal.id,
-                    city,
-                    role,
-                    username,
-                    self._hash(password),
-                    merchant,
-                    official_key,
-                    self.clock(),
-                ),
-            )
-        except StoreConflict:
-            raise IdentityError(f"user {username!r} already exists in {city!r}") from None
+        if not self.records.add_person(principal, self._hash(password), self.clock()):
+            raise IdentityError(f"user {username!r} already exists in {city!r}")
         return principal
 
     def enroll_totp(self, principal_id: str) -> str:
         """Turn on TOTP for a user; returns the base32 secret to put in an authenticator."""
         secret = pyotp.random_base32()
-        self.store.sql("UPDATE principals SET totp_secret = ? WHERE id = ?", (secret, principal_id))
+        self.records.set_totp_secret(principal_id, secret)
         return secret
 
     def principal(self, principal_id: str) -> Principal | None:
-        rows = self.store.sql(
-            f"SELECT {_COLUMNS} FROM principals WHERE id = ? AND disabled = 0", (principal_id,)
-        )
-        return _principal(rows[0]) if rows else None
+        return self.records.principal(principal_id)
 
     # -- sessions ----------------------------------------------------------------------------
 
@@ -199,28 +166,19 @@ class Identity:
         """A session token; AuthError if anything is wrong, Throttled after too many tries."""
         now = self.clock()
         self._count_attempt(city, username, now)
-        rows = self.store.sql(
-            "SELECT id, password_hash, totp_secret FROM principals"
-            " WHERE city = ? AND username = ? AND disabled = 0",
-            (city, username),
-        )
-        if not rows:
+        found = self.records.credentials(city, username)
+        if found is None:
             # Same work as a real check, so timing does not reveal which users exist.
             self._verify(self._dummy, password)
             raise AuthError(WRONG)
-        principal_id, password_hash, totp_secret = rows[0]
-        if not self._verify(password_hash, password):
+        principal_id, secret = found.principal_id, found.totp_secret
+        if not self._verify(found.password_hash, password):
             raise AuthError(WRONG)
-        if totp_secret and not (totp and self._use_totp(principal_id, totp_secret, totp, now)):
+        if secret and not (totp and self._use_totp(principal_id, secret, totp, now)):
             raise AuthError(WRONG)
-        self.store.sql(
-            "DELETE FROM login_attempts WHERE city = ? AND username = ?", (city, username)
-        )
-        if self.hasher.check_needs_rehash(password_hash):
-            self.store.sql(
-                "UPDATE principals SET password_hash = ? WHERE id = ?",
-                (self._hash(password), principal_id),
-            )
+        self.records.clear_attempts(city, username)
+        if self.hasher.check_needs_rehash(found.password_hash):
+            self.records.set_password_hash(principal_id, self._hash(password))
         return self._session(principal_id, SESSION_TTL_MS)
 
     def _count_attempt(self, city: str, username: str, now: int) -> None:
@@ -231,19 +189,7 @@ class Identity:
         so the answer never tells whether an account exists.
         """
         limits = self.limits
-        _, rows = self.store.sql_batch(
-            [
-                ("DELETE FROM login_attempts WHERE since_ms <= ?", (now - limits.window_ms,)),
-                (
-                    "INSERT INTO login_attempts (city, username, attempts, since_ms)"
-                    " VALUES (?, ?, 1, ?) ON CONFLICT (city, username)"
-                    " DO UPDATE SET attempts = login_attempts.attempts + 1"
-                    " RETURNING attempts, since_ms",
-                    (city, username, now),
-                ),
-            ]
-        )
-        attempts, since_ms = rows[0]
+        attempts, since_ms = self.records.count_attempt(city, username, now, limits.window_ms)
         if attempts > limits.attempts:
             wait_s = math.ceil((since_ms + limits.window_ms - now) / 1000)
             raise Throttled(
@@ -257,12 +203,7 @@ class Identity:
         current = now // 1000 // totp.interval
         for step in (current - 1, current, current + 1):
             if hmac.compare_digest(totp.generate_otp(step), code):
-                rows = self.store.sql(
-                    "UPDATE principals SET totp_last_step = ? WHERE id = ?"
-                    " AND (totp_last_step IS NULL OR totp_last_step < ?) RETURNING id",
-                    (step, principal_id, step),
-                )
-                return bool(rows)
+                return self.records.use_totp_step(principal_id, step)
         return False
 
     def _hash(self, password: str) -> str:
@@ -280,33 +221,18 @@ class Identity:
 
     def _session(self, principal_id: str, ttl_ms: int) -> str:
         token = "lps_" + secrets.token_urlsafe(32)
-        self.store.sql(
-            "INSERT INTO sessions (token_hash, principal, expires_ms) VALUES (?, ?, ?)",
-            (token_hash(token), principal_id, self.clock() + ttl_ms),
-        )
+        self.records.add_session(token_hash(token), principal_id, self.clock() + ttl_ms)
         return token
 
     def logout(self, token: str) -> None:
-        self.store.sql("DELETE FROM sessions WHERE token_hash = ?", (token_hash(token),))
+        self.records.drop_session(token_hash(token))
 
     def authenticate(self, token: str) -> Principal | None:
         """The principal behind a bearer token (session or API key), or None."""
         digest = token_hash(token)
         if token.startswith("lpk_"):
-            rows = self.store.sql(
-                f"SELECT {', '.join('p.' + c for c in _COLUMNS.split(', '))} FROM api_keys k"
-                " JOIN principals p ON p.id = k.principal"
-                " WHERE k.key_hash = ? AND k.revoked = 0 AND p.disabled = 0",
-                (digest,),
-            )
-        else:
-            rows = self.store.sql(
-                f"SELECT {', '.join('p.' + c for c in _COLUMNS.split(', '))} FROM sessions s"
-                " JOIN principals p ON p.id = s.principal"
-                " WHERE s.token_hash = ? AND s.expires_ms > ? AND p.disabled = 0",
-                (digest, self.clock()),
-            )
-        return _principal(rows[0]) if rows else None
+            return self.records.by_api_key(digest)
+        return self.records.by_session(digest, self.clock())
 
     # -- merchant API keys ----------------------------------------------------------------------
 
@@ -315,39 +241,16 @@ class Identity:
         machine = Principal(f"k-{secrets.token_hex(8)}", city, "merchant_api", None, merchant)
         key_id = secrets.token_hex(6)
         key = f"lpk_{key_id}_{secrets.token_urlsafe(32)}"
-        now = self.clock()
-        self.store.sql_batch(
-            [
-                (
-                    "INSERT INTO principals (id, city, role, merchant, created_ms)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    (machine.id, city, machine.role, merchant, now),
-                ),
-                (
-                    "INSERT INTO api_keys (id, key_hash, principal, label, created_ms)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    (key_id, token_hash(key), machine.id, label[:80], now),
-                ),
-            ]
-        )
+        self.records.add_api_key(machine, key_id, token_hash(key), label[:80], self.clock())
         return key_id, key
 
     def revoke_api_key(self, city: str, merchant: str, key_id: str) -> bool:
-        rows = self.store.sql(
-            "UPDATE api_keys SET revoked = 1 WHERE id = ? AND revoked = 0 AND principal IN"
-            " (SELECT id FROM principals WHERE city = ? AND merchant = ?) RETURNING id",
-            (key_id, city, merchant),
-        )
-        return bool(rows)
+        return self.records.revoke_api_key(city, merchant, key_id)
 
     def api_keys(self, city: str, merchant: str) -> list[dict[str, Any]]:
-        rows = self.store.sql(
-            "SELECT k.id, k.label, k.revoked, k.created_ms FROM api_keys k JOIN principals p"
-            " ON p.id = k.principal WHERE p.city = ? AND p.merchant = ? ORDER BY k.created_ms",
-            (city, merchant),
-        )
         return [
-            {"id": r[0], "label": r[1], "revoked": bool(r[2]), "created_ms": r[3]} for r in rows
+            {"id": k.id, "label": k.label, "revoked": k.revoked, "created_ms": k.created_ms}
+            for k in self.records.api_keys(city, merchant)
         ]
 
     # -- citizens ---------------------------------------------------------------------------------
@@ -355,28 +258,20 @@ class Identity:
     def challenge(self, city: str, wallet: str) -> str:
         """A nonce for the wallet to sign. NotFound for a wallet that does not exist (nothing
         is stored); Throttled when the table holds its bound of outstanding challenges."""
-        wallet_keys(self.store, city, wallet)
+        wallet_keys(self.chain, city, wallet)
         now, nonce, limits = self.clock(), secrets.token_hex(16), self.limits
-        *_, made = self.store.sql_batch(
-            [
-                ("DELETE FROM challenges WHERE expires_ms <= ?", (now,)),
-                # Room for this one: the wallet keeps only its newest challenges.
-                (
-                    "DELETE FROM challenges WHERE city = ? AND wallet = ? AND nonce NOT IN"
-                    " (SELECT nonce FROM challenges WHERE city = ? AND wallet = ?"
-                    " ORDER BY expires_ms DESC LIMIT ?)",
-                    (city, wallet, city, wallet, limits.challenges_per_wallet - 1),
-                ),
-                (
-                    "INSERT INTO challenges (nonce, city, wallet, expires_ms) SELECT ?, ?, ?, ?"
-                    " WHERE (SELECT count(*) FROM challenges) < ? RETURNING nonce",
-                    (nonce, city, wallet, now + CHALLENGE_TTL_MS, limits.challenges),
-                ),
-            ]
+        made = self.records.add_challenge(
+            nonce,
+            city,
+            wallet,
+            now,
+            now + CHALLENGE_TTL_MS,
+            limits.challenges_per_wallet,
+            limits.challenges,
         )
         if not made:
-            rows = self.store.sql("SELECT min(expires_ms) FROM challenges")
-            first = rows[0][0] if rows and rows[0][0] is not None else now + 1000
+            oldest = self.records.first_challenge_expiry()
+            first = oldest if oldest is not None else now + 1000
             raise Throttled(
                 "too many sign-ins under way; retry later", math.ceil((first - now) / 1000)
             )
@@ -384,15 +279,11 @@ class Identity:
 
     def citizen_login(self, city: str, wallet: str, nonce: str, key: str, signature: str) -> str:
         """A session for the wallet whose key signed login_message(city, wallet, nonce)."""
-        rows = self.store.sql(
-            "DELETE FROM challenges WHERE nonce = ? AND city = ? AND wallet = ? AND expires_ms > ?"
-            " RETURNING nonce",
-            (nonce, city, wallet, self.clock()),
-        )
-        if not rows:  # unknown, used or expired: each nonce signs in once
+        if not self.records.take_challenge(nonce, city, wallet, self.clock()):
+            # unknown, used or expired: each nonce signs in once
             raise AuthError("the challenge is unknown, used or expired")
         try:
-            if key not in wallet_keys(self.store, city, wallet):
+            if key not in wallet_keys(self.chain, city, wallet):
                 raise AuthError("that key does not belong to this wallet")
             nacl.bindings.crypto_sign_open(
                 bytes.fromhex(signature) + login_message(city, wallet, nonce), bytes.fromhex(key)
@@ -402,15 +293,9 @@ class Identity:
         return self._session(self._citizen(city, wallet), CITIZEN_SESSION_TTL_MS)
 
     def _citizen(self, city: str, wallet: str) -> str:
-        rows = self.store.sql(
-            "SELECT id FROM principals WHERE city = ? AND wallet = ?", (city, wallet)
-        )
-        if rows:
-            return str(rows[0][0])
+        known = self.records.citizen(city, wallet)
+        if known is not None:
+            return known
         principal_id = f"c-{os.urandom(8).hex()}"
-        self.store.sql(
-            "INSERT INTO principals (id, city, role, wallet, created_ms)"
-            " VALUES (?, ?, 'citizen', ?, ?)",
-            (principal_id, city, wallet, self.clock()),
-        )
+        self.records.add_citizen(principal_id, city, wallet, self.clock())
         return principal_id
