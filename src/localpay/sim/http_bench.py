@@ -364,9 +364,16 @@ def run_http_bench(
         "statuses": {str(k): v for k, v in sorted(generator.statuses.items())},
         "seconds": round(elapsed, 2),
         "client_cpu_s": round(client_cpu, 2),
-        "server_cpu_s": (
-            round(server_after - server_cpu, 2)
-            if server_cpu is not None and server_after is not None
+        "server_cpu_s": _spent(server_cpu, server_after),
+        # CPU the server spent per payment answered (all its threads): on one interpreter,
+        # its inverse bounds the rate however many cores the machine has.
+        "http_server_cpu_us_per_payment": (
+            round(spent * 1e6 / generator.ok)
+            if (spent := _spent(server_cpu, server_after)) is not None and generator.ok
             else None
         ),
     }
+
+
+def _spent(before: float | None, after: float | None) -> float | None:
+    return round(after - before, 2) if before is not None and after is not None else None

@@ -31,6 +31,8 @@ def test_the_http_benchmark_sends_payments_to_a_real_server(tmp_path: Path) -> N
     assert result["store"] == "sqlite" and result["connections"] == 8
     assert result["http_payments_per_s"] > 0
     assert 0 < result["http_p50_ms"] <= result["http_p99_ms"]
+    # server CPU per payment answered (Linux /proc): what bounds the rate on one interpreter
+    assert result["http_server_cpu_us_per_payment"] > 0
 
 
 @pytest.mark.slow
