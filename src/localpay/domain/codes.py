@@ -36,6 +36,7 @@ class Code(enum.StrEnum):
     ACCOUNT_EXISTS = "account_exists"
     PROGRAM_NOT_FOUND = "program_not_found"
     PAYMENT_NOT_FOUND = "payment_not_found"
+    REFUND_WINDOW_CLOSED = "refund_window_closed"
     INVALID_AMOUNT = "invalid_amount"
     INVALID_POLICY = "invalid_policy"
     OPERATOR_KEY_MISMATCH = "operator_key_mismatch"
@@ -88,6 +89,7 @@ REASONS: dict[Code, str] = {
     Code.ACCOUNT_EXISTS: "an account with this id already exists",
     Code.PROGRAM_NOT_FOUND: "the program does not exist",
     Code.PAYMENT_NOT_FOUND: "the payment to refund does not exist at this merchant",
+    Code.REFUND_WINDOW_CLOSED: "the payment is older than the city's refund window",
     Code.INVALID_AMOUNT: "the amount must be a whole number of won between 1 and the limit",
     Code.INVALID_POLICY: "the program policy is inconsistent",
     Code.OPERATOR_KEY_MISMATCH: "the old key named is not the city's current operator key",

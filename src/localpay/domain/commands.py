@@ -17,6 +17,7 @@ from typing import Annotated, Final
 import msgspec
 
 from localpay.domain.errors import Refused
+from localpay.domain.limits import REFUND_WINDOW_DAYS_MAX
 from localpay.domain.money import MAX_VALID_DAYS, Amount, Revenue
 from localpay.domain.policy import Label, Policy
 
@@ -54,8 +55,16 @@ class _Command(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag_fiel
     city: CityId
 
 
-class CreateCity(_Command, frozen=True, tag="create_city"):
-    """Genesis: the first and only command of block 0, signed by the operator key."""
+#: Days a payment may be refunded when the genesis names no window.
+DEFAULT_REFUND_WINDOW_DAYS: Final = 365
+
+
+class CreateCity(_Command, frozen=True, tag="create_city", omit_defaults=True):
+    """Genesis: the first and only command of block 0, signed by the operator key.
+
+    `refund_window_days` is the one field with a default, and it is omitted when it
+    has it (omit_defaults): a genesis made before the field existed is still the one
+    canonical encoding of its command, and decodes to the default window."""
 
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=80)]
     currency: Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}$")]
@@ -63,6 +72,9 @@ class CreateCity(_Command, frozen=True, tag="create_city"):
     officials: Annotated[list[Official], msgspec.Meta(min_length=1, max_length=64)]
     approvals: Annotated[dict[Label, ApprovalCount], msgspec.Meta(max_length=16)]
     default_valid_days: Annotated[int, msgspec.Meta(ge=1, le=MAX_VALID_DAYS)]
+    refund_window_days: Annotated[int, msgspec.Meta(ge=1, le=REFUND_WINDOW_DAYS_MAX)] = (
+        DEFAULT_REFUND_WINDOW_DAYS
+    )
 
 
 class AppointOfficial(_Command, frozen=True, tag="appoint_official"):

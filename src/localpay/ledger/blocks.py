@@ -67,6 +67,9 @@ class BlockRecord(msgspec.Struct, frozen=True):
     frontier: list[bytes]
     txs: list[TxRecord]
     state: list[tuple[str, bytes]]
+    # State keys the block removes, after its changes (payment records past their
+    # refund window: ledger/state.py).
+    retired: list[str] = []
 
 
 def encode_header(header: BlockHeader) -> bytes:

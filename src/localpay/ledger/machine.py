@@ -13,6 +13,7 @@ from typing import Any
 
 from localpay.domain import commands as c
 from localpay.domain.codes import Code
+from localpay.domain.limits import REFUND_WINDOW_DAYS_MAX
 from localpay.domain.money import MAX_REVENUE, MAX_VALID_DAYS, valid_amount
 from localpay.domain.policy import check_policy, lot_expiry_ms
 from localpay.ledger import spending
@@ -136,6 +137,8 @@ def _create_city(state: CityState, cmd: c.CreateCity, signers: frozenset[str], n
     if cmd.operator_key not in signers:
         return rejected(Code.SIGNER_NOT_AUTHORIZED), NOTHING
     if not 1 <= cmd.default_valid_days <= MAX_VALID_DAYS or _approval_rules_fault(cmd):
+        return rejected(Code.INVALID_POLICY), NOTHING
+    if not 1 <= cmd.refund_window_days <= REFUND_WINDOW_DAYS_MAX:
         return rejected(Code.INVALID_POLICY), NOTHING
     state.genesis = cmd
     state.authorities.officials = {o.key: o.role for o in cmd.officials}
@@ -352,7 +355,7 @@ def _pay(state: CityState, cmd: c.Pay, signers: frozenset[str], now: int) -> Out
         return rejected(plan), NOTHING
     draws = spending.take(wallet, plan, now)
     merchant.balance += cmd.amount
-    state.payments[cmd.id] = Payment(cmd.id, wallet.id, merchant.id, cmd.amount, 0, now, draws)
+    state.add_payment(Payment(cmd.id, wallet.id, merchant.id, cmd.amount, 0, now, draws))
     result = Result(
         code=Code.OK.value, lots=[(d.lot, d.amount) for d in draws], balance=wallet.balance()
     )
@@ -368,6 +371,8 @@ def _refund(state: CityState, cmd: c.Refund, signers: frozenset[str], now: int) 
     payment = state.payments.get(cmd.payment)
     if payment is None or payment.merchant != merchant.id:
         return rejected(Code.PAYMENT_NOT_FOUND), NOTHING
+    if not state.refundable(payment, now):
+        return rejected(Code.REFUND_WINDOW_CLOSED), NOTHING
     if not valid_amount(cmd.amount):
         return rejected(Code.INVALID_AMOUNT), NOTHING
     if cmd.amount > payment.amount - payment.refunded:

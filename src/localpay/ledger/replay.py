@@ -151,6 +151,7 @@ class Replayer:
         self.seen: set[str] = set()
         self.txs_replayed = 0
         self.touched: dict[str, None] = {}
+        self.retired: list[str] = []
 
     @classmethod
     def resume(
@@ -211,6 +212,8 @@ class Replayer:
         self._check_roots(header, leaves, where)
         self._check_checkpoint(block, header, where)
         self._follow_rotation()
+        # As the sequencer does at the end of each block it seals (ledger/state.py).
+        self.retired = self.state.retire_payments(header.time_ms)
         self.head.height += 1
         self.head.prev = block.hash.hex()
         self.head.time_ms = header.time_ms
@@ -228,6 +231,7 @@ class Replayer:
             list(self.head.log.hashes),
             list(txs),
             changes,
+            list(self.retired),
         )
 
     def _check_header(self, block: StoredBlock, where: str) -> BlockHeader:

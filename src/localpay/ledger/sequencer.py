@@ -66,6 +66,7 @@ from localpay.ledger.chain import (
 )
 from localpay.ledger.ports import Store
 from localpay.ledger.results import Result
+from localpay.ledger.seen import SeenIds
 from localpay.ledger.signatures import SignatureVerifier
 from localpay.ledger.state import CityState
 from localpay.ledger.tickets import Ticket
@@ -280,7 +281,11 @@ class Sequencer:
         self.verify_batch = verify_batch
         self.state = CityState(city)
         self.head = ChainHead.empty(city)
-        self._seen: set[str] = set()
+        # Every id applied, as a filter: "new" for certain, or "maybe" for the store's
+        # index to settle (ledger/seen.py); ids not yet durable are in _inflight.
+        self._seen = SeenIds()
+        #: "Maybe seen" answers the store settled: repeats, and the filter's false alarms.
+        self.id_lookups = 0
         # Ids sequenced but not yet durable -> their envelope and the futures of
         # duplicates waiting on them.
         self._inflight: dict[str, _Inflight] = {}
@@ -330,7 +335,7 @@ class Sequencer:
             assert genesis_hash is not None, "store has blocks but no genesis transaction"
             self.head = ChainHead.after(self.city, head, genesis_hash)
             self.operator = self._current_signer()
-        self._seen = set(self.store.tx_ids(self.city))
+        self._seen = SeenIds.of(self.store.tx_ids(self.city), expected=self.head.log.size)
 
     def _current_signer(self) -> nacl.signing.SigningKey:
         """The key the chain says signs its next block: after a crash between a rotation's
@@ -569,6 +574,9 @@ class Sequencer:
         changes = [(key, self.state.encode_entity(key)) for key in draft.touched]
         block = seal(self.head, now, draft.txs, changes, self.operator)
         self.operator = self._signer_of(self.state.operator_key()) or self.operator
+        # At every block's end, as every replay does: the same state on both sides.
+        if retired := self.state.retire_payments(now):
+            block = msgspec.structs.replace(block, retired=retired)
         for pending in draft.pending:
             pending.handed = True
         if not self._commits.put((block, draft.pending, draft.results)):
@@ -598,7 +606,8 @@ class Sequencer:
 
         Only the very same envelope is a repeat: an id is bound to the exact bytes it
         was first recorded with, so a different command under a used id (a bug, or
-        someone fishing for another party's receipt) gets `id_reused` and no data."""
+        someone fishing for another party's receipt) gets `id_reused` and no data.
+        False: the id was never applied (the filter's false alarm), sequence it."""
         assert pending.envelope is not None
         envelope = _stored_envelope(pending.envelope)
         with self._lock:
@@ -610,12 +619,16 @@ class Sequencer:
                     inflight.waiters.append(pending.future)
                     pending.handed = True
                 return True
+        self.id_lookups += 1
         try:
             original = self.store.find_tx(self.city, tx_id)
         except Exception as exc:  # the store is unwell: an answer, not a dead builder
             pending.future.set_exception(LookupFailed(f"duplicate lookup failed: {exc}"))
             return True
-        if original is None:  # its block failed to be written: this sequencer is dead
+        if original is None:
+            if self.failure is None:  # the filter's false alarm: a new id after all
+                return False
+            # Its block failed to be written (it left _inflight then): this one is dead.
             pending.future.set_exception(SequencerStopped("the original command was not written"))
             return True
         if original.envelope != envelope:

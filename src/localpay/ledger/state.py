@@ -4,10 +4,19 @@ Each entity serialises to one row of the store's state table under a stable key
 ("w:<wallet>", "m:<merchant>", "p:<program>", "x:<payment id>", "c" for city
 totals); the sequencer writes the entities a block touched in that block's
 database transaction, and verify compares them with a replay from genesis.
+
+Payment records do not stay for ever: a payment may be refunded during its city's
+refund window (genesis `refund_window_days`), and its record leaves the state
+`RETIRE_GRACE_MS` after the window closed (so a late refund is told why, with
+`refund_window_closed`, for a while). Retiring happens at the end of every block,
+with that block's time, on the sequencer and in every replay alike, so the stored
+state and a replayed one agree. A retired payment stays on the chain: its
+transaction is found by id and proved by receipt as before.
 """
 
 from __future__ import annotations
 
+import heapq
 from typing import Final
 
 import msgspec
@@ -110,6 +119,11 @@ class Totals(msgspec.Struct):
     burned: int = 0
 
 
+#: How long after its refund window closed a payment record stays in the state, so a
+#: late refund gets `refund_window_closed` rather than `payment_not_found`.
+RETIRE_GRACE_MS: Final = 30 * 86_400_000
+_DAY_MS: Final = 86_400_000
+
 MERCHANT_PENDING: Final = "pending"
 MERCHANT_ACTIVE: Final = "active"
 MERCHANT_SUSPENDED: Final = "suspended"
@@ -125,8 +139,38 @@ class CityState:
         self.merchants: dict[str, Merchant] = {}
         self.programs: dict[str, Program] = {}
         self.payments: dict[str, Payment] = {}
+        # (paid at, payment id) of every payment record, oldest first: what retires next.
+        self._payment_ages: list[tuple[int, str]] = []
         self.totals = Totals()
         self.authorities = Authorities()
+
+    # -- payment records -------------------------------------------------------------
+
+    def add_payment(self, payment: Payment) -> None:
+        self.payments[payment.id] = payment
+        heapq.heappush(self._payment_ages, (payment.at_ms, payment.id))
+
+    def refund_window_ms(self) -> int:
+        assert self.genesis is not None
+        return self.genesis.refund_window_days * _DAY_MS
+
+    def refundable(self, payment: Payment, now_ms: int) -> bool:
+        """Is `now_ms` still inside the payment's refund window?"""
+        return now_ms < payment.at_ms + self.refund_window_ms()
+
+    def retire_payments(self, now_ms: int) -> list[str]:
+        """Drop the payment records whose refund window closed more than the grace ago;
+        their state keys, oldest first. Called once at the end of every block."""
+        if self.genesis is None:
+            return []
+        ages = self._payment_ages
+        horizon = self.refund_window_ms() + RETIRE_GRACE_MS
+        retired = []
+        while ages and ages[0][0] + horizon <= now_ms:
+            _, ident = heapq.heappop(ages)
+            if self.payments.pop(ident, None) is not None:
+                retired.append(f"x:{ident}")
+        return retired
 
     def operator_key(self) -> str:
         """The key that signs the city's next block: the last rotation's, else the genesis'."""
@@ -178,7 +222,7 @@ class CityState:
             case "p":
                 self.programs[ident] = msgspec.json.decode(data, type=Program)
             case "x":
-                self.payments[ident] = msgspec.json.decode(data, type=Payment)
+                self.add_payment(msgspec.json.decode(data, type=Payment))
             case "c":
                 self.totals = msgspec.json.decode(data, type=Totals)
             case "o":

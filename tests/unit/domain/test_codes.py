@@ -22,6 +22,7 @@ PRECEDENCE = [
     "account_exists",
     "program_not_found",
     "payment_not_found",
+    "refund_window_closed",
     "invalid_amount",
     "invalid_policy",
     "operator_key_mismatch",

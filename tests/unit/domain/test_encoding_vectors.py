@@ -150,6 +150,7 @@ def test_the_result_codes_keep_their_documented_precedence() -> None:
         "account_exists",
         "program_not_found",
         "payment_not_found",
+        "refund_window_closed",
         "invalid_amount",
         "invalid_policy",
         "operator_key_mismatch",
