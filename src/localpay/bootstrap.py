@@ -13,6 +13,7 @@ from localpay.adapters.keystore import KeyStore
 from localpay.adapters.runtime import settle_heap
 from localpay.adapters.secrets import MasterKey, Sealer, master_key_from_environment
 from localpay.adapters.sql.approvals import SqlProposalRepository
+from localpay.adapters.sql.history import SqlHistoryIndex
 from localpay.adapters.sql.idempotency import SqlIdempotencyRepository
 from localpay.adapters.sql.identity import SqlIdentityRepository
 from localpay.adapters.sql.runner import SqlStore
@@ -120,6 +121,7 @@ class Container:
         self.identity = Identity(records, self.store, now_ms, hasher)
         self.proposals = Proposals(SqlProposalRepository(self.store), self.ledgers, now_ms)
         self.idempotency = SqlIdempotencyRepository(self.store)
+        self.history = SqlHistoryIndex(self.store)
         self._cities = set(self.store.cities())
 
     def cities(self) -> list[str]:
@@ -135,7 +137,7 @@ class Container:
         """Catch the history index up, then start every city's sequencer, supervised."""
         self.transparency = Transparency(self.store, self.ledgers).start(self.cities())
         self._closers.append(self.transparency.close)
-        history = HistoryIndexer(self.store).start(self.cities())
+        history = HistoryIndexer(self.store, self.history).start(self.cities())
         self.ledgers.observers.append(history)
         self._closers.append(history.close)
         for city in self.cities():

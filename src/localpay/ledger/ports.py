@@ -60,20 +60,6 @@ class Store(Protocol):
 
     def tx_ids(self, city: str) -> Iterator[str]: ...
 
-    def add_parties(self, city: str, rows: list[tuple[str, int]]) -> None:
-        """Add (account, seq) pairs to the history index (idempotent)."""
-        ...
-
-    def parties_high_water(self, city: str) -> int:
-        """The highest seq indexed for the city, -1 if none."""
-        ...
-
-    def account_txs(
-        self, city: str, account: str, before: int | None, limit: int
-    ) -> list[TxRecord]:
-        """An account's transactions, newest first, with seq < before."""
-        ...
-
     def state(self, city: str) -> Iterator[tuple[str, bytes]]: ...
 
     def state_value(self, city: str, key: str) -> bytes | None: ...

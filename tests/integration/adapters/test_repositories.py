@@ -7,11 +7,15 @@ the same query text.
 
 from __future__ import annotations
 
+import os
+
 from localpay.adapters.sql.approvals import SqlProposalRepository
+from localpay.adapters.sql.history import SqlHistoryIndex
 from localpay.adapters.sql.idempotency import SqlIdempotencyRepository
 from localpay.adapters.sql.runner import SqlStore
 from localpay.domain.commands import Signature
 from localpay.domain.proposals import PENDING, REJECTED, SUBMITTED, Proposal
+from localpay.ledger.blocks import BlockHeader, BlockRecord, TxRecord, encode_header, header_hash
 from localpay.services.idempotency.ports import Answer
 
 CITY = "gimpo"
@@ -146,3 +150,56 @@ def test_a_key_answered_before_keeps_its_first_answer_and_the_batch_still_lands(
     assert repo.find("anonymous", "k-1") == ("h-k-1", 201, b"first", "application/json")
     assert repo.find("anonymous", "k-0") == ("h-k-0", 200, b"zero", "application/json")
     assert repo.find("someone", "k-1") == ("h-k-1", 202, b"theirs", "application/json")
+
+
+# -- history: the (account, seq) index ------------------------------------------------------
+
+
+def _block(height: int, first_seq: int, count: int, city: str = CITY) -> BlockRecord:
+    """A block the store accepts (it checks no signature, only keys and order)."""
+    txs = [
+        TxRecord(first_seq + n, height, os.urandom(16).hex(), "pay", b"{}", b'{"code":"ok"}')
+        for n in range(count)
+    ]
+    header = BlockHeader(
+        city=city,
+        height=height,
+        prev="00" * 32,
+        time_ms=1_000,
+        tx_count=count,
+        tx_root="11" * 32,
+        log_size=first_seq + count,
+        log_root="22" * 32,
+    )
+    header_bytes = encode_header(header)
+    return BlockRecord(
+        header, header_bytes, header_hash(header_bytes), b"s" * 64, "note\n", [], txs, []
+    )
+
+
+def test_the_history_index_pages_an_accounts_transactions_newest_first(store: SqlStore) -> None:
+    store.append_block(CITY, _block(0, 0, 6))
+    store.append_block("other", _block(0, 0, 2, city="other"))
+    index = SqlHistoryIndex(store)
+    assert index.high_water(CITY) == -1
+    index.add_parties(CITY, [("w-a", 1), ("w-a", 3), ("w-b", 3), ("w-a", 5)])
+    index.add_parties("other", [("w-a", 0)])
+    index.add_parties(CITY, [])
+    assert index.high_water(CITY) == 5
+    assert index.high_water("other") == 0
+    txs = {t.seq: t for t in store.txs(CITY)}
+    assert index.account_txs(CITY, "w-a", None, 10) == [txs[5], txs[3], txs[1]]
+    assert index.account_txs(CITY, "w-a", None, 2) == [txs[5], txs[3]]
+    assert index.account_txs(CITY, "w-a", 3, 10) == [txs[1]]
+    assert index.account_txs(CITY, "w-b", None, 10) == [txs[3]]
+    assert index.account_txs(CITY, "w-none", None, 10) == []
+
+
+def test_indexing_a_pair_again_changes_nothing(store: SqlStore) -> None:
+    store.append_block(CITY, _block(0, 0, 3))
+    index = SqlHistoryIndex(store)
+    index.add_parties(CITY, [("w-a", 0), ("w-a", 2)])
+    # A catch-up after a crash re-adds what the background thread had written.
+    index.add_parties(CITY, [("w-a", 2), ("w-a", 1), ("w-a", 2)])
+    assert [t.seq for t in index.account_txs(CITY, "w-a", None, 10)] == [2, 1, 0]
+    assert index.high_water(CITY) == 2

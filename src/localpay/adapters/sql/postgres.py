@@ -30,24 +30,24 @@ pooling for the store's URL, never transaction pooling.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import threading
 import weakref
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar, Final
 from urllib.parse import unquote, urlsplit
 
-import msgspec
 import psycopg
 from psycopg import conninfo
 
 from localpay.adapters.sql import migrate
-from localpay.adapters.sql.tx_private import (
-    tx_record,
-    tx_row,
-)
-from localpay.ledger.blocks import BlockRecord, TxRecord
-from localpay.ledger.ports import LeaseHeld, StoreConflict, StoredBlock, StoreError
+from localpay.adapters.sql import queries as q
+from localpay.adapters.sql.chain import ChainReads, frontier_bytes
+from localpay.adapters.sql.runner import Statement
+from localpay.adapters.sql.tx_private import tx_row
+from localpay.ledger.blocks import BlockRecord
+from localpay.ledger.ports import LeaseHeld, StoreConflict, StoreError
 
 #: Connection timeout when the URL sets none: fail fast on an unreachable server.
 CONNECT_TIMEOUT_S: Final = 10
@@ -55,9 +55,6 @@ CONNECT_TIMEOUT_S: Final = 10
 LEASE_NAMESPACE: Final = b"localpay/lease/v1\x00"
 MIGRATION_NAMESPACE: Final = b"localpay/migrations/v1\x00"
 
-_NO_END: Final = 2**62
-_TX_COLUMNS: Final = "seq, height, id, kind, envelope, result, parties, balances"
-_BLOCK_COLUMNS: Final = "height, header, hash, signature, checkpoint, frontier"
 _TX_COPY: Final = (
     "COPY txs (city, seq, height, id, kind, envelope, result, parties, balances)"
     " FROM STDIN (FORMAT BINARY)"
@@ -114,19 +111,11 @@ def _plain(value: Any) -> Any:
     return bytes(value) if isinstance(value, memoryview) else value
 
 
-def _frontier_bytes(hashes: list[bytes]) -> bytes:
-    return msgspec.json.encode([h.hex() for h in hashes])
-
-
-def _frontier(data: bytes) -> list[bytes]:
-    return [bytes.fromhex(h) for h in msgspec.json.decode(data, type=list[str])]
-
-
-def _stored_block(row: Row) -> StoredBlock:
-    height, header, block_hash, signature, note, frontier = row
-    return StoredBlock(
-        height, bytes(header), bytes(block_hash), bytes(signature), note, _frontier(bytes(frontier))
-    )
+@functools.lru_cache(maxsize=512)
+def pg_text(query: str) -> str:
+    """The qmark text of queries.py and the repositories in psycopg's placeholders:
+    each `?` becomes `%s` (a literal `%` is doubled), once per distinct text."""
+    return query.replace("%", "%%").replace("?", "%s")
 
 
 class _Session:
@@ -203,13 +192,9 @@ class _Target:
         return StoreError(f"{self.where}: {what}: {self.scrub(str(exc))}")
 
 
-class PostgresStore:
+class PostgresStore(ChainReads):
     dialect = "postgres"
 
-    #: Rows fetched per query by the iterating reads (blocks, txs, state).
-    page_rows: ClassVar[int] = 1000
-    #: Ids fetched per query by tx_ids (a sequencer reads them all at start).
-    id_page_rows: ClassVar[int] = 50_000
     #: Leaf hashes fetched per query by leaf_hashes (32 bytes each, hashed by the server).
     hash_page_rows: ClassVar[int] = 20_000
 
@@ -299,22 +284,23 @@ class PostgresStore:
                 raise self._target.error("read failed", exc) from None
         raise AssertionError("unreachable")
 
-    # -- application tables (identities, idempotency, proposals) -------------------------
+    def _rows(self, query: str, params: tuple[Any, ...]) -> list[Row]:
+        return self._read(pg_text(query), params)
 
-    def sql(self, query: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    # -- the runner: for this package's repositories (adapters/sql/runner.py) ------------
+
+    def sql(self, query: str, params: tuple[Any, ...] = ()) -> list[Row]:
         """One statement (qmark placeholders) in its own transaction; rows if any."""
         return self.sql_batch([(query, params)])[-1]
 
-    def sql_batch(
-        self, statements: list[tuple[str, tuple[Any, ...]]]
-    ) -> list[list[tuple[Any, ...]]]:
+    def sql_batch(self, statements: list[Statement]) -> list[list[Row]]:
         """Several statements in one transaction: all or none."""
         session = self._reader()
-        out: list[list[tuple[Any, ...]]] = []
+        out: list[list[Row]] = []
         try:
             with session.conn.transaction(), session.conn.cursor() as cur:
                 for query, params in statements:
-                    cur.execute(query.replace("?", "%s"), params)
+                    cur.execute(pg_text(query), params)
                     rows = cur.fetchall() if cur.description else []
                     out.append([tuple(_plain(v) for v in row) for row in rows])
         except psycopg.errors.UniqueViolation as exc:
@@ -433,8 +419,7 @@ class PostgresStore:
         state = dict(block.state)
         with conn.cursor() as cur:
             cur.execute(
-                "INSERT INTO blocks (city, height, hash, header, signature, checkpoint,"
-                " frontier) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                pg_text(q.INSERT_BLOCK),
                 (
                     city,
                     height,
@@ -442,7 +427,7 @@ class PostgresStore:
                     block.header_bytes,
                     block.signature,
                     block.checkpoint,
-                    _frontier_bytes(block.frontier),
+                    frontier_bytes(block.frontier),
                 ),
             )
             if block.txs:
@@ -463,116 +448,12 @@ class PostgresStore:
             f" may be another sequencer's now; block {height}: {outcome}. Restart the sequencer."
         )
 
-    # -- reads -------------------------------------------------------------------------
+    # -- reads: queries.py through chain.ChainReads, but for what differs -------------
 
     def cities(self) -> list[str]:
         return [r[0] for r in self._read(_CITIES, ())]
 
-    def head(self, city: str) -> StoredBlock | None:
-        rows = self._read(
-            f"SELECT {_BLOCK_COLUMNS} FROM blocks WHERE city = %s ORDER BY height DESC LIMIT 1",
-            (city,),
-        )
-        return _stored_block(rows[0]) if rows else None
-
-    def blocks(self, city: str, start: int = 0, end: int | None = None) -> Iterator[StoredBlock]:
-        # Keyset pages: bounded memory, and the caller may read more between two blocks.
-        stop = _NO_END if end is None else end
-        while start < stop:
-            rows = self._read(
-                f"SELECT {_BLOCK_COLUMNS} FROM blocks"
-                " WHERE city = %s AND height >= %s AND height < %s ORDER BY height LIMIT %s",
-                (city, start, stop, self.page_rows),
-            )
-            yield from map(_stored_block, rows)
-            if len(rows) < self.page_rows:
-                return
-            start = rows[-1][0] + 1
-
-    def txs(self, city: str, start: int = 0, end: int | None = None) -> Iterator[TxRecord]:
-        stop = _NO_END if end is None else end
-        while start < stop:
-            rows = self._read(
-                f"SELECT {_TX_COLUMNS} FROM txs"
-                " WHERE city = %s AND seq >= %s AND seq < %s ORDER BY seq LIMIT %s",
-                (city, start, stop, self.page_rows),
-            )
-            yield from map(tx_record, rows)
-            if len(rows) < self.page_rows:
-                return
-            start = rows[-1][0] + 1
-
-    def add_parties(self, city: str, rows: list[tuple[str, int]]) -> None:
-        """Index (account, seq) pairs; repeats are ignored (the index is rebuildable)."""
-        if not rows:
-            return
-        accounts, seqs = [a for a, _ in rows], [q for _, q in rows]
-        self.sql(
-            "INSERT INTO tx_parties (city, account, seq) SELECT ?, a, s FROM"
-            " unnest(?::text[], ?::bigint[]) AS u(a, s) ON CONFLICT DO NOTHING",
-            (city, accounts, seqs),
-        )
-
-    def parties_high_water(self, city: str) -> int:
-        rows = self._read("SELECT max(seq) FROM tx_parties WHERE city = %s", (city,))
-        return -1 if not rows or rows[0][0] is None else int(rows[0][0])
-
-    def account_txs(
-        self, city: str, account: str, before: int | None, limit: int
-    ) -> list[TxRecord]:
-        rows = self._read(
-            f"SELECT {', '.join('t.' + c for c in _TX_COLUMNS.split(', '))} FROM tx_parties p"
-            " JOIN txs t ON t.city = p.city AND t.seq = p.seq"
-            " WHERE p.city = %s AND p.account = %s AND p.seq < %s ORDER BY p.seq DESC LIMIT %s",
-            (city, account, before if before is not None else 2**62, limit),
-        )
-        return [tx_record(r) for r in rows]
-
-    def block_txs(self, city: str, height: int) -> list[TxRecord]:
-        rows = self._read(
-            f"SELECT {_TX_COLUMNS} FROM txs WHERE city = %s AND height = %s ORDER BY seq",
-            (city, height),
-        )
-        return [tx_record(r) for r in rows]
-
-    def find_tx(self, city: str, tx_id: str) -> TxRecord | None:
-        rows = self._read(
-            f"SELECT {_TX_COLUMNS} FROM txs WHERE city = %s AND id = %s", (city, tx_id)
-        )
-        return tx_record(rows[0]) if rows else None
-
-    def tx_ids(self, city: str) -> Iterator[str]:
-        start = 0
-        while True:
-            rows = self._read(
-                "SELECT seq, id FROM txs WHERE city = %s AND seq >= %s ORDER BY seq LIMIT %s",
-                (city, start, self.id_page_rows),
-            )
-            yield from (r[1] for r in rows)
-            if len(rows) < self.id_page_rows:
-                return
-            start = rows[-1][0] + 1
-
-    def state(self, city: str) -> Iterator[tuple[str, bytes]]:
-        # Ordered by key in the column's collation (byte order when it is "C").
-        rows = self._read(
-            "SELECT key, value FROM state WHERE city = %s ORDER BY key LIMIT %s",
-            (city, self.page_rows),
-        )
-        while True:
-            yield from ((k, bytes(v)) for k, v in rows)
-            if len(rows) < self.page_rows:
-                return
-            rows = self._read(
-                "SELECT key, value FROM state WHERE city = %s AND key > %s ORDER BY key LIMIT %s",
-                (city, rows[-1][0], self.page_rows),
-            )
-
-    def state_value(self, city: str, key: str) -> bytes | None:
-        rows = self._read("SELECT value FROM state WHERE city = %s AND key = %s", (city, key))
-        return bytes(rows[0][0]) if rows else None
-
-    # -- transparency: leaf hashes and cosignatures ---------------------------------------
+    # -- transparency: leaf hashes, hashed by the server ------------------------------------
 
     def leaf_hashes(self, city: str, start: int, end: int) -> list[bytes]:
         """RFC 6962 leaf hashes of seq in [start, end), contiguous from start.
@@ -595,43 +476,6 @@ class PostgresStore:
             if len(rows) < self.hash_page_rows:
                 break
         return out
-
-    def add_cosignature(
-        self, city: str, size: int, witness_key: str, line: str, timestamp: int
-    ) -> bool:
-        rows = self.sql(
-            "INSERT INTO cosignatures (city, size, witness_key, line, timestamp)"
-            " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING 1",
-            (city, size, witness_key, line, timestamp),
-        )
-        return bool(rows)
-
-    def cosignatures(self, city: str, size: int) -> list[tuple[str, str, int]]:
-        rows = self._read(
-            "SELECT witness_key, line, timestamp FROM cosignatures WHERE city = %s AND size = %s"
-            " ORDER BY witness_key",
-            (city, size),
-        )
-        return [(str(k), str(line), int(ts)) for k, line, ts in rows]
-
-    def cosigned_sizes(
-        self,
-        city: str,
-        witness_keys: Sequence[str],
-        at_least: int,
-        before: int | None = None,
-        limit: int = 16,
-    ) -> list[int]:
-        keys = list(dict.fromkeys(witness_keys))
-        if not keys or at_least > len(keys):
-            return []
-        rows = self._read(
-            "SELECT size FROM cosignatures WHERE city = %s AND size < %s"
-            " AND witness_key = ANY(%s::text[])"
-            " GROUP BY size HAVING count(*) >= %s ORDER BY size DESC LIMIT %s",
-            (city, before if before is not None else _NO_END, keys, max(at_least, 1), limit),
-        )
-        return [int(r[0]) for r in rows]
 
     def close(self) -> None:
         with self._lock:

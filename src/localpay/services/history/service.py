@@ -25,6 +25,7 @@ from localpay.ledger import privacy
 from localpay.ledger.blocks import BlockRecord, TxRecord
 from localpay.ledger.ports import Store
 from localpay.ledger.results import Result
+from localpay.services.history.ports import HistoryIndex
 
 FLUSH_SECONDS: Final = 0.5
 CATCH_UP_PAGE: Final = 10_000
@@ -74,8 +75,9 @@ def _stored_keys(store: Store, city: str) -> privacy.KeysOf:
 
 
 class HistoryIndexer:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, index: HistoryIndex) -> None:
         self.store = store
+        self.index = index
         self.pending: dict[str, list[tuple[str, int]]] = {}
         self.lock = threading.Lock()
         self.stop = threading.Event()
@@ -90,7 +92,7 @@ class HistoryIndexer:
     def catch_up(self, city: str) -> int:
         """Index every transaction past the high-water mark; returns how many."""
         done = 0
-        start = self.store.parties_high_water(city) + 1
+        start = self.index.high_water(city) + 1
         while True:
             rows = []
             last = start - 1
@@ -99,7 +101,7 @@ class HistoryIndexer:
                 last = tx.seq
             if last < start:
                 return done
-            self.store.add_parties(city, rows)
+            self.index.add_parties(city, rows)
             done += last - start + 1
             start = last + 1
 
@@ -119,7 +121,7 @@ class HistoryIndexer:
         with self.lock:
             batches, self.pending = self.pending, {}
         for city, rows in batches.items():
-            self.store.add_parties(city, rows)
+            self.index.add_parties(city, rows)
 
     def close(self) -> None:
         self.stop.set()
