@@ -14,7 +14,6 @@ commands by an id derived from the principal and this key, services/cities/comma
 from __future__ import annotations
 
 import asyncio
-import collections
 import hashlib
 import threading
 from collections.abc import Callable
@@ -24,6 +23,7 @@ from typing import Any, Final
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from localpay.entrypoints.api.middleware.response_cache import ResponseCache
 from localpay.entrypoints.api.problems import api_problem
 from localpay.services.idempotency.ports import Answer, IdempotencyRepository
 
@@ -32,8 +32,10 @@ HEADER: Final = b"idempotency-key"
 MAX_KEY: Final = 128
 #: Largest request body accepted by any endpoint.
 MAX_BODY_BYTES: Final = 64 * 1024
-#: Completed responses remembered in memory (the table keeps them all).
-MEMORY_RECORDS: Final = 200_000
+#: Completed responses remembered in memory, at most so many and so many bytes (the
+#: table keeps them all; memory only spares a read for the retries that come soon).
+MEMORY_RECORDS: Final = 20_000
+MEMORY_BYTES: Final = 16 * 1024 * 1024
 #: Most records written in one commit (a burst waits for the next one).
 FLUSH_BATCH_MAX: Final = 4096
 #: POSTs that need no key: signing in makes a new session each time by nature.
@@ -88,7 +90,7 @@ class Records:
     def __init__(self, answers: IdempotencyRepository, clock: Any) -> None:
         self.answers = answers
         self.clock = clock
-        self.memory: collections.OrderedDict[tuple[str, str], Record] = collections.OrderedDict()
+        self.memory: ResponseCache[Record] = ResponseCache(MEMORY_RECORDS, MEMORY_BYTES)
         self.pending: list[tuple[str, str, Record, Durable | None]] = []
         self.wake = threading.Condition()
         self.closing = False
@@ -109,9 +111,7 @@ class Records:
     def put(self, who: str, key: str, record: Record, durable: Durable | None = None) -> None:
         """Remember `record`; `durable` is called from the writer thread once it is on disk."""
         with self.wake:
-            self.memory[(who, key)] = record
-            if len(self.memory) > MEMORY_RECORDS:
-                self.memory.popitem(last=False)
+            self.memory.put((who, key), record)
             self.pending.append((who, key, record, durable))
             self.wake.notify()
 
