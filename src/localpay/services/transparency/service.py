@@ -37,7 +37,7 @@ from localpay.domain.errors import Conflict, NotFound, Refused
 from localpay.ledger.blocks import BlockHeader, BlockRecord, TxRecord, decode_header
 from localpay.ledger.chain import chain_origin, stored_genesis_hash, tx_leaf_hashes
 from localpay.ledger.log import checkpoint, merkle
-from localpay.ledger.log.merkle_log import MerkleLog
+from localpay.ledger.log.merkle_log import LeafSource, MerkleLog
 from localpay.ledger.ports import Store, StoredBlock
 from localpay.ledger.results import Result
 from localpay.ledger.state import Authorities
@@ -110,8 +110,9 @@ class _Recent:
 class _CityLog:
     __slots__ = ("lock", "log", "recent")
 
-    def __init__(self) -> None:
-        self.log = MerkleLog()
+    def __init__(self, source: LeafSource | None = None) -> None:
+        # Bounded memory: the newest nodes, older ones rebuilt from the store's leaves.
+        self.log = MerkleLog(source=source)
         self.lock = threading.Lock()  # held by whoever appends: loader, catch-up, observer
         # height -> the newest blocks; written by the city's committer thread only.
         self.recent: dict[int, _Recent] = {}
@@ -187,7 +188,9 @@ class Transparency:
         with self._guard:
             entry = self._logs.get(city)
             if entry is None:
-                entry = self._logs[city] = _CityLog()
+                entry = self._logs[city] = _CityLog(
+                    lambda start, end: self.store.leaf_hashes(city, start, end)
+                )
             return entry
 
     def _catch_up(self, city: str, entry: _CityLog) -> None:
