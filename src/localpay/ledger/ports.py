@@ -1,10 +1,16 @@
-"""What the ledger needs from a store. Adapters (SQLite, PostgreSQL) implement it."""
+"""What the ledger needs from a store: the chain store. Adapters (SQLite, PostgreSQL)
+implement it.
+
+Only the chain (blocks, transactions, state, the lease, leaf hashes, cosignatures):
+no SQL runner. Each feature's other tables sit behind that feature's own repository
+(services/<feature>/ports.py, implemented in adapters/sql/<feature>.py).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
-from typing import Any, Protocol
+from typing import Protocol
 
 import msgspec
 
@@ -64,13 +70,10 @@ class Store(Protocol):
 
     def state_value(self, city: str, key: str) -> bytes | None: ...
 
-    def sql(self, query: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        """Application tables (identities, idempotency): one statement, qmark style."""
+    def drop_city(self, city: str) -> None:
+        """Remove a city's chain and all derived from it, in one transaction (an import
+        refused half-way leaves nothing behind)."""
         ...
-
-    def sql_batch(
-        self, statements: list[tuple[str, tuple[Any, ...]]]
-    ) -> list[list[tuple[Any, ...]]]: ...
 
     # -- transparency: leaf hashes and witnesses' cosignatures -------------------------
 

@@ -29,6 +29,8 @@ import pytest
 from localpay.adapters.clock import now_ms
 from localpay.adapters.keystore import KeyStore
 from localpay.adapters.sql import migrate
+from localpay.adapters.sql.history import SqlHistoryIndex
+from localpay.adapters.sql.runner import SqlStore
 from localpay.bootstrap import open_store
 from localpay.domain import commands as c
 from localpay.domain.policy import Policy
@@ -366,6 +368,34 @@ def test_two_cities_share_a_store_without_mixing(store: Store, keys: KeyStore) -
         assert all(decode_header(b.header_bytes).city == name for b in store.blocks(name))
     with store.lease("gimpo"), store.lease("seoul"):  # leases are per city
         pass
+
+
+def test_dropping_a_city_removes_it_whole_and_only_it(store: SqlStore) -> None:
+    """What a refused whole-chain import relies on (services/portability): nothing of the
+    city is left, not even what is derived from its chain, and no other city is touched."""
+    index = SqlHistoryIndex(store)
+    for name in ("gimpo", "seoul"):
+        store.append_block(name, synthetic_block(0, 0, 3, [("k", b"v")], city=name))
+        store.append_block(name, synthetic_block(1, 3, 2, city=name))
+        assert store.add_cosignature(name, 5, "aa" * 32, "— a AAAA", 1)
+        index.add_parties(name, [("w-a", 0), ("w-a", 4)])
+    seoul = {**snapshot(store, "seoul"), "cities": ["seoul"]}
+    store.drop_city("gimpo")
+    assert store.cities() == ["seoul"]
+    assert snapshot(store, "gimpo") == {
+        "cities": ["seoul"],
+        "head": None,
+        "blocks": [],
+        "txs": [],
+        "ids": [],
+        "state": [],
+    }
+    assert store.cosignatures("gimpo", 5) == []
+    assert index.high_water("gimpo") == -1
+    assert snapshot(store, "seoul") == seoul
+    assert [t.seq for t in index.account_txs("seoul", "w-a", None, 10)] == [4, 0]
+    assert len(store.cosignatures("seoul", 5)) == 1
+    store.drop_city("nowhere")  # a city that is not there: nothing to do
 
 
 # -- writes -------------------------------------------------------------------------

@@ -1,7 +1,7 @@
-"""The chain store's reads, written once for both stores over queries.py.
+"""The chain store's queries, written once for both stores over queries.py.
 
-A store supplies `_rows` (one read, qmark text) and `sql` (its runner, for the one
-write here); the rest is the same on SQLite and PostgreSQL. Every iterating read
+A store supplies `_rows` (one read, qmark text) and `sql`/`sql_batch` (its runner,
+for the writes here); the rest is the same on SQLite and PostgreSQL. Every iterating read
 goes by keyset pages of `page_rows`, so memory stays bounded and a caller may
 write between two pages (a sequencer reading its ids, a verifier its blocks).
 """
@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import msgspec
 
 from localpay.adapters.sql import queries as q
-from localpay.adapters.sql.runner import Row
+from localpay.adapters.sql.runner import Row, Statement
 from localpay.adapters.sql.tx_private import tx_record
 from localpay.ledger.blocks import TxRecord
 from localpay.ledger.ports import StoredBlock
@@ -35,7 +35,7 @@ def stored_block(row: Row) -> StoredBlock:
     )
 
 
-class ChainReads:
+class ChainQueries:
     #: Rows fetched per query by the iterating reads (blocks, txs, state).
     page_rows: ClassVar[int] = 1000
     #: Ids fetched per query by tx_ids (a sequencer reads them all at start).
@@ -48,6 +48,9 @@ class ChainReads:
         raise NotImplementedError
 
     def sql(self, query: str, params: tuple[Any, ...] = ()) -> list[Row]:
+        raise NotImplementedError
+
+    def sql_batch(self, statements: list[Statement]) -> list[list[Row]]:
         raise NotImplementedError
 
     def head(self, city: str) -> StoredBlock | None:
@@ -100,6 +103,9 @@ class ChainReads:
     def state_value(self, city: str, key: str) -> bytes | None:
         rows = self._rows(q.STATE_VALUE, (city, key))
         return bytes(rows[0][0]) if rows else None
+
+    def drop_city(self, city: str) -> None:
+        self.sql_batch([(query, (city,)) for query in q.DROP_CITY])
 
     # -- transparency: cosignatures ---------------------------------------------------------
 

@@ -43,7 +43,7 @@ from psycopg import conninfo
 
 from localpay.adapters.sql import migrate
 from localpay.adapters.sql import queries as q
-from localpay.adapters.sql.chain import ChainReads, frontier_bytes
+from localpay.adapters.sql.chain import ChainQueries, frontier_bytes
 from localpay.adapters.sql.runner import Statement
 from localpay.adapters.sql.tx_private import tx_row
 from localpay.ledger.blocks import BlockRecord
@@ -192,7 +192,7 @@ class _Target:
         return StoreError(f"{self.where}: {what}: {self.scrub(str(exc))}")
 
 
-class PostgresStore(ChainReads):
+class PostgresStore(ChainQueries):
     dialect = "postgres"
 
     #: Leaf hashes fetched per query by leaf_hashes (32 bytes each, hashed by the server).
@@ -448,7 +448,7 @@ class PostgresStore(ChainReads):
             f" may be another sequencer's now; block {height}: {outcome}. Restart the sequencer."
         )
 
-    # -- reads: queries.py through chain.ChainReads, but for what differs -------------
+    # -- reads: queries.py through chain.ChainQueries, but for what differs -----------
 
     def cities(self) -> list[str]:
         return [r[0] for r in self._read(_CITIES, ())]

@@ -42,6 +42,10 @@ STATE_FIRST_PAGE: Final = "SELECT key, value FROM state WHERE city = ? ORDER BY 
 STATE_PAGE: Final = "SELECT key, value FROM state WHERE city = ? AND key > ? ORDER BY key LIMIT ?"
 STATE_VALUE: Final = "SELECT value FROM state WHERE city = ? AND key = ?"
 
+#: Every table that holds a city's chain or what is derived from it, dependents first.
+CITY_TABLES: Final = ("cosignatures", "tx_parties", "state", "txs", "blocks")
+DROP_CITY: Final = tuple(f"DELETE FROM {table} WHERE city = ?" for table in CITY_TABLES)
+
 ADD_COSIGNATURE: Final = (
     "INSERT INTO cosignatures (city, size, witness_key, line, timestamp) VALUES (?, ?, ?, ?, ?)"
     " ON CONFLICT DO NOTHING RETURNING 1"

@@ -20,7 +20,7 @@ from typing import Any, ClassVar, Final
 
 from localpay.adapters.sql import migrate
 from localpay.adapters.sql import queries as q
-from localpay.adapters.sql.chain import ChainReads, frontier_bytes
+from localpay.adapters.sql.chain import ChainQueries, frontier_bytes
 from localpay.adapters.sql.runner import Row, Statement
 from localpay.adapters.sql.tx_private import tx_row
 from localpay.ledger.blocks import BlockRecord, leaf_bytes
@@ -37,7 +37,7 @@ def _rollback(conn: sqlite3.Connection) -> None:
         conn.execute("ROLLBACK")
 
 
-class SQLiteStore(ChainReads):
+class SQLiteStore(ChainQueries):
     dialect = "sqlite"
     #: Pages of a local file cost little: large ones, few statements.
     page_rows: ClassVar[int] = 10_000
@@ -183,7 +183,7 @@ class SQLiteStore(ChainReads):
             raise StoreError(f"{self.path}: {exc}") from None
         return out
 
-    # -- reads: queries.py through chain.ChainReads, but for what differs -------------
+    # -- reads: queries.py through chain.ChainQueries, but for what differs -----------
 
     def _rows(self, query: str, params: tuple[Any, ...]) -> list[Row]:
         return self._reader().execute(query, params).fetchall()

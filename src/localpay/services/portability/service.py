@@ -750,7 +750,7 @@ def _undo(store: Store, m: Manifest, written: int) -> str:
     if m.first_height > 0:
         return f"the city's chain in this store now ends at block {written}, all verified"
     try:
-        store.sql_batch([(f"DELETE FROM {t} WHERE city = ?", (m.city,)) for t in CITY_TABLES])
+        store.drop_city(m.city)
     except StoreError as exc:
         return f"and removing the partly imported city failed: {exc}"
     return "nothing was imported"
