@@ -18,8 +18,8 @@ import pytest
 
 from localpay.adapters.keystore import KeyStore
 from localpay.adapters.secrets import ENV_FILE, ENV_KEY, master_key_from_environment
+from localpay.adapters.sql.runner import SqlStore
 from localpay.bootstrap import open_store
-from localpay.ledger.ports import Store
 from localpay.testing.builders import DemoChain
 from localpay.testing.postgres import PgServer, running_server
 
@@ -62,7 +62,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def store(store_url: str) -> Iterator[Store]:
+def store(store_url: str) -> Iterator[SqlStore]:
     opened = open_store(store_url)
     yield opened
     opened.close()
