@@ -103,9 +103,13 @@ def test_a_key_folder_and_a_store_copied_without_the_master_key_open_nothing(
     keys = town.key_store()
     names = keys.names(CITY)
     assert {"operator", "official-maker", "official-checker"} <= set(names)
-    for name in names:
+    fresh = keys.create(CITY, "merchant-fresh")
+    names.append("merchant-fresh")
+    # The bytes as written, before anything opens them (opening seals a plain file).
+    raws = {name: (town.keys / CITY / f"{name}.key").read_bytes() for name in names}
+    assert bytes(fresh) == bytes(keys.load(CITY, "merchant-fresh"))
+    for name, raw in raws.items():
         seed = bytes(keys.load(CITY, name))
-        raw = (town.keys / CITY / f"{name}.key").read_bytes()
         assert seed not in raw and seed.hex().encode() not in raw, name
         assert seal_of(raw) is not None
     raw_store = _raw_store_bytes(town, request)
@@ -248,6 +252,10 @@ def test_the_server_serves_after_a_rotation_signing_in_with_totp_and_paying(
     town: Town, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     new_file = town.elsewhere / "master-v2.key"
+    with live_container(town.url, town.keys):  # not while serving: the leases are taken
+        refused = _cli(town, "keys", "rotate-master", "--new-key-file", str(new_file))
+    assert refused.returncode == 1 and "stop the server" in refused.stderr, refused.stderr
+    assert not new_file.exists() and _sealed_under(town, "operator") == town.master.key_id
     done = _cli(town, "keys", "rotate-master", "--new-key-file", str(new_file))
     assert done.returncode == 0, done.stderr
     monkeypatch.delenv(ENV_KEY)

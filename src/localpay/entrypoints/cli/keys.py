@@ -109,7 +109,6 @@ def rotate_master(ctx: typer.Context, new_key_file: NewKeyFile) -> None:
     crash, running the same command again finishes the job."""
     settings: Settings = ctx.obj
     old = bootstrap.master_key(settings.db, settings.keys, settings.master_key)
-    new = _new_master_key(new_key_file, old, _forbidden(settings))
     folder = KeyStore(bootstrap.keys_root(settings.db, settings.keys), old)
     with opened(ctx) as store, ExitStack() as leases:
         for city in store.cities():
@@ -117,6 +116,7 @@ def rotate_master(ctx: typer.Context, new_key_file: NewKeyFile) -> None:
                 leases.enter_context(store.lease(city))
             except LeaseHeld:
                 fail(f"city {city!r} is being served: stop the server before rotating")
+        new = _new_master_key(new_key_file, old, _forbidden(settings))
         files = folder.reseal(new)
         totp = SqlIdentityRepository(store, old).reseal_totp(new)
     out.print(

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import secrets
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -14,6 +17,7 @@ from rich.table import Table
 
 from localpay import bootstrap
 from localpay.adapters.clock import now_ms
+from localpay.adapters.secrets import ENV_FILE, ENV_KEY
 from localpay.entrypoints.cli.app import CityOpt, Settings, err, fail, opened, out
 from localpay.entrypoints.cli.cities import render_summary
 from localpay.ledger.ports import LeaseHeld, StoreError
@@ -70,6 +74,12 @@ def render_outcomes(outcomes: dict[str, int], elapsed: float) -> None:
     out.print(f"{sum(outcomes.values()):,} commands in {elapsed:.1f} s")
 
 
+def _server_rss(url: str, keys: Path) -> Callable[[], float]:
+    from localpay.sim.memory import server_rss_mib  # noqa: PLC0415
+
+    return lambda: server_rss_mib(url, keys)
+
+
 @commands.command()
 def bench(
     ctx: typer.Context,
@@ -91,6 +101,9 @@ def bench(
             "--verify-txs", min=0, max=2_000_000, help="Grow the chain to this before verify"
         ),
     ] = 200_000,
+    memory: Annotated[
+        bool, typer.Option("--memory", help="Also the RSS of a server holding the city")
+    ] = False,
 ) -> None:
     """Signed payments durably committed through the sequencer, in a new bench-* city.
 
@@ -105,7 +118,10 @@ def bench(
 
     settings: Settings = ctx.obj
     kind = "postgres" if settings.db.startswith("postgres") else "sqlite"
-    # The bench city's keys are throwaway: it exists to be measured, never used.
+    # The bench city's keys are throwaway: it exists to be measured, never used. So is the
+    # master key that seals them when none is given (the --http server inherits it).
+    if not (settings.master_key or os.environ.get(ENV_FILE) or os.environ.get(ENV_KEY)):
+        os.environ[ENV_KEY] = f"v1:{secrets.token_hex(32)}"
     with tempfile.TemporaryDirectory(prefix="localpay-bench-") as keys:
         if http:
             from localpay.sim.http_bench import run_http_bench  # noqa: PLC0415
@@ -126,6 +142,7 @@ def bench(
                     payments or 50_000,
                     concurrency,
                     verify_txs,
+                    server_rss=_server_rss(settings.db, Path(keys)) if memory else None,
                 )
     if as_json:
         sys.stdout.write(json.dumps(result) + "\n")
