@@ -83,13 +83,13 @@ class ChainQueries:
         return tx_record(rows[0]) if rows else None
 
     def tx_ids(self, city: str) -> Iterator[str]:
-        start = 0
+        """Every command id of the city, in no promised order."""
+        rows = self._rows(q.TX_IDS_FIRST_PAGE, (city, self.id_page_rows))
         while True:
-            rows = self._rows(q.TX_IDS_PAGE, (city, start, self.id_page_rows))
-            yield from (r[1] for r in rows)
+            yield from (r[0] for r in rows)
             if len(rows) < self.id_page_rows:
                 return
-            start = rows[-1][0] + 1
+            rows = self._rows(q.TX_IDS_PAGE, (city, rows[-1][0], self.id_page_rows))
 
     def state(self, city: str) -> Iterator[tuple[str, bytes]]:
         # Ordered by key in the column's collation (byte order in SQLite and in "C").

@@ -3,7 +3,9 @@
 SQLite runs it as written; PostgresStore turns each `?` into `%s` once per text
 (postgres.pg_text). Only what the dialects really do differently stays in sqlite.py
 and postgres.py: COPY and the unnest upserts, leases, the loose index scan over
-cities, hashing leaves in the server, and connection handling.
+cities, hashing leaves in the server, and connection handling. Text that only
+PostgreSQL runs keeps psycopg's own placeholders there (`%s`, and `%b` for binary
+parameters, which qmark cannot say).
 """
 
 from __future__ import annotations
@@ -37,7 +39,9 @@ TXS_PAGE: Final = (
 )
 BLOCK_TXS: Final = f"SELECT {TX_COLUMNS} FROM txs WHERE city = ? AND height = ? ORDER BY seq"
 FIND_TX: Final = f"SELECT {TX_COLUMNS} FROM txs WHERE city = ? AND id = ?"
-TX_IDS_PAGE: Final = "SELECT seq, id FROM txs WHERE city = ? AND seq >= ? ORDER BY seq LIMIT ?"
+# Ids in pages by id, not by seq: both read only the (city, id) index, never the rows.
+TX_IDS_FIRST_PAGE: Final = "SELECT id FROM txs WHERE city = ? ORDER BY id LIMIT ?"
+TX_IDS_PAGE: Final = "SELECT id FROM txs WHERE city = ? AND id > ? ORDER BY id LIMIT ?"
 STATE_FIRST_PAGE: Final = "SELECT key, value FROM state WHERE city = ? ORDER BY key LIMIT ?"
 STATE_PAGE: Final = "SELECT key, value FROM state WHERE city = ? AND key > ? ORDER BY key LIMIT ?"
 STATE_VALUE: Final = "SELECT value FROM state WHERE city = ? AND key = ?"
