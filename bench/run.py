@@ -7,7 +7,10 @@ For each store, in the same run (so ratios compare like with like):
 - the conventional one-transaction-per-payment design on the same kind of store;
 - `localpay bench --http --json`: the same kind of payments over HTTP on loopback, to a
   `localpay serve` child process, on a store of its own (a server starts every city
-  of its store, and the in-process run's city has throwaway keys).
+  of its store, and the in-process run's city has throwaway keys);
+- memory (`--memory`): the RSS of a `localpay serve` holding the bench city, after the
+  payments and after the growth, projected to 1,000,000 transactions; and, on SQLite,
+  of one server holding 230 small cities (sim/memory.py).
 Results go to stdout as a table and to bench/results.json.
 """
 
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -27,6 +31,11 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).parent))
 
 from conventional import PostgresBank, SQLiteBank, best_of, run_conventional
+from localpay.adapters.clock import now_ms
+from localpay.adapters.keystore import KeyStore
+from localpay.adapters.secrets import ENV_FILE, ENV_KEY
+from localpay.bootstrap import open_store
+from localpay.sim.memory import SMALL_CITIES, rss_of_small_cities
 from pgserver import throwaway_postgres
 
 PAYMENTS = int(os.environ.get("BENCH_PAYMENTS", "50000"))
@@ -60,7 +69,10 @@ SHOWN = (
     "http_server_cpu_s",
     "http_server_cpu_us_per_payment",
     "http_over_engine",
-
+    "rss_city_points",
+    "rss_city_1m_tx_mib",
+    "rss_230_cities_mib",
+    "rss_cities_build_s",
 )
 
 
@@ -77,7 +89,9 @@ def localpay_bench(url: str, *extra: str) -> dict[str, Any]:
 def measure(
     url: str, conventional: Callable[[int], dict[str, Any]], clients: list[int], http_url: str
 ) -> dict[str, Any]:
-    result = localpay_bench(url, "--payments", str(PAYMENTS), "--verify-txs", str(VERIFY_TXS))
+    result = localpay_bench(
+        url, "--payments", str(PAYMENTS), "--verify-txs", str(VERIFY_TXS), "--memory"
+    )
     result.update(best_of(conventional, clients))
     result["ratio_to_conventional"] = round(
         result["payments_per_s"] / result["conventional_payments_per_s"], 2
@@ -101,6 +115,24 @@ def measure(
     return result
 
 
+def small_cities_rss(url: str) -> dict[str, Any]:
+    """One `localpay serve` holding SMALL_CITIES small cities: their RSS (sim/memory.py).
+    SQLite only: on PostgreSQL each city's lease holds a connection of its own, more
+    than a default server's 100."""
+    # The cities' keys are throwaway, and so is the master key sealing them (the server
+    # inherits it), unless one is given.
+    if not (os.environ.get(ENV_FILE) or os.environ.get(ENV_KEY)):
+        os.environ[ENV_KEY] = f"v1:{secrets.token_hex(32)}"
+    with tempfile.TemporaryDirectory(prefix="localpay-cities-") as keys:
+        store = open_store(url)
+        try:
+            return rss_of_small_cities(
+                store, url, KeyStore(Path(keys)), Path(keys), now_ms, SMALL_CITIES
+            )
+        finally:
+            store.close()
+
+
 def new_database(url: str, name: str) -> str:
     """A new empty database on the server of `url`; its URL."""
     with psycopg.connect(url, autocommit=True) as conn:
@@ -111,7 +143,7 @@ def new_database(url: str, name: str) -> str:
 def report(name: str, result: dict[str, Any]) -> None:
     print(f"\n== {name}")
     for key in SHOWN:
-        print(f"  {key:>28}  {result[key]}")
+        print(f"  {key:>28}  {result.get(key, '-')}")
 
 
 def main() -> None:
@@ -126,6 +158,7 @@ def main() -> None:
             [1, 4],
             f"sqlite:///{folder}/http.db",
         )
+        results["sqlite"].update(small_cities_rss(f"sqlite:///{folder}/cities.db"))
         report("SQLite", results["sqlite"])
     with throwaway_postgres() as url:
         bank = PostgresBank(url)

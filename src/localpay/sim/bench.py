@@ -216,6 +216,18 @@ def verify_rate_of(store: Any, city: str) -> dict[str, Any]:
     }
 
 
+def _rss_figures(points: list[tuple[int, float]]) -> dict[str, Any]:
+    """The city's measured RSS points and, from the last two, its projection to 1M."""
+    if not points:
+        return {}
+    figures: dict[str, Any] = {"rss_city_points": [[n, mib] for n, mib in points]}
+    if len(points) >= 2:
+        (n0, m0), (n1, m1) = points[-2], points[-1]
+        figures["rss_city_1m_tx_mib"] = round(m1 + (m1 - m0) / (n1 - n0) * (1_000_000 - n1), 1)
+        figures["rss_city_1m_tx_projected"] = n1 < 1_000_000
+    return figures
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(len(ordered) * p))]
@@ -229,11 +241,17 @@ def run_bench(
     payments: int = 50_000,
     concurrency: int = 512,
     verify_txs: int = 0,
+    server_rss: Callable[[], float] | None = None,
 ) -> dict[str, Any]:
     """The payments run, then the witness's replay and `localpay verify` of its chain,
-    which is first grown (more payments) to `verify_txs` transactions if it is shorter."""
+    which is first grown (more payments) to `verify_txs` transactions if it is shorter.
+
+    With `server_rss` (the RSS of a fresh server on this store, sim/memory.py), the
+    city's memory is measured after the payments and after the growth, and projected
+    to 1,000,000 transactions on the line through the two."""
     city = f"bench-{new_id()[:6]}"
     ledgers = Ledgers(store, keys, clock)
+    rss: list[tuple[int, float]] = []
     try:
         bench = BenchCity(ledgers, city)
         bench.set_up(BENCH_WALLETS, BENCH_MERCHANTS)
@@ -245,10 +263,18 @@ def run_bench(
         loop = ClosedLoop(sequencer.submit, signed, concurrency)
         elapsed = loop.run(timeout=600)
         blocks = sequencer.head.height - height_before
+        if server_rss is not None:  # the server takes the city's lease: hand it over
+            ledgers.close()
+            rss.append((sequencer.head.log.size, server_rss()))
+            ledgers = Ledgers(store, keys, clock)
+            sequencer = ledgers.sequencer(city)
         if (more := verify_txs - sequencer.head.log.size) > 0:
             ClosedLoop(sequencer.submit, bench.payments(more, seed=11), concurrency).run(600)
+        grown = sequencer.head.log.size
     finally:
         ledgers.close()
+    if server_rss is not None and grown > rss[0][0]:
+        rss.append((grown, server_rss()))
     rate = payments / elapsed
     # A witness re-executes the same chain (every check, from genesis) after the run.
     replay_rate = witness_replay_per_s(store, city)
@@ -264,6 +290,7 @@ def run_bench(
         "witness_replay_per_s": round(replay_rate, 1),
         "witness_ratio": round(replay_rate / rate, 2),
         **verified,
+        **_rss_figures(rss),
         "p50_commit_ms": round(percentile(loop.latencies, 0.50) * 1000, 2),
         "p99_commit_ms": round(percentile(loop.latencies, 0.99) * 1000, 2),
         "blocks": blocks,

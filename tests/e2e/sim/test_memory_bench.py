@@ -1,0 +1,36 @@
+"""The memory benchmark measures a real `localpay serve` holding its store's cities (shape
+only: no figure asserted beyond sanity), and the 1M projection is the line through the
+two measured points."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from localpay.adapters.clock import now_ms
+from localpay.adapters.keystore import KeyStore
+from localpay.ledger.ports import Store
+from localpay.sim.bench import _rss_figures
+from localpay.sim.memory import rss_of_small_cities
+
+
+@pytest.mark.slow
+def test_one_server_holding_small_cities_is_measured(
+    store: Store, store_url: str, tmp_path: Path
+) -> None:
+    if not store_url.startswith("sqlite"):
+        pytest.skip("measured on SQLite: on PostgreSQL each city's lease holds a connection")
+    keys = tmp_path / "server-keys"
+    result = rss_of_small_cities(store, store_url, KeyStore(keys), keys, now_ms, 3)
+    assert sorted(store.cities()) == ["small-0000", "small-0001", "small-0002"]
+    assert result["rss_cities"] == 3
+    assert 20 < result["rss_3_cities_mib"] < 2048, result
+
+
+def test_the_projection_to_a_million_is_the_line_through_the_last_two_points() -> None:
+    figures = _rss_figures([(100_000, 200.0), (200_000, 250.0)])
+    assert figures["rss_city_1m_tx_mib"] == 650.0
+    assert figures["rss_city_1m_tx_projected"] is True
+    assert figures["rss_city_points"] == [[100_000, 200.0], [200_000, 250.0]]
+    assert _rss_figures([]) == {}
