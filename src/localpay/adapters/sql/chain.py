@@ -8,6 +8,7 @@ write between two pages (a sequencer reading its ids, a verifier its blocks).
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
 
@@ -35,7 +36,7 @@ def stored_block(row: Row) -> StoredBlock:
     )
 
 
-class ChainQueries:
+class ChainQueries(abc.ABC):
     #: Rows fetched per query by the iterating reads (blocks, txs, state).
     page_rows: ClassVar[int] = 1000
     #: Ids fetched per query by tx_ids (a sequencer reads them all at start).
@@ -43,15 +44,17 @@ class ChainQueries:
     #: The text of block_txs; a dialect may hint its planner.
     block_txs_query: ClassVar[str] = q.BLOCK_TXS
 
+    @abc.abstractmethod
     def _rows(self, query: str, params: tuple[Any, ...]) -> list[Row]:
         """One read, qmark placeholders: every row."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def sql(self, query: str, params: tuple[Any, ...] = ()) -> list[Row]:
-        raise NotImplementedError
+        """The store's runner: one statement in its own transaction."""
 
+    @abc.abstractmethod
     def sql_batch(self, statements: list[Statement]) -> list[list[Row]]:
-        raise NotImplementedError
+        """The store's runner: statements in one transaction."""
 
     def head(self, city: str) -> StoredBlock | None:
         rows = self._rows(q.HEAD, (city,))
