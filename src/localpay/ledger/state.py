@@ -17,6 +17,7 @@ transaction is found by id and proved by receipt as before.
 from __future__ import annotations
 
 import heapq
+import sys
 from typing import Final
 
 import msgspec
@@ -222,7 +223,7 @@ class CityState:
             case "p":
                 self.programs[ident] = msgspec.json.decode(data, type=Program)
             case "x":
-                self.add_payment(msgspec.json.decode(data, type=Payment))
+                self.add_payment(_shared(msgspec.json.decode(data, type=Payment)))
             case "c":
                 self.totals = msgspec.json.decode(data, type=Totals)
             case "o":
@@ -255,6 +256,17 @@ class CityState:
         problems += [f"merchant {m.id} < 0" for m in self.merchants.values() if m.balance < 0]
         problems += [f"budget {p.id} < 0" for p in self.programs.values() if p.budget < 0]
         return problems
+
+
+def _shared(payment: Payment) -> Payment:
+    """A decoded payment record, its repeated names shared with every other record's
+    (the same wallet, merchant, program, lot): a record made by the machine shares
+    them already, one loaded from the store would otherwise hold copies of its own."""
+    payment.wallet, payment.merchant = sys.intern(payment.wallet), sys.intern(payment.merchant)
+    for draw in payment.draws:
+        draw.lot, draw.program = sys.intern(draw.lot), sys.intern(draw.program)
+        draw.origin = sys.intern(draw.origin)
+    return payment
 
 
 _encoder: Final = msgspec.json.Encoder(order="sorted")
