@@ -5,6 +5,8 @@ whichever key the chain says is current."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -220,3 +222,43 @@ def test_a_rotation_cannot_be_proposed_without_the_operator_key() -> None:
     params = {"old_key": "03" * 32, "new_key": "29" * 32}
     with pytest.raises(ProposalError, match="kind must be one of"):
         build_command(CITY, "rotate_operator", params, new_id())
+
+
+def test_the_cli_rotates_and_localpay_verify_passes_across_the_rotations(
+    world: World, store_url: str
+) -> None:
+    assert world.open_wallet().ok
+    world.ledgers.close()  # the command takes the city's lease
+    cli = [sys.executable, "-m", "localpay.entrypoints.cli", "--db", store_url]
+    cli += ["--keys", str(world.keys.root)]
+    for n in (1, 2):
+        done = subprocess.run(
+            [*cli, "operator", "rotate", "--city", CITY],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        assert "rotated the operator key" in done.stdout and f"operator-{n}" in done.stdout
+    pins = world.pins()
+    assert pins.genesis is not None and pins.operator_key is not None
+    verified = subprocess.run(
+        [
+            *cli,
+            "verify",
+            "--city",
+            CITY,
+            "--genesis",
+            pins.genesis,
+            "--operator-key",
+            pins.operator_key,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert verified.returncode == 0, verified.stderr
+    assert "state matches" in verified.stdout
+    identity = chain_identity(world.store, CITY)
+    assert identity is not None
+    assert identity.current_operator_key == public_key_hex(world.keys.load(CITY, "operator-2"))
