@@ -1,4 +1,4 @@
-"""What several routers share: the bounds of numbers a request may name, cursor pagination,
+"""What several routers share: the bounded numbers a request may name, cursor pagination,
 and the schemas of the signed envelope, the command receipt and the transaction receipt.
 
 A list answers `{"items": [...], "next": <cursor or null>}`, newest first; `next` is an
@@ -13,27 +13,21 @@ from typing import Annotated, Any, Final
 from fastapi import Path, Query
 from pydantic import BaseModel, Field
 
+from localpay.domain.limits import CURSOR_CHARS_MAX, INTEGER_MAX, PAGE_MAX
 from localpay.entrypoints.api.problems import ApiProblem
 
-#: Most items one page of a list returns.
-MAX_PAGE: Final = 200
-#: Items of a page when the request names no limit.
+#: Items of a page when the request names no limit (at most PAGE_MAX).
 DEFAULT_PAGE: Final = 50
-#: Bound of every height, size, sequence number and cursor a request may name: stores keep
-#: them in signed 64-bit integers, and a number past that is refused when it is decoded
-#: (a path naming one is 404, a query or cursor 422), never handed to a store.
-MAX_INTEGER: Final = 2**62
-#: A cursor is the base64 of a number below MAX_INTEGER: never longer than this.
-MAX_CURSOR: Final = 28
 
-assert len(base64.urlsafe_b64encode(str(MAX_INTEGER - 1).encode()).rstrip(b"=")) <= MAX_CURSOR
-
-Height = Annotated[int, Path(ge=0, lt=MAX_INTEGER, description="a block height")]
-Size = Annotated[int, Path(ge=1, lt=MAX_INTEGER, description="a tree size")]
+# Every height, size, sequence number and cursor a request names is below INTEGER_MAX
+# (domain/limits.py): refused when decoded (a path naming one is 404, a query or cursor
+# 422), never handed to a store.
+Height = Annotated[int, Path(ge=0, lt=INTEGER_MAX, description="a block height")]
+Size = Annotated[int, Path(ge=1, lt=INTEGER_MAX, description="a tree size")]
 Cursor = Annotated[
-    str | None, Query(max_length=MAX_CURSOR, description="the `next` of the previous page")
+    str | None, Query(max_length=CURSOR_CHARS_MAX, description="the `next` of the previous page")
 ]
-Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
+Limit = Annotated[int, Query(ge=1, le=PAGE_MAX)]
 
 
 def encode_cursor(value: int) -> str:
@@ -48,7 +42,7 @@ def decode_cursor(cursor: str | None) -> int | None:
         value = int(base64.urlsafe_b64decode(padded.encode()).decode())
     except (ValueError, UnicodeDecodeError):
         raise ApiProblem("validation_failed", "the cursor is not one this API gave") from None
-    if not 0 <= value < MAX_INTEGER:
+    if not 0 <= value < INTEGER_MAX:
         raise ApiProblem("validation_failed", "the cursor is not one this API gave")
     return value
 

@@ -3,7 +3,7 @@
 The idempotency middleware bounds the POST bodies it buffers, but not those of the routes
 it exempts (sign-in, challenges, sessions, cosignatures) nor of other methods: those were
 read whole and parsed, so one 30 MiB sign-in cost the server its JSON parse and memory.
-Here every body is refused with 413 past MAX_BODY_BYTES: at once when its Content-Length
+Here every body is refused with 413 past BODY_BYTES_MAX: at once when its Content-Length
 says so (nothing of it is read), else as soon as the bytes read pass the limit.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from localpay.entrypoints.api.middleware.idempotency import MAX_BODY_BYTES
+from localpay.domain.limits import BODY_BYTES_MAX
 from localpay.entrypoints.api.problems import api_problem
 
 
@@ -20,7 +20,7 @@ class _ClientGone(Exception):
 
 
 class BodyLimitMiddleware:
-    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
+    def __init__(self, app: ASGIApp, limit: int = BODY_BYTES_MAX) -> None:
         self.app = app
         self.limit = limit
 

@@ -20,9 +20,10 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from localpay.domain.limits import INTEGER_MAX
 from localpay.entrypoints.api.deps import ContainerDep, allow, known_city
 from localpay.entrypoints.api.problems import ApiProblem, responses
-from localpay.entrypoints.api.schemas import MAX_INTEGER, TransactionOut
+from localpay.entrypoints.api.schemas import TransactionOut
 from localpay.services.identity import access
 from localpay.services.witness.protocol import (
     KEY_HEADER,
@@ -36,7 +37,7 @@ from localpay.services.witness.protocol import (
 
 router = APIRouter(tags=["transparency"])
 
-MAX_HEIGHT: Final = MAX_INTEGER
+MAX_HEIGHT: Final = INTEGER_MAX
 
 
 # -- documentation of the response (the handler encodes FeedPage with msgspec) ---------------
@@ -94,7 +95,7 @@ def chain_feed(
     ] = None,
     witness_time: Annotated[
         int | None,
-        Header(alias=TIME_HEADER, ge=0, lt=MAX_INTEGER, description="Unix time in ms"),
+        Header(alias=TIME_HEADER, ge=0, lt=INTEGER_MAX, description="Unix time in ms"),
     ] = None,
     witness_signature: Annotated[
         str | None,

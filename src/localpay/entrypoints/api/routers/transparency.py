@@ -16,11 +16,11 @@ from pydantic import BaseModel, Field
 
 from localpay.domain.commands import DecodeError, decode_envelope
 from localpay.domain.errors import NotFound
+from localpay.domain.limits import INTEGER_MAX
 from localpay.entrypoints.api.deps import allow, container_of, known_city, transparency_of
 from localpay.entrypoints.api.problems import ApiProblem, responses
 from localpay.entrypoints.api.schemas import (
     DEFAULT_PAGE,
-    MAX_INTEGER,
     Cursor,
     Limit,
     ReceiptOut,
@@ -173,8 +173,8 @@ def cosign_checkpoint(request: Request, city: str, size: Size, body: Cosignature
 def consistency_proof(
     request: Request,
     city: str,
-    old: int = Query(ge=0, lt=MAX_INTEGER, description="the older tree size"),
-    new: int = Query(ge=0, lt=MAX_INTEGER, description="the newer tree size"),
+    old: int = Query(ge=0, lt=INTEGER_MAX, description="the older tree size"),
+    new: int = Query(ge=0, lt=INTEGER_MAX, description="the newer tree size"),
 ) -> Any:
     svc = _city(request, city)
     try:
