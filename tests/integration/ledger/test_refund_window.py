@@ -5,6 +5,8 @@ writing its own copy), while its transaction stays on the chain. Both stores."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +23,7 @@ from localpay.ledger.readahead import prepared_blocks
 from localpay.ledger.replay import Replayer
 from localpay.ledger.sequencer import Receipt
 from localpay.ledger.signatures import EnvelopeChecker, public_key_hex, sign_command
-from localpay.ledger.state import RETIRE_GRACE_MS
+from localpay.ledger.state import RETIRE_GRACE_MS, CityState, Payment
 from localpay.services.cities.ledgers import Ledgers, new_id
 from localpay.services.cities.officials import OfficialSigner, create_city
 from localpay.services.cities.verify import verify_city
@@ -213,3 +215,26 @@ def test_a_witness_copy_retires_the_same_records_as_the_sequencer(
         assert resumed.compare_state(city.store.state(CITY)) == []
     finally:
         copy.close()
+
+
+def test_localpay_init_sets_a_citys_refund_window(store_url: str, tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "localpay.entrypoints.cli", "--db", store_url]
+    command += ["--keys", str(tmp_path / "keys"), "init", "--city", "monthly"]
+    command += ["--name", "Monthly", "--refund-window-days", "30"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    store = open_store(store_url)
+    try:
+        raw = store.state_value("monthly", "g")
+        assert raw is not None and b'"refund_window_days":30' in raw
+        state = CityState("monthly")
+        state.load_entity("g", raw)
+        paid = Payment("0" * 32, "w-ann", "m-cafe", 100, 0, START_MS, [])
+        assert state.refundable(paid, START_MS + 30 * DAY_MS - 1)
+        assert not state.refundable(paid, START_MS + 30 * DAY_MS)
+    finally:
+        store.close()
+    refused = subprocess.run(
+        [*command[:-1], "0"], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert refused.returncode != 0  # out of range: refused by the option itself

@@ -8,6 +8,8 @@ import msgspec
 import typer
 from rich.table import Table
 
+from localpay.domain.commands import DEFAULT_REFUND_WINDOW_DAYS
+from localpay.domain.limits import REFUND_WINDOW_DAYS_MAX
 from localpay.entrypoints.cli.app import (
     CityOpt,
     GenesisPin,
@@ -33,10 +35,19 @@ def init(
     ctx: typer.Context,
     city: CityOpt,
     name: Annotated[str, typer.Option("--name", help="Display name, e.g. 김포시")],
+    refund_window_days: Annotated[
+        int,
+        typer.Option(
+            "--refund-window-days",
+            min=1,
+            max=REFUND_WINDOW_DAYS_MAX,
+            help="Days a payment may be refunded (its record then leaves the state)",
+        ),
+    ] = DEFAULT_REFUND_WINDOW_DAYS,
 ) -> None:
     """Create a city: its genesis block, operator key and officials' keys."""
     with running(ctx) as ledgers:
-        receipt = create_city(ledgers, city, name)
+        receipt = create_city(ledgers, city, name, refund_window_days=refund_window_days)
         if not receipt.ok:
             fail(f"genesis rejected: {receipt.code} ({receipt.message})")
         out.print(f"created city [bold]{city}[/] ({name}): genesis block 0, id {receipt.id}")

@@ -9,6 +9,7 @@ import msgspec
 import nacl.signing
 
 from localpay.domain.commands import (
+    DEFAULT_REFUND_WINDOW_DAYS,
     OFFICIAL_COMMANDS,
     Command,
     CreateCity,
@@ -47,8 +48,9 @@ def create_city(
     city: str,
     name: str,
     officials: Sequence[str] = DEFAULT_OFFICIALS,
+    refund_window_days: int = DEFAULT_REFUND_WINDOW_DAYS,
 ) -> Receipt:
-    """Write a city's genesis: its operator key and its officials' keys."""
+    """Write a city's genesis: its operator key, its officials' keys, its refund window."""
     if city in ledgers.store.cities():
         raise CityExists(f"city {city!r} already exists in this store")
     operator = ledgers.keys.get_or_create(city, OPERATOR)
@@ -67,6 +69,7 @@ def create_city(
         officials=members,
         approvals=dict(DEFAULT_APPROVALS),
         default_valid_days=DEFAULT_VALID_DAYS,
+        refund_window_days=refund_window_days,
     )
     return ledgers.execute(city, sign_command(genesis, [operator]))
 
