@@ -20,7 +20,7 @@ from localpay.domain.codes import Code
 from localpay.ledger.chain import sign_checkpoint, stored_genesis_hash
 from localpay.ledger.log import checkpoint
 from localpay.ledger.ports import Store
-from localpay.ledger.replay import Pins
+from localpay.ledger.replay import Pins, Replayer
 from localpay.ledger.sequencer import Receipt, Sequencer
 from localpay.ledger.signatures import public_key_hex, sign_command
 from localpay.services.approvals.service import ProposalError, build_command
@@ -262,3 +262,12 @@ def test_the_cli_rotates_and_localpay_verify_passes_across_the_rotations(
     identity = chain_identity(world.store, CITY)
     assert identity is not None
     assert identity.current_operator_key == public_key_hex(world.keys.load(CITY, "operator-2"))
+
+
+def test_a_replay_resumed_after_the_rotation_expects_the_new_key(world: World) -> None:
+    # A witness's or an import's replay that resumes from its stored state (restart).
+    done = rotate_operator(world.ledgers, CITY)
+    assert done.receipt.ok
+    replayer = Replayer.resume(world.store, CITY, world.pins())
+    assert replayer.operator is not None
+    assert bytes(replayer.operator).hex() == done.new_key
