@@ -370,6 +370,12 @@ def test_two_cities_share_a_store_without_mixing(store: Store, keys: KeyStore) -
         pass
 
 
+def test_the_runner_takes_one_qmark_text_on_both_stores(store: SqlStore) -> None:
+    """The repositories' convention: `?` placeholders; a literal `%` stays a literal."""
+    assert store.sql("SELECT ? || '%', '%s', ? + 1", ("50", 41)) == [("50%", "%s", 42)]
+    assert store.sql_batch([("SELECT ?", ("a",)), ("SELECT 'b%'", ())]) == [[("a",)], [("b%",)]]
+
+
 def test_dropping_a_city_removes_it_whole_and_only_it(store: SqlStore) -> None:
     """What a refused whole-chain import relies on (services/portability): nothing of the
     city is left, not even what is derived from its chain, and no other city is touched."""
