@@ -114,6 +114,9 @@ def _approval_rules_fault(cmd: c.CreateCity) -> bool:
         rules, "suspend_merchant"
     ):
         return True
+    # A rotation carries the operator's signature beside the officials': one slot less.
+    if c.approvals_needed(rules, "rotate_operator") > c.MAX_SIGNATURES - 1:
+        return True
     # A rule needing more distinct officials than the city has could never be met.
     return _largest_rule(rules) > len({o.key for o in cmd.officials})
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 
+import msgspec
 import nacl.signing
 import pytest
 
@@ -141,3 +142,25 @@ def test_after_a_rotation_expire_takes_the_new_operator_key() -> None:
 def test_rotation_is_an_official_command_with_the_default_two_approvals() -> None:
     assert "rotate_operator" in c.OFFICIAL_COMMANDS
     assert c.approvals_needed({}, "rotate_operator") == 2
+
+
+def test_a_genesis_cannot_ask_more_officials_for_a_rotation_than_a_command_carries() -> None:
+    # Four officials and the operator would be five signatures: never possible.
+    officials = [key() for _ in range(4)]
+    genesis = c.CreateCity(
+        id=cid(),
+        city="gimpo",
+        name="김포시",
+        currency="KRW",
+        operator_key=public_key_hex(OPERATOR),
+        officials=[c.Official(key=public_key_hex(k), role="maker") for k in officials],
+        approvals={"rotate_operator": c.MAX_SIGNATURES},
+        default_valid_days=1825,
+    )
+    result, _ = machine.apply(
+        CityState("gimpo"), genesis, frozenset({public_key_hex(OPERATOR)}), T0
+    )
+    assert result.code == Code.INVALID_POLICY
+    three = msgspec.structs.replace(genesis, approvals={"rotate_operator": 3})
+    result, _ = machine.apply(CityState("gimpo"), three, frozenset({public_key_hex(OPERATOR)}), T0)
+    assert result.code == Code.OK
