@@ -23,7 +23,6 @@ from localpay.ledger.ports import Store
 from localpay.ledger.replay import Pins, Replayer
 from localpay.ledger.sequencer import Receipt, Sequencer
 from localpay.ledger.signatures import public_key_hex, sign_command
-from localpay.services.approvals.service import ProposalError, build_command
 from localpay.services.cities.ledgers import OPERATOR, Ledgers, new_id
 from localpay.services.cities.officials import (
     create_city,
@@ -214,14 +213,6 @@ def test_a_sequencer_without_the_current_key_refuses_to_start(world: World) -> N
     world.ledgers.close()
     with pytest.raises(Exception, match="holds no private key"):
         Sequencer(CITY, world.store, world.genesis_key, now_ms).start()
-
-
-def test_a_rotation_cannot_be_proposed_without_the_operator_key() -> None:
-    # Officials' proposals collect officials' signatures only: a rotation proposed that
-    # way would be recorded as refused (operator_signature_missing).
-    params = {"old_key": "03" * 32, "new_key": "29" * 32}
-    with pytest.raises(ProposalError, match="kind must be one of"):
-        build_command(CITY, "rotate_operator", params, new_id())
 
 
 def test_the_cli_rotates_and_localpay_verify_passes_across_the_rotations(

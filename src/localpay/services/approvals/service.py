@@ -34,6 +34,7 @@ from localpay.domain.commands import (
     OFFICIAL_COMMANDS,
     Command,
     Envelope,
+    RotateOperator,
     Signature,
     approvals_needed,
     encode_canonical,
@@ -46,12 +47,13 @@ from localpay.ledger.signatures import verify_one
 from localpay.services.approvals.ports import ProposalRepository
 from localpay.services.cities.command_ids import derived_id
 from localpay.services.cities.ledgers import Ledgers, MissingKey
+from localpay.services.cities.officials import current_operator, next_operator_key
 from localpay.services.identity.service import Principal
 
-#: Kinds an official may propose through the API.
-#: Not rotate_operator: it needs the operator key's signature beside the officials', which
-#: a proposal does not collect (`localpay operator rotate` signs with both).
-PROPOSABLE: Final = (OFFICIAL_COMMANDS - {"rotate_operator"}) | {"expire"}
+#: Kinds an official may propose through the API. A rotate_operator proposal names no
+#: keys: the server makes the new operator key, and adds the current operator key's
+#: signature to the officials' when it submits (the ledger needs both).
+PROPOSABLE: Final = OFFICIAL_COMMANDS | {"expire"}
 CHECKER_ROLE: Final = "city_checker"
 
 
@@ -151,6 +153,8 @@ class Proposals:
             # The merchant's staff sign in with passwords: the server keeps its key.
             key = new_merchant_key(self.ledgers, principal.city, str(params["merchant"]))
             params = {**params, "keys": [bytes(key.verify_key).hex()]}
+        if kind == "rotate_operator":
+            params = self._rotation_params(principal.city, params)
         made = derived_id(principal.city, principal.id, "proposal", idempotency_key)
         proposal_id = f"pr-{made[:16]}"
         command = build_command(principal.city, kind, params, made)
@@ -200,7 +204,10 @@ class Proposals:
         submit got no answer: the same envelope, so the ledger applies it at most once)."""
         found = self._find(city, proposal_id)
         if found.status == PENDING and len(found.sigs) >= self._needed(city, found.kind):
-            return self._submit(proposal_id, city, found.body, found.sigs)
+            sigs = found.sigs
+            if found.kind == "rotate_operator":  # deterministic: a resubmit is the same bytes
+                sigs = (*sigs, self._operator_signature(city, found.body))
+            return self._submit(proposal_id, city, found.body, sigs)
         return _view(found)
 
     def reject(self, principal: Principal, proposal_id: str) -> dict[str, Any]:
@@ -215,6 +222,24 @@ class Proposals:
         if not self.proposals.reject(principal.city, proposal_id, found.sigs):
             raise ProposalError("proposal_decided", "the proposal is no longer pending")
         return self.get(principal.city, proposal_id)
+
+    def _rotation_params(self, city: str, params: dict[str, Any]) -> dict[str, Any]:
+        if params:
+            raise ProposalError(
+                "validation_failed", "rotate_operator takes no params: the server makes the key"
+            )
+        old_key, _ = current_operator(self.ledgers, city)
+        _, new_key = next_operator_key(self.ledgers, city)
+        return {"old_key": old_key, "new_key": new_key}
+
+    def _operator_signature(self, city: str, body: bytes) -> Signature:
+        """The signature of the operator key a rotation hands over from (the server's)."""
+        command = _command_decoder.decode(body)
+        assert isinstance(command, RotateOperator)
+        key = self.ledgers.operator_keys(city).get(command.old_key)
+        if key is None:
+            raise MissingKey(f"this server holds no private key for operator key {command.old_key}")
+        return _sign(key, body)
 
     def _submit(
         self, proposal_id: str, city: str, body: bytes, sigs: tuple[Signature, ...]

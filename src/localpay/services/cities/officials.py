@@ -106,16 +106,8 @@ class OperatorRotation(msgspec.Struct, frozen=True):
     key_name: str  # the new key's file in the key store
 
 
-def rotate_operator(ledgers: Ledgers, city: str) -> OperatorRotation:
-    """Rotate the city's operator key to a new one made here, signed by the current
-    operator key and by as many officials as the city requires, both held by this server.
-
-    The new key is in the key store (`operator-<n>`, the n-th key after the genesis key
-    `operator`) before the command is submitted: the sequencer refuses a rotation to a key
-    it cannot sign with, and after a restart signs with whichever key the chain names.
-    Running again after a crash before the submit reuses `operator-<n>`, and the same
-    old and new key give the same command id, so a lost answer is asked again, never
-    applied twice."""
+def current_operator(ledgers: Ledgers, city: str) -> tuple[str, nacl.signing.SigningKey]:
+    """The city's current operator key (hex, as the chain names it) and its private key."""
     state = ledgers.sequencer(city).state
     if state.genesis is None:
         raise NotFound(f"city {city!r} does not exist in this store")
@@ -125,15 +117,36 @@ def rotate_operator(ledgers: Ledgers, city: str) -> OperatorRotation:
         raise MissingKey(
             f"this server holds no private key for {city!r}'s current operator key {old_key}"
         )
-    key_name = f"{OPERATOR}-{len(state.authorities.rotations) + 1}"
-    new_key = public_key_hex(ledgers.keys.get_or_create(city, key_name))
+    return old_key, operator
+
+
+def next_operator_key(ledgers: Ledgers, city: str) -> tuple[str, str]:
+    """(file name, public key hex) of the key the next rotation hands over to: made in the
+    key store now (`operator-<n>`, the n-th key after the genesis key `operator`), before
+    any command names it, for the sequencer refuses a rotation to a key it cannot sign
+    with. Asked again before that rotation is applied, the same key."""
+    key_name = f"{OPERATOR}-{len(ledgers.sequencer(city).state.authorities.rotations) + 1}"
+    return key_name, public_key_hex(ledgers.keys.get_or_create(city, key_name))
+
+
+def rotate_operator(ledgers: Ledgers, city: str) -> OperatorRotation:
+    """Rotate the city's operator key to a new one made here, signed by the current
+    operator key and by as many officials as the city requires, both held by this server.
+
+    After a restart the sequencer signs with whichever key the chain names. Running again
+    after a crash before the submit reuses `operator-<n>`, and the same old and new key
+    give the same command id, so a lost answer is asked again, never applied twice."""
+    old_key, operator = current_operator(ledgers, city)
+    key_name, new_key = next_operator_key(ledgers, city)
     command = RotateOperator(
         id=derived_id(city, OPERATOR, "rotate_operator", f"{old_key}>{new_key}"),
         city=city,
         old_key=old_key,
         new_key=new_key,
     )
-    needed = approvals_needed(state.genesis.approvals, "rotate_operator")
+    genesis = ledgers.sequencer(city).state.genesis
+    assert genesis is not None
+    needed = approvals_needed(genesis.approvals, "rotate_operator")
     signers = [operator, *official_keys(ledgers.keys, city)[:needed]]
     return OperatorRotation(
         ledgers.execute(city, sign_command(command, signers)), old_key, new_key, key_name
