@@ -8,7 +8,10 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import argon2
+import nacl.signing
 
+from localpay.adapters.clock import now_ms
+from localpay.adapters.feed_client import FeedClient, PeerClient
 from localpay.adapters.keystore import KeyStore
 from localpay.adapters.runtime import settle_heap
 from localpay.adapters.secrets import MasterKey, Sealer, master_key_from_environment
@@ -18,6 +21,7 @@ from localpay.adapters.sql.idempotency import SqlIdempotencyRepository
 from localpay.adapters.sql.identity import SqlIdentityRepository
 from localpay.adapters.sql.runner import SqlStore
 from localpay.adapters.sql.sqlite import SQLiteStore
+from localpay.adapters.sql.witness import SqlWitnessRecords
 from localpay.ledger.ports import StoreError
 from localpay.services.approvals.service import Proposals
 from localpay.services.cities.ledgers import Ledgers
@@ -25,6 +29,8 @@ from localpay.services.cities.supervision import Backoff, Supervisor, reason_of
 from localpay.services.history.service import HistoryIndexer
 from localpay.services.identity.service import Identity, LoginLimits
 from localpay.services.transparency.service import Transparency
+from localpay.services.witness.service import Witness
+from localpay.services.witness.settings import WitnessSettings
 
 DEFAULT_DB = "sqlite:///data/localpay.db"
 
@@ -45,6 +51,25 @@ def open_store(url: str) -> SqlStore:
 
         return PostgresStore(url)
     raise StoreError(f"unknown store URL {url!r}: use sqlite:///path or postgresql://...")
+
+
+def new_witness(
+    store: SqlStore,
+    key: nacl.signing.SigningKey,
+    settings: WitnessSettings,
+    clock: Callable[[], int] = now_ms,
+) -> Witness:
+    """A witness over its own store, following settings.follow with its own clock."""
+    return Witness(
+        store,
+        key,
+        settings,
+        records=SqlWitnessRecords(store),
+        feed=FeedClient(settings.follow, settings.city, settings.timeout_s),
+        peers=PeerClient(settings.timeout_s),
+        clock=clock,
+        request_clock=now_ms,
+    )
 
 
 def keys_root(url: str, explicit: str | None = None) -> Path:

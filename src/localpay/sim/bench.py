@@ -28,7 +28,7 @@ from localpay.ledger.tickets import Ticket
 from localpay.services.cities.ledgers import Keys, Ledgers, new_id
 from localpay.services.cities.officials import OfficialSigner, create_city
 from localpay.services.cities.verify import verify_city
-from localpay.services.witness.service import witness_replay_per_s
+from localpay.services.witness.replay import witness_replay_per_s
 from localpay.sim import gimpo
 
 BENCH_WALLETS: Final = 2000

@@ -21,7 +21,7 @@ from localpay.bootstrap import open_identity, open_store
 from localpay.domain import commands as c
 from localpay.entrypoints.api.middleware.ratelimit import Limits
 from localpay.ledger.signatures import sign_command
-from localpay.services.transparency.service import verify_receipt
+from localpay.services.transparency.verifier import verify_receipt
 from localpay.sim.demo import DEMO_SECRET, derived_key
 from localpay.testing.servers import (
     FAST_HASHER,

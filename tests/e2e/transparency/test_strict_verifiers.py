@@ -23,7 +23,8 @@ import nacl.signing
 import pytest
 
 from localpay.adapters.keystore import KeyStore
-from localpay.bootstrap import open_store
+from localpay.adapters.sql.witness import SqlWitnessRecords
+from localpay.bootstrap import new_witness, open_store
 from localpay.domain import commands as c
 from localpay.ledger.blocks import TxRecord, decode_header
 from localpay.ledger.chain import ChainHead, seal, stored_genesis_hash
@@ -40,13 +41,9 @@ from localpay.services.portability.service import (
     export_city,
     import_city,
 )
-from localpay.services.witness.service import (
-    MAX_CLOCK_SKEW_MS,
-    Witness,
-    WitnessSettings,
-    signed_checkpoints,
-    stored_alarm,
-)
+from localpay.services.witness.replay import MAX_CLOCK_SKEW_MS
+from localpay.services.witness.service import Witness
+from localpay.services.witness.settings import WitnessSettings
 from localpay.sim.bench import BenchCity
 from localpay.testing.servers import live_server
 
@@ -299,7 +296,7 @@ def _follow(
     )
     with live_server(city.url, city.keys) as base:
         settings.follow = base
-        follower = Witness(store, city.witness_key, settings, clock=clock)
+        follower = new_witness(store, city.witness_key, settings, clock=clock)
         thread = threading.Thread(target=follower.run, daemon=True)
         thread.start()
         try:
@@ -337,7 +334,7 @@ def test_a_witness_refuses_a_forged_chain(city: City, kind: str, tmp_path: Path)
         own = follower.store.head(CITY)
         assert own is None or own.height < height  # its copy stops before the forged block
         before = decode_header(_block(city.store, height - 1).header_bytes).log_size
-        assert max(signed_checkpoints(follower.store, CITY), default=0) <= before
+        assert max(follower.records.signed_checkpoints(CITY), default=0) <= before
     finally:
         follower.store.close()
 
@@ -431,8 +428,8 @@ def test_wrong_pins_refuse_the_chain_in_verify_import_and_witness(
     follower = _follow(city, tmp_path / "witness.db", lambda w: False, pins=pinned)
     try:
         assert isinstance(follower.failure, PinMismatch) and says in str(follower.failure)
-        assert not follower.alarmed and stored_alarm(follower.store, CITY) is None
-        assert follower.store.head(CITY) is None and signed_checkpoints(follower.store, CITY) == {}
+        assert not follower.alarmed and follower.records.alarm(CITY) is None
+        assert follower.store.head(CITY) is None and follower.records.signed_checkpoints(CITY) == {}
     finally:
         follower.store.close()
 
@@ -443,14 +440,14 @@ def test_a_witness_resuming_its_copy_checks_the_pins_before_anything(
     db = tmp_path / "witness.db"
     follower = _follow(city, db, _caught_up(city), pins=Pins(city.genesis_hash, city.operator_key))
     try:
-        signed = signed_checkpoints(follower.store, CITY)
+        signed = follower.records.signed_checkpoints(CITY)
         height = follower.status()["verified_height"]
     finally:
         follower.store.close()
     again = _follow(city, db, lambda w: False, pins=Pins(WRONG, None))
     try:
         assert isinstance(again.failure, PinMismatch) and "not the pinned" in str(again.failure)
-        assert signed_checkpoints(again.store, CITY) == signed
+        assert again.records.signed_checkpoints(CITY) == signed
         assert again.status()["verified_height"] == -1  # stopped before taking its copy up
         head = again.store.head(CITY)
         assert head is not None and head.height == height
@@ -501,6 +498,6 @@ def test_the_cli_pins_print_one_line_and_exit_1(city: City, tmp_path: Path) -> N
     assert "not the pinned" in refused.stderr.splitlines()[-1]
     store = open_store(witness_db)
     try:
-        assert store.head(CITY) is None and stored_alarm(store, CITY) is None
+        assert store.head(CITY) is None and SqlWitnessRecords(store).alarm(CITY) is None
     finally:
         store.close()

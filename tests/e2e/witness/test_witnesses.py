@@ -42,7 +42,8 @@ import nacl.signing
 import pytest
 
 from localpay.adapters.keystore import KeyStore
-from localpay.bootstrap import open_identity, open_store
+from localpay.adapters.sql.witness import SqlWitnessRecords
+from localpay.bootstrap import new_witness, open_identity, open_store
 from localpay.client import Client
 from localpay.domain import commands as c
 from localpay.ledger.blocks import decode_header
@@ -50,17 +51,12 @@ from localpay.ledger.chain import ChainHead, seal, stored_genesis_hash
 from localpay.services.cities.ledgers import Ledgers, new_id
 from localpay.services.cities.officials import OfficialSigner
 from localpay.services.cities.verify import verify_city
-from localpay.services.transparency.service import Transparency, verify_receipt
+from localpay.services.transparency.service import Transparency
+from localpay.services.transparency.verifier import verify_receipt
+from localpay.services.witness.forks import find_forks, fork_proof
 from localpay.services.witness.protocol import sign_feed_request
-from localpay.services.witness.service import (
-    Witness,
-    WitnessSettings,
-    find_forks,
-    fork_proof,
-    signed_checkpoints,
-    stored_alarm,
-    witness_replay_per_s,
-)
+from localpay.services.witness.replay import witness_replay_per_s
+from localpay.services.witness.settings import WitnessSettings
 from localpay.sim.bench import BenchCity
 from localpay.testing.servers import free_port
 
@@ -377,7 +373,7 @@ def test_every_witness_cosigns_and_checkpoints_become_final(pristine: Pristine) 
         assert f"{head['size']:,} transactions replayed, state matches" in checked.stdout
         store = open_store(f"sqlite:///{db}")
         try:
-            signed = signed_checkpoints(store, CITY)
+            signed = SqlWitnessRecords(store).signed_checkpoints(CITY)
             assert signed[head["size"]] == head["root"]
         finally:
             store.close()
@@ -425,7 +421,7 @@ def test_a_witness_keeps_its_copy_in_any_store(
     srv = server(server_db, pristine.keys, logs)
     store = open_store(store_url)
     key = nacl.signing.SigningKey(bytes.fromhex(pristine.witness_keys[2].read_text().strip()))
-    follower = Witness(store, key, WitnessSettings(city=CITY, follow=srv.base, poll_s=0.1))
+    follower = new_witness(store, key, WitnessSettings(city=CITY, follow=srv.base, poll_s=0.1))
     thread = threading.Thread(target=follower.run, daemon=True)
     try:
         thread.start()
@@ -440,9 +436,9 @@ def test_a_witness_keeps_its_copy_in_any_store(
     try:
         report = verify_city(store, CITY)
         assert report.ok and report.txs == size, report.problems
-        signed = signed_checkpoints(store, CITY)
+        signed = SqlWitnessRecords(store).signed_checkpoints(CITY)
         assert signed[size] == pristine.head["root"] and max(signed) == size
-        assert stored_alarm(store, CITY) is None
+        assert SqlWitnessRecords(store).alarm(CITY) is None
         assert witness_replay_per_s(store, CITY) > 0
     finally:
         store.close()
@@ -652,8 +648,9 @@ def test_a_rewritten_history_makes_every_witness_refuse(
     for db in wdbs:
         store = open_store(f"sqlite:///{db}")
         try:
-            assert max(signed_checkpoints(store, CITY)) == size  # signed nothing after
-            alarm = stored_alarm(store, CITY)
+            signed = SqlWitnessRecords(store).signed_checkpoints(CITY)
+            assert max(signed) == size  # signed nothing after
+            alarm = SqlWitnessRecords(store).alarm(CITY)
             assert alarm is not None and alarm.reason == reason
         finally:
             store.close()
@@ -747,7 +744,7 @@ def test_a_fork_shows_two_roots_for_one_size(pristine: Pristine, tmp_path: Path)
     for db in wdbs:
         store = open_store(f"sqlite:///{db}")
         try:
-            records.append(signed_checkpoints(store, CITY))
+            records.append(SqlWitnessRecords(store).signed_checkpoints(CITY))
         finally:
             store.close()
     forks = find_forks(records)
@@ -831,7 +828,7 @@ def test_a_new_witness_refuses_a_tampered_chain_where_it_breaks(
     store = open_store(f"sqlite:///{tmp_path}/fresh-witness.db")
     key = nacl.signing.SigningKey(bytes.fromhex(pristine.witness_keys[0].read_text().strip()))
     settings = WitnessSettings(city=CITY, follow=srv.base, page_blocks=5, poll_s=0.05)
-    follower = Witness(store, key, settings)
+    follower = new_witness(store, key, settings)
     thread = threading.Thread(target=follower.run, daemon=True)
     try:
         thread.start()
@@ -839,7 +836,7 @@ def test_a_new_witness_refuses_a_tampered_chain_where_it_breaks(
         thread.join(30)
         status = follower.status()
         assert status["reason"] in reasons, status
-        signed = signed_checkpoints(store, CITY)
+        signed = SqlWitnessRecords(store).signed_checkpoints(CITY)
         assert signed and max(signed) <= first_bad  # up to the block before, never past it
         assert store.head(CITY) is not None and verify_city(store, CITY).ok  # its copy: good
     finally:

@@ -34,15 +34,14 @@ from localpay.services.cities.ledgers import OPERATOR, Ledgers, new_id
 from localpay.services.cities.officials import official_keys
 from localpay.services.identity.service import login_message
 from localpay.services.transparency.service import (
-    Check,
     CheckpointNotFound,
     InvalidCosignature,
     MalformedCosignature,
     ProofRangeError,
     Transparency,
     UnknownWitness,
-    verify_receipt,
 )
+from localpay.services.transparency.verifier import Check, verify_receipt
 from localpay.sim.bench import BenchCity
 
 CITY = "tp-city"

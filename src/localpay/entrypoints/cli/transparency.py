@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from localpay.entrypoints.cli.app import fail
-from localpay.services.transparency.service import PinError, check_pins, verify_receipt
+from localpay.services.transparency.verifier import PinError, check_pins, verify_receipt
 
 commands = typer.Typer()
 

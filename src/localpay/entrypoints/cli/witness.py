@@ -2,7 +2,8 @@
 
 A witness is an independent process with its own store and key: it follows a server's
 chain feed, re-executes every block, keeps its own verified copy of the chain and
-co-signs checkpoints (services/witness/service.py; docs/witnesses.md).
+co-signs checkpoints (services/witness/; its health server entrypoints/witness/health.py;
+docs/witnesses.md).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import msgspec
 import typer
 
 from localpay import bootstrap
+from localpay.adapters.sql.runner import SqlStore
+from localpay.adapters.sql.witness import SqlWitnessRecords
 from localpay.entrypoints.cli.app import (
     CityOpt,
     GenesisPin,
@@ -30,20 +33,17 @@ from localpay.entrypoints.cli.app import (
     out,
     pins_of,
 )
-from localpay.ledger.ports import LeaseHeld, Store, StoreError
+from localpay.entrypoints.witness.health import serve_health
+from localpay.ledger.ports import LeaseHeld, StoreError
 from localpay.ledger.replay import PinMismatch
 from localpay.services.cities.verify import chain_identity
-from localpay.services.witness.service import (
+from localpay.services.witness.alarms import clear_alarm
+from localpay.services.witness.forks import find_forks
+from localpay.services.witness.settings import (
     AUDIT_INTERVAL_S,
     PAGE_BLOCKS,
     POLL_S,
-    Witness,
     WitnessSettings,
-    clear_alarm,
-    find_forks,
-    serve_health,
-    signed_checkpoints,
-    stored_alarm,
 )
 
 #: Exit status of `localpay witness --exit-on-alarm` after an alarm.
@@ -64,7 +64,7 @@ WitnessDb = Annotated[
 ]
 
 
-def _open(url: str) -> Store:
+def _open(url: str) -> SqlStore:
     try:
         return bootstrap.open_store(url)
     except StoreError as exc:
@@ -135,7 +135,7 @@ def witness_command(
         peers=tuple(p.rstrip("/") for p in peer or ()),
         pins=pins,
     )
-    witness = Witness(store, signing_key, settings)
+    witness = bootstrap.new_witness(store, signing_key, settings)
     health = None
     if listen:
         host, port = _listen(listen)
@@ -198,7 +198,8 @@ def witness_alarm(
     """Show a witness's alarm for a city (exit 3 if there is one), or clear it."""
     store = _open(db)
     try:
-        found = clear_alarm(store, city) if clear else stored_alarm(store, city)
+        records = SqlWitnessRecords(store)
+        found = clear_alarm(records, city) if clear else records.alarm(city)
     finally:
         store.close()
     if found is None:
@@ -225,7 +226,7 @@ def witness_forks(
     for url in dbs:
         store = _open(url)
         try:
-            records.append(signed_checkpoints(store, city))
+            records.append(SqlWitnessRecords(store).signed_checkpoints(city))
         finally:
             store.close()
     forks = find_forks(records)
