@@ -15,7 +15,10 @@ every line that decides the answer:
   transaction   the command's Ed25519 signatures verify; its id and city are the receipt's
   leaf          SHA-256(0x00 || {"result":<result>,"tx":<envelope>}) is the receipt's leaf hash
   checkpoint    the note is a tlog checkpoint of this city's log, of the receipt's tree size
-  operator      the checkpoint is signed by the pinned operator key
+  operator      the checkpoint is signed by the pinned operator key, or by the key the
+                chain rotated it to: each `operator_rotations` entry is a rotate_operator
+                transaction signed by the key before it, proved (inclusion) in a
+                checkpoint that key signed, and taking effect after that checkpoint
   inclusion     the proof leads from the leaf to the checkpoint's root (RFC 9162 2.1.3.2)
   cosignatures  every cosignature line by a pinned witness verifies (C2SP tlog-cosignature v1)
   quorum        at least the pinned `quorum` of pinned witnesses cosigned: the checkpoint is final
@@ -124,6 +127,7 @@ def read_receipt(r: Any) -> dict[str, Any]:
         witnesses.append((field(w, "name", str, where), hex32(field(w, "key", str, where), where)))
     proof = field(r, "inclusion_proof", list)
     leaf_hash = r.get("leaf_hash")
+    rotations = [read_rotation(x, n) for n, x in enumerate(r.get("operator_rotations", []))]
     return {
         "city": field(r, "city", str),
         "origin": field(r, "origin", str),
@@ -140,6 +144,23 @@ def read_receipt(r: Any) -> dict[str, Any]:
         "witnesses": witnesses,
         "quorum": field(r, "quorum", int),
         "final": field(r, "final", bool),
+        "rotations": rotations,
+    }
+
+
+def read_rotation(x: Any, n: int) -> dict[str, Any]:
+    """One operator key rotation the receipt's checkpoint comes after; raises Bad."""
+    where = f"receipt.operator_rotations[{n}]"
+    tx = field(x, "transaction", dict, where)
+    proof = field(x, "inclusion_proof", list, where)
+    return {
+        "tx_id": field(tx, "id", str, f"{where}.transaction"),
+        "envelope": field(tx, "envelope", str, f"{where}.transaction").encode(),
+        "result": field(tx, "result", str, f"{where}.transaction").encode(),
+        "leaf_index": field(x, "leaf_index", int, where),
+        "tree_size": field(x, "tree_size", int, where),
+        "note": field(x, "note", str, where),
+        "proof": [hex32(p, f"{where}.inclusion_proof[{i}]") for i, p in enumerate(proof)],
     }
 
 
@@ -294,6 +315,62 @@ def check_pins(
         raise Bad(f"--quorum {quorum} cannot be met by {len(witnesses)} pinned witness(es)")
 
 
+def rotation_fault(rc: dict[str, Any], x: dict[str, Any], key: bytes, after: int) -> str | None:
+    """Why rotation `x` does not hand the operator key on from `key` (None: it does). It
+    must be a rotate_operator from `key` that the chain accepted, in a checkpoint `key`
+    signed, later than the previous rotation's and earlier than the receipt's."""
+    try:
+        note_body, signatures = open_note(x["note"])
+        origin, size, root = parse_checkpoint(note_body)
+    except ValueError as exc:
+        return f"unreadable signed note: {exc}"
+    if origin != rc["origin"] or size != x["tree_size"] or not after < size < rc["tree_size"]:
+        return "its checkpoint is not of this log, or out of order"
+    if not any(note_signature_ok(note_body, s, origin, key) for s in signatures):
+        return f"its checkpoint is not signed by the key it rotates from, {key.hex()}"
+    leaf = sha256(b'\x00{"result":' + x["result"] + b',"tx":' + x["envelope"] + b"}")
+    if not inclusion_ok(leaf, x["leaf_index"], size, x["proof"], root):
+        return "the proof does not lead to its checkpoint's root"
+    env, head, sep = x["envelope"], b'{"body":', b',"sigs":'
+    try:
+        signed = env[len(head) : env.rindex(sep)]
+        command, sigs = json.loads(signed), json.loads(env)["sigs"]
+        code = json.loads(x["result"])["code"]
+        by_old = [bytes.fromhex(s["sig"]) for s in sigs if s["key"] == key.hex()]
+    except (ValueError, KeyError, TypeError):
+        return "its envelope or result is not valid JSON"
+    if not env.startswith(head) or not isinstance(command, dict) or code != "ok":
+        return "not an accepted command"
+    if (command.get("type"), command.get("city"), command.get("id")) != (
+        "rotate_operator",
+        rc["city"],
+        x["tx_id"],
+    ):
+        return "not this city's rotate_operator"
+    if command.get("old_key") != key.hex():
+        return f"it rotates from {command.get('old_key')}, not from {key.hex()}"
+    try:
+        hex32(command.get("new_key"), "new_key")
+    except Bad:
+        return "its new_key is not 64 hex digits"
+    message = b"localpay/command/v1\n" + signed
+    if not any(ed25519_ok(key, message, sig) for sig in by_old):
+        return "it is not signed by the key it rotates from"
+    return None
+
+
+def follow_rotations(rc: dict[str, Any], key: bytes) -> tuple[bytes, str | None]:
+    """The key the receipt's checkpoint must be signed by, from `key` through every
+    rotation; and why a rotation breaks the chain (None: none does)."""
+    after = -1
+    for n, x in enumerate(rc["rotations"]):
+        fault = rotation_fault(rc, x, key, after)
+        if fault is not None:
+            return key, f"operator key rotation #{n} (tx {x['tx_id']}): {fault}"
+        key, after = bytes.fromhex(json.loads(x["envelope"])["body"]["new_key"]), x["tree_size"]
+    return key, None
+
+
 def check_operator(
     rc: dict[str, Any],
     body: str,
@@ -306,13 +383,27 @@ def check_operator(
             "no operator key pinned: pass --operator-key HEX, the city's key from a source"
             " other than the receipt, or --allow-unpinned to check it against its own keys"
         )
-    key = pinned if pinned is not None else rc["operator_key"]
+    first = pinned if pinned is not None else rc["operator_key"]
+    key, fault = follow_rotations(rc, first)
+    if fault is not None:
+        return "FAIL", fault
     if not any(note_signature_ok(body, s, rc["origin"], key) for s in signatures):
         return "FAIL", f"no valid signature by {rc['origin']} key {key.hex()}"
+    source = "the pinned" if pinned is not None else "the receipt's"
+    if not rc["rotations"]:
+        signer = (
+            f"the pinned operator key {key.hex()}" if pinned is not None else f"key {key.hex()}"
+        )
+    else:
+        ids = ", ".join(x["tx_id"] for x in rc["rotations"])
+        signer = (
+            f"key {key.hex()}, reached from {source} operator key {first.hex()} by"
+            f" {len(rc['rotations'])} rotation(s) ({ids})"
+        )
     if pinned is not None:
-        return "ok", f"signed by the pinned operator key {key.hex()}"
+        return "ok", f"signed by {signer}"
     return "ok", (
-        f"signed by key {key.hex()}, SELF-ASSERTED by the receipt:"
+        f"signed by {signer}, SELF-ASSERTED by the receipt:"
         " pin the city's operator key with --operator-key to trust it"
     )
 

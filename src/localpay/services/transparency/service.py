@@ -38,6 +38,7 @@ from localpay.ledger.results import Result
 from localpay.ledger.state import Authorities
 from localpay.services.cities.ledgers import Ledgers
 from localpay.services.transparency.receipts import receipt_context, receipt_of
+from localpay.services.transparency.rotation_proofs import RotationEvidence
 
 #: Leaf hashes read from the store per query while loading or catching up.
 LOAD_PAGE: Final = 50_000
@@ -124,6 +125,7 @@ class Transparency:
         self._closed = threading.Event()
         self._loader: threading.Thread | None = None
         self._origins: dict[str, str] = {}
+        self._rotations = RotationEvidence(store, self.log)
 
     # -- life cycle ------------------------------------------------------------------------
 
@@ -323,12 +325,13 @@ class Transparency:
         body = _note_body(note)
         cosigs = self.cosigned(city, header.log_size, body, auth)
         origin = self._origin(city)
+        operator_key = self._rotations.key_at(city, header.log_size, auth, genesis.operator_key)
         return {
             "size": header.log_size,
             "height": header.height,
             "root": header.log_root,
             "note": note + "".join(c.line + "\n" for c in cosigs),
-            "signers": [{"role": "operator", "name": origin, "key": genesis.operator_key}]
+            "signers": [{"role": "operator", "name": origin, "key": operator_key}]
             + [
                 {"role": "witness", "name": c.name, "key": c.key, "timestamp": c.timestamp}
                 for c in cosigs
@@ -486,7 +489,13 @@ class Transparency:
                 f"city {city!r}: the stored transactions do not hash to the root of the"
                 f" checkpoint of size {size} (block {header.height}); run localpay verify"
             )
-        return receipt_context(city, self._origin(city), genesis.operator_key, header, view, auth)
+        context = receipt_context(
+            city, self._origin(city), genesis.operator_key, header, view, auth
+        )
+        # After rotations the checkpoint's key descends from the genesis key: the evidence.
+        if rotations := self._rotations.before(city, size, auth):
+            context["operator_rotations"] = rotations
+        return context
 
     def _receipt(self, city: str, tx: TxRecord, proved: dict[str, Any]) -> dict[str, Any]:
         """The receipt of `tx`: its inclusion proof to the checkpoint of `proved`."""

@@ -20,6 +20,12 @@ import nacl.signing
 from localpay.domain.errors import Refused
 from localpay.ledger.log import checkpoint, merkle
 from localpay.services.transparency.receipts import RECEIPT_FORMAT
+from localpay.services.transparency.rotation_proofs import (
+    RotationFormatError,
+    RotationProof,
+    follow_rotations,
+    parse_rotations,
+)
 
 #: What a command's signatures sign: this prefix, then the command's canonical body.
 _COMMAND_PREFIX: Final = b"localpay/command/v1\n"
@@ -108,6 +114,7 @@ class _Receipt:
     witnesses: list[tuple[str, bytes]]
     quorum: int
     final: bool
+    rotations: list[RotationProof]
 
 
 def _parse_receipt(r: Any) -> _Receipt:
@@ -142,6 +149,7 @@ def _parse_receipt(r: Any) -> _Receipt:
         witnesses=witnesses,
         quorum=_field(r, "quorum", int),
         final=_field(r, "final", bool),
+        rotations=parse_rotations(r),
     )
 
 
@@ -213,15 +221,26 @@ def _check_operator(
             "no operator key pinned: pass --operator-key HEX, the city's key from a source"
             " other than the receipt, or --allow-unpinned to check it against its own keys",
         )
-    key = pinned if pinned is not None else rc.operator_key
+    first = pinned if pinned is not None else rc.operator_key
+    key, broken = follow_rotations(rc.city, rc.origin, rc.tree_size, rc.rotations, first)
+    if broken is not None:
+        return Check("FAIL", "operator", broken)
     if not any(checkpoint.verify_note_signature(body, s, rc.origin, key) for s in sigs):
         return Check("FAIL", "operator", f"no valid signature by {rc.origin} key {key.hex()}")
+    source = "the pinned" if pinned is not None else "the receipt's"
+    signer = f"the pinned operator key {key.hex()}" if pinned is not None else f"key {key.hex()}"
+    if rc.rotations:
+        ids = ", ".join(p.tx_id for p in rc.rotations)
+        signer = (
+            f"key {key.hex()}, reached from {source} operator key {first.hex()} by"
+            f" {len(rc.rotations)} rotation(s) ({ids})"
+        )
     if pinned is not None:
-        return Check("ok", "operator", f"signed by the pinned operator key {key.hex()}")
+        return Check("ok", "operator", f"signed by {signer}")
     return Check(
         "ok",
         "operator",
-        f"signed by key {key.hex()}, SELF-ASSERTED by the receipt:"
+        f"signed by {signer}, SELF-ASSERTED by the receipt:"
         " pin the city's operator key with --operator-key to trust it",
     )
 
@@ -298,7 +317,7 @@ def verify_receipt(
         pinned_w = None
         if witnesses is not None:
             pinned_w = [(n, _hex32(k, f"the key of witness {n}")) for n, k in witnesses]
-    except _Bad as exc:
+    except (_Bad, RotationFormatError) as exc:
         return [Check("FAIL", "format", str(exc))]
     checks = [Check("ok", "format", f"{RECEIPT_FORMAT}, city {rc.city}, transaction {rc.tx_id}")]
     checks.append(_check_transaction(rc))
