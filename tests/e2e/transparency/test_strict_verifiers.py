@@ -35,12 +35,9 @@ from localpay.ledger.signatures import public_key_hex, sign_command
 from localpay.services.cities.ledgers import OPERATOR, Ledgers, new_id
 from localpay.services.cities.officials import official_keys
 from localpay.services.cities.verify import chain_identity, verify_city
-from localpay.services.portability.service import (
-    ImportRefused,
-    PinRefused,
-    export_city,
-    import_city,
-)
+from localpay.services.portability.errors import ImportRefused, PinRefused
+from localpay.services.portability.exporter import export_city
+from localpay.services.portability.importer import import_city
 from localpay.services.witness.replay import MAX_CLOCK_SKEW_MS
 from localpay.services.witness.service import Witness
 from localpay.services.witness.settings import WitnessSettings

@@ -32,17 +32,12 @@ from localpay.ledger.ports import Store
 from localpay.ledger.signatures import public_key_hex, sign_command
 from localpay.ledger.state import Wallet
 from localpay.services.cities.ledgers import Ledgers, new_id
-from localpay.services.cities.officials import official_keys
+from localpay.services.cities.officials import CityExists, official_keys
 from localpay.services.cities.verify import verify_city
-from localpay.services.portability.service import (
-    FORMAT,
-    CityExists,
-    ExportError,
-    ImportRefused,
-    export_city,
-    import_city,
-    read_manifest,
-)
+from localpay.services.portability.archive import FORMAT, read_manifest
+from localpay.services.portability.errors import ExportError, ImportRefused
+from localpay.services.portability.exporter import export_city
+from localpay.services.portability.importer import import_city
 from localpay.sim.demo import DEMO_SECRET, SimClock, derived_key, run_demo
 
 CITY = "gimpo"

@@ -56,9 +56,9 @@ def test_every_product_exception_is_a_localpay_error_of_one_kind() -> None:
 
 def test_city_exists_is_one_class() -> None:
     from localpay.services.cities import officials  # noqa: PLC0415
-    from localpay.services.portability import service  # noqa: PLC0415
+    from localpay.services.portability import importer  # noqa: PLC0415
 
-    assert service.CityExists is officials.CityExists
+    assert importer.CityExists is officials.CityExists
     assert issubclass(officials.CityExists, Conflict)
 
 

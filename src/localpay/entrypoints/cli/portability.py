@@ -31,13 +31,10 @@ from localpay.entrypoints.cli.app import (
     out,
     pins_of,
 )
-from localpay.services.portability.service import (
-    ExportError,
-    ImportRefused,
-    export_city,
-    import_city,
-    read_manifest,
-)
+from localpay.services.portability.archive import read_manifest
+from localpay.services.portability.errors import ExportError, ImportRefused
+from localpay.services.portability.exporter import export_city
+from localpay.services.portability.importer import import_city
 
 commands = typer.Typer()
 
