@@ -349,6 +349,14 @@ class Sequencer:
             )
         return found
 
+    def _unsignable(self, command: Command, signers: frozenset[str]) -> bool:
+        """A rotation the operator signed, to a key this server cannot sign the next block
+        with. (Without the operator's signature the ledger refuses it anyway: no key is
+        looked up for a stranger's command.)"""
+        if not isinstance(command, RotateOperator) or self.state.operator_key() not in signers:
+            return False
+        return self._signer_of(command.new_key) is None
+
     def _signer_of(self, public_hex: str) -> nacl.signing.SigningKey | None:
         """The private key of an operator public key, from memory or the key lookup (read
         once: the key of a rotation is found before it is applied, so sealing never waits)."""
@@ -529,7 +537,7 @@ class Sequencer:
             if self.state.genesis is None:
                 self._genesis(pending, command, signers, now)
                 continue
-            if isinstance(command, RotateOperator) and self._signer_of(command.new_key) is None:
+            if self._unsignable(command, signers):
                 code = Code.OPERATOR_KEY_UNAVAILABLE
                 _reject(pending, command.id, code, REASONS[code])
                 continue

@@ -262,3 +262,15 @@ def test_a_replay_resumed_after_the_rotation_expects_the_new_key(world: World) -
     replayer = Replayer.resume(world.store, CITY, world.pins())
     assert replayer.operator is not None
     assert bytes(replayer.operator).hex() == done.new_key
+
+
+def test_without_the_operator_the_ledger_refuses_before_any_key_is_looked_up(
+    world: World,
+) -> None:
+    # The officials alone, to a key no one holds: refused for the missing signature,
+    # recorded, as any official command; the key store is only asked for the operator's.
+    maker, checker = world.officials()
+    stranger = public_key_hex(nacl.signing.SigningKey.generate())
+    refused = world.rotation(stranger, maker, checker)
+    assert refused.code == Code.OPERATOR_SIGNATURE_MISSING
+    assert world.store.find_tx(CITY, refused.id) is not None
