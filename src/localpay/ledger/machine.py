@@ -58,14 +58,21 @@ _PARTY_FIELDS: dict[type, tuple[str, ...]] = {
 }
 
 
+def accounts_of(cmd: c.Command, payer: str | None = None) -> tuple[str, ...]:
+    """The one rule of which accounts a command concerns: the accounts it names
+    (wallet, merchant, recipient) and, for a refund, the payer of the refunded payment,
+    which the caller looks up (in the state here, in the stored payment for the history
+    index). The sequencer's parties, the history index and privacy all follow it."""
+    named = [getattr(cmd, f) for f in _PARTY_FIELDS[type(cmd)]]
+    if payer is not None and isinstance(cmd, c.Refund):
+        named.append(payer)
+    return tuple(dict.fromkeys(named))
+
+
 def parties(state: CityState, cmd: c.Command) -> tuple[str, ...]:
     """The accounts a command concerns, for their histories (a refund: the payer too)."""
-    named = [getattr(cmd, f) for f in _PARTY_FIELDS[type(cmd)]]
-    if isinstance(cmd, c.Refund):
-        payment = state.payments.get(cmd.payment)
-        if payment is not None:
-            named.append(payment.wallet)
-    return tuple(dict.fromkeys(named))
+    payment = state.payments.get(cmd.payment) if isinstance(cmd, c.Refund) else None
+    return accounts_of(cmd, payment.wallet if payment is not None else None)
 
 
 # -- authority ---------------------------------------------------------------------

@@ -20,8 +20,8 @@ from typing import Final
 
 import msgspec
 
-from localpay.domain.commands import Command, DecodeError, Pay, Refund, decode_envelope
-from localpay.ledger import privacy
+from localpay.domain.commands import DecodeError, Pay, Refund, decode_envelope
+from localpay.ledger import machine, privacy
 from localpay.ledger.blocks import BlockRecord, TxRecord
 from localpay.ledger.ports import Store
 from localpay.ledger.results import Result
@@ -44,26 +44,19 @@ def parties_of(store: Store, city: str, tx: TxRecord) -> list[str]:
         envelope, command = decode_envelope(tx.envelope)
     except DecodeError:
         return []
-    named = _named(command)
-    if isinstance(command, Refund):
-        payment = store.find_tx(city, command.payment)
-        if payment is not None:
-            named += _payer(payment)
+    payment = store.find_tx(city, command.payment) if isinstance(command, Refund) else None
+    named = machine.accounts_of(command, _payer(payment) if payment is not None else None)
     sender = privacy.sender(command, [s.key for s in envelope.sigs], _stored_keys(store, city))
     ok = tx.decoded_result().ok
-    return list(privacy.history_parties(list(dict.fromkeys(named)), sender, ok))
+    return list(privacy.history_parties(list(named), sender, ok))
 
 
-def _named(command: Command) -> list[str]:
-    return [str(getattr(command, f)) for f in ("wallet", "merchant", "to") if hasattr(command, f)]
-
-
-def _payer(payment: TxRecord) -> list[str]:
+def _payer(payment: TxRecord) -> str | None:
     try:
         _, command = decode_envelope(payment.envelope)
     except DecodeError:
-        return []
-    return [command.wallet] if isinstance(command, Pay) else []
+        return None
+    return command.wallet if isinstance(command, Pay) else None
 
 
 def _stored_keys(store: Store, city: str) -> privacy.KeysOf:
