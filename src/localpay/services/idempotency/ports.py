@@ -8,7 +8,7 @@ services/cities/command_ids.py, this is exactly-once of the answers.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import NamedTuple, Protocol
 
 
@@ -30,6 +30,11 @@ Found = tuple[str, int, bytes, str]
 
 class IdempotencyRepository(Protocol):
     def find(self, scope: str, key: str) -> Found | None: ...
+
+    def recorded(self) -> Iterator[tuple[str, str]]:
+        """Every (scope, key) answered so far, read in pages: what a server starting needs
+        to know which keys could be in the table at all (the others need no look-up)."""
+        ...
 
     def keep(self, answers: Sequence[Answer]) -> None:
         """Record answers durably in one commit; a (scope, key) already recorded keeps
