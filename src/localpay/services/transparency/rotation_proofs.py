@@ -19,6 +19,7 @@ from typing import Any
 import msgspec
 
 from localpay.domain.commands import DecodeError, RotateOperator, decode_envelope
+from localpay.domain.errors import Refused
 from localpay.ledger.blocks import TxRecord, decode_header, leaf_bytes
 from localpay.ledger.log import checkpoint, merkle
 from localpay.ledger.log.merkle_log import MerkleLog
@@ -28,7 +29,7 @@ from localpay.ledger.signatures import verify_one
 from localpay.ledger.state import Authorities
 
 
-class RotationFormatError(ValueError):
+class RotationFormatError(Refused, ValueError):
     """An `operator_rotations` entry lacks a field or has one of the wrong type."""
 
 
