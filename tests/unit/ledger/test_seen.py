@@ -4,6 +4,8 @@ few bytes per id however many it holds (it grows by adding larger filters)."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 from localpay.ledger.seen import ERROR_RATE, FIRST_CAPACITY, SeenIds
 
@@ -31,7 +33,17 @@ def test_false_alarms_stay_below_the_error_rate_and_memory_is_a_few_bytes_per_id
     assert seen.nbytes < 3 * held  # a set of the same ids: ~100 bytes each
 
 
-def test_the_filter_is_keyed_per_instance() -> None:
-    """An outsider cannot precompute ids that collide: each filter draws its own key."""
-    a, b = SeenIds(), SeenIds()
-    assert a._pair("0" * 32) != b._pair("0" * 32)
+def test_the_bits_follow_pythons_keyed_string_hash() -> None:
+    """An outsider cannot aim ids at the bits: they come from `hash()`, SipHash under a
+    key drawn at each interpreter start, so another process sets other bits."""
+    probe = (
+        "from localpay.ledger.seen import SeenIds; s = SeenIds(); s.add('0' * 32);"
+        " print(bytes(s._filters[0].bits).hex())"
+    )
+    runs = {
+        subprocess.run(
+            [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+        ).stdout
+        for _ in range(2)
+    }
+    assert len(runs) == 2
