@@ -211,3 +211,34 @@ def test_the_dispatcher_takes_posts_of_signed_commands_only(pair: Pair) -> None:
         assert _dispatch(pair, method, path, payment), (method, path)
     # Under a root path, FastAPI strips it: the lean path leaves those to it.
     assert _dispatch(pair, "POST", "/api/v1/cities/gimpo/payments", payment, root_path="/api")
+
+
+@pytest.mark.parametrize("side", ["lean", "routed"])
+def test_a_command_the_ledger_does_not_answer_in_time_is_503_then_answered_once(
+    pair: Pair, side: str
+) -> None:
+    base = pair.lean if side == "lean" else pair.routed
+    store, ledgers = pair.container.store, pair.container.ledgers
+    original = store.append_block
+
+    def slow_block(city: str, block: Any) -> None:
+        time.sleep(1.0)  # every block takes longer than a caller waits for its answer
+        original(city, block)
+
+    body, key = _envelope(pair.keys, 1), os.urandom(16).hex()
+    headers = {"Content-Type": "application/json", "Idempotency-Key": key}
+    store.append_block = slow_block  # type: ignore[method-assign]
+    ledgers.answer_timeout_s = 0.2
+    try:
+        first = httpx.post(base + "/v1/cities/gimpo/payments", content=body, headers=headers)
+    finally:
+        ledgers.answer_timeout_s = 30.0
+        store.append_block = original  # type: ignore[method-assign]
+    assert first.status_code == 503 and first.json()["code"] == "unavailable", first.text
+    assert first.headers["retry-after"] == "5"
+    # Not an answer, so not recorded: the retry with the same key gets the command's one
+    # receipt (it landed meanwhile, once).
+    again = httpx.post(base + "/v1/cities/gimpo/payments", content=body, headers=headers)
+    assert again.status_code == 201 and again.json()["duplicate"] is True, again.text
+    tx = json.loads(body)["body"]["id"]
+    assert pair.container.store.find_tx("gimpo", tx) is not None

@@ -71,8 +71,13 @@ async def await_ticket(ticket: Ticket[Receipt], timeout: float = ANSWER_TIMEOUT_
 
     ticket.add_done_callback(landed)
     # A stuck ledger must not hold connections for ever; the client may safely retry the
-    # same signed command (its id makes the retry idempotent).
-    return await asyncio.wait_for(future, timeout)
+    # same signed command (its id makes the retry idempotent). A timer on our own future,
+    # not asyncio.wait_for: that wraps it in a task and waiter per request on the hot path.
+    timer = loop.call_later(timeout, _settle, future, None, TimeoutError())
+    try:
+        return await future
+    finally:
+        timer.cancel()
 
 
 def _settle(
