@@ -97,7 +97,11 @@ def master_key(url: str, keys: str | None = None, file: str | None = None) -> Ma
 
 
 def open_keys(url: str, explicit: str | None = None, master_file: str | None = None) -> KeyStore:
-    return KeyStore(keys_root(url, explicit), master_key(url, explicit, master_file))
+    """The key folder under the master key, refused (MasterKeyMismatch) if another master
+    key sealed it: a new key must not be sealed under a key the others are not under."""
+    keys = KeyStore(keys_root(url, explicit), master_key(url, explicit, master_file))
+    keys.check()
+    return keys
 
 
 def open_identity(
@@ -110,6 +114,7 @@ def open_identity(
     """The identity service over the store's identity tables, TOTP sealed under `master`
     (else the master key of the environment)."""
     records = SqlIdentityRepository(store, master or master_key_from_environment())
+    records.check_totp()  # the TOTP secrets are under this master key, or refused
     return Identity(records, store, clock, hasher, limits)
 
 

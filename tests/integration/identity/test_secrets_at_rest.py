@@ -121,9 +121,10 @@ def test_a_key_folder_and_a_store_copied_without_the_master_key_open_nothing(
             town.key_store(other).load(CITY, name)
     copy = open_store(town.url)
     try:
-        stranger = open_identity(copy, now_ms, FAST, master=other)
         with pytest.raises(MasterKeyMismatch):
-            stranger.login(CITY, "auditor", PASSWORD, pyotp.TOTP(town.totp_secret).now())
+            open_identity(copy, now_ms, FAST, master=other)
+        with pytest.raises(MasterKeyMismatch):
+            SqlIdentityRepository(copy, other).credentials(CITY, "auditor")
     finally:
         copy.close()
     monkeypatch.delenv(ENV_KEY)
@@ -167,6 +168,11 @@ def test_a_wrong_or_missing_master_key_fails_the_start_naming_the_problem(
     done = _cli(town, "serve", "--port", "1")
     assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
     assert done.stderr.strip().splitlines() == [f"error: {wrong.value}"], done.stderr
+    # Nor does any other command seal a new secret under the wrong key.
+    add = ("user", "add", "--city", CITY, "--role", "city_maker", "--username", "newbie")
+    done = _cli(town, *add, "--password-stdin", "--totp", stdin=PASSWORD + "\n")
+    assert done.returncode == 1 and done.stderr.strip().splitlines() == [f"error: {wrong.value}"]
+    assert "official-newbie" not in town.key_store().names(CITY)
     monkeypatch.delenv(ENV_KEY)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "no-config"))
     done = _cli(town, "serve", "--port", "1")
@@ -346,9 +352,10 @@ def _env(town: Town) -> dict[str, str]:
     return {**os.environ, "LOCALPAY_DB": town.url}
 
 
-def _cli(town: Town, *args: str) -> subprocess.CompletedProcess[str]:
+def _cli(town: Town, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         _argv(town, *args),
+        input=stdin,
         env=_env(town),
         capture_output=True,
         text=True,
