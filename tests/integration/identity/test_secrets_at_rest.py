@@ -190,6 +190,17 @@ def test_a_master_key_file_beside_the_data_or_readable_by_others_is_refused(town
         with pytest.raises(Refused, match="is inside"):
             master_key(town.url, str(town.keys), str(beside))
         beside.unlink()
+    inside = _cli(town, "keys", "new-master", "--out", str(town.keys / "m.key"))
+    assert inside.returncode == 1 and "is inside" in inside.stderr, inside.stderr
+    assert not (town.keys / "m.key").exists()
+    made = _cli(
+        town, "keys", "new-master", "--out", str(town.elsewhere / "m.key"), "--version", "3"
+    )
+    assert made.returncode == 0 and "master key v3" in made.stdout, made.stderr
+    assert (town.elsewhere / "m.key").stat().st_mode & 0o777 == 0o600
+    assert master_key_from_environment(town.elsewhere / "m.key").version == 3
+    again = _cli(town, "keys", "new-master", "--out", str(town.elsewhere / "m.key"))
+    assert again.returncode == 2 and "never overwritten" in again.stderr, again.stderr
     loose = town.elsewhere / "loose.key"
     write_master_key_file(loose, MasterKey.generate(1, "x"))
     loose.chmod(0o644)
