@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 
 from localpay.adapters.clock import now_ms
-from localpay.adapters.sql.idempotency import SqlIdempotencyRepository
+from localpay.adapters.sql.idempotency import KEEP_ROWS, SqlIdempotencyRepository
 from localpay.adapters.sql.runner import SqlStore
 from localpay.entrypoints.api.middleware.idempotency import Record, Records
 from localpay.services.idempotency.ports import Answer, Found
@@ -78,3 +78,19 @@ def test_a_key_recorded_here_is_known_at_once(store: SqlStore) -> None:
         assert again.get("anonymous", "now") == record
     finally:
         again.close()
+
+
+def test_a_batch_larger_than_one_insert_lands_whole_and_first_answers_stay(
+    store: SqlStore,
+) -> None:
+    repo = SqlIdempotencyRepository(store)
+    repo.keep([_answer("anonymous", "k-007")])
+    first = repo.find("anonymous", "k-007")
+    count = 2 * KEEP_ROWS + 50
+    later = [
+        Answer("anonymous", f"k-{n:03}", "later", 200, b"later", "x/y", 2) for n in range(count)
+    ]
+    repo.keep([*later, later[-1]])  # a key twice in one batch: the first of them stays
+    assert repo.find("anonymous", "k-007") == first  # answered before: kept
+    assert repo.find("anonymous", f"k-{count - 1:03}") == ("later", 200, b"later", "x/y")
+    assert len(list(repo.recorded())) == count

@@ -17,11 +17,19 @@ _RECORDED: Final = (
 )
 #: Keys read per page by recorded().
 RECORDED_PAGE: Final = 10_000
-# The first answer stays: both dialects take ON CONFLICT ... DO NOTHING.
-_KEEP: Final = (
-    "INSERT INTO idempotency (scope, key, request_hash, status, body, media_type, created_ms)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (scope, key) DO NOTHING"
-)
+#: Answers written by one INSERT: 7 parameters each, far below SQLite's oldest bound of
+#: 999 parameters a statement; one statement per row cost PostgreSQL a round trip each.
+KEEP_ROWS: Final = 100
+_ROW: Final = "(?, ?, ?, ?, ?, ?, ?)"
+
+
+def _keep(rows: int) -> str:
+    # The first answer stays: both dialects take ON CONFLICT ... DO NOTHING.
+    return (
+        "INSERT INTO idempotency (scope, key, request_hash, status, body, media_type, created_ms)"
+        f" VALUES {', '.join([_ROW] * rows)} ON CONFLICT (scope, key) DO NOTHING"
+    )
+
 
 #: (scope, key, request_hash, status, body, media_type, created_ms)
 AnswerRow = tuple[str, str, str, int, bytes, str, int]
@@ -48,5 +56,6 @@ class SqlIdempotencyRepository:
                 return
 
     def keep(self, answers: Sequence[AnswerRow]) -> None:
-        if answers:
-            self.store.sql_batch([(_KEEP, tuple(a)) for a in answers])
+        chunks = [answers[i : i + KEEP_ROWS] for i in range(0, len(answers), KEEP_ROWS)]
+        if chunks:
+            self.store.sql_batch([(_keep(len(c)), tuple(v for a in c for v in a)) for c in chunks])
