@@ -14,6 +14,10 @@ A chain names no trust anchor of its own: its genesis says who the operator is. 
 caller that knows which chain it expects pins it (`Pins`): the genesis hash (SHA-256 of
 the stored create_city envelope, the last part of the log's origin) and the operator
 key. A chain with another genesis is refused with `PinMismatch` at block 0.
+
+The pinned operator key is the genesis key for the life of the chain: after a
+rotate_operator the replay expects the new key from the next block on
+(ledger/rotation.py), and names a retired key that signed a later block or checkpoint.
 """
 
 from __future__ import annotations

@@ -28,6 +28,11 @@ was sealed with a bad clock, or this clock is wrong: an operator must look). A
 restart after a day down is fine: the head is old, but the clock agrees with itself.
 A step of the wall clock that was right (NTP fixing a wrong clock) needs a restart.
 Simulated clocks (the demo, tests) opt out with `max_clock_skew_ms=None`.
+
+Blocks are signed by the operator key the chain names: after a rotate_operator, from the
+next block on, by its new key (ledger/rotation.py). The sequencer only records a rotation
+to a key it can find (`operator_keys`) and, on start, signs with the key the chain's state
+names, so a crash between a rotation's commit and the switch changes nothing.
 """
 
 from __future__ import annotations
