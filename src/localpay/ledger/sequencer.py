@@ -18,21 +18,10 @@ already sequenced, but returns after `STOP_TIMEOUT_S` even if the store hangs; t
 lease is released by the committer itself after its last write returned, never while
 a block write may still land (a new writer could otherwise fork the chain).
 
-Block time is the clock, never before the previous block (`max(clock, head)`). So
-that one bad clock reading cannot pin every later block, a block is refused
-(ClockSkew, retryable, nothing sealed) when the clock disagrees with the elapsed
-time by more than `MAX_CLOCK_SKEW_MS`: the wall clock must have moved as the boot
-clock (monotonic, counting suspend) did since the last block this sequencer sealed,
-or since its start. A clock far behind the chain head is refused as well (the head
-was sealed with a bad clock, or this clock is wrong: an operator must look). A
-restart after a day down is fine: the head is old, but the clock agrees with itself.
-A step of the wall clock that was right (NTP fixing a wrong clock) needs a restart.
-Simulated clocks (the demo, tests) opt out with `max_clock_skew_ms=None`.
-
-Blocks are signed by the operator key the chain names: after a rotate_operator, from the
-next block on, by its new key (ledger/rotation.py). The sequencer only records a rotation
-to a key it can find (`operator_keys`) and, on start, signs with the key the chain's state
-names, so a crash between a rotation's commit and the switch changes nothing.
+Block time comes from ledger/block_clock.py, which refuses a block (ClockSkew, nothing
+sealed) when the clock is not to be trusted; blocks are signed by the operator key the
+chain names (ledger/operator_keys.py). What callers get back is ledger/receipt.py; the
+hand-offs between the threads are ledger/handoff.py.
 """
 
 from __future__ import annotations
@@ -42,7 +31,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
-from typing import Final, Generic, Protocol, TypeVar
+from typing import Final, TypeVar
 
 import msgspec
 import nacl.signing
@@ -54,13 +43,12 @@ from localpay.domain.commands import (
     CreateCity,
     DecodeError,
     Envelope,
-    RotateOperator,
     command_type,
     decode_envelope,
     encode_canonical,
 )
-from localpay.domain.errors import Unavailable
 from localpay.ledger import machine, privacy
+from localpay.ledger.block_clock import BlockClock
 from localpay.ledger.blocks import BlockRecord, TxRecord, encode_result
 from localpay.ledger.chain import (
     ChainHead,
@@ -69,7 +57,18 @@ from localpay.ledger.chain import (
     seal,
     stored_genesis_hash,
 )
+from localpay.ledger.handoff import BlockDraft, Channel, Inflight, Pending, answer_stopped, reject
+from localpay.ledger.operator_keys import OperatorKeys
 from localpay.ledger.ports import Store
+from localpay.ledger.receipt import (
+    BlockObserver,
+    ClockSkew,
+    LookupFailed,
+    Overloaded,
+    Receipt,
+    SequencerStopped,
+    receipt_of,
+)
 from localpay.ledger.results import Result
 from localpay.ledger.seen import SeenIds
 from localpay.ledger.signatures import SignatureVerifier
@@ -96,161 +95,8 @@ log = structlog.get_logger("localpay.sequencer")
 T = TypeVar("T")
 
 
-class Receipt(msgspec.Struct, frozen=True, omit_defaults=True):
-    """The answer to one submitted command, given once its block is durable."""
-
-    id: str
-    code: str
-    message: str = ""
-    result: Result | None = None
-    seq: int | None = None
-    height: int | None = None
-    duplicate: bool = False
-    # (account, balance after) of the command's sender: private, never the leaf's. Only
-    # for that account's eyes; see `balance_of` and the API's `receipt_response`.
-    balances: tuple[tuple[str, int], ...] = ()
-
-    @property
-    def ok(self) -> bool:
-        return self.code == Code.OK
-
-    def balance_of(self, account: str) -> int | None:
-        """`account`'s balance after the command, if it sent it."""
-        return dict(self.balances).get(account)
-
-
-class BlockObserver(Protocol):
-    """Told about every durable block (metrics, live feeds); must be quick and not raise."""
-
-    def __call__(
-        self, city: str, block: BlockRecord, results: list[Result], commit_seconds: float
-    ) -> None: ...
-
-
-class SequencerStopped(Unavailable):
-    """The sequencer is not running (stopped, or failed on a store error)."""
-
-
-class ClockSkew(SequencerStopped):
-    """The clock jumped, or lags the chain head: nothing was sealed; retry later."""
-
-
-class OperatorKeyMissing(SequencerStopped):
-    """The chain's current operator key is not in this server's key store."""
-
-
-class LookupFailed(Unavailable):
-    """The store could not say whether a repeated id was applied: retry the same command."""
-
-
-class _Inflight:
-    """A command sequenced but not yet durable: its exact envelope, and who waits on it."""
-
-    __slots__ = ("envelope", "waiters")
-
-    def __init__(self, envelope: bytes) -> None:
-        self.envelope = envelope
-        self.waiters: list[Ticket[Receipt]] = []
-
-
-class Overloaded(Unavailable):
-    """Too many commands are waiting; the caller should retry later."""
-
-
-class _Channel(Generic[T]):
-    """A bounded hand-off from one stage to the next, which a failure can close.
-
-    A queue.Queue leaves a producer blocked forever once its consumer died. Closing
-    this one wakes both sides: put() then refuses (the producer still owns its item
-    and answers it) and close() returns what was inside for the closer to answer."""
-
-    def __init__(self, size: int) -> None:
-        self._items: collections.deque[T] = collections.deque()
-        self._size = size
-        self._changed = threading.Condition()
-        self._ended = False
-        self._closed = False
-
-    def put(self, item: T) -> bool:
-        with self._changed:
-            while len(self._items) >= self._size and not self._closed:
-                self._changed.wait()
-            if self._closed:
-                return False
-            self._items.append(item)
-            self._changed.notify_all()
-            return True
-
-    def get(self, wait: bool = True) -> T | None:
-        """The next item; None once closed, or ended and empty (without wait: if empty)."""
-        with self._changed:
-            while wait and not self._items and not (self._ended or self._closed):
-                self._changed.wait()
-            if self._closed or not self._items:
-                return None
-            item = self._items.popleft()
-            self._changed.notify_all()
-            return item
-
-    def end(self) -> None:
-        """The producer is done: the consumer takes what is left, then stops."""
-        with self._changed:
-            self._ended = True
-            self._changed.notify_all()
-
-    def close(self) -> list[T]:
-        """Refuse every further put and get; what was still inside, for the caller."""
-        with self._changed:
-            self._closed = True
-            items = list(self._items)
-            self._items.clear()
-            self._changed.notify_all()
-            return items
-
-
-class _BlockDraft:
-    """Transactions of the block being built, with who waits for each."""
-
-    __slots__ = ("pending", "results", "touched", "txs")
-
-    def __init__(self) -> None:
-        self.txs: list[TxRecord] = []
-        self.pending: list[_Pending] = []
-        self.results: list[Result] = []
-        self.touched: dict[str, None] = {}
-
-    def add(self, tx: TxRecord, pending: _Pending, result: Result) -> None:
-        self.txs.append(tx)
-        self.pending.append(pending)
-        self.results.append(result)
-
-
-class _Pending:
-    __slots__ = ("command", "data", "envelope", "future", "handed")
-
-    def __init__(self, data: bytes, future: Ticket[Receipt]) -> None:
-        self.data = data
-        self.future = future
-        self.envelope: Envelope | None = None
-        self.command: Command | None = None
-        # The builder gave this command's answer to someone else: a sealed block (the
-        # committer) or the in-flight original it duplicates.
-        self.handed = False
-
-
-def _answer_stopped(pendings: Sequence[_Pending], why: str, skip_handed: bool = False) -> None:
-    """Answer SequencerStopped (retry) to every command here that has no answer yet."""
-    for pending in pendings:
-        if not pending.future.done() and not (skip_handed and pending.handed):
-            pending.future.set_exception(SequencerStopped(why))
-
-
-def _reject(pending: _Pending, tx_id: str, code: str, message: str) -> None:
-    pending.future.set_result(Receipt(id=tx_id, code=code, message=message))
-
-
-_Verified = list[tuple[_Pending, frozenset[str] | None]]
-_Sealed = tuple[BlockRecord, list[_Pending], list[Result]]
+_Verified = list[tuple[Pending, frozenset[str] | None]]
+_Sealed = tuple[BlockRecord, list[Pending], list[Result]]
 
 
 class Sequencer:
@@ -272,15 +118,9 @@ class Sequencer:
         self.store = store
         # The key that signs the next block; switched after the block of a rotation.
         self.operator = operator
-        self._operator_keys = {bytes(operator.verify_key).hex(): operator}
-        self._lookup = operator_keys
+        self.operator_keys = OperatorKeys(city, operator, operator_keys)
         self.clock = clock
-        self.max_clock_skew_ms = max_clock_skew_ms
-        # (wall clock, boot clock) at the last block sealed, or at start: see _block_time.
-        self._clock_anchor = (0, 0)
-        #: Blocks refused for a clock that jumped or lags the head (ClockSkew).
-        self.clock_refusals = 0
-        self._clock_trusted = True
+        self.block_clock = BlockClock(clock, max_clock_skew_ms)
         self.verifier = verifier or SignatureVerifier()
         self.max_block_txs = max_block_txs
         self.verify_batch = verify_batch
@@ -293,11 +133,11 @@ class Sequencer:
         self.id_lookups = 0
         # Ids sequenced but not yet durable -> their envelope and the futures of
         # duplicates waiting on them.
-        self._inflight: dict[str, _Inflight] = {}
-        self._intake: collections.deque[_Pending] = collections.deque()
+        self._inflight: dict[str, Inflight] = {}
+        self._intake: collections.deque[Pending] = collections.deque()
         self._wake = threading.Condition()
-        self._verified: _Channel[_Verified] = _Channel(COMMIT_PIPELINE)
-        self._commits: _Channel[_Sealed] = _Channel(COMMIT_PIPELINE)
+        self._verified: Channel[_Verified] = Channel(COMMIT_PIPELINE)
+        self._commits: Channel[_Sealed] = Channel(COMMIT_PIPELINE)
         self._lock = threading.Lock()
         self._running = False
         self.failure: BaseException | None = None
@@ -316,7 +156,7 @@ class Sequencer:
         except BaseException:
             self._exit.close()
             raise
-        self._clock_anchor = (self.clock(), _boot_clock_ms())
+        self.block_clock.start()
         self._running = True
         stages = (
             ("verifier", self._verify_loop),
@@ -339,38 +179,8 @@ class Sequencer:
             genesis_hash = stored_genesis_hash(self.store, self.city)
             assert genesis_hash is not None, "store has blocks but no genesis transaction"
             self.head = ChainHead.after(self.city, head, genesis_hash)
-            self.operator = self._current_signer()
+            self.operator = self.operator_keys.current(self.state)
         self._seen = SeenIds.of(self.store.tx_ids(self.city), expected=self.head.log.size)
-
-    def _current_signer(self) -> nacl.signing.SigningKey:
-        """The key the chain says signs its next block: after a crash between a rotation's
-        commit and the switch to its key, the chain decides, not the memory of the switch."""
-        current = self.state.operator_key()
-        found = self._signer_of(current)
-        if found is None:
-            raise OperatorKeyMissing(
-                f"city {self.city!r} is signed by operator key {current} since its last"
-                " rotation, and this server holds no private key for it"
-            )
-        return found
-
-    def _unsignable(self, command: Command, signers: frozenset[str]) -> bool:
-        """A rotation the operator signed, to a key this server cannot sign the next block
-        with. (Without the operator's signature the ledger refuses it anyway: no key is
-        looked up for a stranger's command.)"""
-        if not isinstance(command, RotateOperator) or self.state.operator_key() not in signers:
-            return False
-        return self._signer_of(command.new_key) is None
-
-    def _signer_of(self, public_hex: str) -> nacl.signing.SigningKey | None:
-        """The private key of an operator public key, from memory or the key lookup (read
-        once: the key of a rotation is found before it is applied, so sealing never waits)."""
-        found = self._operator_keys.get(public_hex)
-        if found is None and self._lookup is not None:
-            found = self._lookup(public_hex)
-            if found is not None:
-                self._operator_keys[public_hex] = found
-        return found
 
     def stop(self, timeout: float = STOP_TIMEOUT_S) -> None:
         """Take no more commands, finish those already sequenced, and return within
@@ -387,7 +197,7 @@ class Sequencer:
             stranded = list(self._intake)
             self._intake.clear()
             self._wake.notify_all()
-        _answer_stopped(stranded, f"sequencer for {self.city} stopped")
+        answer_stopped(stranded, f"sequencer for {self.city} stopped")
         deadline = time.monotonic() + timeout
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
@@ -420,14 +230,14 @@ class Sequencer:
                 )
             if len(self._intake) + len(items) > MAX_QUEUE:
                 raise Overloaded(f"more than {MAX_QUEUE} commands waiting for {self.city}")
-            self._intake.extend(map(_Pending, items, futures))
+            self._intake.extend(map(Pending, items, futures))
             self._wake.notify()
         return futures
 
     def queue_depth(self) -> int:
         return len(self._intake)
 
-    def _take_batch(self) -> list[_Pending]:
+    def _take_batch(self) -> list[Pending]:
         """The next commands to verify; empty once stopping (the rest is answered then)."""
         with self._wake:
             while self._running and not self._intake:
@@ -439,7 +249,7 @@ class Sequencer:
 
     def _verify_loop(self) -> None:
         """Stage 1: decode and check signatures of batch N+1 while N is being applied."""
-        batch: list[_Pending] = []
+        batch: list[Pending] = []
         try:
             while batch := self._take_batch():
                 batch = self._decode(batch)
@@ -447,24 +257,24 @@ class Sequencer:
                     items = [(bytes(p.envelope.body), p.envelope.sigs) for p in batch if p.envelope]
                     verified = list(zip(batch, self.verifier.verify(items), strict=True))
                     if not self._verified.put(verified):
-                        _answer_stopped(batch, "sequencer failed before building these")
+                        answer_stopped(batch, "sequencer failed before building these")
                 batch = []
         except BaseException as exc:  # a bug: stop taking work, fail loudly
             self._fail(exc)
-            _answer_stopped(batch, f"sequencer failed: {exc}")
+            answer_stopped(batch, f"sequencer failed: {exc}")
         finally:
             self._verified.end()
 
-    def _decode(self, batch: list[_Pending]) -> list[_Pending]:
+    def _decode(self, batch: list[Pending]) -> list[Pending]:
         good = []
         for pending in batch:
             try:
                 pending.envelope, pending.command = decode_envelope(pending.data)
             except DecodeError as exc:
-                _reject(pending, "", exc.code, str(exc))
+                reject(pending, "", exc.code, str(exc))
                 continue
             if pending.command.city != self.city:
-                _reject(pending, pending.command.id, Code.WRONG_CITY, REASONS[Code.WRONG_CITY])
+                reject(pending, pending.command.id, Code.WRONG_CITY, REASONS[Code.WRONG_CITY])
                 continue
             good.append(pending)
         return good
@@ -491,64 +301,42 @@ class Sequencer:
         """Apply a batch and seal its blocks; if that fails, answer what nobody else will."""
         try:
             try:
-                now = self._block_time()
+                now = self.block_clock.block_time(self.head)
             except ClockSkew as exc:
                 self._refuse(batch, exc)
                 return
             self._apply_batch(batch, now)
         except BaseException as exc:
-            _answer_stopped([p for p, _ in batch], f"sequencer failed: {exc}", skip_handed=True)
+            answer_stopped([p for p, _ in batch], f"sequencer failed: {exc}", skip_handed=True)
             raise
-
-    def _block_time(self) -> int:
-        """The clock, never before the previous block, unless the clock is not to be
-        trusted (module doc): it moved against the boot clock since the last block (or
-        the start) by more than the skew, or it lags the chain head by more."""
-        now, elapsed = self.clock(), _boot_clock_ms()
-        skew = self.max_clock_skew_ms
-        if skew is not None:
-            wall, boot = self._clock_anchor
-            jump = now - (wall + elapsed - boot)
-            if abs(jump) > skew:
-                raise ClockSkew(f"the clock jumped {jump} ms against the elapsed time")
-            if now < self.head.time_ms - skew:
-                behind = self.head.time_ms - now
-                raise ClockSkew(f"the clock is {behind} ms behind block {self.head.height - 1}")
-            self._clock_anchor = (now, elapsed)
-            self._clock_trusted = True
-        return max(now, self.head.time_ms)
 
     def _refuse(self, batch: _Verified, exc: ClockSkew) -> None:
         """Seal nothing with a clock that is off; the commands may be retried."""
-        if self._clock_trusted:  # once per episode, not once per batch
+        if self.block_clock.distrust():  # once per episode, not once per batch
             log.error("clock_skew", city=self.city, reason=str(exc))
-            self._clock_trusted = False
-        self.clock_refusals += 1
         for pending, _ in batch:
             pending.future.set_exception(ClockSkew(f"block refused: {exc}"))
 
     def _apply_batch(self, batch: _Verified, now: int) -> None:
-        block = _BlockDraft()
+        block = BlockDraft()
         for pending, signers in batch:
             command = pending.command
             assert command is not None and pending.envelope is not None
             if signers is None:
-                _reject(
-                    pending, command.id, Code.SIGNATURE_INVALID, REASONS[Code.SIGNATURE_INVALID]
-                )
+                reject(pending, command.id, Code.SIGNATURE_INVALID, REASONS[Code.SIGNATURE_INVALID])
                 continue
             if command.id in self._seen and self._join_duplicate(pending, command.id):
                 continue
             if self.state.genesis is None:
                 self._genesis(pending, command, signers, now)
                 continue
-            if self._unsignable(command, signers):
+            if self.operator_keys.unsignable(self.state, command, signers):
                 code = Code.OPERATOR_KEY_UNAVAILABLE
-                _reject(pending, command.id, code, REASONS[code])
+                reject(pending, command.id, code, REASONS[code])
                 continue
             result, keys = machine.apply(self.state, command, signers, now)
             if not Code(result.code).recorded:  # a stranger's junk: answered, never stored
-                _reject(pending, command.id, result.code, REASONS[Code(result.code)])
+                reject(pending, command.id, result.code, REASONS[Code(result.code)])
                 continue
             block.touched.update(dict.fromkeys(keys))
             block.add(
@@ -557,36 +345,36 @@ class Sequencer:
             self._seen.add(command.id)
             if len(block.txs) >= self.max_block_txs:
                 self._seal(block, now)
-                block = _BlockDraft()
+                block = BlockDraft()
         self._seal(block, now)
 
     def _genesis(
-        self, pending: _Pending, command: Command, signers: frozenset[str], now: int
+        self, pending: Pending, command: Command, signers: frozenset[str], now: int
     ) -> None:
         """Block 0 holds the city's creation alone; nothing is recorded before it."""
         if not isinstance(command, CreateCity):
-            _reject(pending, command.id, Code.CITY_NOT_FOUND, REASONS[Code.CITY_NOT_FOUND])
+            reject(pending, command.id, Code.CITY_NOT_FOUND, REASONS[Code.CITY_NOT_FOUND])
             return
         assert pending.envelope is not None
         genesis_hash = genesis_hash_of(_stored_envelope(pending.envelope))
         self.head.origin = chain_origin(self.city, genesis_hash)
         result, keys = machine.apply(self.state, command, signers, now)
         if not result.ok:
-            _reject(pending, command.id, result.code, REASONS[Code(result.code)])
+            reject(pending, command.id, result.code, REASONS[Code(result.code)])
             return
-        block = _BlockDraft()
+        block = BlockDraft()
         block.touched.update(dict.fromkeys(keys))
         assert pending.envelope is not None
         block.add(self._record(pending.envelope, command, result, 0), pending, result)
         self._seen.add(command.id)
         self._seal(block, now)
 
-    def _seal(self, draft: _BlockDraft, now: int) -> None:
+    def _seal(self, draft: BlockDraft, now: int) -> None:
         if not draft.txs:
             return
         changes = [(key, self.state.encode_entity(key)) for key in draft.touched]
         block = seal(self.head, now, draft.txs, changes, self.operator)
-        self.operator = self._signer_of(self.state.operator_key()) or self.operator
+        self.operator = self.operator_keys.find(self.state.operator_key()) or self.operator
         # At every block's end, as every replay does: the same state on both sides.
         if retired := self.state.retire_payments(now):
             block = msgspec.structs.replace(block, retired=retired)
@@ -598,7 +386,7 @@ class Sequencer:
     def _record(self, envelope: Envelope, command: Command, result: Result, n: int) -> TxRecord:
         stored = _stored_envelope(envelope)
         with self._lock:
-            self._inflight[command.id] = _Inflight(stored)
+            self._inflight[command.id] = Inflight(stored)
         # Outside the leaf: whose histories list it, and the sender's balance after it.
         signers = [s.key for s in envelope.sigs]  # all verified, or it was rejected
         sender = privacy.sender(command, signers, privacy.state_keys(self.state))
@@ -614,7 +402,7 @@ class Sequencer:
             balances=privacy.sender_balances(self.state, sender) if result.ok else (),
         )
 
-    def _join_duplicate(self, pending: _Pending, tx_id: str) -> bool:
+    def _join_duplicate(self, pending: Pending, tx_id: str) -> bool:
         """A repeated id gets the original answer, never a second effect.
 
         Only the very same envelope is a repeat: an id is bound to the exact bytes it
@@ -627,7 +415,7 @@ class Sequencer:
             inflight = self._inflight.get(tx_id)
             if inflight is not None:  # original not durable yet: answer when it is
                 if inflight.envelope != envelope:
-                    _reject(pending, tx_id, Code.ID_REUSED, REASONS[Code.ID_REUSED])
+                    reject(pending, tx_id, Code.ID_REUSED, REASONS[Code.ID_REUSED])
                 else:
                     inflight.waiters.append(pending.future)
                     pending.handed = True
@@ -645,9 +433,9 @@ class Sequencer:
             pending.future.set_exception(SequencerStopped("the original command was not written"))
             return True
         if original.envelope != envelope:
-            _reject(pending, tx_id, Code.ID_REUSED, REASONS[Code.ID_REUSED])
+            reject(pending, tx_id, Code.ID_REUSED, REASONS[Code.ID_REUSED])
         else:
-            pending.future.set_result(_receipt(original, duplicate=True))
+            pending.future.set_result(receipt_of(original, duplicate=True))
         return True
 
     # -- committing --------------------------------------------------------------------
@@ -666,7 +454,7 @@ class Sequencer:
             self._exit.close()
             self._writer_done()
 
-    def _commit(self, block: BlockRecord, sequenced: list[_Pending], results: list[Result]) -> None:
+    def _commit(self, block: BlockRecord, sequenced: list[Pending], results: list[Result]) -> None:
         if self.failure is not None:  # never write past a failed block
             self._unwritten(block, sequenced, "sequencer failed earlier")
             return
@@ -680,7 +468,7 @@ class Sequencer:
         try:
             self._acknowledge(block, sequenced, results)
         except BaseException:  # written: a retry of the same bytes gets the original answer
-            _answer_stopped(sequenced, "block written, but its answers failed: retry")
+            answer_stopped(sequenced, "block written, but its answers failed: retry")
             raise
         elapsed = time.perf_counter() - begin
         for observe in self.observers:
@@ -690,10 +478,10 @@ class Sequencer:
                 self.observer_errors += 1
 
     def _acknowledge(
-        self, block: BlockRecord, sequenced: list[_Pending], results: list[Result]
+        self, block: BlockRecord, sequenced: list[Pending], results: list[Result]
     ) -> None:
         for tx, pending, result in zip(block.txs, sequenced, results, strict=True):
-            receipt = _receipt(tx, result)
+            receipt = receipt_of(tx, result)
             pending.future.set_result(receipt)
             with self._lock:
                 waiters = self._inflight.pop(tx.id).waiters
@@ -710,9 +498,9 @@ class Sequencer:
             for future in inflight.waiters if inflight else ():
                 future.set_exception(SequencerStopped("the original command was not written"))
 
-    def _unwritten(self, block: BlockRecord, sequenced: list[_Pending], why: str) -> None:
+    def _unwritten(self, block: BlockRecord, sequenced: list[Pending], why: str) -> None:
         """Answer the commands of a block that will never be written, and their duplicates."""
-        _answer_stopped(sequenced, why)
+        answer_stopped(sequenced, why)
         self._release(block)
 
     def _writer_done(self) -> None:
@@ -742,40 +530,14 @@ class Sequencer:
         if first:
             log.error("sequencer_failed", city=self.city, error=f"{type(exc).__name__}: {exc}")
         why = f"sequencer failed: {exc}"
-        _answer_stopped(stranded, why)
+        answer_stopped(stranded, why)
         for verified in self._verified.close():
-            _answer_stopped([pending for pending, _ in verified], why)
+            answer_stopped([pending for pending, _ in verified], why)
         for block, sequenced, _ in self._commits.close():
             self._unwritten(block, sequenced, why)
-
-
-def _boot_clock_ms() -> int:
-    """Time elapsed since boot, suspend included (a laptop's sleep is not a jump);
-    slewed by NTP as the wall clock is, but never stepped."""
-    return time.clock_gettime_ns(_BOOT_CLOCK) // 1_000_000
-
-
-_BOOT_CLOCK: Final = getattr(time, "CLOCK_BOOTTIME", time.CLOCK_MONOTONIC)
 
 
 def _stored_envelope(envelope: Envelope) -> bytes:
     """The envelope as the chain stores it, re-made canonically (the body is already
     checked canonical): the bytes a command id is bound to."""
     return b'{"body":' + bytes(envelope.body) + b',"sigs":' + encode_canonical(envelope.sigs) + b"}"
-
-
-def _receipt(tx: TxRecord, result: Result | None = None, duplicate: bool = False) -> Receipt:
-    """The receipt of a stored transaction (its result decoded unless already at hand):
-    the result as recorded, and the sender's balance apart, for the API to show to the
-    sender alone."""
-    result = result or tx.decoded_result()
-    return Receipt(
-        id=tx.id,
-        code=result.code,
-        message=REASONS[Code(result.code)],
-        result=result.recorded(),
-        seq=tx.seq,
-        height=tx.height,
-        duplicate=duplicate,
-        balances=tx.balances,
-    )

@@ -22,7 +22,7 @@ import nacl.signing
 
 from localpay.adapters.runtime import settle_heap
 from localpay.domain import commands as c
-from localpay.ledger.sequencer import Receipt
+from localpay.ledger.receipt import Receipt
 from localpay.ledger.signatures import public_key_hex, sign_command
 from localpay.ledger.tickets import Ticket
 from localpay.services.cities.ledgers import Keys, Ledgers, new_id

@@ -23,7 +23,7 @@ import nacl.signing
 
 from localpay.domain import commands as c
 from localpay.domain.calendar import DAY_MS
-from localpay.ledger.sequencer import Receipt
+from localpay.ledger.receipt import Receipt
 from localpay.ledger.signatures import public_key_hex, sign_command
 from localpay.ledger.state import MERCHANT_ACTIVE
 from localpay.services.approvals.service import new_merchant_key

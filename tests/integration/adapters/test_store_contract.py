@@ -43,8 +43,9 @@ from localpay.ledger.blocks import (
     header_hash,
 )
 from localpay.ledger.ports import LeaseHeld, Store, StoreError
+from localpay.ledger.receipt import Receipt
 from localpay.ledger.replay import Replayer
-from localpay.ledger.sequencer import Receipt, Sequencer
+from localpay.ledger.sequencer import Sequencer
 from localpay.ledger.signatures import public_key_hex, sign_command
 from localpay.services.cities.ledgers import OPERATOR, Ledgers, new_id
 from localpay.services.cities.officials import OfficialSigner, create_city

@@ -33,7 +33,7 @@ from localpay.domain import commands as c
 from localpay.entrypoints.api.app import create_app
 from localpay.ledger.blocks import BlockRecord
 from localpay.ledger.ports import Store, StoreError
-from localpay.ledger.sequencer import ClockSkew, SequencerStopped
+from localpay.ledger.receipt import ClockSkew, SequencerStopped
 from localpay.ledger.signatures import sign_command
 from localpay.services.cities.ledgers import Ledgers, new_id
 from localpay.services.cities.supervision import Backoff

@@ -18,7 +18,7 @@ from localpay.adapters.keystore import KeyStore
 from localpay.domain import commands as c
 from localpay.domain.codes import Code
 from localpay.ledger.ports import Store
-from localpay.ledger.sequencer import Receipt
+from localpay.ledger.receipt import Receipt
 from localpay.ledger.signatures import public_key_hex, sign_command
 from localpay.services.cities.ledgers import Ledgers, new_id
 from localpay.services.cities.officials import DEFAULT_APPROVALS, OfficialSigner, create_city

@@ -37,7 +37,7 @@ from localpay.domain import commands as c
 from localpay.domain.calendar import DAY_MS, day_key
 from localpay.domain.codes import Code
 from localpay.domain.money import MAX_AMOUNT, valid_amount
-from localpay.ledger.sequencer import Receipt
+from localpay.ledger.receipt import Receipt
 from localpay.ledger.signatures import public_key_hex, sign_command
 from localpay.services.cities.ledgers import Ledgers
 from localpay.services.cities.officials import OfficialSigner, create_city

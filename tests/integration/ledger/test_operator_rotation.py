@@ -20,8 +20,9 @@ from localpay.domain.codes import Code
 from localpay.ledger.chain import sign_checkpoint, stored_genesis_hash
 from localpay.ledger.log import checkpoint
 from localpay.ledger.ports import Store
+from localpay.ledger.receipt import Receipt
 from localpay.ledger.replay import Pins, Replayer
-from localpay.ledger.sequencer import Receipt, Sequencer
+from localpay.ledger.sequencer import Sequencer
 from localpay.ledger.signatures import public_key_hex, sign_command
 from localpay.services.cities.ledgers import OPERATOR, Ledgers, new_id
 from localpay.services.cities.officials import (

@@ -20,8 +20,8 @@ from localpay.domain import commands as c
 from localpay.domain.codes import Code
 from localpay.ledger.ports import Store
 from localpay.ledger.readahead import prepared_blocks
+from localpay.ledger.receipt import Receipt
 from localpay.ledger.replay import Replayer
-from localpay.ledger.sequencer import Receipt
 from localpay.ledger.signatures import EnvelopeChecker, public_key_hex, sign_command
 from localpay.ledger.state import RETIRE_GRACE_MS, CityState, Payment
 from localpay.services.cities.ledgers import Ledgers, new_id

@@ -21,14 +21,8 @@ from localpay.adapters.keystore import KeyStore
 from localpay.domain import commands as c
 from localpay.ledger.blocks import BlockRecord, TxRecord, decode_header
 from localpay.ledger.ports import LeaseHeld, Store, StoreError
-from localpay.ledger.sequencer import (
-    MAX_CLOCK_SKEW_MS,
-    ClockSkew,
-    LookupFailed,
-    Receipt,
-    Sequencer,
-    SequencerStopped,
-)
+from localpay.ledger.receipt import ClockSkew, LookupFailed, Receipt, SequencerStopped
+from localpay.ledger.sequencer import MAX_CLOCK_SKEW_MS, Sequencer
 from localpay.ledger.signatures import public_key_hex, sign_command
 from localpay.ledger.tickets import Ticket
 from localpay.services.cities.ledgers import OPERATOR, Ledgers, new_id
@@ -404,7 +398,7 @@ def test_a_forward_clock_jump_is_refused_and_seals_nothing(
                 with pytest.raises(ClockSkew, match="jumped"):
                     ledgers.execute("jumpcity", open_wallet("jumpcity"))
         assert ledgers.sequencer("jumpcity").head.height == height  # nothing sealed
-        assert ledgers.sequencer("jumpcity").clock_refusals == 2
+        assert ledgers.sequencer("jumpcity").block_clock.refusals == 2
         assert [e["event"] for e in logged] == ["clock_skew"]  # once per episode
         clock.offset_ms = 60_000  # the clock is back, within the skew: blocks again
         assert ledgers.execute("jumpcity", open_wallet("jumpcity")).ok

@@ -28,7 +28,7 @@ from localpay.ledger.blocks import decode_header
 from localpay.ledger.chain import tx_leaf_hashes
 from localpay.ledger.log import checkpoint, merkle
 from localpay.ledger.ports import Store
-from localpay.ledger.sequencer import Receipt
+from localpay.ledger.receipt import Receipt
 from localpay.ledger.signatures import public_key_hex, sign_command
 from localpay.services.cities.ledgers import OPERATOR, Ledgers, new_id
 from localpay.services.cities.officials import official_keys

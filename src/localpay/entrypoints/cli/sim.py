@@ -7,6 +7,7 @@ import os
 import secrets
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -73,6 +74,12 @@ def render_outcomes(outcomes: dict[str, int], elapsed: float) -> None:
     out.print(f"{sum(outcomes.values()):,} commands in {elapsed:.1f} s")
 
 
+def _server_rss(url: str, keys: Path) -> Callable[[], float]:
+    from localpay.sim.memory import server_rss_mib  # noqa: PLC0415
+
+    return lambda: server_rss_mib(url, keys)
+
+
 @commands.command()
 def bench(
     ctx: typer.Context,
@@ -94,6 +101,9 @@ def bench(
             "--verify-txs", min=0, max=2_000_000, help="Grow the chain to this before verify"
         ),
     ] = 200_000,
+    memory: Annotated[
+        bool, typer.Option("--memory", help="Also the RSS of a server holding the city")
+    ] = False,
 ) -> None:
     """Signed payments durably committed through the sequencer, in a new bench-* city.
 
@@ -132,6 +142,7 @@ def bench(
                     payments or 50_000,
                     concurrency,
                     verify_txs,
+                    server_rss=_server_rss(settings.db, Path(keys)) if memory else None,
                 )
     if as_json:
         sys.stdout.write(json.dumps(result) + "\n")

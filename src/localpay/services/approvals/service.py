@@ -42,7 +42,7 @@ from localpay.domain.commands import (
 )
 from localpay.domain.errors import Refused
 from localpay.domain.proposals import PENDING, Proposal
-from localpay.ledger.sequencer import Receipt
+from localpay.ledger.receipt import Receipt
 from localpay.ledger.signatures import verify_one
 from localpay.services.approvals.ports import ProposalRepository
 from localpay.services.cities.command_ids import derived_id

@@ -12,7 +12,8 @@ import structlog
 
 from localpay.domain.errors import Unavailable
 from localpay.ledger.ports import Store
-from localpay.ledger.sequencer import MAX_CLOCK_SKEW_MS, BlockObserver, Receipt, Sequencer
+from localpay.ledger.receipt import BlockObserver, Receipt
+from localpay.ledger.sequencer import MAX_CLOCK_SKEW_MS, Sequencer
 from localpay.ledger.signatures import SignatureVerifier
 from localpay.ledger.tickets import Ticket
 

@@ -19,7 +19,7 @@ from localpay.domain.commands import (
     command_type,
 )
 from localpay.domain.errors import Conflict, NotFound
-from localpay.ledger.sequencer import Receipt
+from localpay.ledger.receipt import Receipt
 from localpay.ledger.signatures import public_key_hex, sign_command
 from localpay.services.cities.command_ids import derived_id
 from localpay.services.cities.ledgers import OPERATOR, Keys, Ledgers, MissingKey, new_id

@@ -30,7 +30,7 @@ from localpay.entrypoints.api.deps import container_of, principal_of, transparen
 from localpay.entrypoints.api.problems import ApiProblem, ledger_problem, responses
 from localpay.entrypoints.api.schemas import ENVELOPE_SCHEMA, RECEIPT_SCHEMA
 from localpay.ledger.ports import LeaseHeld, StoreError
-from localpay.ledger.sequencer import LookupFailed, Overloaded, Receipt, SequencerStopped
+from localpay.ledger.receipt import LookupFailed, Overloaded, Receipt, SequencerStopped
 from localpay.ledger.tickets import Ticket
 from localpay.services.cities.inspect import own_balance
 from localpay.services.cities.ledgers import MissingKey
