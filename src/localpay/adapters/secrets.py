@@ -33,13 +33,13 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from localpay.domain.errors import Refused, Unavailable
+from localpay.domain.limits import MASTER_KEY_VERSION_MAX
 
 MAGIC: Final = b"lps1"
 #: magic, master key version, master key id (a one-way fingerprint: it reveals nothing).
 HEADER: Final = struct.Struct(">4sI8s")
 NONCE_BYTES: Final = 12
 KEY_BYTES: Final = 32
-VERSION_MAX: Final = 2**31 - 1
 ENV_KEY: Final = "LOCALPAY_MASTER_KEY"
 ENV_FILE: Final = "LOCALPAY_MASTER_KEY_FILE"
 FILE_LINE: Final = re.compile(r"v([0-9]{1,10}):(\S+)")
@@ -107,8 +107,8 @@ class MasterKey:
     def __init__(self, key: bytes, version: int, source: str) -> None:
         if len(key) != KEY_BYTES:
             raise MasterKeyError(f"{source} holds {len(key)} bytes; a master key is 32")
-        if not 1 <= version <= VERSION_MAX:
-            raise MasterKeyError(f"{source}: a master key version is 1 to {VERSION_MAX}")
+        if not 1 <= version <= MASTER_KEY_VERSION_MAX:
+            raise MasterKeyError(f"{source}: a master key version is 1 to {MASTER_KEY_VERSION_MAX}")
         self._aead = AESGCM(key)
         self._version = version
         self._id = hmac.new(key, b"localpay/master-key-id/v1", hashlib.sha256).digest()[:8]

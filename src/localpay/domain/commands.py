@@ -17,20 +17,19 @@ from typing import Annotated, Final
 import msgspec
 
 from localpay.domain.errors import Refused
-from localpay.domain.limits import REFUND_WINDOW_DAYS_MAX
-from localpay.domain.money import MAX_VALID_DAYS, Amount, Revenue
+from localpay.domain.limits import (
+    COMMAND_BYTES_MAX,
+    KEYS_MAX,
+    REFUND_WINDOW_DAYS_MAX,
+    SIGNATURES_MAX,
+    VALID_DAYS_MAX,
+    WITNESSES_MAX,
+)
+from localpay.domain.money import Amount, Revenue
 from localpay.domain.policy import Label, Policy
 
 SIGNING_PREFIX: Final = b"localpay/command/v1\n"
 
-#: Largest encoded command accepted, in bytes (a policy with long lists fits easily).
-MAX_COMMAND_BYTES: Final = 8192
-#: Most signatures on one command (maker-checker needs two; headroom for quorum rules).
-MAX_SIGNATURES: Final = 4
-#: Most keys one wallet or merchant may register.
-MAX_KEYS: Final = 4
-#: Most witnesses one city may name.
-MAX_WITNESSES: Final = 16
 
 CommandId = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{32}$")]
 AccountId = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9_-]{2,39}$")]
@@ -38,11 +37,11 @@ CityId = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9-]{1,30}$")]
 PublicKeyHex = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{64}$")]
 SignatureHex = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{128}$")]
 Reference = Annotated[str, msgspec.Meta(max_length=128, pattern=r"^[\x21-\x7e]*$")]
-Keys = Annotated[list[PublicKeyHex], msgspec.Meta(min_length=1, max_length=MAX_KEYS)]
+Keys = Annotated[list[PublicKeyHex], msgspec.Meta(min_length=1, max_length=KEYS_MAX)]
 
 
-#: Distinct officials an action needs: one command carries at most MAX_SIGNATURES.
-ApprovalCount = Annotated[int, msgspec.Meta(ge=1, le=MAX_SIGNATURES)]
+#: Distinct officials an action needs: one command carries at most SIGNATURES_MAX.
+ApprovalCount = Annotated[int, msgspec.Meta(ge=1, le=SIGNATURES_MAX)]
 
 
 class Official(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -71,7 +70,7 @@ class CreateCity(_Command, frozen=True, tag="create_city", omit_defaults=True):
     operator_key: PublicKeyHex
     officials: Annotated[list[Official], msgspec.Meta(min_length=1, max_length=64)]
     approvals: Annotated[dict[Label, ApprovalCount], msgspec.Meta(max_length=16)]
-    default_valid_days: Annotated[int, msgspec.Meta(ge=1, le=MAX_VALID_DAYS)]
+    default_valid_days: Annotated[int, msgspec.Meta(ge=1, le=VALID_DAYS_MAX)]
     refund_window_days: Annotated[int, msgspec.Meta(ge=1, le=REFUND_WINDOW_DAYS_MAX)] = (
         DEFAULT_REFUND_WINDOW_DAYS
     )
@@ -93,8 +92,8 @@ class Witness(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 class SetWitnesses(_Command, frozen=True, tag="set_witnesses"):
     """Who co-signs the city's checkpoints, and how many make a checkpoint final."""
 
-    witnesses: Annotated[list[Witness], msgspec.Meta(max_length=MAX_WITNESSES)]
-    quorum: Annotated[int, msgspec.Meta(ge=0, le=MAX_WITNESSES)]
+    witnesses: Annotated[list[Witness], msgspec.Meta(max_length=WITNESSES_MAX)]
+    quorum: Annotated[int, msgspec.Meta(ge=0, le=WITNESSES_MAX)]
 
 
 class RegisterMerchant(_Command, frozen=True, tag="register_merchant"):
@@ -242,7 +241,7 @@ class Envelope(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """What travels and what is stored: the exact body bytes and their signatures."""
 
     body: msgspec.Raw
-    sigs: Annotated[list[Signature], msgspec.Meta(min_length=1, max_length=MAX_SIGNATURES)]
+    sigs: Annotated[list[Signature], msgspec.Meta(min_length=1, max_length=SIGNATURES_MAX)]
 
 
 _body_decoder: Final = msgspec.json.Decoder(Command)
@@ -268,8 +267,8 @@ class DecodeError(Refused, ValueError):
 
 def decode_envelope(data: bytes) -> tuple[Envelope, Command]:
     """Parse an envelope and its body; raise DecodeError(code, reason) if unusable."""
-    if len(data) > MAX_COMMAND_BYTES:
-        raise DecodeError("malformed", f"command larger than {MAX_COMMAND_BYTES} bytes")
+    if len(data) > COMMAND_BYTES_MAX:
+        raise DecodeError("malformed", f"command larger than {COMMAND_BYTES_MAX} bytes")
     try:
         envelope = _envelope_decoder.decode(data)
         command = _body_decoder.decode(envelope.body)

@@ -93,6 +93,8 @@ SUPERVISOR_BACKOFF_S_MAX: Final = 30.0
 FAILURE_REASON_CHARS_MAX: Final = 300
 #: Longest wait between a witness's retries while the server cannot be reached.
 WITNESS_BACKOFF_S_MAX: Final = 5.0
+#: Highest master key version (a sealed secret's header keeps it in 31 bits).
+MASTER_KEY_VERSION_MAX: Final = 2**31 - 1
 
 #: Largest integer every store column and every JSON reader keeps exactly.
 _BIGINT: Final = 2**63 - 1

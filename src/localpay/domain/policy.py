@@ -14,12 +14,11 @@ import msgspec
 
 from localpay.domain.calendar import days_later_end_ms, end_of_day_ms
 from localpay.domain.codes import Code
-from localpay.domain.money import MAX_AMOUNT, MAX_VALID_DAYS, Cap, ValidDays
+from localpay.domain.limits import AMOUNT_MAX, POLICY_LIST_MAX, VALID_DAYS_MAX
+from localpay.domain.money import Cap, ValidDays
 
 Label = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9_.-]{0,39}$")]
 
-#: Most categories or areas one policy may list; keeps evaluation bounded.
-MAX_POLICY_LIST = 64
 #: The range of end dates: every expiry computed from them (the next Korean midnight)
 #: stays a date Python's calendar can show, 9999-12-31 at the latest.
 FIRST_END_DATE = "1970-01-01"
@@ -62,14 +61,14 @@ def check_policy(policy: Policy) -> str | None:
         policy.monthly_cap,
         policy.holding_cap,
     )
-    if any(type(c) is not int or c < 0 or c > MAX_AMOUNT for c in caps):
+    if any(type(c) is not int or c < 0 or c > AMOUNT_MAX for c in caps):
         return "caps must be whole numbers from 0 (no limit) to the amount limit"
     days = policy.valid_days
-    if type(days) is not int or not 0 <= days <= MAX_VALID_DAYS:
-        return f"valid_days must be a whole number from 0 (none) to {MAX_VALID_DAYS}"
-    if len(policy.allowed_categories) + len(policy.denied_categories) > MAX_POLICY_LIST:
+    if type(days) is not int or not 0 <= days <= VALID_DAYS_MAX:
+        return f"valid_days must be a whole number from 0 (none) to {VALID_DAYS_MAX}"
+    if len(policy.allowed_categories) + len(policy.denied_categories) > POLICY_LIST_MAX:
         return "too many categories"
-    if len(policy.areas) > MAX_POLICY_LIST:
+    if len(policy.areas) > POLICY_LIST_MAX:
         return "too many areas"
     if set(policy.allowed_categories) & set(policy.denied_categories):
         return "a category is both allowed and denied"

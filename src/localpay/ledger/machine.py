@@ -13,8 +13,13 @@ from typing import Any
 
 from localpay.domain import commands as c
 from localpay.domain.codes import Code
-from localpay.domain.limits import REFUND_WINDOW_DAYS_MAX
-from localpay.domain.money import MAX_REVENUE, MAX_VALID_DAYS, valid_amount
+from localpay.domain.limits import (
+    REFUND_WINDOW_DAYS_MAX,
+    REVENUE_MAX,
+    SIGNATURES_MAX,
+    VALID_DAYS_MAX,
+)
+from localpay.domain.money import valid_amount
 from localpay.domain.policy import check_policy, lot_expiry_ms
 from localpay.ledger import spending
 from localpay.ledger.results import OK, Result, rejected
@@ -112,7 +117,7 @@ def _approval_rules_fault(cmd: c.CreateCity) -> bool:
     rules = cmd.approvals
     if not rules.keys() <= c.OFFICIAL_COMMANDS:
         return True  # a misspelt action would silently keep the default
-    if any(type(n) is not int or not 1 <= n <= c.MAX_SIGNATURES for n in rules.values()):
+    if any(type(n) is not int or not 1 <= n <= SIGNATURES_MAX for n in rules.values()):
         return True  # 0 would let anyone act; above the signature limit, no one could
     if c.approvals_needed(rules, "mint") < c.MIN_MINT_APPROVALS:
         return True
@@ -122,7 +127,7 @@ def _approval_rules_fault(cmd: c.CreateCity) -> bool:
     ):
         return True
     # A rotation carries the operator's signature beside the officials': one slot less.
-    if c.approvals_needed(rules, "rotate_operator") > c.MAX_SIGNATURES - 1:
+    if c.approvals_needed(rules, "rotate_operator") > SIGNATURES_MAX - 1:
         return True
     # A rule needing more distinct officials than the city has could never be met.
     return _largest_rule(rules) > len({o.key for o in cmd.officials})
@@ -146,7 +151,7 @@ def _create_city(state: CityState, cmd: c.CreateCity, signers: frozenset[str], n
         return rejected(Code.CITY_EXISTS), NOTHING
     if cmd.operator_key not in signers:
         return rejected(Code.SIGNER_NOT_AUTHORIZED), NOTHING
-    if not 1 <= cmd.default_valid_days <= MAX_VALID_DAYS or _approval_rules_fault(cmd):
+    if not 1 <= cmd.default_valid_days <= VALID_DAYS_MAX or _approval_rules_fault(cmd):
         return rejected(Code.INVALID_POLICY), NOTHING
     if not 1 <= cmd.refund_window_days <= REFUND_WINDOW_DAYS_MAX:
         return rejected(Code.INVALID_POLICY), NOTHING
@@ -228,7 +233,7 @@ def _register_merchant(
         return rejected(verdict), NOTHING
     if _account_taken(state, cmd.merchant):
         return rejected(Code.ACCOUNT_EXISTS), NOTHING
-    if type(cmd.annual_revenue) is not int or not 0 <= cmd.annual_revenue <= MAX_REVENUE:
+    if type(cmd.annual_revenue) is not int or not 0 <= cmd.annual_revenue <= REVENUE_MAX:
         return rejected(Code.INVALID_AMOUNT), NOTHING
     state.merchants[cmd.merchant] = Merchant(
         id=cmd.merchant,

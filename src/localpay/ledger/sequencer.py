@@ -47,6 +47,7 @@ from localpay.domain.commands import (
     decode_envelope,
     encode_canonical,
 )
+from localpay.domain.limits import BLOCK_TXS_MAX, CLOCK_SKEW_MS_MAX, QUEUE_MAX
 from localpay.ledger import machine, privacy
 from localpay.ledger.block_clock import BlockClock
 from localpay.ledger.blocks import BlockRecord, TxRecord, encode_result
@@ -75,19 +76,12 @@ from localpay.ledger.signatures import SignatureVerifier
 from localpay.ledger.state import CityState
 from localpay.ledger.tickets import Ticket
 
-#: Most commands in one block: bounds a block's memory and its commit time.
-MAX_BLOCK_TXS: Final = 4096
 #: Most commands decoded and verified as one batch. Smaller than a block so that the
 #: stages overlap: batch N+1 is verified while batch N is applied and N-1 committed;
 #: the builder coalesces ready batches back into one block.
 VERIFY_BATCH: Final = 128
-#: Most commands waiting to be sequenced; beyond it submit() refuses (backpressure).
-MAX_QUEUE: Final = 100_000
 #: Sealed blocks waiting for their commit: the pipeline depth.
 COMMIT_PIPELINE: Final = 2
-#: How far the wall clock may disagree with the elapsed (boot clock) time since the
-#: last block, or lag the chain head, before a block is refused (see the module doc).
-MAX_CLOCK_SKEW_MS: Final = 5 * 60 * 1000
 #: How long stop() waits for the pipeline to finish before it gives up on a hung store.
 STOP_TIMEOUT_S: Final = 5.0
 
@@ -107,9 +101,9 @@ class Sequencer:
         operator: nacl.signing.SigningKey,
         clock: Callable[[], int],
         verifier: SignatureVerifier | None = None,
-        max_block_txs: int = MAX_BLOCK_TXS,
+        max_block_txs: int = BLOCK_TXS_MAX,
         verify_batch: int = VERIFY_BATCH,
-        max_clock_skew_ms: int | None = MAX_CLOCK_SKEW_MS,
+        max_clock_skew_ms: int | None = CLOCK_SKEW_MS_MAX,
         operator_keys: Callable[[str], nacl.signing.SigningKey | None] | None = None,
     ) -> None:
         """`operator` signs the genesis; `operator_keys` finds the private key of another
@@ -228,8 +222,8 @@ class Sequencer:
                 raise SequencerStopped(f"sequencer for {self.city} is not running") from (
                     self.failure
                 )
-            if len(self._intake) + len(items) > MAX_QUEUE:
-                raise Overloaded(f"more than {MAX_QUEUE} commands waiting for {self.city}")
+            if len(self._intake) + len(items) > QUEUE_MAX:
+                raise Overloaded(f"more than {QUEUE_MAX} commands waiting for {self.city}")
             self._intake.extend(map(Pending, items, futures))
             self._wake.notify()
         return futures

@@ -5,7 +5,7 @@ within each program's per-payment, daily and monthly caps. Refunds put the money
 back into the very lots it came from, last drawn first.
 
 A payment walks the wallet's lots, so their number is bounded: a credit or a gift
-that would add a lot beyond MAX_LOTS_PER_WALLET is refused, and gifts merge into the
+that would add a lot beyond LOTS_PER_WALLET_MAX is refused, and gifts merge into the
 receiver's gift lot of the same program, version and expiry (5,000 one-won gifts make
 one lot, not 5,000). A refund is never refused for either limit: it restores the exact
 lots, which may leave a wallet above its holding cap or its lot limit until it spends.
@@ -17,15 +17,13 @@ from typing import Final
 
 from localpay.domain.calendar import day_key, month_key
 from localpay.domain.codes import Code
+from localpay.domain.limits import LOTS_PER_WALLET_MAX
 from localpay.domain.policy import MerchantFacts, Policy, evaluate
 from localpay.ledger.state import Draw, Lot, Merchant, Payment, Program, Wallet, Window
 
 # A plan: (lot index in wallet.lots, amount to take), in drawing order.
 Plan = list[tuple[int, int]]
 
-#: Most lots a credit or a gift may bring a wallet to: bounds what one payment walks
-#: (256 lots keep a payment well under a millisecond of ledger time).
-MAX_LOTS_PER_WALLET: Final = 256
 #: The origin of lots made by a transfer.
 GIFT: Final = "gift"
 
@@ -41,7 +39,7 @@ def insert_lot(wallet: Wallet, lot: Lot) -> None:
 
 def room_for_lots(wallet: Wallet, new: int) -> bool:
     """May the wallet take `new` more lots under the lot limit?"""
-    return len(wallet.lots) + new <= MAX_LOTS_PER_WALLET
+    return len(wallet.lots) + new <= LOTS_PER_WALLET_MAX
 
 
 def holding(wallet: Wallet, program: str) -> int:

@@ -21,7 +21,7 @@ import pyotp
 import pytest
 
 from localpay.bootstrap import open_identity, open_store
-from localpay.entrypoints.api.middleware.idempotency import MAX_BODY_BYTES
+from localpay.domain.limits import BODY_BYTES_MAX
 from localpay.services.identity.service import Identity, LoginLimits
 from localpay.testing.servers import FAST_HASHER, World, live_server, problem_code, seeded_store
 
@@ -114,7 +114,7 @@ def test_a_chunked_body_is_refused_once_it_passes_the_limit(world: World) -> Non
     ],
 )
 def test_every_route_refuses_a_body_past_the_limit(world: World, path: str) -> None:
-    body = b'{"password":"' + b"a" * MAX_BODY_BYTES + b'"}'
+    body = b'{"password":"' + b"a" * BODY_BYTES_MAX + b'"}'
     with world.client() as client:
         r = client.post(
             path,
@@ -122,7 +122,7 @@ def test_every_route_refuses_a_body_past_the_limit(world: World, path: str) -> N
             headers={"Content-Type": "application/json", "Idempotency-Key": os.urandom(8).hex()},
         )
         _is_problem(r, 413, "body_too_large")
-        at_limit = client.post(path, content=b" " * MAX_BODY_BYTES)
+        at_limit = client.post(path, content=b" " * BODY_BYTES_MAX)
     assert at_limit.status_code != 413  # the limit itself is allowed
 
 

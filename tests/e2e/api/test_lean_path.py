@@ -25,7 +25,7 @@ from fastapi import FastAPI
 from starlette.types import Message, Receive, Scope, Send
 
 from localpay.bootstrap import Container
-from localpay.domain.commands import MAX_COMMAND_BYTES
+from localpay.domain.limits import COMMAND_BYTES_MAX
 from localpay.entrypoints.api.app import create_app
 from localpay.entrypoints.api.fastpath import SignedCommandRoutes
 from localpay.entrypoints.api.routers import commands
@@ -110,7 +110,7 @@ CASES: dict[str, tuple[str, Callable[[Path], bytes]]] = {
         "/v1/cities/gimpo/payments",
         lambda k: json.dumps(json.loads(_envelope(k, 3)), indent=1).encode(),
     ),
-    "too large": ("/v1/cities/gimpo/payments", lambda k: b" " * (MAX_COMMAND_BYTES + 1)),
+    "too large": ("/v1/cities/gimpo/payments", lambda k: b" " * (COMMAND_BYTES_MAX + 1)),
     "a trailing slash": ("/v1/cities/gimpo/payments/", lambda k: _envelope(k, 3)),
     "no city": ("/v1/cities//payments", lambda k: _envelope(k, 3)),
     "a longer path": ("/v1/cities/gimpo/payments/x", lambda k: _envelope(k, 3)),

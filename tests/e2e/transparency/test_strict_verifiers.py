@@ -26,6 +26,7 @@ from localpay.adapters.keystore import KeyStore
 from localpay.adapters.sql.witness import SqlWitnessRecords
 from localpay.bootstrap import new_witness, open_store
 from localpay.domain import commands as c
+from localpay.domain.limits import CLOCK_SKEW_MS_MAX
 from localpay.ledger.blocks import TxRecord, decode_header
 from localpay.ledger.chain import ChainHead, seal, stored_genesis_hash
 from localpay.ledger.log import checkpoint
@@ -38,7 +39,6 @@ from localpay.services.cities.verify import chain_identity, verify_city
 from localpay.services.portability.errors import ImportRefused, PinRefused
 from localpay.services.portability.exporter import export_city
 from localpay.services.portability.importer import import_city
-from localpay.services.witness.replay import MAX_CLOCK_SKEW_MS
 from localpay.services.witness.service import Witness
 from localpay.services.witness.settings import WitnessSettings
 from localpay.sim.bench import BenchCity
@@ -356,12 +356,12 @@ def test_an_honest_chain_is_accepted_by_all_three(city: City, tmp_path: Path) ->
 # -- the witness's clock ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("behind_ms", [MAX_CLOCK_SKEW_MS + 60_000, MAX_CLOCK_SKEW_MS - 60_000])
+@pytest.mark.parametrize("behind_ms", [CLOCK_SKEW_MS_MAX + 60_000, CLOCK_SKEW_MS_MAX - 60_000])
 def test_a_witness_refuses_blocks_from_beyond_its_clock_skew(
     city: City, tmp_path: Path, behind_ms: int
 ) -> None:
     """Seen from a witness whose clock is `behind_ms` behind the operator's, every block
-    is from the future: within MAX_CLOCK_SKEW_MS it follows, beyond it refuses."""
+    is from the future: within CLOCK_SKEW_MS_MAX it follows, beyond it refuses."""
     follower = _follow(
         city,
         tmp_path / "witness.db",
@@ -369,7 +369,7 @@ def test_a_witness_refuses_blocks_from_beyond_its_clock_skew(
         clock=lambda: _now_ms() - behind_ms,
     )
     try:
-        if behind_ms > MAX_CLOCK_SKEW_MS:
+        if behind_ms > CLOCK_SKEW_MS_MAX:
             status = follower.status()
             assert status["reason"] == "clock_skew" and status["height"] == 0, status
             assert follower.store.head(CITY) is None  # not even genesis is taken

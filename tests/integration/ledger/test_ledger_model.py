@@ -36,7 +36,8 @@ from localpay.bootstrap import open_store
 from localpay.domain import commands as c
 from localpay.domain.calendar import DAY_MS, day_key
 from localpay.domain.codes import Code
-from localpay.domain.money import MAX_AMOUNT, valid_amount
+from localpay.domain.limits import AMOUNT_MAX
+from localpay.domain.money import valid_amount
 from localpay.ledger.receipt import Receipt
 from localpay.ledger.signatures import public_key_hex, sign_command
 from localpay.services.cities.ledgers import Ledgers
@@ -46,7 +47,7 @@ from localpay.sim.demo import SimClock
 from localpay.testing.builders import policy
 
 CITY = "gimpo"
-AMOUNTS = st.sampled_from([-5, 0, 1, 700, 5_000, 30_000, 120_000, MAX_AMOUNT + 1])
+AMOUNTS = st.sampled_from([-5, 0, 1, 700, 5_000, 30_000, 120_000, AMOUNT_MAX + 1])
 _ids = itertools.count(1)
 
 

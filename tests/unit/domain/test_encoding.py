@@ -18,8 +18,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from localpay.domain import commands as c
-from localpay.domain.commands import MAX_COMMAND_BYTES, SIGNING_PREFIX
-from localpay.domain.money import MAX_AMOUNT, MAX_REVENUE, MAX_VALID_DAYS
+from localpay.domain.commands import SIGNING_PREFIX
+from localpay.domain.limits import AMOUNT_MAX, COMMAND_BYTES_MAX, REVENUE_MAX, VALID_DAYS_MAX
 from localpay.domain.policy import Policy
 from localpay.ledger.blocks import (
     BlockHeader,
@@ -349,12 +349,12 @@ def test_a_body_that_is_not_an_object_is_malformed() -> None:
 
 
 def test_input_larger_than_the_limit_is_malformed_before_parsing() -> None:
-    error = refused(PAY_ENVELOPE + b" " * (MAX_COMMAND_BYTES + 1 - len(PAY_ENVELOPE)))
+    error = refused(PAY_ENVELOPE + b" " * (COMMAND_BYTES_MAX + 1 - len(PAY_ENVELOPE)))
     assert (error.code, str(error)) == (
         "malformed",
-        f"command larger than {MAX_COMMAND_BYTES} bytes",
+        f"command larger than {COMMAND_BYTES_MAX} bytes",
     )
-    padded = PAY_ENVELOPE + b" " * (MAX_COMMAND_BYTES - len(PAY_ENVELOPE))
+    padded = PAY_ENVELOPE + b" " * (COMMAND_BYTES_MAX - len(PAY_ENVELOPE))
     assert c.decode_envelope(padded)[1] == PAY
 
 
@@ -389,14 +389,14 @@ def with_policy(**change: object) -> c.DefineProgram:
     ("command", "path", "bound"),
     [
         (msgspec.structs.replace(PAY, amount=10**30), "$.amount", "<= 10000000000"),
-        (msgspec.structs.replace(PAY, amount=MAX_AMOUNT + 1), "$.amount", "<= 10000000000"),
+        (msgspec.structs.replace(PAY, amount=AMOUNT_MAX + 1), "$.amount", "<= 10000000000"),
         (msgspec.structs.replace(PAY, amount=0), "$.amount", ">= 1"),
         (msgspec.structs.replace(PAY, amount=-17000), "$.amount", ">= 1"),
         (msgspec.structs.replace(REGISTER, annual_revenue=2**53 + 1), "$.annual_revenue", "<="),
         (msgspec.structs.replace(REGISTER, annual_revenue=-1), "$.annual_revenue", ">= 0"),
         (with_policy(valid_days=10_000_000), "$.policy.valid_days", "<= 36600"),
         (with_policy(valid_days=-1), "$.policy.valid_days", ">= 0"),
-        (with_policy(daily_cap=MAX_AMOUNT + 1), "$.policy.daily_cap", "<= 10000000000"),
+        (with_policy(daily_cap=AMOUNT_MAX + 1), "$.policy.daily_cap", "<= 10000000000"),
         (with_policy(revenue_cap=2**64), "$.policy.revenue_cap", "<= 10000000000"),
         (with_policy(holding_cap=-1), "$.policy.holding_cap", ">= 0"),
         (msgspec.structs.replace(WITNESSES, quorum=17), "$.quorum", "<= 16"),
@@ -427,10 +427,10 @@ def test_integers_are_bounded_when_decoded_and_the_reason_names_the_field(
 
 def test_the_bounds_themselves_decode() -> None:
     for command in [
-        msgspec.structs.replace(PAY, amount=MAX_AMOUNT),
+        msgspec.structs.replace(PAY, amount=AMOUNT_MAX),
         msgspec.structs.replace(PAY, amount=1),
-        msgspec.structs.replace(REGISTER, annual_revenue=MAX_REVENUE),
-        with_policy(valid_days=MAX_VALID_DAYS, daily_cap=MAX_AMOUNT, monthly_cap=MAX_AMOUNT),
+        msgspec.structs.replace(REGISTER, annual_revenue=REVENUE_MAX),
+        with_policy(valid_days=VALID_DAYS_MAX, daily_cap=AMOUNT_MAX, monthly_cap=AMOUNT_MAX),
         msgspec.structs.replace(GENESIS, approvals={"mint": 4}, default_valid_days=36_600),
     ]:
         assert c.decode_envelope(sign_command(command, [KEY]))[1] == command

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from localpay.domain import commands as c
-from localpay.domain.money import MAX_AMOUNT, MAX_VALID_DAYS
+from localpay.domain.limits import AMOUNT_MAX, VALID_DAYS_MAX
 from localpay.domain.policy import Policy
 from localpay.ledger.signatures import sign_command, verify_one
 
@@ -207,7 +207,7 @@ def test_moderately_nested_bodies_are_malformed(depth: int) -> None:
 def test_a_deeply_nested_body_is_malformed_not_a_crash() -> None:
     sig = b'{"key":"' + b"0" * 64 + b'","sig":"' + b"0" * 128 + b'"}'
     data = b'{"body":' + b"[" * 3000 + b"]" * 3000 + b',"sigs":[' + sig + b"]}"
-    assert len(data) <= c.MAX_COMMAND_BYTES
+    assert len(data) <= c.COMMAND_BYTES_MAX
     assert decode_or_refuse(data) is None
 
 
@@ -220,12 +220,12 @@ HUGE = st.one_of(st.integers(), st.integers(min_value=2**53, max_value=2**200), 
 def test_an_amount_decodes_only_within_one_won_to_the_amount_limit(amount: int) -> None:
     data = sign_command(msgspec.structs.replace(PAY, amount=amount), [KEY])
     decoded = decode_or_refuse(data)
-    assert (decoded is not None) == (1 <= amount <= MAX_AMOUNT)
+    assert (decoded is not None) == (1 <= amount <= AMOUNT_MAX)
 
 
 @given(HUGE, st.sampled_from(["valid_days", "daily_cap", "holding_cap", "revenue_cap"]))
 def test_a_policy_number_decodes_only_within_its_range(value: int, field: str) -> None:
-    limit = MAX_VALID_DAYS if field == "valid_days" else MAX_AMOUNT
+    limit = VALID_DAYS_MAX if field == "valid_days" else AMOUNT_MAX
     policy = msgspec.structs.replace(DEFINE.policy, **{field: value, "monthly_cap": 0})
     data = sign_command(msgspec.structs.replace(DEFINE, policy=policy), [KEY])
     assert (decode_or_refuse(data) is not None) == (0 <= value <= limit)

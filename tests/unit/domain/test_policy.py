@@ -8,15 +8,8 @@ import pytest
 
 from localpay.domain.calendar import DAY_MS, KST, iso_date
 from localpay.domain.codes import Code
-from localpay.domain.money import MAX_AMOUNT, MAX_VALID_DAYS
-from localpay.domain.policy import (
-    MAX_POLICY_LIST,
-    MerchantFacts,
-    Policy,
-    check_policy,
-    evaluate,
-    lot_expiry_ms,
-)
+from localpay.domain.limits import AMOUNT_MAX, POLICY_LIST_MAX, VALID_DAYS_MAX
+from localpay.domain.policy import MerchantFacts, Policy, check_policy, evaluate, lot_expiry_ms
 from localpay.testing import builders
 
 FIVE_YEARS = 5 * 365
@@ -84,7 +77,7 @@ CAPS = ["revenue_cap", "per_payment_cap", "daily_cap", "monthly_cap", "holding_c
 
 
 @pytest.mark.parametrize("field", CAPS)
-@pytest.mark.parametrize("value", [-1, MAX_AMOUNT + 1, True])
+@pytest.mark.parametrize("value", [-1, AMOUNT_MAX + 1, True])
 def test_a_cap_outside_zero_to_the_amount_limit_is_refused(field: str, value: int) -> None:
     reason = check_policy(policy(**{field: value}))
     assert reason is not None
@@ -93,20 +86,20 @@ def test_a_cap_outside_zero_to_the_amount_limit_is_refused(field: str, value: in
 
 @pytest.mark.parametrize("field", CAPS)
 def test_a_cap_at_the_amount_limit_is_accepted(field: str) -> None:
-    assert check_policy(policy(**{field: MAX_AMOUNT})) is None
+    assert check_policy(policy(**{field: AMOUNT_MAX})) is None
 
 
-@pytest.mark.parametrize("days", [-1, MAX_VALID_DAYS + 1, 10_000_000, True])
+@pytest.mark.parametrize("days", [-1, VALID_DAYS_MAX + 1, 10_000_000, True])
 def test_valid_days_outside_zero_to_a_hundred_years_are_refused(days: int) -> None:
     assert check_policy(policy(valid_days=days)) == (
-        f"valid_days must be a whole number from 0 (none) to {MAX_VALID_DAYS}"
+        f"valid_days must be a whole number from 0 (none) to {VALID_DAYS_MAX}"
     )
 
 
 def test_valid_days_of_a_hundred_years_are_accepted_and_give_a_showable_expiry() -> None:
-    assert check_policy(policy(valid_days=MAX_VALID_DAYS)) is None
-    expiry = lot_expiry_ms(policy(valid_days=MAX_VALID_DAYS), CREDITED, FIVE_YEARS)
-    assert expiry == kst_ms(2026, 5, 30) + MAX_VALID_DAYS * DAY_MS
+    assert check_policy(policy(valid_days=VALID_DAYS_MAX)) is None
+    expiry = lot_expiry_ms(policy(valid_days=VALID_DAYS_MAX), CREDITED, FIVE_YEARS)
+    assert expiry == kst_ms(2026, 5, 30) + VALID_DAYS_MAX * DAY_MS
     assert iso_date(expiry - 1) == "2126-08-13"  # about 100 years on, a date every read can show
 
 
@@ -122,21 +115,21 @@ def test_the_latest_end_date_gives_a_showable_expiry_even_far_in_the_future() ->
     expiry = lot_expiry_ms(policy(valid_until="9999-12-30"), CREDITED, FIVE_YEARS)
     assert iso_date(expiry) == "9999-12-31"
     # Whatever the block time, days never carry an expiry past that date.
-    late = lot_expiry_ms(policy(valid_days=MAX_VALID_DAYS), expiry, FIVE_YEARS)
+    late = lot_expiry_ms(policy(valid_days=VALID_DAYS_MAX), expiry, FIVE_YEARS)
     assert late == expiry
 
 
 def test_too_many_categories_counts_allowed_and_denied_together() -> None:
-    half = MAX_POLICY_LIST // 2
+    half = POLICY_LIST_MAX // 2
     allowed = [f"a{i}" for i in range(half)]
-    denied = [f"d{i}" for i in range(MAX_POLICY_LIST - half)]
+    denied = [f"d{i}" for i in range(POLICY_LIST_MAX - half)]
     assert check_policy(policy(allowed_categories=allowed, denied_categories=denied)) is None
     too_many = policy(allowed_categories=[*allowed, "one-more"], denied_categories=denied)
     assert check_policy(too_many) == "too many categories"
 
 
 def test_too_many_areas_is_refused() -> None:
-    areas = [f"area{i}" for i in range(MAX_POLICY_LIST)]
+    areas = [f"area{i}" for i in range(POLICY_LIST_MAX)]
     assert check_policy(policy(areas=areas)) is None
     assert check_policy(policy(areas=[*areas, "extra"])) == "too many areas"
 

@@ -11,7 +11,7 @@ import pytest
 from localpay.domain import commands as c
 from localpay.domain.calendar import DAY_MS, end_of_day_ms
 from localpay.domain.codes import Code
-from localpay.domain.money import MAX_AMOUNT
+from localpay.domain.limits import AMOUNT_MAX
 from localpay.ledger import machine
 from localpay.ledger.signatures import public_key_hex
 from localpay.ledger.state import CityState
@@ -301,7 +301,7 @@ def test_account_ids_are_unique_across_wallets_and_merchants(city: City) -> None
     assert city.apply(clash, k) == Code.ACCOUNT_EXISTS
 
 
-@pytest.mark.parametrize("amount", [0, -1, MAX_AMOUNT + 1, True])
+@pytest.mark.parametrize("amount", [0, -1, AMOUNT_MAX + 1, True])
 def test_bad_amounts_are_invalid_and_change_nothing(city: City, amount: int) -> None:
     city.credit("general", "w-ann", 10_000)
     before = city.snapshot()

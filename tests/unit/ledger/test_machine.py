@@ -17,7 +17,7 @@ import pytest
 from localpay.domain import commands as c
 from localpay.domain.calendar import KST
 from localpay.domain.codes import Code
-from localpay.domain.money import MAX_AMOUNT, MAX_REVENUE, MAX_VALID_DAYS
+from localpay.domain.limits import AMOUNT_MAX, REVENUE_MAX, VALID_DAYS_MAX
 from localpay.domain.policy import Policy, lot_expiry_ms
 from localpay.ledger import machine, spending
 from localpay.ledger.results import Result
@@ -417,9 +417,9 @@ def test_a_genesis_naming_an_unknown_action_is_invalid_policy() -> None:
 
 def test_a_genesis_needing_more_officials_than_one_command_can_carry_is_invalid_policy() -> None:
     officials = tuple(signing_key(n) for n in range(30, 36))
-    code, _ = on_new_city(genesis(officials, {"mint": c.MAX_SIGNATURES + 1}), OPERATOR)
+    code, _ = on_new_city(genesis(officials, {"mint": c.SIGNATURES_MAX + 1}), OPERATOR)
     assert code == Code.INVALID_POLICY
-    code, _ = on_new_city(genesis(officials, {"mint": c.MAX_SIGNATURES}), OPERATOR)
+    code, _ = on_new_city(genesis(officials, {"mint": c.SIGNATURES_MAX}), OPERATOR)
     assert code == Code.OK
 
 
@@ -1263,7 +1263,7 @@ def test_a_rejected_command_of_any_kind_changes_nothing(shop: City) -> None:
 
 
 @pytest.mark.parametrize(
-    "amount", [0, -1, MAX_AMOUNT + 1, True], ids=["zero", "negative", "above-max", "true"]
+    "amount", [0, -1, AMOUNT_MAX + 1, True], ids=["zero", "negative", "above-max", "true"]
 )
 def test_bad_amounts_are_invalid_amount_for_every_money_command(shop: City, amount: int) -> None:
     shop.credit("alice", "general", 50_000)
@@ -1283,7 +1283,7 @@ def test_bad_amounts_are_invalid_amount_for_every_money_command(shop: City, amou
 
 def test_the_amount_limit_itself_is_a_valid_amount(city: City) -> None:
     city.program("general", budget=0)
-    assert city.official(city.mint("general", MAX_AMOUNT)) == Code.OK
+    assert city.official(city.mint("general", AMOUNT_MAX)) == Code.OK
 
 
 def test_a_new_program_version_does_not_change_money_already_issued(
@@ -1365,7 +1365,7 @@ def test_a_credit_beyond_the_lot_limit_is_lot_limit_exceeded(city: City) -> None
     city.program("general")
     city.wallet("alice")
     city.merchant("bakery")
-    fill_lots(city, "alice", spending.MAX_LOTS_PER_WALLET)
+    fill_lots(city, "alice", spending.LOTS_PER_WALLET_MAX)
     credit = city.credit_cmd("alice", "general", 1)
     assert city.official(credit) == Code.LOT_LIMIT_EXCEEDED
     # Spending a lot makes room again.
@@ -1378,7 +1378,7 @@ def test_a_gift_needing_a_new_lot_beyond_the_limit_is_lot_limit_exceeded(gifting
     city.program("short", valid_days=10, transferable=True)
     city.credit("alice", "short", 1_000)
     city.credit("alice", "general", 1_000)
-    for _ in range(spending.MAX_LOTS_PER_WALLET - 1):
+    for _ in range(spending.LOTS_PER_WALLET_MAX - 1):
         city.credit("bob", "general", 1)
     # bob has room for one new lot: the short-lived money fits, the general one does not.
     assert city.transfer("alice", "bob", 2_000).code == Code.LOT_LIMIT_EXCEEDED
@@ -1391,9 +1391,9 @@ def test_a_full_wallet_still_takes_gifts_that_merge(gifting: City) -> None:
     city = gifting
     city.credit("alice", "general", 10_000)
     assert city.transfer("alice", "bob", 1).code == Code.OK
-    for _ in range(spending.MAX_LOTS_PER_WALLET - 1):
+    for _ in range(spending.LOTS_PER_WALLET_MAX - 1):
         city.credit("bob", "general", 1)
-    assert len(city.state.wallets["bob"].lots) == spending.MAX_LOTS_PER_WALLET
+    assert len(city.state.wallets["bob"].lots) == spending.LOTS_PER_WALLET_MAX
     assert city.transfer("alice", "bob", 500).code == Code.OK
 
 
@@ -1403,9 +1403,9 @@ def test_a_refund_is_never_refused_for_the_lot_limit(city: City) -> None:
     city.merchant("bakery")
     fill_lots(city, "alice", 3)
     payment = city.paid("alice", "bakery", 3)  # three lots consumed and removed
-    fill_lots(city, "alice", spending.MAX_LOTS_PER_WALLET)
+    fill_lots(city, "alice", spending.LOTS_PER_WALLET_MAX)
     assert city.refund("bakery", payment, 3).code == Code.OK
-    assert len(city.state.wallets["alice"].lots) == spending.MAX_LOTS_PER_WALLET + 3
+    assert len(city.state.wallets["alice"].lots) == spending.LOTS_PER_WALLET_MAX + 3
     assert city.official(city.credit_cmd("alice", "general", 1)) == Code.LOT_LIMIT_EXCEEDED
 
 
@@ -1438,13 +1438,13 @@ def test_a_payment_walks_at_most_the_lot_limit_however_many_gifts_arrive(gifting
 # -- input bounds the ledger keeps even for commands built in code ------------------------------
 
 
-@pytest.mark.parametrize("revenue", [-1, MAX_REVENUE + 1, True])
+@pytest.mark.parametrize("revenue", [-1, REVENUE_MAX + 1, True])
 def test_an_annual_revenue_outside_its_range_is_invalid_amount(city: City, revenue: int) -> None:
     registration = city.register("bakery", signing_key(74), revenue=revenue)
     assert city.official(registration) == Code.INVALID_AMOUNT
 
 
-@pytest.mark.parametrize("days", [0, MAX_VALID_DAYS + 1, 10_000_000])
+@pytest.mark.parametrize("days", [0, VALID_DAYS_MAX + 1, 10_000_000])
 def test_a_genesis_default_validity_outside_its_range_is_invalid_policy(days: int) -> None:
     code, _ = on_new_city(genesis(days=days), OPERATOR)
     assert code == Code.INVALID_POLICY

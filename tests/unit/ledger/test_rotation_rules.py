@@ -154,7 +154,7 @@ def test_a_genesis_cannot_ask_more_officials_for_a_rotation_than_a_command_carri
         currency="KRW",
         operator_key=public_key_hex(OPERATOR),
         officials=[c.Official(key=public_key_hex(k), role="maker") for k in officials],
-        approvals={"rotate_operator": c.MAX_SIGNATURES},
+        approvals={"rotate_operator": c.SIGNATURES_MAX},
         default_valid_days=1825,
     )
     result, _ = machine.apply(

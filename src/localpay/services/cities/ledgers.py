@@ -11,9 +11,10 @@ import nacl.signing
 import structlog
 
 from localpay.domain.errors import Unavailable
+from localpay.domain.limits import CLOCK_SKEW_MS_MAX
 from localpay.ledger.ports import Store
 from localpay.ledger.receipt import BlockObserver, Receipt
-from localpay.ledger.sequencer import MAX_CLOCK_SKEW_MS, Sequencer
+from localpay.ledger.sequencer import Sequencer
 from localpay.ledger.signatures import SignatureVerifier
 from localpay.ledger.tickets import Ticket
 
@@ -51,7 +52,7 @@ class Ledgers:
         keys: Keys,
         clock: Callable[[], int],
         verifier: SignatureVerifier | None = None,
-        max_clock_skew_ms: int | None = MAX_CLOCK_SKEW_MS,
+        max_clock_skew_ms: int | None = CLOCK_SKEW_MS_MAX,
     ) -> None:
         """`max_clock_skew_ms=None` lets a simulated clock jump (the demo, tests)."""
         self.store = store

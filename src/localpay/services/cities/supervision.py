@@ -21,16 +21,14 @@ from typing import Final
 
 import structlog
 
+from localpay.domain.limits import FAILURE_REASON_CHARS_MAX, SUPERVISOR_BACKOFF_S_MAX
 from localpay.ledger.sequencer import Sequencer
 from localpay.services.cities.ledgers import Ledgers
 
 POLL_S: Final = 0.5
 BACKOFF_MIN_S: Final = 0.5
-BACKOFF_MAX_S: Final = 30.0
 #: Running this long after a restart resets the backoff to BACKOFF_MIN_S.
 HEALTHY_RESET_S: Final = 60.0
-#: Longest reason kept: an exception's text, cut (no store ever needs more to be found).
-REASON_MAX: Final = 300
 
 log = structlog.get_logger("localpay.supervision")
 
@@ -39,7 +37,7 @@ log = structlog.get_logger("localpay.supervision")
 class Backoff:
     poll_s: float = POLL_S
     min_s: float = BACKOFF_MIN_S
-    max_s: float = BACKOFF_MAX_S
+    max_s: float = SUPERVISOR_BACKOFF_S_MAX
     healthy_reset_s: float = HEALTHY_RESET_S
 
 
@@ -57,7 +55,7 @@ class _Watch:
 def reason_of(exc: BaseException | None) -> str:
     if exc is None:
         return "stopped"
-    return f"{type(exc).__name__}: {exc}"[:REASON_MAX]
+    return f"{type(exc).__name__}: {exc}"[:FAILURE_REASON_CHARS_MAX]
 
 
 class Supervisor:

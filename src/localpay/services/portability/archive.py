@@ -21,12 +21,11 @@ from typing import IO, Final
 
 import msgspec
 
+from localpay.domain.limits import ARCHIVE_LINE_BYTES_MAX
 from localpay.services.portability.errors import ExportError, ImportRefused
 
 FORMAT: Final = "localpay-city-export"
 VERSION: Final = 1
-#: Longest line a reader accepts: an envelope is at most 8 KiB, a frontier 64 hashes.
-MAX_LINE: Final = 1 << 20
 COMPRESSION: Final = 6  # zlib's default: level 9 is twice as slow for 2% less
 
 Progress = Callable[[int, int], None]
@@ -144,7 +143,7 @@ class ArchiveReader:
 
     def _readline(self) -> bytes:
         try:
-            raw = self._gz.readline(MAX_LINE + 1)
+            raw = self._gz.readline(ARCHIVE_LINE_BYTES_MAX + 1)
         except EOFError:
             raise ImportRefused(
                 f"the archive is truncated: it ends inside line {self.lines + 2}"
@@ -154,8 +153,10 @@ class ArchiveReader:
                 f"the archive is damaged at line {self.lines + 2}: not gzip data ({exc})"
             ) from None
         if raw and not raw.endswith(b"\n"):
-            if len(raw) > MAX_LINE:
-                raise ImportRefused(f"line {self.lines + 2} is longer than {MAX_LINE} bytes")
+            if len(raw) > ARCHIVE_LINE_BYTES_MAX:
+                raise ImportRefused(
+                    f"line {self.lines + 2} is longer than {ARCHIVE_LINE_BYTES_MAX} bytes"
+                )
             raise ImportRefused(f"the archive is truncated: line {self.lines + 2} is cut short")
         return raw
 

@@ -15,7 +15,7 @@ merkle_mismatch            a block's transactions do not hash to its roots
 gap                        missing or reordered heights or seqs
 chain_invalid              a command of another city; anything else unreadable or
                            inconsistent
-clock_skew                 a block's time is more than MAX_CLOCK_SKEW_MS (5 minutes)
+clock_skew                 a block's time is more than CLOCK_SKEW_MS_MAX (5 minutes)
                            ahead of the witness's own clock
 fork                       a peer witness holds an operator-signed checkpoint whose root
                            differs from this witness's verified log at that size

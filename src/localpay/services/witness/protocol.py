@@ -11,7 +11,7 @@ its public key, the time, and an Ed25519 signature of
     localpay/witness-feed/v1\\n<city>\\n<key>\\n<from_height>\\n<limit>\\n<time_ms>
 
 made with that key. The server accepts it when the key is in the city's current on-chain
-witness set (`set_witnesses`), the time is within `MAX_SKEW_MS` of its clock, and the
+witness set (`set_witnesses`), the time is within `FEED_REQUEST_SKEW_MS_MAX` of its clock, and the
 signature verifies. Why per request rather than a session:
 
 * the witness set is read from the chain on every request, so a witness removed by
@@ -36,19 +36,13 @@ import nacl.exceptions
 import nacl.signing
 
 from localpay.domain.errors import Refused
+from localpay.domain.limits import FEED_PAGE_TXS_MAX, FEED_REQUEST_SKEW_MS_MAX
 from localpay.ledger.blocks import TxRecord, decode_header
 from localpay.ledger.ports import Store, StoredBlock
 from localpay.ledger.state import Authorities
 
 FEED_PREFIX: Final = b"localpay/witness-feed/v1\n"
-#: How far a request's time may be from the server's clock, either way.
-MAX_SKEW_MS: Final = 5 * 60 * 1000
 
-#: Most blocks one page returns.
-MAX_BLOCKS: Final = 1000
-#: A page stops adding blocks once it holds this many transactions (it always holds at
-#: least one block, whatever its size).
-MAX_PAGE_TXS: Final = 20_000
 
 KEY_HEADER: Final = "X-Witness-Key"
 TIME_HEADER: Final = "X-Witness-Time"
@@ -98,10 +92,11 @@ def check_feed_request(
     Raises WitnessAuthError("unauthenticated", ...) for a stale time or a signature
     that does not verify, and ("forbidden", ...) for a key that is not a witness's.
     """
-    if abs(clock() - time_ms) > MAX_SKEW_MS:
+    if abs(clock() - time_ms) > FEED_REQUEST_SKEW_MS_MAX:
         raise WitnessAuthError(
             "unauthenticated",
-            f"{TIME_HEADER} is more than {MAX_SKEW_MS // 1000} s from the server's clock",
+            f"{TIME_HEADER} is more than {FEED_REQUEST_SKEW_MS_MAX // 1000} s"
+            " from the server's clock",
         )
     try:
         nacl.bindings.crypto_sign_open(
@@ -172,13 +167,13 @@ def _txs_by_block(store: Store, city: str, blocks: list[StoredBlock]) -> list[li
             spans.append(None)
             continue
         low = header.log_size - header.tx_count
-        plausible = 0 <= low <= header.log_size and header.tx_count <= 2 * MAX_PAGE_TXS
+        plausible = 0 <= low <= header.log_size and header.tx_count <= 2 * FEED_PAGE_TXS_MAX
         spans.append((low, header.log_size) if plausible else None)
     known = [s for s in spans if s is not None]
     rows: dict[int, TxRecord] = {}
     if known:
         low, high = min(s[0] for s in known), max(s[1] for s in known)
-        if high - low <= 4 * MAX_PAGE_TXS:
+        if high - low <= 4 * FEED_PAGE_TXS_MAX:
             rows = {tx.seq: tx for tx in store.txs(city, low, high)}
         else:  # headers that claim far-apart ranges: each block on its own
             spans = [None] * len(blocks)
@@ -193,7 +188,7 @@ def _txs_by_block(store: Store, city: str, blocks: list[StoredBlock]) -> list[li
 def feed_page(
     store: Store, city: str, from_height: int, limit: int, witness: str | None = None
 ) -> FeedPage:
-    """Blocks from `from_height` on, at most `limit` and about MAX_PAGE_TXS transactions."""
+    """Blocks from `from_height` on, at most `limit` and about FEED_PAGE_TXS_MAX transactions."""
     head = store.head(city)
     top = head.height if head is not None else -1
     blocks: list[StoredBlock] = []
@@ -205,7 +200,7 @@ def feed_page(
             size = decode_header(block.header_bytes).tx_count
         except (msgspec.MsgspecError, UnicodeDecodeError):
             size = 0
-        if blocks and counted + size > MAX_PAGE_TXS:
+        if blocks and counted + size > FEED_PAGE_TXS_MAX:
             break
         blocks.append(block)
         counted += size

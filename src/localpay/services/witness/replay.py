@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Final
 
 import msgspec
 
+from localpay.domain.limits import CLOCK_SKEW_MS_MAX
 from localpay.ledger.blocks import BlockHeader, BlockRecord, TxRecord
 from localpay.ledger.ports import Store, StoredBlock
 from localpay.ledger.readahead import prepared_blocks
@@ -22,11 +22,6 @@ from localpay.ledger.signatures import EnvelopeChecker
 from localpay.services.witness.alarms import Alarm
 from localpay.services.witness.ports import Clock
 from localpay.services.witness.protocol import FeedBlock
-
-#: How far a block's time may be ahead of the witness's own clock (ms). A sequencer seals
-#: at its clock, so a block from further in the future means the operator's clock (or
-#: its claim) is wrong: a block time pins every later block and decides expiries.
-MAX_CLOCK_SKEW_MS: Final = 5 * 60 * 1000
 
 
 class WitnessReplayer(Replayer):
@@ -40,7 +35,7 @@ class WitnessReplayer(Replayer):
         return self.record(prepared.block, prepared.txs)
 
 
-def clock_limit(clock: Clock, skew_ms: int = MAX_CLOCK_SKEW_MS) -> Clock:
+def clock_limit(clock: Clock, skew_ms: int = CLOCK_SKEW_MS_MAX) -> Clock:
     """The latest block time a witness accepts now: its own clock plus the skew."""
     return lambda: clock() + skew_ms
 

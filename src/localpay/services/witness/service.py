@@ -41,6 +41,7 @@ import msgspec
 import nacl.signing
 import structlog
 
+from localpay.domain.limits import WITNESS_BACKOFF_S_MAX
 from localpay.domain.witness import RaisedAlarm
 from localpay.ledger.blocks import BlockHeader, BlockRecord, decode_header
 from localpay.ledger.log import checkpoint
@@ -62,8 +63,6 @@ from localpay.services.witness.settings import WitnessSettings
 PIPELINE: Final = 3
 #: While catching up, a checkpoint is cosigned at least this often.
 SIGN_EVERY_S: Final = 1.0
-#: Longest wait between retries while the server cannot be reached.
-MAX_BACKOFF_S: Final = 5.0
 
 log = structlog.get_logger("localpay.witness")
 
@@ -335,7 +334,7 @@ class Witness:
                 self._note_error(str(exc))
                 log.warning("feed_unavailable", city=self.city, error=str(exc), retry_s=backoff)
                 self.stopping.wait(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF_S)
+                backoff = min(backoff * 2, WITNESS_BACKOFF_S_MAX)
                 continue
             backoff = self.settings.poll_s
             self._note_error("")

@@ -23,22 +23,17 @@ from typing import Any, Final
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from localpay.domain.limits import BODY_BYTES_MAX, IDEMPOTENCY_FLUSH_MAX, IDEMPOTENCY_KEY_MAX
 from localpay.entrypoints.api.middleware.response_cache import ResponseCache
 from localpay.entrypoints.api.problems import api_problem
 from localpay.ledger.seen import SeenIds
 from localpay.services.idempotency.ports import Answer, IdempotencyRepository
 
 HEADER: Final = b"idempotency-key"
-#: Keys longer than this, or with characters outside visible ASCII, are refused.
-MAX_KEY: Final = 128
-#: Largest request body accepted by any endpoint.
-MAX_BODY_BYTES: Final = 64 * 1024
 #: Completed responses remembered in memory, at most so many and so many bytes (the
 #: table keeps them all; memory only spares a read for the retries that come soon).
 MEMORY_RECORDS: Final = 20_000
 MEMORY_BYTES: Final = 16 * 1024 * 1024
-#: Most records written in one commit (a burst waits for the next one).
-FLUSH_BATCH_MAX: Final = 4096
 #: POSTs that need no key: signing in makes a new session each time by nature.
 EXEMPT_SUFFIXES: Final = (
     "/v1/auth/login",
@@ -138,8 +133,8 @@ class Records:
                     self.wake.wait()
                 if not self.pending:
                     return
-                batch = self.pending[:FLUSH_BATCH_MAX]
-                del self.pending[:FLUSH_BATCH_MAX]
+                batch = self.pending[:IDEMPOTENCY_FLUSH_MAX]
+                del self.pending[:IDEMPOTENCY_FLUSH_MAX]
             error = self._write(batch)
             for *_, durable in batch:
                 if durable is not None:
@@ -182,13 +177,16 @@ class IdempotencyMiddleware:
             await self.app(scope, receive, send)
             return
         key = dict(scope["headers"]).get(HEADER, b"").decode("latin-1")
-        if not key or len(key) > MAX_KEY or not all(33 <= ord(ch) <= 126 for ch in key):
-            detail = f"send a unique Idempotency-Key of 1 to {MAX_KEY} visible ASCII characters"
+        if not key or len(key) > IDEMPOTENCY_KEY_MAX or not all(33 <= ord(ch) <= 126 for ch in key):
+            detail = (
+                f"send a unique Idempotency-Key of 1 to {IDEMPOTENCY_KEY_MAX} visible ASCII"
+                " characters"
+            )
             await api_problem("idempotency_key_missing", detail)(scope, receive, send)
             return
         body = await _read_body(receive)
         if body is None:
-            await api_problem("body_too_large", f"at most {MAX_BODY_BYTES} bytes")(
+            await api_problem("body_too_large", f"at most {BODY_BYTES_MAX} bytes")(
                 scope, receive, send
             )
             return
@@ -338,7 +336,7 @@ async def _read_body(receive: Receive) -> bytes | None:
         message = await receive()
         chunk = message.get("body", b"")
         size += len(chunk)
-        if size > MAX_BODY_BYTES:
+        if size > BODY_BYTES_MAX:
             return None
         chunks.append(chunk)
         if not message.get("more_body", False):

@@ -14,15 +14,13 @@ import hashlib
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from localpay.domain.limits import RATE_BUCKETS_MAX
 from localpay.entrypoints.api.problems import api_problem
 from localpay.services.identity.service import CITY_STAFF, MERCHANT_ROLES, Principal
-
-#: Buckets kept before the least recently used are dropped.
-MAX_BUCKETS: Final = 100_000
 
 
 @dataclass(frozen=True)
@@ -76,7 +74,7 @@ class Buckets:
         bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.stamp) * self.rate)
         bucket.stamp = now
         self.buckets[who] = bucket  # re-insert: dict order is recency
-        if len(self.buckets) > MAX_BUCKETS:
+        if len(self.buckets) > RATE_BUCKETS_MAX:
             del self.buckets[next(iter(self.buckets))]
         if bucket.tokens >= 1:
             bucket.tokens -= 1
@@ -128,7 +126,7 @@ class RateLimitMiddleware:
         if principal is None:
             return
         self.classes[credential] = class_of(principal.role)
-        if len(self.classes) > MAX_BUCKETS:
+        if len(self.classes) > RATE_BUCKETS_MAX:
             del self.classes[next(iter(self.classes))]
 
 

@@ -24,8 +24,9 @@ from fastapi.responses import Response
 from starlette.requests import HTTPConnection
 
 from localpay.domain.codes import Code
-from localpay.domain.commands import MAX_COMMAND_BYTES, DecodeError, command_type, decode_envelope
+from localpay.domain.commands import DecodeError, command_type, decode_envelope
 from localpay.domain.errors import NotFound
+from localpay.domain.limits import COMMAND_BYTES_MAX
 from localpay.entrypoints.api.deps import container_of, principal_of, transparency_of
 from localpay.entrypoints.api.problems import ApiProblem, ledger_problem, responses
 from localpay.entrypoints.api.schemas import ENVELOPE_SCHEMA, RECEIPT_SCHEMA
@@ -126,8 +127,8 @@ async def submit(
 ) -> Response:
     """Check the signed command `data` is of `kinds` and for `city`, sequence it and answer
     with its receipt once its block is durable. Bad input is a problem and changes nothing."""
-    if len(data) > MAX_COMMAND_BYTES:
-        raise ApiProblem("body_too_large", f"a command is at most {MAX_COMMAND_BYTES} bytes")
+    if len(data) > COMMAND_BYTES_MAX:
+        raise ApiProblem("body_too_large", f"a command is at most {COMMAND_BYTES_MAX} bytes")
     try:
         _, command = decode_envelope(data)
     except DecodeError as exc:

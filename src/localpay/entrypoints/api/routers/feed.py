@@ -20,14 +20,13 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from localpay.domain.limits import INTEGER_MAX
+from localpay.domain.limits import FEED_BLOCKS_MAX, INTEGER_MAX
 from localpay.entrypoints.api.deps import ContainerDep, allow, known_city
 from localpay.entrypoints.api.problems import ApiProblem, responses
 from localpay.entrypoints.api.schemas import TransactionOut
 from localpay.services.identity import access
 from localpay.services.witness.protocol import (
     KEY_HEADER,
-    MAX_BLOCKS,
     SIGNATURE_HEADER,
     TIME_HEADER,
     WitnessAuthError,
@@ -36,8 +35,6 @@ from localpay.services.witness.protocol import (
 )
 
 router = APIRouter(tags=["transparency"])
-
-MAX_HEIGHT: Final = INTEGER_MAX
 
 
 # -- documentation of the response (the handler encodes FeedPage with msgspec) ---------------
@@ -87,8 +84,8 @@ def chain_feed(
     request: Request,
     container: ContainerDep,
     city: str,
-    from_height: Annotated[int, Query(ge=0, lt=MAX_HEIGHT, description="first block")] = 0,
-    limit: Annotated[int, Query(ge=1, le=MAX_BLOCKS, description="most blocks")] = 100,
+    from_height: Annotated[int, Query(ge=0, lt=INTEGER_MAX, description="first block")] = 0,
+    limit: Annotated[int, Query(ge=1, le=FEED_BLOCKS_MAX, description="most blocks")] = 100,
     witness_key: Annotated[
         str | None,
         Header(alias=KEY_HEADER, pattern=r"^[0-9a-f]{64}$", description="witness key, hex"),
