@@ -45,6 +45,7 @@ from localpay.domain.proposals import PENDING, Proposal
 from localpay.ledger.receipt import Receipt
 from localpay.ledger.signatures import verify_one
 from localpay.services.approvals.ports import ProposalRepository
+from localpay.services.approvals.views import ProposalView, proposal_view
 from localpay.services.cities.command_ids import derived_id
 from localpay.services.cities.ledgers import Ledgers, MissingKey
 from localpay.services.cities.officials import current_operator, next_operator_key
@@ -146,7 +147,7 @@ class Proposals:
 
     def propose(
         self, principal: Principal, kind: str, params: dict[str, Any], idempotency_key: str
-    ) -> dict[str, Any]:
+    ) -> ProposalView:
         """Make (or, on a retry, find) a proposal; the maker's signature is on it at once
         when the server holds their key, else the maker signs it next (approve)."""
         if kind == "register_merchant" and "keys" not in params and "merchant" in params:
@@ -173,7 +174,7 @@ class Proposals:
 
     def approve(
         self, principal: Principal, proposal_id: str, signature: Signature | None = None
-    ) -> dict[str, Any]:
+    ) -> ProposalView:
         """Add the principal's signature: the maker's own first one (a self-held key),
         or a checker's. Repeating an approval changes nothing (and finishes a submit
         that got no answer)."""
@@ -199,7 +200,7 @@ class Proposals:
             if self.proposals.add_signature(proposal_id, sigs, (*sigs, mine)):
                 return self._settle(principal.city, proposal_id)
 
-    def _settle(self, city: str, proposal_id: str) -> dict[str, Any]:
+    def _settle(self, city: str, proposal_id: str) -> ProposalView:
         """Submit a pending proposal that has enough signatures (again, if an earlier
         submit got no answer: the same envelope, so the ledger applies it at most once)."""
         found = self._find(city, proposal_id)
@@ -208,9 +209,9 @@ class Proposals:
             if found.kind == "rotate_operator":  # deterministic: a resubmit is the same bytes
                 sigs = (*sigs, self._operator_signature(city, found.body))
             return self._submit(proposal_id, city, found.body, sigs)
-        return _view(found)
+        return proposal_view(found)
 
-    def reject(self, principal: Principal, proposal_id: str) -> dict[str, Any]:
+    def reject(self, principal: Principal, proposal_id: str) -> ProposalView:
         found = self._find(principal.city, proposal_id)
         if len(found.sigs) >= self._needed(principal.city, found.kind):
             # Fully signed means sent to the ledger, perhaps applied: too late to reject.
@@ -243,7 +244,7 @@ class Proposals:
 
     def _submit(
         self, proposal_id: str, city: str, body: bytes, sigs: tuple[Signature, ...]
-    ) -> dict[str, Any]:
+    ) -> ProposalView:
         envelope = encode_canonical(Envelope(body=msgspec.Raw(body), sigs=list(sigs)))
         receipt: Receipt = self.ledgers.execute(city, envelope)
         self.proposals.submitted(proposal_id, msgspec.json.encode(receipt).decode())
@@ -255,34 +256,19 @@ class Proposals:
             raise ProposalError("not_found", f"no proposal {proposal_id!r} in {city!r}")
         return found
 
-    def get(self, city: str, proposal_id: str) -> dict[str, Any]:
-        return _view(self._find(city, proposal_id))
+    def get(self, city: str, proposal_id: str) -> ProposalView:
+        return proposal_view(self._find(city, proposal_id))
 
     def list(
         self, city: str, status: str | None, after: tuple[int, str] | None, limit: int
-    ) -> list[dict[str, Any]]:
+    ) -> list[ProposalView]:
         """Newest first; `after` is the (created_ms, id) of the last item seen, so items
         made in the same millisecond are neither skipped nor repeated."""
         before = after if after is not None else (2**62, "")
-        return [_view(p) for p in self.proposals.page(city, status, before, limit)]
+        return [proposal_view(p) for p in self.proposals.page(city, status, before, limit)]
 
 
 def self_held_key(principal: Principal) -> str | None:
     """The public key of an official who holds their key alone; None if the server does."""
     key = principal.official_key or ""
     return key.removeprefix(SELF_HELD) if key.startswith(SELF_HELD) else None
-
-
-def _view(p: Proposal) -> dict[str, Any]:
-    return {
-        "id": p.id,
-        "kind": p.kind,
-        "command": msgspec.json.decode(p.body),
-        # The exact bytes an official signs (Ed25519 over SIGNING_PREFIX + body).
-        "body": p.body.decode(),
-        "signed_by": [s.key for s in p.sigs],
-        "maker": p.maker,
-        "status": p.status,
-        "receipt": msgspec.json.decode(p.outcome) if p.outcome else None,
-        "created_ms": p.created_ms,
-    }

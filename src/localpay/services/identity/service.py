@@ -18,7 +18,7 @@ import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 import argon2
 import nacl.bindings
@@ -30,6 +30,7 @@ from localpay.domain.errors import NotFound, Refused
 # Re-exported: callers name roles and principals from the service.
 from localpay.domain.principals import CITY_STAFF as CITY_STAFF  # noqa: PLC0414
 from localpay.domain.principals import OFFICIAL_ROLES as OFFICIAL_ROLES  # noqa: PLC0414
+from localpay.domain.principals import ApiKeyListing
 from localpay.domain.principals import Principal as Principal  # noqa: PLC0414
 from localpay.ledger.ports import Store
 from localpay.services.cities.inspect import wallet_keys
@@ -247,11 +248,9 @@ class Identity:
     def revoke_api_key(self, city: str, merchant: str, key_id: str) -> bool:
         return self.records.revoke_api_key(city, merchant, key_id)
 
-    def api_keys(self, city: str, merchant: str) -> list[dict[str, Any]]:
-        return [
-            {"id": k.id, "label": k.label, "revoked": k.revoked, "created_ms": k.created_ms}
-            for k in self.records.api_keys(city, merchant)
-        ]
+    def api_keys(self, city: str, merchant: str) -> list[ApiKeyListing]:
+        """A merchant's keys, oldest first (never a key itself: it was shown once)."""
+        return self.records.api_keys(city, merchant)
 
     # -- citizens ---------------------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Request, Response
@@ -155,7 +156,8 @@ def list_api_keys(
     request: Request, identity: IdentityDep, city: str, merchant: str
 ) -> dict[str, Any]:
     allow(request, lambda p: access.manages_api_keys(p, city, merchant))
-    return {"items": identity.api_keys(city, merchant), "next": None}
+    keys = [dataclasses.asdict(k) for k in identity.api_keys(city, merchant)]
+    return {"items": keys, "next": None}
 
 
 @router.post(

@@ -19,6 +19,7 @@ from localpay.entrypoints.api.routers.commands import ledger_errors, receipt_res
 from localpay.entrypoints.api.schemas import DEFAULT_PAGE, Limit, decode_cursor, encode_cursor
 from localpay.ledger.signatures import sign_command
 from localpay.services.approvals.service import PROPOSABLE, ProposalError, merchant_key
+from localpay.services.approvals.views import ProposalView
 from localpay.services.cities.command_ids import derived_id
 from localpay.services.cities.ledgers import MissingKey
 from localpay.services.identity import access
@@ -77,11 +78,11 @@ _PASSED_THROUGH = (
 def _decided(call: Any) -> dict[str, Any]:
     try:
         with ledger_errors():
-            result: dict[str, Any] = call()
+            result: ProposalView = call()
     except ProposalError as exc:
         code = exc.code if exc.code in _PASSED_THROUGH else "forbidden"
         raise ApiProblem(code, str(exc)) from None
-    return result
+    return dict(msgspec.to_builtins(result))
 
 
 _PROPOSAL_ERRORS = ("unauthenticated", "forbidden", "not_found", "validation_failed")
@@ -117,12 +118,13 @@ def list_proposals(
     allow(request, lambda p: access.reads_proposals(p, city))
     items = proposals.list(city, status, _decode_place(cursor), limit)
     last = items[-1] if len(items) == limit else None
-    return {"items": items, "next": _encode_place(last) if last is not None else None}
+    next_place = _encode_place(last) if last is not None else None
+    return {"items": msgspec.to_builtins(items), "next": next_place}
 
 
-def _encode_place(item: dict[str, Any]) -> str:
+def _encode_place(item: ProposalView) -> str:
     """A cursor naming the last item seen: its time and id (ties broken by id)."""
-    return encode_cursor(int(item["created_ms"])) + "." + str(item["id"])
+    return encode_cursor(item.created_ms) + "." + item.id
 
 
 def _decode_place(cursor: str | None) -> tuple[int, str] | None:
