@@ -168,7 +168,7 @@ def test_a_witness_follows_and_a_receipt_after_the_rotation_verifies_with_the_ge
         receipt = tp.receipt(CITY, city.last_payment)
         # Each checkpoint view names the key that signed it: old up to the rotation's block.
         views, _ = tp.checkpoints(CITY, limit=100)
-        signers = {v["height"]: v["signers"][0]["key"] for v in views}
+        signers = {v.height: v.signers[0].key for v in views}
     finally:
         tp.close()
     assert signers[city.rotation_height] == public_key_hex(city.genesis_key)

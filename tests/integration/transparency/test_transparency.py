@@ -207,13 +207,13 @@ def test_consistency_between_every_pair_of_checkpoints(city: City) -> None:
         points, 2
     ):
         proof = city.tp.consistency(CITY, old, new)
-        assert proof["old"] == old and proof["new"] == new
-        hashes = [bytes.fromhex(h) for h in proof["proof"]]
+        assert proof.old == old and proof.new == new
+        hashes = [bytes.fromhex(h) for h in proof.proof]
         assert merkle.verify_consistency(old, new, old_root, new_root, hashes), (old, new)
         if old != new:
             assert not merkle.verify_consistency(old, new, new_root, new_root, hashes)
     size = log_size(city.store)
-    assert city.tp.consistency(CITY, 0, size)["proof"] == []
+    assert city.tp.consistency(CITY, 0, size).proof == []
     for old, new in [(3, 2), (-1, 2), (0, size + 1)]:
         with pytest.raises(ProofRangeError):
             city.tp.consistency(CITY, old, new)
@@ -223,18 +223,18 @@ def test_cosignatures_make_checkpoints_final_and_receipts_follow(city: City) -> 
     sizes = [s for s, _, _ in city.checkpoints()]
     first = sizes[-4]  # a checkpoint the last three payments are not in
     view, added = city.tp.add_cosignature(CITY, first, city.cosign(first, 0))
-    assert added and not view["final"] and view["cosignatures"] == 1
+    assert added and not view.final and view.cosignatures == 1
     # The same witness again (even with another timestamp) changes nothing.
     view, added = city.tp.add_cosignature(CITY, first, city.cosign(first, 0, 1_700_000_000))
-    assert not added and view["cosignatures"] == 1
+    assert not added and view.cosignatures == 1
     assert city.tp.latest_final(CITY) is None
     view, added = city.tp.add_cosignature(CITY, first, city.cosign(first, 1).rstrip("\n"))
-    assert added and view["final"] and view["cosignatures"] == 2
-    assert [s["role"] for s in view["signers"]] == ["operator", "witness", "witness"]
-    assert {s["name"] for s in view["signers"][1:]} == {n for n, _ in city.witnesses[:2]}
+    assert added and view.final and view.cosignatures == 2
+    assert [s.role for s in view.signers] == ["operator", "witness", "witness"]
+    assert {s.name for s in view.signers[1:]} == {n for n, _ in city.witnesses[:2]}
     assert city.tp.latest_final(CITY) == first
-    assert checkpoint.open_note(view["note"])[1][0].name.startswith(f"localpay.city/{CITY}/")
-    assert len(checkpoint.open_note(view["note"])[1]) == 3
+    assert checkpoint.open_note(view.note)[1][0].name.startswith(f"localpay.city/{CITY}/")
+    assert len(checkpoint.open_note(view.note)[1]) == 3
 
     pinned = [(n, public_key_hex(k)) for n, k in city.witnesses]
     old_tx = city.payments[0]
@@ -262,16 +262,16 @@ def test_cosignatures_make_checkpoints_final_and_receipts_follow(city: City) -> 
         assert all(ch.status == "ok" for ch in checks), [ch.line() for ch in checks]
     # The checkpoints list shows both as final, newest first.
     items, _ = city.tp.checkpoints(CITY, limit=100)
-    finals = [i["size"] for i in items if i["final"]]
+    finals = [i.size for i in items if i.final]
     assert finals == [last, first]
-    assert [i["size"] for i in items] == sorted((i["size"] for i in items), reverse=True)
+    assert [i.size for i in items] == sorted((i.size for i in items), reverse=True)
 
     # A new witness set: finality is judged by the current set only.
     newcomer = ("witness-new.example", nacl.signing.SigningKey.generate())
     assert set_witnesses(city.ledgers, [city.witnesses[0], newcomer], quorum=2).ok
     assert city.tp.latest_final(CITY) is None  # `last` had witness-1 and witness-2 only
-    assert not city.tp.checkpoint(CITY, last)["final"]
-    assert city.tp.checkpoint(CITY, first)["cosignatures"] == 1  # witness-0's still counts
+    assert not city.tp.checkpoint(CITY, last).final
+    assert city.tp.checkpoint(CITY, first).cosignatures == 1  # witness-0's still counts
 
 
 def test_refusals(city: City) -> None:

@@ -14,6 +14,7 @@ from typing import Any, Final
 from localpay.ledger.blocks import BlockHeader, TxRecord
 from localpay.ledger.log import merkle
 from localpay.ledger.state import Authorities
+from localpay.services.transparency.views import CheckpointView
 
 RECEIPT_FORMAT: Final = "localpay-receipt/v1"
 
@@ -23,7 +24,7 @@ def receipt_context(
     origin: str,
     operator_key: str,
     header: BlockHeader,
-    view: dict[str, Any],
+    view: CheckpointView,
     auth: Authorities,
 ) -> dict[str, Any]:
     """What every receipt proved against the checkpoint of block `header` shares; `view`
@@ -35,10 +36,10 @@ def receipt_context(
         "operator_key": operator_key,
         "tree_size": header.log_size,
         "checkpoint_height": header.height,
-        "note": view["note"],
+        "note": view.note,
         "witnesses": [{"name": n, "key": k} for k, n in sorted(auth.witnesses.items())],
         "quorum": auth.quorum,
-        "final": view["final"],
+        "final": view.final,
     }
 
 

@@ -39,6 +39,7 @@ from localpay.ledger.state import Authorities
 from localpay.services.cities.ledgers import Ledgers
 from localpay.services.transparency.receipts import receipt_context, receipt_of
 from localpay.services.transparency.rotation_proofs import RotationEvidence
+from localpay.services.transparency.views import CheckpointView, ConsistencyProof, Signer
 
 #: Leaf hashes read from the store per query while loading or catching up.
 LOAD_PAGE: Final = 50_000
@@ -320,35 +321,32 @@ class Transparency:
         header: BlockHeader,
         auth: Authorities,
         genesis: CreateCity,
-    ) -> dict[str, Any]:
+    ) -> CheckpointView:
         """The checkpoint `note` of block `header`, with its valid cosignatures."""
         body = _note_body(note)
         cosigs = self.cosigned(city, header.log_size, body, auth)
         origin = self._origin(city)
         operator_key = self._rotations.key_at(city, header.log_size, auth, genesis.operator_key)
-        return {
-            "size": header.log_size,
-            "height": header.height,
-            "root": header.log_root,
-            "note": note + "".join(c.line + "\n" for c in cosigs),
-            "signers": [{"role": "operator", "name": origin, "key": operator_key}]
-            + [
-                {"role": "witness", "name": c.name, "key": c.key, "timestamp": c.timestamp}
-                for c in cosigs
-            ],
-            "cosignatures": len(cosigs),
-            "quorum": auth.quorum,
-            "final": auth.quorum >= 1 and len(cosigs) >= auth.quorum,
-        }
+        witnesses = [Signer("witness", c.name, c.key, c.timestamp) for c in cosigs]
+        return CheckpointView(
+            size=header.log_size,
+            height=header.height,
+            root=header.log_root,
+            note=note + "".join(c.line + "\n" for c in cosigs),
+            signers=[Signer("operator", origin, operator_key), *witnesses],
+            cosignatures=len(cosigs),
+            quorum=auth.quorum,
+            final=auth.quorum >= 1 and len(cosigs) >= auth.quorum,
+        )
 
-    def checkpoint(self, city: str, size: int) -> dict[str, Any]:
+    def checkpoint(self, city: str, size: int) -> CheckpointView:
         genesis = self._genesis(city)
         block, header = self.checkpoint_block(city, size)
         return self._view(city, block.checkpoint, header, self.authorities(city), genesis)
 
     def checkpoints(
         self, city: str, before_height: int | None = None, limit: int = 50
-    ) -> tuple[list[dict[str, Any]], int | None]:
+    ) -> tuple[list[CheckpointView], int | None]:
         """Checkpoints newest first, from the block at `before_height` down; and the next
         height to list from, None at block 0."""
         genesis = self._genesis(city)
@@ -367,7 +365,7 @@ class Transparency:
         items.reverse()
         return items, (start - 1 if start > 0 else None)
 
-    def add_cosignature(self, city: str, size: int, line: str) -> tuple[dict[str, Any], bool]:
+    def add_cosignature(self, city: str, size: int, line: str) -> tuple[CheckpointView, bool]:
         """Check a witness's cosignature line for the checkpoint of `size` and store it.
 
         Returns the checkpoint (with every cosignature so far) and whether the line was
@@ -415,7 +413,7 @@ class Transparency:
 
     # -- proofs ----------------------------------------------------------------------------------
 
-    def consistency(self, city: str, old: int, new: int) -> dict[str, Any]:
+    def consistency(self, city: str, old: int, new: int) -> ConsistencyProof:
         """RFC 9162 consistency proof between two tree sizes of the city's log."""
         head = self.store.head(city)
         if head is None:
@@ -426,11 +424,7 @@ class Transparency:
                 f"need 0 <= old <= new <= {size} (the log's size); got {old}, {new}"
             )
         log = self.log(city, new)
-        return {
-            "old": old,
-            "new": new,
-            "proof": [h.hex() for h in log.consistency_proof(old, new)],
-        }
+        return ConsistencyProof(old, new, [h.hex() for h in log.consistency_proof(old, new)])
 
     def receipt(self, city: str, tx_id: str) -> dict[str, Any]:
         """A self-contained, offline-checkable proof that the transaction is in the log."""
@@ -477,7 +471,7 @@ class Transparency:
         header: BlockHeader,
         genesis: CreateCity,
         auth: Authorities,
-        view: dict[str, Any],
+        view: CheckpointView,
     ) -> dict[str, Any]:
         """What every receipt proved against the checkpoint `note` of block `header` shares,
         once the log is checked to have that checkpoint's root."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import msgspec
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
@@ -115,7 +116,7 @@ def list_checkpoints(
 ) -> Any:
     svc = _city(request, city)
     items, nxt = svc.checkpoints(city, decode_cursor(cursor), limit)
-    return page(items, nxt)
+    return page(msgspec.to_builtins(items), nxt)
 
 
 @router.get(
@@ -127,7 +128,7 @@ def list_checkpoints(
 def get_checkpoint(request: Request, city: str, size: Size) -> Any:
     svc = _city(request, city)
     try:
-        return svc.checkpoint(city, size)
+        return msgspec.to_builtins(svc.checkpoint(city, size))
     except NotFound as exc:
         raise ApiProblem("not_found", str(exc)) from None
 
@@ -158,7 +159,7 @@ def cosign_checkpoint(request: Request, city: str, size: Size, body: Cosignature
         raise ApiProblem("validation_failed", str(exc)) from None
     except (UnknownWitness, InvalidCosignature) as exc:
         raise ApiProblem("forbidden", str(exc)) from None
-    return JSONResponse(view, status_code=201 if added else 200)
+    return JSONResponse(msgspec.to_builtins(view), status_code=201 if added else 200)
 
 
 @router.get(
@@ -178,7 +179,7 @@ def consistency_proof(
 ) -> Any:
     svc = _city(request, city)
     try:
-        return svc.consistency(city, old, new)
+        return msgspec.to_builtins(svc.consistency(city, old, new))
     except ProofRangeError as exc:
         raise ApiProblem("validation_failed", str(exc)) from None
     except LogMismatch as exc:
