@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
-
 import msgspec
 import nacl.signing
 import pytest
@@ -12,54 +10,25 @@ from localpay.domain import commands as c
 from localpay.domain.calendar import DAY_MS, end_of_day_ms
 from localpay.domain.codes import Code
 from localpay.domain.limits import AMOUNT_MAX
-from localpay.ledger import machine
 from localpay.ledger.signatures import public_key_hex
-from localpay.ledger.state import CityState
-from localpay.testing.builders import policy
-
-T0 = 1_780_000_000_000  # 2026-05-29 05:26 KST
-_ids = itertools.count(1)
-
-
-def cid() -> str:
-    return f"{next(_ids):032x}"
-
-
-def key() -> nacl.signing.SigningKey:
-    return nacl.signing.SigningKey.generate()
+from localpay.testing.builders import (
+    CHECKER,
+    MAKER,
+    OPERATOR,
+    OUTSIDER,
+    RulesCity,
+    policy,
+)
+from localpay.testing.builders import command_id as cid
+from localpay.testing.builders import new_key as key
 
 
-OPERATOR, MAKER, CHECKER, OUTSIDER = key(), key(), key(), key()
-
-
-class City:
+class City(RulesCity):
     """A city state with helpers that apply commands as a given set of signers."""
 
     def __init__(self) -> None:
-        self.state = CityState("gimpo")
-        self.now = T0
+        super().__init__(approvals={"define_program": 2, "suspend_merchant": 2})
         self.keys: dict[str, nacl.signing.SigningKey] = {}
-        genesis = c.CreateCity(
-            id=cid(),
-            city="gimpo",
-            name="김포시",
-            currency="KRW",
-            operator_key=public_key_hex(OPERATOR),
-            officials=[
-                c.Official(key=public_key_hex(MAKER), role="maker"),
-                c.Official(key=public_key_hex(CHECKER), role="checker"),
-            ],
-            approvals={"define_program": 2, "suspend_merchant": 2},
-            default_valid_days=1825,
-        )
-        assert self.apply(genesis, OPERATOR) == Code.OK
-
-    def apply(self, command: c.Command, *signers: nacl.signing.SigningKey) -> str:
-        result, _ = machine.apply(
-            self.state, command, frozenset(public_key_hex(k) for k in signers), self.now
-        )
-        self.last = result
-        return result.code
 
     def program(self, name: str, **rules: object) -> None:
         assert (

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
-
 import msgspec
 import nacl.signing
 import pytest
@@ -13,46 +11,12 @@ from localpay.domain.codes import Code
 from localpay.ledger import machine, rotation
 from localpay.ledger.signatures import public_key_hex
 from localpay.ledger.state import CityState
-
-T0 = 1_780_000_000_000
-_ids = itertools.count(1)
-
-
-def cid() -> str:
-    return f"{next(_ids):032x}"
+from localpay.testing.builders import CHECKER, MAKER, OPERATOR, OUTSIDER, T0, RulesCity
+from localpay.testing.builders import command_id as cid
+from localpay.testing.builders import new_key as key
 
 
-def key() -> nacl.signing.SigningKey:
-    return nacl.signing.SigningKey.generate()
-
-
-OPERATOR, MAKER, CHECKER, OUTSIDER = key(), key(), key(), key()
-
-
-class City:
-    def __init__(self, approvals: dict[str, int] | None = None) -> None:
-        self.state = CityState("gimpo")
-        genesis = c.CreateCity(
-            id=cid(),
-            city="gimpo",
-            name="김포시",
-            currency="KRW",
-            operator_key=public_key_hex(OPERATOR),
-            officials=[
-                c.Official(key=public_key_hex(MAKER), role="maker"),
-                c.Official(key=public_key_hex(CHECKER), role="checker"),
-            ],
-            approvals=approvals or {},
-            default_valid_days=1825,
-        )
-        assert self.apply(genesis, OPERATOR) == Code.OK
-
-    def apply(self, command: c.Command, *signers: nacl.signing.SigningKey) -> str:
-        result, _ = machine.apply(
-            self.state, command, frozenset(public_key_hex(k) for k in signers), T0
-        )
-        return result.code
-
+class City(RulesCity):
     def rotate(self, new: str, *signers: nacl.signing.SigningKey, old: str | None = None) -> str:
         old = old or self.state.operator_key()
         command = c.RotateOperator(id=cid(), city="gimpo", old_key=old, new_key=new)
