@@ -43,14 +43,12 @@ from localpay.domain.commands import (
     CreateCity,
     DecodeError,
     Envelope,
-    command_type,
     decode_envelope,
-    encode_canonical,
 )
 from localpay.domain.limits import BLOCK_TXS_MAX, CLOCK_SKEW_MS_MAX, QUEUE_MAX
-from localpay.ledger import machine, privacy
+from localpay.ledger import machine, recording
 from localpay.ledger.block_clock import BlockClock
-from localpay.ledger.blocks import BlockRecord, TxRecord, encode_result
+from localpay.ledger.blocks import BlockRecord, TxRecord
 from localpay.ledger.chain import (
     ChainHead,
     chain_origin,
@@ -350,7 +348,7 @@ class Sequencer:
             reject(pending, command.id, Code.CITY_NOT_FOUND, REASONS[Code.CITY_NOT_FOUND])
             return
         assert pending.envelope is not None
-        genesis_hash = genesis_hash_of(_stored_envelope(pending.envelope))
+        genesis_hash = genesis_hash_of(recording.stored_envelope(pending.envelope))
         self.head.origin = chain_origin(self.city, genesis_hash)
         result, keys = machine.apply(self.state, command, signers, now)
         if not result.ok:
@@ -378,23 +376,11 @@ class Sequencer:
             self._unwritten(block, draft.pending, "sequencer failed before writing this block")
 
     def _record(self, envelope: Envelope, command: Command, result: Result, n: int) -> TxRecord:
-        stored = _stored_envelope(envelope)
+        """The transaction's record, in flight (a repeat waits on it) until durable."""
+        tx = recording.tx_record(self.state, self.head, envelope, command, result, n)
         with self._lock:
-            self._inflight[command.id] = Inflight(stored)
-        # Outside the leaf: whose histories list it, and the sender's balance after it.
-        signers = [s.key for s in envelope.sigs]  # all verified, or it was rejected
-        sender = privacy.sender(command, signers, privacy.state_keys(self.state))
-        parties = machine.parties(self.state, command)
-        return TxRecord(
-            seq=self.head.log.size + n,
-            height=self.head.height,
-            id=command.id,
-            kind=command_type(command),
-            envelope=stored,
-            result=encode_result(result.recorded()),
-            parties=privacy.history_parties(parties, sender, result.ok),
-            balances=privacy.sender_balances(self.state, sender) if result.ok else (),
-        )
+            self._inflight[command.id] = Inflight(tx.envelope)
+        return tx
 
     def _join_duplicate(self, pending: Pending, tx_id: str) -> bool:
         """A repeated id gets the original answer, never a second effect.
@@ -404,7 +390,7 @@ class Sequencer:
         someone fishing for another party's receipt) gets `id_reused` and no data.
         False: the id was never applied (the filter's false alarm), sequence it."""
         assert pending.envelope is not None
-        envelope = _stored_envelope(pending.envelope)
+        envelope = recording.stored_envelope(pending.envelope)
         with self._lock:
             inflight = self._inflight.get(tx_id)
             if inflight is not None:  # original not durable yet: answer when it is
@@ -529,9 +515,3 @@ class Sequencer:
             answer_stopped([pending for pending, _ in verified], why)
         for block, sequenced, _ in self._commits.close():
             self._unwritten(block, sequenced, why)
-
-
-def _stored_envelope(envelope: Envelope) -> bytes:
-    """The envelope as the chain stores it, re-made canonically (the body is already
-    checked canonical): the bytes a command id is bound to."""
-    return b'{"body":' + bytes(envelope.body) + b',"sigs":' + encode_canonical(envelope.sigs) + b"}"
