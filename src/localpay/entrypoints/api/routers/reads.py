@@ -8,7 +8,6 @@ import msgspec
 from fastapi import APIRouter, Request
 
 from localpay.bootstrap import Container
-from localpay.domain.errors import NotFound
 from localpay.entrypoints.api.deps import ContainerDep, allow, known_city
 from localpay.entrypoints.api.problems import ApiProblem, responses
 from localpay.entrypoints.api.schemas import (
@@ -112,10 +111,7 @@ def latest_checkpoint(container: ContainerDep, city: str) -> dict[str, Any]:
     responses=responses("not_found"),
 )
 def get_program(container: ContainerDep, city: str, program: str) -> dict[str, Any]:
-    try:
-        view = inspect.program_view(_city(container, city), city, program)
-    except NotFound as exc:
-        raise ApiProblem("not_found", str(exc)) from None
+    view = inspect.program_view(_city(container, city), city, program)
     return dict(msgspec.to_builtins(view))
 
 
@@ -131,10 +127,7 @@ _PRIVATE = ("unauthenticated", "forbidden", "not_found")
 )
 def get_wallet(request: Request, container: ContainerDep, city: str, wallet: str) -> dict[str, Any]:
     allow(request, lambda p: access.reads_wallet(p, city, wallet))
-    try:
-        return dict(msgspec.to_builtins(inspect.wallet_view(_city(container, city), city, wallet)))
-    except NotFound as exc:
-        raise ApiProblem("not_found", str(exc)) from None
+    return dict(msgspec.to_builtins(inspect.wallet_view(_city(container, city), city, wallet)))
 
 
 @router.get(
@@ -147,10 +140,7 @@ def get_merchant(
     request: Request, container: ContainerDep, city: str, merchant: str
 ) -> dict[str, Any]:
     allow(request, lambda p: access.reads_merchant(p, city, merchant))
-    try:
-        view = inspect.merchant_view(_city(container, city), city, merchant)
-    except NotFound as exc:
-        raise ApiProblem("not_found", str(exc)) from None
+    view = inspect.merchant_view(_city(container, city), city, merchant)
     return dict(msgspec.to_builtins(view))
 
 
@@ -165,12 +155,7 @@ def get_transaction(
     request: Request, container: ContainerDep, city: str, tx_id: str
 ) -> dict[str, Any]:
     principal = allow(request, lambda p: p.city == city)
-    try:
-        view = inspect.tx_view(
-            _city(container, city), city, tx_id, access.own_account(principal, city)
-        )
-    except NotFound as exc:
-        raise ApiProblem("not_found", str(exc)) from None
+    view = inspect.tx_view(_city(container, city), city, tx_id, access.own_account(principal, city))
     if not access.reads_transaction(principal, city, set(machine.accounts_of(view.command))):
         raise ApiProblem("not_found", "no such resource")  # never confirm it exists
     return dict(msgspec.to_builtins(view))
@@ -186,10 +171,7 @@ def block_transactions(
     request: Request, container: ContainerDep, city: str, height: Height
 ) -> dict[str, Any]:
     allow(request, lambda p: access.reads_chain_contents(p, city))
-    try:
-        view = inspect.block_view(_city(container, city), city, height)
-    except NotFound as exc:
-        raise ApiProblem("not_found", str(exc)) from None
+    view = inspect.block_view(_city(container, city), city, height)
     return {"items": msgspec.to_builtins(view.txs), "next": None}
 
 

@@ -127,10 +127,7 @@ def list_checkpoints(
 )
 def get_checkpoint(request: Request, city: str, size: Size) -> Any:
     svc = _city(request, city)
-    try:
-        return msgspec.to_builtins(svc.checkpoint(city, size))
-    except NotFound as exc:
-        raise ApiProblem("not_found", str(exc)) from None
+    return msgspec.to_builtins(svc.checkpoint(city, size))
 
 
 @router.post(
