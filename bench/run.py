@@ -36,7 +36,7 @@ from localpay.adapters.keystore import KeyStore
 from localpay.adapters.secrets import ENV_FILE, ENV_KEY
 from localpay.bootstrap import open_store
 from localpay.sim.memory import SMALL_CITIES, rss_of_small_cities
-from pgserver import throwaway_postgres
+from localpay.testing.postgres import throwaway_postgres
 
 PAYMENTS = int(os.environ.get("BENCH_PAYMENTS", "50000"))
 HTTP_PAYMENTS = int(os.environ.get("BENCH_HTTP_PAYMENTS", "20000"))
