@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,18 +13,23 @@ from typing import Any
 
 import argon2
 import httpx
+import nacl.signing
 import uvicorn
 from fastapi import FastAPI
 
+from localpay.adapters.clock import now_ms
 from localpay.adapters.keystore import KeyStore
-from localpay.bootstrap import Container, open_identity, open_store
+from localpay.bootstrap import Container, new_witness, open_identity, open_store
 from localpay.domain import commands as c
 from localpay.entrypoints.api.app import create_app
 from localpay.entrypoints.api.middleware.ratelimit import Limits
 from localpay.entrypoints.api.telemetry import configure_logging
+from localpay.ledger.replay import Pins
 from localpay.ledger.signatures import sign_command
 from localpay.services.cities.ledgers import Ledgers, new_id
 from localpay.services.cities.officials import OfficialSigner
+from localpay.services.witness.service import Witness
+from localpay.services.witness.settings import WitnessSettings
 from localpay.sim.demo import DEMO_PASSWORD, DEMO_SECRET, SimClock, demo_users, derived_key
 
 CITIES = ("gimpo", "yangju")
@@ -42,6 +47,46 @@ def live_server(url: str, keys: Path, limits: Limits | None = None) -> Iterator[
     """Serve the store at `url` on a free loopback port; yields the base URL."""
     with live_container(url, keys, limits) as (base, _, _):
         yield base
+
+
+def follow_live_server(
+    url: str,
+    keys: Path,
+    witness_key: nacl.signing.SigningKey,
+    db: Path,
+    until: Callable[[Witness], bool],
+    *,
+    city: str,
+    pins: Pins | None = None,
+    page_blocks: int = 4,
+    clock: Callable[[], int] = now_ms,
+) -> Witness:
+    """A witness (own SQLite store `db`) following a live server of the store at `url`
+    until `until` holds or it fails; stopped and closed when it returns (60 s at most)."""
+    store = open_store(f"sqlite:///{db}")
+    settings = WitnessSettings(
+        city=city,
+        follow="",
+        page_blocks=page_blocks,
+        poll_s=0.05,
+        audit_interval_s=0.2,
+        pins=pins or Pins(),
+    )
+    with live_server(url, keys) as base:
+        settings.follow = base
+        follower = new_witness(store, witness_key, settings, clock=clock)
+        thread = threading.Thread(target=follower.run, daemon=True)
+        thread.start()
+        try:
+            deadline = time.monotonic() + 60
+            while not until(follower) and follower.failure is None:
+                assert time.monotonic() < deadline, f"timed out: {follower.status()}"
+                time.sleep(0.05)
+        finally:
+            follower.stop()
+            thread.join(30)
+            follower.close()
+    return follower
 
 
 @contextmanager

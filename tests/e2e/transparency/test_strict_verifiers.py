@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ import pytest
 
 from localpay.adapters.keystore import KeyStore
 from localpay.adapters.sql.witness import SqlWitnessRecords
-from localpay.bootstrap import new_witness, open_store
+from localpay.bootstrap import open_store
 from localpay.domain import commands as c
 from localpay.domain.limits import CLOCK_SKEW_MS_MAX
 from localpay.ledger.blocks import TxRecord, decode_header
@@ -40,9 +39,8 @@ from localpay.services.portability.errors import ImportRefused, PinRefused
 from localpay.services.portability.exporter import export_city
 from localpay.services.portability.importer import import_city
 from localpay.services.witness.service import Witness
-from localpay.services.witness.settings import WitnessSettings
 from localpay.sim.bench import BenchCity
-from localpay.testing.servers import live_server
+from localpay.testing.servers import follow_live_server, live_server
 
 CITY = "gimpo"
 OTHER = "yangju"
@@ -286,26 +284,9 @@ def _follow(
     clock: Callable[[], int] = _now_ms,
     pins: Pins | None = None,
 ) -> Witness:
-    """A witness (own SQLite store `db`) following a live server of the city until `until`."""
-    store = open_store(f"sqlite:///{db}")
-    settings = WitnessSettings(
-        city=CITY, follow="", page_blocks=4, poll_s=0.05, audit_interval_s=0.2, pins=pins or Pins()
+    return follow_live_server(
+        city.url, city.keys, city.witness_key, db, until, city=CITY, pins=pins, clock=clock
     )
-    with live_server(city.url, city.keys) as base:
-        settings.follow = base
-        follower = new_witness(store, city.witness_key, settings, clock=clock)
-        thread = threading.Thread(target=follower.run, daemon=True)
-        thread.start()
-        try:
-            deadline = time.monotonic() + 60
-            while not until(follower) and follower.failure is None:
-                assert time.monotonic() < deadline, f"timed out: {follower.status()}"
-                time.sleep(0.05)
-        finally:
-            follower.stop()
-            thread.join(30)
-            follower.close()
-    return follower
 
 
 def _size(city: City) -> int:

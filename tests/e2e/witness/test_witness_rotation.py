@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ import nacl.signing
 import pytest
 
 from localpay.adapters.keystore import KeyStore
-from localpay.bootstrap import new_witness, open_store
+from localpay.bootstrap import open_store
 from localpay.domain import commands as c
 from localpay.ledger.blocks import decode_header
 from localpay.ledger.chain import stored_genesis_hash
@@ -34,9 +33,8 @@ from localpay.services.transparency.service import Transparency
 from localpay.services.transparency.verifier import verify_receipt
 from localpay.services.witness.forks import agrees_with_peer
 from localpay.services.witness.service import Witness
-from localpay.services.witness.settings import WitnessSettings
 from localpay.sim.bench import BenchCity
-from localpay.testing.servers import live_server
+from localpay.testing.servers import follow_live_server
 
 CITY = "gimpo"
 WITNESS = "w0.example"
@@ -114,26 +112,9 @@ def city(store_url: str, tmp_path: Path) -> Iterator[City]:
 
 
 def _follow(city: City, db: Path, until: Callable[[Witness], bool]) -> Witness:
-    """A witness (own SQLite store `db`) following a live server of the city until `until`."""
-    store = open_store(f"sqlite:///{db}")
-    settings = WitnessSettings(
-        city=CITY, follow="", page_blocks=2, poll_s=0.05, audit_interval_s=0.2, pins=city.pins()
+    return follow_live_server(
+        city.url, city.keys, city.witness_key, db, until, city=CITY, pins=city.pins(), page_blocks=2
     )
-    with live_server(city.url, city.keys) as base:
-        settings.follow = base
-        follower = new_witness(store, city.witness_key, settings, clock=_now_ms)
-        thread = threading.Thread(target=follower.run, daemon=True)
-        thread.start()
-        try:
-            deadline = time.monotonic() + 60
-            while not until(follower) and follower.failure is None:
-                assert time.monotonic() < deadline, f"timed out: {follower.status()}"
-                time.sleep(0.05)
-        finally:
-            follower.stop()
-            thread.join(30)
-            follower.close()
-    return follower
 
 
 def _tool(receipt: dict[str, Any], tmp_path: Path, *pins: str) -> subprocess.CompletedProcess[str]:
