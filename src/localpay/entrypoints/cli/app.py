@@ -40,7 +40,7 @@ class _Root(typer.Typer):
         try:
             return super().__call__(*args, **kwargs)
         except LocalpayError as exc:
-            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            say_error(str(exc))
             raise SystemExit(1) from None
 
 
@@ -64,8 +64,13 @@ class Settings(msgspec.Struct):
     master_key: str | None = None
 
 
-def fail(message: str, code: int = 1) -> NoReturn:
+def say_error(message: str) -> None:
+    """The CLI's one way to say what went wrong: one line on stderr."""
     err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    say_error(message)
     raise typer.Exit(code)
 
 
