@@ -30,6 +30,7 @@ from collections.abc import Coroutine, Iterator
 from pathlib import Path
 from typing import IO, Any, Final
 
+from localpay.adapters.clock import now_ms
 from localpay.adapters.keystore import KeyStore
 from localpay.ledger.ports import Store
 from localpay.services.cities.ledgers import Ledgers, new_id
@@ -319,7 +320,7 @@ def prepare_city(url: str, keys_dir: Path, payments: int) -> tuple[str, list[byt
     city = f"bench-{new_id()[:6]}"
     store = open_store_url(url)
     try:
-        ledgers = Ledgers(store, KeyStore(keys_dir), lambda: time.time_ns() // 1_000_000)
+        ledgers = Ledgers(store, KeyStore(keys_dir), now_ms)
         try:
             bench = BenchCity(ledgers, city)
             bench.set_up(BENCH_WALLETS, BENCH_MERCHANTS)

@@ -25,6 +25,7 @@ import httpx
 import msgspec
 import pytest
 
+from localpay.adapters.clock import now_ms as _now_ms
 from localpay.adapters.keystore import KeyStore
 from localpay.bootstrap import open_identity, open_store
 from localpay.client import ApiError, Client, new_id
@@ -45,10 +46,6 @@ PAYMENTS = 3000
 THREADS = 4
 KILL_AFTER_ACKS = 300
 AUDITOR_PASSWORD = "crash-test-auditor-2026"
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 @dataclass

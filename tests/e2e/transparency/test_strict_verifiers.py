@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from pathlib import Path
 import nacl.signing
 import pytest
 
+from localpay.adapters.clock import now_ms as _now_ms
 from localpay.adapters.keystore import KeyStore
 from localpay.adapters.sql.witness import SqlWitnessRecords
 from localpay.bootstrap import open_store
@@ -45,10 +45,6 @@ from localpay.testing.servers import follow_live_server, live_server
 CITY = "gimpo"
 OTHER = "yangju"
 LOCALPAY = "from localpay.entrypoints.cli.main import app; app()"
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 @dataclass

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 import nacl.signing
 import pytest
 
+from localpay.adapters.clock import now_ms as _now_ms
 from localpay.adapters.keystore import KeyStore
 from localpay.bootstrap import open_store
 from localpay.domain import commands as c
@@ -39,10 +39,6 @@ from localpay.testing.servers import follow_live_server
 CITY = "gimpo"
 WITNESS = "w0.example"
 TOOL = Path(__file__).resolve().parents[3] / "tools" / "verify_receipt.py"
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 @dataclass

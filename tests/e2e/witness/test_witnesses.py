@@ -41,6 +41,7 @@ import msgspec
 import nacl.signing
 import pytest
 
+from localpay.adapters.clock import now_ms as _now_ms
 from localpay.adapters.keystore import KeyStore
 from localpay.adapters.sql.witness import SqlWitnessRecords
 from localpay.bootstrap import new_witness, open_identity, open_store
@@ -71,10 +72,6 @@ WAIT_S = 60.0
 
 # The `localpay` command, run by the interpreter of the test session.
 LOCALPAY = "from localpay.entrypoints.cli.main import app; app()"
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def wait_for(check: Callable[[], Any], what: str, timeout: float = WAIT_S) -> Any:
