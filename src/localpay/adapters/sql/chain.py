@@ -17,12 +17,25 @@ import msgspec
 from localpay.adapters.sql import queries as q
 from localpay.adapters.sql.runner import Row, Statement
 from localpay.adapters.sql.tx_private import tx_record
-from localpay.ledger.blocks import TxRecord
+from localpay.ledger.blocks import BlockRecord, TxRecord
 from localpay.ledger.ports import StoredBlock
 
 
 def frontier_bytes(hashes: list[bytes]) -> bytes:
     return msgspec.json.encode([h.hex() for h in hashes])
+
+
+def block_row(city: str, block: BlockRecord) -> tuple[object, ...]:
+    """The parameters of q.INSERT_BLOCK for a block: the row `stored_block` reads back."""
+    return (
+        city,
+        block.header.height,
+        block.hash,
+        block.header_bytes,
+        block.signature,
+        block.checkpoint,
+        frontier_bytes(block.frontier),
+    )
 
 
 def _frontier(data: bytes) -> list[bytes]:

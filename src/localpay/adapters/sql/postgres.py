@@ -43,7 +43,7 @@ from psycopg import conninfo
 
 from localpay.adapters.sql import migrate
 from localpay.adapters.sql import queries as q
-from localpay.adapters.sql.chain import ChainQueries, frontier_bytes
+from localpay.adapters.sql.chain import ChainQueries, block_row
 from localpay.adapters.sql.runner import Statement
 from localpay.adapters.sql.tx_private import tx_row
 from localpay.ledger.blocks import BlockRecord
@@ -418,18 +418,7 @@ class PostgresStore(ChainQueries):
         # A key written twice in one block keeps its last value, as sequential upserts do.
         state = dict(block.state)
         with conn.cursor() as cur:
-            cur.execute(
-                pg_text(q.INSERT_BLOCK),
-                (
-                    city,
-                    height,
-                    block.hash,
-                    block.header_bytes,
-                    block.signature,
-                    block.checkpoint,
-                    frontier_bytes(block.frontier),
-                ),
-            )
+            cur.execute(pg_text(q.INSERT_BLOCK), block_row(city, block))
             if block.txs:
                 with cur.copy(_TX_COPY) as copy:
                     copy.set_types(_TX_COPY_TYPES)

@@ -20,7 +20,7 @@ from typing import Any, ClassVar, Final
 
 from localpay.adapters.sql import migrate
 from localpay.adapters.sql import queries as q
-from localpay.adapters.sql.chain import ChainQueries, frontier_bytes
+from localpay.adapters.sql.chain import ChainQueries, block_row
 from localpay.adapters.sql.runner import Row, Statement
 from localpay.adapters.sql.tx_private import tx_row
 from localpay.ledger.blocks import BlockRecord, leaf_bytes
@@ -128,18 +128,7 @@ class SQLiteStore(ChainQueries):
             conn = self._writer
             conn.execute("BEGIN IMMEDIATE")
             try:
-                conn.execute(
-                    q.INSERT_BLOCK,
-                    (
-                        city,
-                        height,
-                        block.hash,
-                        block.header_bytes,
-                        block.signature,
-                        block.checkpoint,
-                        frontier_bytes(block.frontier),
-                    ),
-                )
+                conn.execute(q.INSERT_BLOCK, block_row(city, block))
                 conn.executemany(q.INSERT_TX, [tx_row(city, t) for t in block.txs])
                 conn.executemany(
                     q.UPSERT_STATE, [(city, key, value, height) for key, value in block.state]

@@ -43,18 +43,24 @@ def receipt_context(
     }
 
 
+def transaction_json(tx: TxRecord) -> dict[str, Any]:
+    """A stored transaction as receipts (and their rotation evidence) carry it: the exact
+    envelope and recorded result, and its place in the chain."""
+    return {
+        "id": tx.id,
+        "seq": tx.seq,
+        "height": tx.height,
+        "kind": tx.kind,
+        "envelope": tx.envelope.decode(),
+        "result": tx.result.decode(),
+    }
+
+
 def receipt_of(context: dict[str, Any], tx: TxRecord, proof: list[bytes]) -> dict[str, Any]:
     """The receipt of `tx`: the shared `context` with the transaction and its proof."""
     return {
         **context,
-        "transaction": {
-            "id": tx.id,
-            "seq": tx.seq,
-            "height": tx.height,
-            "kind": tx.kind,
-            "envelope": tx.envelope.decode(),
-            "result": tx.result.decode(),
-        },
+        "transaction": transaction_json(tx),
         "leaf_index": tx.seq,
         "leaf_hash": merkle.leaf_hash(tx.leaf()).hex(),
         "inclusion_proof": [h.hex() for h in proof],

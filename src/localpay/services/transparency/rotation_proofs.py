@@ -20,13 +20,14 @@ import msgspec
 
 from localpay.domain.commands import DecodeError, RotateOperator, decode_envelope
 from localpay.domain.errors import Refused
-from localpay.ledger.blocks import TxRecord, decode_header, leaf_bytes
+from localpay.ledger.blocks import decode_header, leaf_bytes
 from localpay.ledger.log import checkpoint, merkle
 from localpay.ledger.log.merkle_log import MerkleLog
 from localpay.ledger.ports import Store
 from localpay.ledger.results import Result
 from localpay.ledger.signatures import verify_one
 from localpay.ledger.state import Authorities
+from localpay.services.transparency.receipts import transaction_json
 
 
 class RotationFormatError(Refused, ValueError):
@@ -156,7 +157,7 @@ class RotationEvidence:
         size = decode_header(block.header_bytes).log_size
         proof = self.log(city, size).inclusion_proof(tx.seq, size)
         entry = {
-            "transaction": _tx_view(tx),
+            "transaction": transaction_json(tx),
             "leaf_index": tx.seq,
             "tree_size": size,
             "note": block.checkpoint,
@@ -183,14 +184,3 @@ class RotationEvidence:
         for entry in self.before(city, size, auth):
             key = rotations[entry["transaction"]["id"]]
         return key
-
-
-def _tx_view(tx: TxRecord) -> dict[str, Any]:
-    return {
-        "id": tx.id,
-        "seq": tx.seq,
-        "height": tx.height,
-        "kind": tx.kind,
-        "envelope": tx.envelope.decode(),
-        "result": tx.result.decode(),
-    }
