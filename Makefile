@@ -4,7 +4,7 @@ UV ?= $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 DB ?= sqlite:///data/localpay.db
 PG_BIN ?= /usr/lib/postgresql/15/bin
 
-.PHONY: install system-deps run test lint bench fmt clean
+.PHONY: install system-deps run test lint bench fmt clean messages
 
 # uv from PyPI when missing; the locked environment; Debian's PostgreSQL for the tests.
 install:
@@ -12,6 +12,9 @@ install:
 	@$(UV) sync --frozen --quiet
 
 system-deps:
+	@if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi nanum; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-nanum >/dev/null; \
+	  else echo "the browser tests need Debian's chromium and fonts-nanum: apt-get install chromium fonts-nanum" >&2; exit 1; fi; fi
 	@if [ ! -x $(PG_BIN)/pg_ctl ]; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
 	  else echo "PostgreSQL 15 server binaries missing in $(PG_BIN): install Debian's postgresql package" >&2; exit 1; fi; fi
@@ -30,6 +33,18 @@ lint: install
 
 bench: install system-deps
 	@$(UV) run python bench/run.py
+
+# The pages' message catalogs: extract every message, merge it into each language's .po
+# (Korean, the default, and English); translate the new entries, then commit the .po files.
+LOCALES := src/localpay/entrypoints/web/locale
+messages: install
+	@$(UV) run pybabel -q extract -F babel.cfg -k say:2 -k N_ --no-location --sort-output \
+	  --project localpay --version 0.1.0 -o $(LOCALES)/messages.pot .
+	@for lang in ko en; do \
+	  if [ -f $(LOCALES)/$$lang/LC_MESSAGES/messages.po ]; then \
+	    $(UV) run pybabel -q update -i $(LOCALES)/messages.pot -d $(LOCALES) -l $$lang --no-fuzzy-matching --ignore-obsolete --no-location; \
+	  else $(UV) run pybabel -q init -i $(LOCALES)/messages.pot -d $(LOCALES) -l $$lang --no-wrap; fi; \
+	done
 
 fmt: install
 	@$(UV) run ruff format src tests bench

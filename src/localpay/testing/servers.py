@@ -21,9 +21,9 @@ from localpay.adapters.clock import now_ms
 from localpay.adapters.keystore import KeyStore
 from localpay.bootstrap import Container, new_witness, open_identity, open_store
 from localpay.domain import commands as c
-from localpay.entrypoints.api.app import create_app
 from localpay.entrypoints.api.middleware.ratelimit import Limits
 from localpay.entrypoints.api.telemetry import configure_logging
+from localpay.entrypoints.site import create_site
 from localpay.ledger.replay import Pins
 from localpay.ledger.signatures import sign_command
 from localpay.services.cities.ledgers import Ledgers, new_id
@@ -97,7 +97,7 @@ def live_container(
     container = Container(url, str(keys), hasher=FAST_HASHER)
     container.start()
     port = free_port()
-    app = create_app(container, limits)
+    app = create_site(container, limits)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

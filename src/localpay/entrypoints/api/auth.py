@@ -3,11 +3,11 @@ cookie. Who they belong to is found in deps.py (`principal_of`)."""
 
 from __future__ import annotations
 
-from typing import Final
-
 from starlette.requests import HTTPConnection
 
-SESSION_COOKIE: Final = "localpay_session"
+from localpay.services.identity.service import SESSION_COOKIE
+
+__all__ = ["SESSION_COOKIE", "token_of"]
 
 
 def token_of(request: HTTPConnection) -> str | None:

@@ -161,8 +161,8 @@ def serve(
     import uvicorn  # noqa: PLC0415
 
     from localpay.entrypoints.api import telemetry  # noqa: PLC0415
-    from localpay.entrypoints.api.app import create_app  # noqa: PLC0415
     from localpay.entrypoints.api.middleware.ratelimit import Limits  # noqa: PLC0415
+    from localpay.entrypoints.site import create_site  # noqa: PLC0415
 
     settings: Settings = ctx.obj
     metrics_token = _metrics_token()
@@ -183,7 +183,7 @@ def serve(
         staff_burst=4 * staff_rate,
     )
     uvicorn.run(
-        create_app(container, limits, metrics_token),
+        create_site(container, limits, metrics_token),
         host=host,
         port=port,
         log_level="warning",

@@ -48,6 +48,8 @@ ROLES: Final = (
 )
 MERCHANT_ROLES: Final = frozenset({"merchant_owner", "merchant_cashier", "merchant_api"})
 
+#: The cookie that carries a person's session token (pages and API read the same one).
+SESSION_COOKIE: Final = "localpay_session"
 SESSION_TTL_MS: Final = 8 * 3600 * 1000  # a working day
 CITIZEN_SESSION_TTL_MS: Final = 30 * 24 * 3600 * 1000
 CHALLENGE_TTL_MS: Final = 5 * 60 * 1000

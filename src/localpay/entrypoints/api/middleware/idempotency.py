@@ -34,6 +34,9 @@ HEADER: Final = b"idempotency-key"
 #: table keeps them all; memory only spares a read for the retries that come soon).
 MEMORY_RECORDS: Final = 20_000
 MEMORY_BYTES: Final = 16 * 1024 * 1024
+#: The API's paths. The web pages' forms carry their own idempotency key in a hidden field
+#: and a CSRF token (entrypoints/web/security.py): the browser sends no header.
+API_PREFIX: Final = "/v1/"
 #: POSTs that need no key: signing in makes a new session each time by nature.
 EXEMPT_SUFFIXES: Final = (
     "/v1/auth/login",
@@ -172,6 +175,7 @@ class IdempotencyMiddleware:
         if (
             scope["type"] != "http"
             or scope["method"] != "POST"
+            or not str(scope["path"]).startswith(API_PREFIX)
             or str(scope["path"]).endswith(EXEMPT_SUFFIXES)
         ):
             await self.app(scope, receive, send)

@@ -1,0 +1,22 @@
+"""Adds the web pages to the HTTP app: routes under `/`, vendored assets under `/static`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Final
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from localpay.entrypoints.web.errors import install_errors
+from localpay.entrypoints.web.routes import home
+
+STATIC: Final = Path(__file__).parent / "static"
+
+
+def install(app: FastAPI) -> None:
+    """The pages of every capability; each later capability adds its router here."""
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    for router in (home.router,):
+        app.include_router(router, include_in_schema=False)
+    install_errors(app)

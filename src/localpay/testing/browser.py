@@ -1,0 +1,95 @@
+"""A real browser for the page tests: Debian's Chromium driven by Playwright.
+
+Playwright's own browser download cannot work here (no network but the registries), so
+the browser is the system's /usr/bin/chromium (`make test` installs it with apt). The
+flags keep Chromium from reaching out to the network it does not have.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from localpay.bootstrap import Container
+from localpay.sim.demo import DEMO_PASSWORD
+
+CHROMIUM: Final = os.environ.get("LOCALPAY_CHROMIUM", "/usr/bin/chromium")
+ARGS: Final = (
+    "--no-sandbox",  # CI runs as root
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+)
+#: A phone, the size most citizens hold (the 360 px check is its own test).
+PHONE: Final = {"width": 390, "height": 844}
+AXE: Final = (
+    Path(__file__).resolve().parent.parent / "entrypoints/web/static/vendor/axe-core/axe.min.js"
+)
+
+
+@dataclass
+class Site:
+    """A live server of the page tests: its base URL, container and key folder."""
+
+    base: str
+    container: Container
+    keys: Path
+
+
+@contextmanager
+def chromium() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=list(ARGS))
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def serious_violations(page: Page) -> list[dict[str, Any]]:
+    """axe-core's serious and critical violations of the page as it is now, WCAG 2.2 AA
+    rules and `target-size` (24 px) included."""
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.add_script_tag(path=str(AXE))
+    found: list[dict[str, Any]] = page.evaluate(
+        """async () => {
+          const result = await window.axe.run(document, {
+            runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa",
+                                             "wcag22aa", "best-practice"]},
+            rules: {"target-size": {enabled: true}, "region": {enabled: false}},
+          });
+          return result.violations
+            .filter(v => v.impact === "serious" || v.impact === "critical")
+            .map(v => ({id: v.id, impact: v.impact, help: v.help,
+                        nodes: v.nodes.slice(0, 5).map(n => n.target.join(" "))}));
+        }"""
+    )
+    return found
+
+
+def horizontal_overflow(page: Page) -> int:
+    """How many CSS pixels the page is wider than its window (0: no horizontal scroll)."""
+    width: int = page.evaluate(
+        "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    return width
+
+
+def sign_in(page: Page, city: str, username: str, password: str = DEMO_PASSWORD) -> None:
+    """Sign a member of staff in through the sign-in page, as a person would."""
+    page.goto(f"/c/{city}/login")
+    page.get_by_label(re.compile("아이디|User name")).fill(username)
+    page.get_by_label(re.compile("^(비밀번호|Password)")).fill(password)
+    page.get_by_role("button", name=re.compile("^(로그인|Sign in)$")).click()
+    page.wait_for_load_state()
