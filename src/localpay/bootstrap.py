@@ -16,6 +16,7 @@ from localpay.adapters.keystore import KeyStore
 from localpay.adapters.runtime import settle_heap
 from localpay.adapters.secrets import MasterKey, Sealer, master_key_from_environment
 from localpay.adapters.sql.approvals import SqlProposalRepository
+from localpay.adapters.sql.directory import SqlDirectoryRepository
 from localpay.adapters.sql.history import SqlHistoryIndex
 from localpay.adapters.sql.idempotency import SqlIdempotencyRepository
 from localpay.adapters.sql.identity import SqlIdentityRepository
@@ -26,6 +27,7 @@ from localpay.ledger.ports import StoreError
 from localpay.services.approvals.service import Proposals
 from localpay.services.cities.ledgers import Ledgers
 from localpay.services.cities.supervision import Backoff, Supervisor, reason_of
+from localpay.services.directory.service import Directory
 from localpay.services.history.service import HistoryIndexer
 from localpay.services.identity.service import Identity, LoginLimits
 from localpay.services.transparency.service import Transparency
@@ -104,6 +106,10 @@ def open_keys(url: str, explicit: str | None = None, master_file: str | None = N
     return keys
 
 
+def open_directory(store: SqlStore) -> Directory:
+    return Directory(store, SqlDirectoryRepository(store))
+
+
 def open_identity(
     store: SqlStore,
     clock: Callable[[], int],
@@ -152,6 +158,7 @@ class Container:
         self.proposals = Proposals(SqlProposalRepository(self.store), self.ledgers, now_ms)
         self.idempotency = SqlIdempotencyRepository(self.store)
         self.history = SqlHistoryIndex(self.store)
+        self.directory = Directory(self.store, SqlDirectoryRepository(self.store))
         self._cities = set(self.store.cities())
 
     def cities(self) -> list[str]:

@@ -29,6 +29,7 @@ from localpay.ledger.state import MERCHANT_ACTIVE
 from localpay.services.approvals.service import new_merchant_key
 from localpay.services.cities.ledgers import Ledgers, new_id
 from localpay.services.cities.officials import CityExists, OfficialSigner, create_city
+from localpay.services.directory.service import Directory
 from localpay.services.identity.service import Identity, IdentityError
 from localpay.sim import gimpo
 
@@ -416,6 +417,21 @@ def demo_users(identity: Identity, city: str) -> list[tuple[str, str, str]]:
             identity.create_user(city, role, username, DEMO_PASSWORD, merchant, key)
         made.append((username, role, DEMO_PASSWORD))
     return made
+
+
+def demo_directory(directory: Directory, city: str, now_ms: int) -> int:
+    """Name the demo city's neighbourhoods and every shop on its chain (names made from
+    the shop's number, category and area: the same each time); how many shops."""
+    directory.name_areas(
+        city, [(label, ko, label.replace("-", " ").title()) for label, ko, _, _ in gimpo.AREAS]
+    )
+    shops = directory.shops(city, limit=None)
+    names = []
+    for shop in shops:
+        number = int(shop.merchant.rsplit("-", 1)[-1]) if shop.merchant[-1].isdigit() else 0
+        names.append((shop.merchant, *gimpo.shop_name(number, shop.category, shop.area)))
+    directory.name_shops(city, names, now_ms)
+    return len(names)
 
 
 def demo_checker(identity: Identity, city: str, public_key_hex: str) -> None:

@@ -109,3 +109,64 @@ MONTHLY_PURCHASE_LIMIT: Final = 500_000
 YOUTH_DIVIDEND: Final = 250_000
 POSTPARTUM_SUPPORT: Final = 500_000
 WELFARE_POINTS: Final = 300_000
+
+
+#: Words for the demo's shop names by category: (Korean, romanized).
+SHOP_WORDS: Final = {
+    "restaurant": (
+        ("한우국밥", "Hanu Gukbap"),
+        ("손칼국수", "Son Kalguksu"),
+        ("돈까스", "Donkkaseu"),
+        ("해장국", "Haejangguk"),
+        ("쌈밥", "Ssambap"),
+        ("냉면", "Naengmyeon"),
+    ),
+    "cafe": (("커피", "Coffee"), ("카페", "Cafe"), ("로스터스", "Roasters")),
+    "grocery": (("마트", "Mart"), ("슈퍼", "Super"), ("청과", "Fruits")),
+    "bakery": (("베이커리", "Bakery"), ("빵집", "Bakehouse")),
+    "academy": (
+        ("수학학원", "Math Academy"),
+        ("영어학원", "English Academy"),
+        ("태권도", "Taekwondo"),
+    ),
+    "clinic": (("내과의원", "Clinic"), ("치과", "Dental"), ("한의원", "Oriental Clinic")),
+    "pharmacy": (("약국", "Pharmacy"),),
+    "beauty": (("헤어", "Hair"), ("미용실", "Salon")),
+    "clothing": (("옷가게", "Clothing"), ("의류", "Apparel")),
+    "fuel": (("주유소", "Gas Station"),),
+    "market": (("시장상회", "Market Store"), ("정육점", "Butcher")),
+    "postpartum_care": (("산후조리원", "Postpartum Care"),),
+    "baby_goods": (("유아용품", "Baby Goods"),),
+}
+SHOP_PREFIXES: Final = (
+    ("행복", "Haengbok"),
+    ("한결", "Hangyeol"),
+    ("푸른", "Pureun"),
+    ("소담", "Sodam"),
+    ("다온", "Daon"),
+    ("새봄", "Saebom"),
+    ("금빛", "Geumbit"),
+    ("온정", "Onjeong"),
+    ("들꽃", "Deulkkot"),
+    ("하늘", "Haneul"),
+)
+BIG_STORES: Final = {
+    "corporate_supermarket": ("기업형 슈퍼", "Chain Supermarket"),
+    "department_store": ("백화점", "Department Store"),
+    "entertainment": ("유흥주점", "Night Club"),
+    "large_mart": ("대형마트", "Hypermarket"),
+}
+
+
+def shop_name(merchant_number: int, category: str, area: str) -> tuple[str, str]:
+    """A demo shop's name (Korean, English): the area, a word and the kind of shop,
+    e.g. ("구래동 행복 손칼국수", "Gurae-dong Haengbok Son Kalguksu"). Deterministic."""
+    area_ko = next((a[1] for a in AREAS if a[0] == area), area)
+    area_en = area.replace("-", " ").title().replace(" ", "-")
+    if category in BIG_STORES:
+        ko, en = BIG_STORES[category]
+        return f"{area_ko} {ko}", f"{area_en} {en}"
+    words = SHOP_WORDS.get(category, (("상점", "Shop"),))
+    kind_ko, kind_en = words[merchant_number % len(words)]
+    pre_ko, pre_en = SHOP_PREFIXES[(merchant_number // len(words)) % len(SHOP_PREFIXES)]
+    return f"{area_ko} {pre_ko} {kind_ko}", f"{area_en} {pre_en} {kind_en}"

@@ -19,7 +19,7 @@ from fastapi import FastAPI
 
 from localpay.adapters.clock import now_ms
 from localpay.adapters.keystore import KeyStore
-from localpay.bootstrap import Container, new_witness, open_identity, open_store
+from localpay.bootstrap import Container, new_witness, open_directory, open_identity, open_store
 from localpay.domain import commands as c
 from localpay.entrypoints.api.middleware.ratelimit import Limits
 from localpay.entrypoints.api.telemetry import configure_logging
@@ -30,7 +30,14 @@ from localpay.services.cities.ledgers import Ledgers, new_id
 from localpay.services.cities.officials import OfficialSigner
 from localpay.services.witness.service import Witness
 from localpay.services.witness.settings import WitnessSettings
-from localpay.sim.demo import DEMO_PASSWORD, DEMO_SECRET, SimClock, demo_users, derived_key
+from localpay.sim.demo import (
+    DEMO_PASSWORD,
+    DEMO_SECRET,
+    SimClock,
+    demo_directory,
+    demo_users,
+    derived_key,
+)
 
 CITIES = ("gimpo", "yangju")
 FAST_HASHER = argon2.PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
@@ -140,6 +147,7 @@ def seed(url: str, keys: Path) -> None:
     identity = open_identity(store, lambda: int(time.time() * 1000), FAST_HASHER)
     for city in CITIES:
         demo_users(identity, city)
+        demo_directory(open_directory(store), city, now_ms())
     identity.create_user("*", "operator_admin", "root", DEMO_PASSWORD)
     store.close()
 

@@ -37,7 +37,7 @@ def up(
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
 ) -> None:
     """`make run`: seed the demo city if the store has none, verify it, then serve it."""
-    from localpay.sim.demo import demo_checker, demo_users  # noqa: PLC0415
+    from localpay.sim.demo import demo_checker, demo_directory, demo_users  # noqa: PLC0415
 
     master = _demo_master_key(ctx)
     with opened(ctx) as store:
@@ -54,6 +54,7 @@ def up(
         identity = bootstrap.open_identity(store, now_ms, master=master)
         demo_checker(identity, city, checker_public)
         logins = demo_users(identity, city)
+        demo_directory(bootstrap.open_directory(store), city, now_ms())
     base = f"http://{host}:{port}"
     out.print(
         f"\n[bold]localpay is running[/]: API {base}/v1/cities/{city} · "

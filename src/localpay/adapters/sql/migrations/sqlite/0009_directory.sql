@@ -1,0 +1,20 @@
+-- The public directory: what people call a shop and a neighbourhood. Off the chain (the
+-- chain keeps pseudonymous ids, categories and area labels only): a shop's trading name
+-- is public business information, shown in the wallet's shop list and on receipts.
+
+CREATE TABLE directory_shops (
+    city        TEXT NOT NULL,
+    merchant    TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    name_en     TEXT NOT NULL,
+    updated_ms  INTEGER NOT NULL,
+    PRIMARY KEY (city, merchant)
+);
+
+CREATE TABLE directory_areas (
+    city        TEXT NOT NULL,
+    area        TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    name_en     TEXT NOT NULL,
+    PRIMARY KEY (city, area)
+);

@@ -1,0 +1,23 @@
+"""What the directory keeps beyond the chain: display names of shops and areas."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class DirectoryRepository(Protocol):
+    def shop_names(self, city: str) -> dict[str, tuple[str, str]]:
+        """merchant -> (Korean name, English name) for every named shop of the city."""
+        ...
+
+    def area_names(self, city: str) -> dict[str, tuple[str, str]]:
+        """area label -> (Korean name, English name)."""
+        ...
+
+    def name_shops(self, city: str, names: list[tuple[str, str, str]], now_ms: int) -> None:
+        """Set (merchant, Korean name, English name) for each; a name given again replaces."""
+        ...
+
+    def name_areas(self, city: str, names: list[tuple[str, str, str]]) -> None:
+        """Set (area label, Korean name, English name) for each."""
+        ...
