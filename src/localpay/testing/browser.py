@@ -93,3 +93,43 @@ def sign_in(page: Page, city: str, username: str, password: str = DEMO_PASSWORD)
     page.get_by_label(re.compile("^(비밀번호|Password)")).fill(password)
     page.get_by_role("button", name=re.compile("^(로그인|Sign in)$")).click()
     page.wait_for_load_state()
+
+
+def staff_cookie(site: Site, city: str, username: str) -> dict[str, Any]:
+    """A session cookie of a member of staff, signed in over the API (for tests that look
+    at a page, not at signing in)."""
+    import httpx  # noqa: PLC0415
+
+    with httpx.Client(base_url=site.base, timeout=30) as client:
+        answer = client.post(
+            "/v1/auth/login",
+            json={"city": city, "username": username, "password": DEMO_PASSWORD},
+        )
+        answer.raise_for_status()
+        return _cookie(site, answer.json()["token"])
+
+
+def citizen_cookie(site: Site, city: str, wallet: str) -> dict[str, Any]:
+    """A session cookie of a demo citizen, signed in by the wallet key challenge."""
+    import httpx  # noqa: PLC0415
+
+    from localpay.adapters.keystore import KeyStore  # noqa: PLC0415
+    from localpay.sim.demo import DEMO_SECRET, derived_key  # noqa: PLC0415
+
+    key = derived_key(bytes(KeyStore(site.keys).load(city, DEMO_SECRET)), wallet)
+    with httpx.Client(base_url=site.base, timeout=30) as client:
+        challenge = client.post(f"/v1/cities/{city}/wallets/{wallet}/challenges").json()
+        answer = client.post(
+            f"/v1/cities/{city}/wallets/{wallet}/sessions",
+            json={
+                "nonce": challenge["nonce"],
+                "key": bytes(key.verify_key).hex(),
+                "signature": key.sign(bytes.fromhex(challenge["sign"])).signature.hex(),
+            },
+        )
+        answer.raise_for_status()
+        return _cookie(site, answer.json()["token"])
+
+
+def _cookie(site: Site, token: str) -> dict[str, Any]:
+    return {"name": "localpay_session", "value": token, "url": site.base, "httpOnly": True}

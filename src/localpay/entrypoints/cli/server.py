@@ -60,7 +60,11 @@ def up(
         f"\n[bold]localpay is running[/]: API {base}/v1/cities/{city} · "
         f"docs {base}/docs · OpenAPI {base}/openapi.json · health {base}/readyz"
     )
-    out.print(f"demo log-ins for {city} (POST {base}/v1/auth/login):")
+    _print_pages(base, city)
+    out.print(
+        f"demo log-ins for {city} (the staff sign-in page {base}/c/{city}/login,"
+        f" or POST {base}/v1/auth/login):"
+    )
     for username, role, password in logins:
         out.print(f"  {username:<8} {role:<17} password {password}")
     out.print(
@@ -103,6 +107,20 @@ def _hand_over_checker_key(ctx: typer.Context, city: str, master: MasterKey) -> 
     destination = held / city / "checker.key"
     public = KeyStore(root, master).hand_over(city, "official-checker", destination)
     return destination, bytes(public).hex()
+
+
+def _print_pages(base: str, city: str) -> None:
+    """The pages people use (entrypoints/web), Korean first; English and senior mode are
+    one tap away on every page."""
+    out.print("pages (Korean first; English and large text from every page's header):")
+    for what, path in (
+        ("start", "/"),
+        ("citizen's wallet", f"/c/{city}/wallet/"),
+        ("shop counter", f"/c/{city}/counter/"),
+        ("public explorer", f"/c/{city}/explorer/"),
+        ("staff sign-in", f"/c/{city}/login"),
+    ):
+        out.print(f"  {what:<17} {base}{path}", highlight=False)
 
 
 def _print_witnesses(ctx: typer.Context, city: str, base: str, master: MasterKey) -> None:
