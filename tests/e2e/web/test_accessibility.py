@@ -45,7 +45,12 @@ SCREENS = [
     Screen("/c/gimpo/login"),
     Screen("/c/nowhere/"),
 ]
-MODES = [("ko", False), ("en", False), ("ko", True), ("en", True)]
+MODES = [
+    pytest.param("ko", False, id="ko"),
+    pytest.param("en", False, id="en"),
+    pytest.param("ko", True, id="ko-senior"),
+    pytest.param("en", True, id="en-senior"),
+]
 
 
 def _open(browser: Browser, site: Site, screen: Screen, lang: str, senior: bool, **size: Any):  # type: ignore[no-untyped-def]
@@ -64,7 +69,7 @@ def _open(browser: Browser, site: Site, screen: Screen, lang: str, senior: bool,
 
 
 @pytest.mark.parametrize("screen", SCREENS, ids=str)
-@pytest.mark.parametrize(("lang", "senior"), MODES, ids=lambda v: str(v))
+@pytest.mark.parametrize(("lang", "senior"), MODES)
 def test_no_serious_violations(
     browser: Browser, site: Site, screen: Screen, lang: str, senior: bool
 ) -> None:
