@@ -82,3 +82,19 @@ def test_errors_are_pages_for_people_and_problems_for_the_api(site: Site) -> Non
         assert api_404.status_code == 404
         assert api_404.headers["content-type"] == "application/problem+json"
         assert client.get("/no/such/page").headers["content-type"].startswith("text/html")
+
+
+def test_pages_run_only_our_own_script_files(page: Page, site: Site) -> None:
+    """The content security policy refuses an inline script: an injected one cannot run."""
+    answer = httpx.get(f"{site.base}/c/gimpo/")
+    policy = answer.headers["content-security-policy"]
+    assert "script-src 'self' 'wasm-unsafe-eval';" in policy
+    assert "frame-ancestors 'none'" in policy
+    assert answer.headers["cache-control"] == "no-store"
+    page.goto("/c/gimpo/")
+    page.evaluate(
+        """() => { const s = document.createElement("script");
+                   s.textContent = "window.injected = true"; document.body.appendChild(s); }"""
+    )
+    assert page.evaluate("() => window.injected === true") is False
+    assert page.evaluate("() => typeof window.htmx") == "object"  # our own files do run

@@ -47,8 +47,26 @@ def csrf_token(request: Request) -> str:
     return str(token)
 
 
+#: Pages run only our own scripts, from files (no inline script, no eval): a wallet holds
+#: its key in the browser, so an injected script must find nowhere to run. WebAssembly
+#: (the QR decoder) needs 'wasm-unsafe-eval'; styles may be inline (htmx and uPlot set them).
+CONTENT_SECURITY_POLICY: Final = (
+    "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline';"
+    " img-src 'self' data: blob:; connect-src 'self'; worker-src 'self'; manifest-src 'self';"
+    " object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+PAGE_HEADERS: Final = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
 def finish(request: Request, response: Response) -> Response:
-    """Set the cookies a page needs: a new CSRF token; never cache a personal page."""
+    """Set what every page answer needs: a new CSRF token's cookie, the content security
+    policy, and no caching (pages show people's money)."""
+    for name, value in PAGE_HEADERS.items():
+        response.headers.setdefault(name, value)
     new = request.scope.get("localpay_new_csrf")
     if new:
         response.set_cookie(
