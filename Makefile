@@ -4,7 +4,7 @@ UV ?= $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 DB ?= sqlite:///data/localpay.db
 PG_BIN ?= /usr/lib/postgresql/15/bin
 
-.PHONY: install system-deps run test lint bench fmt clean messages
+.PHONY: install system-deps run test lint bench fmt clean messages screenshots
 
 # uv from PyPI when missing; the locked environment; Debian's PostgreSQL for the tests.
 install:
@@ -26,8 +26,8 @@ test: install system-deps
 	@$(UV) run pytest -n 2 -q
 
 lint: install
-	@$(UV) run ruff check src tests bench
-	@$(UV) run ruff format --check src tests bench
+	@$(UV) run ruff check src tests bench scripts
+	@$(UV) run ruff format --check src tests bench scripts
 	@$(UV) run mypy
 	@$(UV) run lint-imports
 
@@ -45,6 +45,10 @@ messages: install
 	    $(UV) run pybabel -q update -i $(LOCALES)/messages.pot -d $(LOCALES) -l $$lang --no-fuzzy-matching --ignore-obsolete --no-location; \
 	  else $(UV) run pybabel -q init -i $(LOCALES)/messages.pot -d $(LOCALES) -l $$lang --no-wrap; fi; \
 	done
+
+# docs/screenshots/: the main pages in Debian's Chromium, from a freshly seeded demo store.
+screenshots: install system-deps
+	@$(UV) run python scripts/screenshots.py
 
 fmt: install
 	@$(UV) run ruff format src tests bench

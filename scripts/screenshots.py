@@ -17,14 +17,14 @@ from typing import Any
 
 os.environ.setdefault("LOCALPAY_MASTER_KEY", f"v1:{secrets.token_hex(32)}")
 
-from localpay.testing.browser import (  # noqa: E402
+from localpay.testing.browser import (
     PHONE,
     Site,
     chromium,
     citizen_cookie,
     staff_cookie,
 )
-from localpay.testing.servers import live_container, seed  # noqa: E402
+from localpay.testing.servers import live_container, seed
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 DESK = {"width": 1280, "height": 900}

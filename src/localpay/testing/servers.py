@@ -119,7 +119,7 @@ def live_container(
         thread.join(10)
 
 
-def seed(url: str, keys: Path) -> None:
+def seed(url: str, keys: Path, citizens: int = 12, merchants: int = 3, days: int = 2) -> None:
     """Two small demo cities with the demo's people, and an operator administrator."""
     store = open_store(url)
     clock = SimClock(1_780_000_000_000)
@@ -127,7 +127,9 @@ def seed(url: str, keys: Path) -> None:
     from localpay.sim.demo import run_demo  # noqa: PLC0415
 
     for city in CITIES:
-        run_demo(ledgers, clock, city, city, citizens=12, merchants=3, days=2, seed=3)
+        run_demo(
+            ledgers, clock, city, city, citizens=citizens, merchants=merchants, days=days, seed=3
+        )
         genesis = ledgers.sequencer(city).state.genesis
         assert genesis is not None
         signer = OfficialSigner(ledgers.keys, city, dict(genesis.approvals))
