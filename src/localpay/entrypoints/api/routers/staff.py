@@ -4,6 +4,7 @@ merchant staff's refunds and payouts, signed by the server with custodial keys."
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import msgspec
@@ -17,13 +18,12 @@ from localpay.entrypoints.api.deps import ProposalsDep, allow, ledgers_of, trans
 from localpay.entrypoints.api.problems import ApiProblem, responses
 from localpay.entrypoints.api.routers.commands import ledger_errors, receipt_response
 from localpay.entrypoints.api.schemas import DEFAULT_PAGE, Limit, decode_cursor, encode_cursor
-from localpay.ledger.signatures import sign_command
-from localpay.services.approvals.service import PROPOSABLE, ProposalError, merchant_key
+from localpay.ledger.receipt import Receipt
+from localpay.services.approvals.service import PROPOSABLE, ProposalError
 from localpay.services.approvals.views import ProposalView
-from localpay.services.cities.command_ids import derived_id
-from localpay.services.cities.ledgers import MissingKey
+from localpay.services.counter import service as counter
+from localpay.services.counter.service import MerchantKeyMissing
 from localpay.services.identity import access
-from localpay.services.identity.service import Principal
 
 log = structlog.get_logger("localpay.entrypoints.api")
 router = APIRouter()
@@ -195,27 +195,21 @@ def reject(request: Request, proposals: ProposalsDep, city: str, proposal: str) 
     return _decided(lambda: proposals.reject(checker, proposal))
 
 
-def _merchant_command(request: Request, city: str, merchant: str, command: c.Command) -> Response:
-    ledgers = ledgers_of(request)
-    try:
-        key = merchant_key(ledgers, city, merchant)
-    except MissingKey as exc:
-        log.error("merchant_key_missing", city=city, merchant=merchant, error=str(exc))
-        raise ApiProblem(
-            "unavailable",
-            "this server cannot sign for the merchant now; the operator has been alerted",
-            {"Retry-After": "60"},
-        ) from None
-    envelope = sign_command(command, [key])
+def _merchant_command(
+    request: Request, city: str, merchant: str, call: Callable[[], Receipt]
+) -> Response:
     with ledger_errors():
-        receipt = ledgers.execute(city, envelope)
+        try:
+            receipt = call()
+        except MerchantKeyMissing as exc:
+            log.error("merchant_key_missing", city=city, merchant=merchant, error=str(exc))
+            raise ApiProblem(
+                "unavailable",
+                "this server cannot sign for the merchant now; the operator has been alerted",
+                {"Retry-After": "60"},
+            ) from None
     # Staff see their merchant's balance after a refund or payout, never a citizen's.
     return receipt_response(transparency_of(request), city, receipt, viewer=merchant)
-
-
-def _staff_command_id(request: Request, staff: Principal, purpose: str) -> str:
-    """The same request (same principal, same Idempotency-Key) builds the same command."""
-    return derived_id(staff.city, staff.id, purpose, _idempotency_key(request))
 
 
 _STAFF_ERRORS = (
@@ -239,12 +233,12 @@ _STAFF_ERRORS = (
 )
 def staff_refund(request: Request, city: str, merchant: str, body: StaffRefund) -> Response:
     staff = allow(request, lambda p: access.refunds_for(p, city, merchant))
-    tx_id = _staff_command_id(request, staff, f"refund/{merchant}")
+    ledgers, key = ledgers_of(request), _idempotency_key(request)
     return _merchant_command(
         request,
         city,
         merchant,
-        c.Refund(id=tx_id, city=city, merchant=merchant, payment=body.payment, amount=body.amount),
+        lambda: counter.refund(ledgers, staff, merchant, body.payment, body.amount, key),
     )
 
 
@@ -258,15 +252,9 @@ def staff_refund(request: Request, city: str, merchant: str, body: StaffRefund) 
 )
 def payout(request: Request, city: str, merchant: str, body: Payout) -> Response:
     staff = allow(request, lambda p: access.pays_out(p, city, merchant))
-    tx_id = _staff_command_id(request, staff, f"payout/{merchant}")
-    # The payout reference (the bank's EndToEndId later) follows the command: a retry
-    # names the same payout.
-    reference = f"payout:{tx_id[:16]}"
+    ledgers, key = ledgers_of(request), _idempotency_key(request)
     return _merchant_command(
-        request,
-        city,
-        merchant,
-        c.Redeem(id=tx_id, city=city, merchant=merchant, amount=body.amount, payout_ref=reference),
+        request, city, merchant, lambda: counter.payout(ledgers, staff, merchant, body.amount, key)
     )
 
 
