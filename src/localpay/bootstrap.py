@@ -27,6 +27,7 @@ from localpay.ledger.ports import StoreError
 from localpay.services.approvals.service import Proposals
 from localpay.services.cities.ledgers import Ledgers
 from localpay.services.cities.supervision import Backoff, Supervisor, reason_of
+from localpay.services.counter.live import LivePayments
 from localpay.services.directory.service import Directory
 from localpay.services.history.service import HistoryIndexer
 from localpay.services.identity.service import Identity, LoginLimits
@@ -177,6 +178,9 @@ class Container:
         history = HistoryIndexer(self.store, self.history).start(self.cities())
         self.ledgers.observers.append(history)
         self._closers.append(history.close)
+        # Counter screens watch their merchant's payments live (services/counter/live.py).
+        self.live_payments = LivePayments()
+        self.ledgers.observers.append(self.live_payments)
         for city in self.cities():
             self.ledgers.sequencer(city)
         self.supervisor.start()
