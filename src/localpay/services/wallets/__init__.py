@@ -1,0 +1,1 @@
+"""What a citizen's wallet pages show, derived from the chain's views (pure)."""

@@ -1,0 +1,245 @@
+"""A citizen's wallet in a real browser: sign up (key made in the page, recovery code
+written down and checked), an empty home, a credit through the officials' maker-checker
+flow, the card with its amount and expiry, sign out and back in with the device's key,
+and a restore on a fresh browser with the recovery code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from localpay.services.cities.inspect import wallet_view
+from localpay.sim.demo import DEMO_PASSWORD
+from localpay.testing import browser as pages
+from localpay.testing.browser import PHONE, Site, horizontal_overflow
+
+pytestmark = pytest.mark.slow
+
+CITY = "gimpo"
+WALLET_ID = re.compile(r"^w-[0-9a-hjkmnp-tv-z]{10}$")
+
+
+def serious_violations(page: Page) -> list[dict[str, Any]]:
+    """axe-core's findings; axe is loaded as our own static file, as the pages' content
+    security policy allows (an inline copy would be refused, as any injected script)."""
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.add_script_tag(url="/static/vendor/axe-core/axe.min.js")
+    return pages.serious_violations(page)
+
+
+# -- the officials' side, over the API (maker proposes, checker approves) ------------------
+
+
+def staff(site: Site, username: str) -> httpx.Client:
+    client = httpx.Client(base_url=site.base, timeout=30)
+    r = client.post(
+        "/v1/auth/login", json={"city": CITY, "username": username, "password": DEMO_PASSWORD}
+    )
+    assert r.status_code == 200, r.text
+    client.headers["Authorization"] = f"Bearer {r.json()['token']}"
+    return client
+
+
+def decided(site: Site, kind: str, params: dict[str, Any]) -> None:
+    """One official action through maker-checker: proposed by the maker, approved by the
+    checker, submitted to the chain."""
+    maker, checker = staff(site, "maker"), staff(site, "checker")
+    try:
+        r = maker.post(
+            f"/v1/cities/{CITY}/proposals",
+            json={"kind": kind, "params": params},
+            headers={"Idempotency-Key": str(uuid.uuid4())},
+        )
+        assert r.status_code == 201, r.text
+        proposal = r.json()["id"]
+        r = checker.post(
+            f"/v1/cities/{CITY}/proposals/{proposal}/approvals",
+            headers={"Idempotency-Key": str(uuid.uuid4())},
+        )
+        assert r.status_code == 201, r.text
+        assert r.json()["status"] == "submitted", r.json()
+    finally:
+        maker.close()
+        checker.close()
+
+
+def credit(site: Site, wallet: str, program: str, amount: int) -> None:
+    decided(site, "mint", {"program": program, "amount": amount, "won_ref": "trust-web-test"})
+    decided(
+        site,
+        "credit",
+        {"program": program, "wallet": wallet, "amount": amount, "origin": "web-test"},
+    )
+
+
+# -- the citizen's side, in the browser ------------------------------------------------------
+
+
+@pytest.fixture
+def fresh(browser: Browser, site: Site) -> Iterator[Callable[[], Page]]:
+    """New browser contexts (no cookies, no storage) on demand, closed afterwards."""
+    made = []
+
+    def new() -> Page:
+        context = browser.new_context(
+            viewport=PHONE,  # type: ignore[arg-type]
+            locale="ko-KR",
+            base_url=site.base,
+        )
+        context.set_default_timeout(15_000)
+        made.append(context)
+        return context.new_page()
+
+    yield new
+    for context in made:
+        context.close()
+
+
+def sign_up(page: Page) -> tuple[str, str]:
+    """Open a wallet as a citizen would; the recovery code and the new wallet's id."""
+    page.goto(f"/c/{CITY}/wallet/signup")
+    code_list = page.locator("#recovery-code li")
+    expect(code_list).to_have_count(14)
+    groups = code_list.all_inner_texts()
+    page.get_by_role("button", name="적어 두었습니다").click()
+    label = page.locator("#check-label").inner_text()
+    asked = int(re.search(r"\d+", label).group())  # type: ignore[union-attr]
+    field = page.get_by_label(label)
+    field.fill("XXXX")
+    page.get_by_role("button", name="확인", exact=True).click()
+    expect(page.locator("#check-error")).to_be_visible()
+    field.fill(groups[asked - 1].lower())
+    page.get_by_role("button", name="확인", exact=True).click()
+    page.wait_for_url(f"**/c/{CITY}/wallet/")
+    wallet = page.locator("#wallet-id").inner_text()
+    return " ".join(groups), wallet
+
+
+def test_a_citizen_signs_up_gets_a_credit_signs_out_and_in_and_restores(
+    page: Page, site: Site, fresh: Callable[[], Page]
+) -> None:
+    code, wallet = sign_up(page)
+    assert WALLET_ID.match(wallet), wallet
+
+    # The chain has the wallet, with the browser's key and no other; it is empty.
+    view = wallet_view(site.container.store, CITY, wallet)
+    assert (view.balance, view.card) == (0, False)
+    expect(page.locator("#total-balance")).to_have_text("0원")
+    expect(page.locator("#no-money")).to_be_visible()
+    assert serious_violations(page) == []
+    assert horizontal_overflow(page) == 0
+
+    # The seed stayed on the device: nothing the browser sent held it.
+    stored = page.evaluate("() => localStorage.getItem('localpay.wallet.gimpo')")
+    assert wallet in stored
+
+    credit(site, wallet, "youth", 50_000)
+    page.reload()
+    expect(page.locator("#total-balance")).to_have_text("50,000원")
+    youth = page.locator('article[data-program="youth"]')
+    expect(youth.locator("h3")).to_have_text("청년기본소득 (Youth dividend)")
+    expect(youth.locator(".amount")).to_have_text("50,000원")
+    last_day = dt.date.fromisoformat(
+        wallet_view(site.container.store, CITY, wallet).lots[0].expires
+    )
+    expect(youth.locator(".expires")).to_contain_text(
+        f"{last_day.year}년 {last_day.month}월 {last_day.day}일"
+    )
+    expect(youth.locator(".where")).to_contain_text("선물할 수 없음")
+    for name, path in (("결제하기", "pay"), ("내역 보기", "history"), ("선물하기", "gift")):
+        link = page.get_by_role("link", name=name, exact=True)
+        assert link.get_attribute("href") == f"/c/{CITY}/wallet/{path}"
+        assert link.bounding_box()["height"] >= 44  # type: ignore[index]
+    assert serious_violations(page) == []
+
+    # Signing out keeps the key on the device; signing back in is the key challenge.
+    page.get_by_role("button", name="로그아웃").click()
+    page.goto(f"/c/{CITY}/wallet/")
+    expect(page.locator("#device-wallet-id")).to_have_text(wallet)
+    assert serious_violations(page) == []
+    page.get_by_role("button", name="이 기기로 로그인").click()
+    page.wait_for_url(f"**/c/{CITY}/wallet/")
+    expect(page.locator("#total-balance")).to_have_text("50,000원")
+
+    # A fresh browser restores the wallet from the recovery code alone.
+    other = fresh()
+    other.goto(f"/c/{CITY}/wallet/")
+    expect(other.locator("#no-wallet")).to_be_visible()
+    other.get_by_role("link", name="복구 코드로 되찾기").click()
+    field = other.get_by_label("복구 코드")
+    field.fill(code.replace(" ", "")[:-1] + ("A" if code[-1] != "A" else "B"))
+    other.get_by_role("button", name="되찾고 로그인").click()
+    expect(other.locator("#restore-error")).to_contain_text("잘못")
+    assert serious_violations(other) == []
+    field.fill(code.lower())
+    other.get_by_role("button", name="되찾고 로그인").click()
+    other.wait_for_url(f"**/c/{CITY}/wallet/")
+    expect(other.locator("#wallet-id")).to_have_text(wallet)
+    expect(other.locator("#total-balance")).to_have_text("50,000원")
+
+
+def test_a_lost_answer_is_retried_with_the_same_command_and_key(page: Page, site: Site) -> None:
+    """The first POST of open_wallet reaches the server but its answer is lost; "Try
+    again" sends the very same bytes and Idempotency-Key, and the wallet opens once."""
+    sent: list[tuple[bytes, str]] = []
+
+    def lose_first_answer(route: Any) -> None:
+        request = route.request
+        sent.append((request.post_data_buffer, request.headers["idempotency-key"]))
+        if len(sent) == 1:
+            route.fetch()  # the server gets it and answers...
+            route.abort("connectionreset")  # ...but the answer never arrives
+        else:
+            route.continue_()
+
+    page.route(f"**/v1/cities/{CITY}/wallets", lose_first_answer)
+    page.goto(f"/c/{CITY}/wallet/signup")
+    groups = page.locator("#recovery-code li").all_inner_texts()
+    page.get_by_role("button", name="적어 두었습니다").click()
+    label = page.locator("#check-label").inner_text()
+    page.get_by_label(label).fill(groups[int(re.search(r"\d+", label).group()) - 1])  # type: ignore[union-attr]
+    page.get_by_role("button", name="확인", exact=True).click()
+    expect(page.locator("#open-error")).to_contain_text("다시 시도")
+    page.get_by_role("button", name="다시 시도").click()
+    page.wait_for_url(f"**/c/{CITY}/wallet/")
+    assert len(sent) == 2 and sent[0] == sent[1]
+    wallet = page.locator("#wallet-id").inner_text()
+    assert wallet_view(site.container.store, CITY, wallet).balance == 0
+
+
+def test_the_wallet_home_is_for_its_citizen_only(
+    page: Page, site: Site, fresh: Callable[[], Page]
+) -> None:
+    """Signed in as a citizen of one city, another city's wallet is a 404; staff too."""
+    sign_up(page)
+    assert page.goto("/c/yangju/wallet/").status == 404  # type: ignore[union-attr]
+    staff_page = fresh()
+    staff_page.goto(f"/c/{CITY}/login")
+    staff_page.get_by_label(re.compile("아이디")).fill("auditor")
+    staff_page.get_by_label(re.compile("^비밀번호")).fill(DEMO_PASSWORD)
+    staff_page.get_by_role("button", name=re.compile("^로그인$")).click()
+    staff_page.wait_for_load_state()
+    assert staff_page.goto(f"/c/{CITY}/wallet/").status == 404  # type: ignore[union-attr]
+
+
+def test_senior_mode_shows_balance_cards_and_three_big_buttons(page: Page, site: Site) -> None:
+    sign_up(page)
+    page.get_by_role("button", name=re.compile("큰 글씨")).click()
+    page.wait_for_load_state()
+    expect(page.locator("html")).to_have_class(re.compile("senior"))
+    expect(page.locator("#wallet-id")).to_be_hidden()
+    expect(page.locator("#total-balance")).to_be_visible()
+    actions = page.locator(".wallet-actions a")
+    expect(actions).to_have_count(3)
+    for link in actions.all():
+        assert link.bounding_box()["height"] >= 44  # type: ignore[index]
+    assert serious_violations(page) == []
+    assert horizontal_overflow(page) == 0
