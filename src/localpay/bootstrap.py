@@ -29,6 +29,7 @@ from localpay.services.cities.ledgers import Ledgers
 from localpay.services.cities.supervision import Backoff, Supervisor, reason_of
 from localpay.services.counter.live import LivePayments
 from localpay.services.directory.service import Directory
+from localpay.services.explorer.service import Explorer
 from localpay.services.history.service import HistoryIndexer
 from localpay.services.identity.service import Identity, LoginLimits
 from localpay.services.transparency.service import Transparency
@@ -181,6 +182,9 @@ class Container:
         # Counter screens watch their merchant's payments live (services/counter/live.py).
         self.live_payments = LivePayments()
         self.ledgers.observers.append(self.live_payments)
+        # The public explorer's figures, caught up before any sequencer runs (in memory).
+        self.explorer = Explorer(self.store).start(self.cities())
+        self.ledgers.observers.append(self.explorer)
         for city in self.cities():
             self.ledgers.sequencer(city)
         self.supervisor.start()
