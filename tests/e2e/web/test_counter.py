@@ -5,6 +5,7 @@ the owner pays out, and no screen or stream ever shows another merchant's paymen
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -136,6 +137,26 @@ def test_a_refund_from_the_counter_reaches_the_wallet(page: Page, site: Site) ->
     assert wallet_balance(site) == wallet_before + 2_000
 
 
+def test_a_refund_by_keyboard_alone(page: Page, site: Site) -> None:
+    payment = pay(site, 2_500)
+    open_screen(page, "cashier")
+    before = wallet_balance(site)
+    link = f"a[href$='/payments/{payment}/refund']"
+    for _ in range(60):  # Tab to the payment's refund button, as a keyboard user would
+        page.keyboard.press("Tab")
+        if page.evaluate(f'() => document.activeElement.matches("{link}")'):
+            break
+    else:
+        pytest.fail("the refund button cannot be reached with Tab")
+    page.keyboard.press("Enter")
+    page.get_by_label(re.compile("환불할 금액")).focus()
+    page.keyboard.press("Enter")  # submits the form with the whole amount
+    page.locator("#refund-confirm").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#refund-done")).to_contain_text("2,500원")
+    assert wallet_balance(site) == before + 2_500
+
+
 def test_a_refund_form_sent_twice_refunds_once(site: Site) -> None:
     payment = pay(site, 3_000)
     before = wallet_balance(site)
@@ -171,6 +192,7 @@ def test_a_cashier_sees_no_payout_and_cannot_forge_one(page: Page, site: Site) -
                 "csrf": client.cookies["localpay_csrf"],
                 "idempotency_key": str(uuid.uuid4()),
                 "amount": "1000",
+                "confirm": "yes",
             },
         )
         assert forged.status_code == 404
@@ -186,13 +208,16 @@ def test_the_owner_pays_out_and_sees_the_history(page: Page, site: Site) -> None
     expect(amount).to_have_value(str(balance))  # the whole balance by default
     expect(page.locator("main")).to_contain_text("정산 기능")
     amount.fill("1500")
-    page.get_by_role("button", name="출금 요청").click()
+    page.get_by_role("button", name=re.compile("다음")).click()
+    assert merchant_balance(site) == balance  # nothing before the confirmation
+    page.get_by_role("button", name=re.compile("1,500원 출금")).click()
     expect(page.locator("#payout-done")).to_contain_text("1,500원")
     expect(page.locator("#payouts > li").first).to_contain_text("payout:")
     assert merchant_balance(site) == balance - 1_500
     amount = page.get_by_label(re.compile("출금할 금액"))
     amount.fill(str(balance * 10))
-    page.get_by_role("button", name="출금 요청").click()
+    page.get_by_role("button", name=re.compile("다음")).click()
+    page.locator("#payout-confirm").click()
     expect(page.get_by_role("alert")).to_contain_text("잔액보다 많습니다")
     assert merchant_balance(site) == balance - 1_500
 
@@ -280,3 +305,19 @@ def test_counter_pages_are_accessible(page: Page, site: Site, senior: bool, lang
         page.add_script_tag(url="/static/vendor/axe-core/axe.min.js")
         assert serious_violations(page) == [], path
         assert horizontal_overflow(page) == 0, path
+
+
+def test_a_stream_ends_when_its_session_does(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    from localpay.entrypoints.web.routes import counter as route  # noqa: PLC0415
+
+    monkeypatch.setattr(route, "SESSION_CHECK_S", 0.3)  # the server runs in this process
+    with staff_client(site, "owner") as client:
+        session = client.cookies["localpay_session"]
+        # A read timeout below the server's 15 s pings: a stream left open fails the test.
+        with client.stream("GET", f"{SCREEN}events", timeout=5) as stream:
+            site.container.identity.logout(session)
+            began = time.monotonic()
+            lines = list(stream.iter_lines())  # returns once the server ends the stream
+        assert time.monotonic() - began < 10
+        assert not any(line.startswith("event: payment") for line in lines)
+        assert client.get(f"{SCREEN}events", follow_redirects=False).status_code == 303

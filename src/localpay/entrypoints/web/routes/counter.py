@@ -35,7 +35,7 @@ from localpay.services.counter import sales
 from localpay.services.counter import service as counter
 from localpay.services.counter.live import LivePayments, LiveTx, TooManyScreens, live_tx
 from localpay.services.identity import access
-from localpay.services.identity.service import MERCHANT_ROLES, Principal
+from localpay.services.identity.service import MERCHANT_ROLES, SESSION_COOKIE, Principal
 
 router = APIRouter()
 Csrf = Annotated[None, Depends(check_csrf)]
@@ -45,6 +45,8 @@ SHOWN: Final = 50
 #: How soon a browser reconnects after the stream ends (a dropped, slow screen).
 RETRY_MS: Final = 2_000
 BUSY_RETRY_MS: Final = 60_000
+#: How often an idle stream checks that its session is still valid.
+SESSION_CHECK_S: Final = 60.0
 TX_ID: Final = re.compile(r"[0-9a-f]{32}")
 
 
@@ -184,6 +186,13 @@ def _watcher(request: Request, city: str, merchant: str) -> Principal:
     return _staff(request, city, merchant)
 
 
+def _still_signed_in(request: Request, staff: Principal) -> bool:
+    """A stream outlives its request's check: is its session still this person's?"""
+    token = request.cookies.get(SESSION_COOKIE)
+    found = container(request).identity.authenticate(token) if token else None
+    return found is not None and found.id == staff.id
+
+
 def _resume_point(request: Request, after: str) -> int | None:
     """The last seq the screen has: the browser's Last-Event-ID on a reconnect, else the
     page's `after`. Anything not a number is ignored (the stream then starts from now)."""
@@ -239,7 +248,11 @@ async def events(
                     last = event.seq
             if subscription.dropped:
                 return  # the browser reconnects, from `last`
-            await ready.wait()
+            try:
+                await asyncio.wait_for(ready.wait(), SESSION_CHECK_S)
+            except TimeoutError:
+                if not await run_in_threadpool(_still_signed_in, request, staff):
+                    return  # signed out or expired: the reconnect meets the sign-in
             ready.clear()
             pending = subscription.take(hub)
     finally:
@@ -386,6 +399,10 @@ async def payout(request: Request, city: str, merchant: str, _: Csrf) -> Respons
         context = await run_in_threadpool(_payouts, request, city, merchant, staff)
         error = say(request, "Enter the amount in whole won, for example 12000.")
         return page(request, "counter/payouts.html", {**context, "error": error}, status=422)
+    if forms.text(form, "confirm") != "yes":  # first the review, then the payout
+        context = await run_in_threadpool(_payouts, request, city, merchant, staff)
+        review = {**context, "amount": amount, "key": key, "review": True}
+        return page(request, "counter/payouts.html", review)
     box = container(request)
     receipt = await run_in_threadpool(
         _run, lambda: counter.payout(box.ledgers, staff, merchant, amount, key)
