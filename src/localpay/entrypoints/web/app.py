@@ -9,7 +9,15 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from localpay.entrypoints.web.errors import install_errors
-from localpay.entrypoints.web.routes import counter, explorer, home, wallet
+from localpay.entrypoints.web.routes import (
+    counter,
+    explorer,
+    home,
+    wallet,
+    wallet_gift,
+    wallet_history,
+    wallet_pay,
+)
 
 STATIC: Final = Path(__file__).parent / "static"
 
@@ -17,6 +25,14 @@ STATIC: Final = Path(__file__).parent / "static"
 def install(app: FastAPI) -> None:
     """The pages of every capability; each later capability adds its router here."""
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for router in (home.router, explorer.router, counter.router, wallet.router):
+    for router in (
+        home.router,
+        explorer.router,
+        counter.router,
+        wallet.router,
+        wallet_pay.router,
+        wallet_history.router,
+        wallet_gift.router,
+    ):
         app.include_router(router, include_in_schema=False)
     install_errors(app)

@@ -1,0 +1,118 @@
+// Confirming a payment (and, through signAndSend, a gift): sign the command with this
+// device's wallet key (keys.js), post it to the API (api.js), then go to its receipt or
+// say in plain words why it was refused.
+//
+//   signAndSend({kind, city, wallet, fields, url, button}) -> Promise<void>
+//       kind "pay" | "transfer"; fields: the command's own fields (merchant or to, amount).
+//
+// Never two payments for one intent: the signed envelope and its Idempotency-Key stay in
+// sessionStorage until the API answers (201 or a refusal). A double tap, a reload or a
+// retry after "no answer" sends the *same* envelope and key, which the API and the ledger
+// answer once. A new id is made only for a payment not yet pending (another shop or amount).
+//
+// The words shown come from the page (server-rendered <template>s and GET .../why?code=,
+// both from the catalogs): this file holds no text for people.
+
+import { postCommand } from "./api.js";
+import { loadWallet, newCommandId, signCommand } from "./keys.js";
+
+const ROUTES = { pay: "payments", transfer: "transfers" };
+
+function answerBox() {
+  return document.getElementById("pay-answer");
+}
+
+function show(nodes) {
+  const box = answerBox();
+  box.replaceChildren(...nodes);
+  box.setAttribute("tabindex", "-1");
+  box.focus();
+}
+
+function showTemplate(id) {
+  show([document.getElementById(id).content.cloneNode(true)]);
+}
+
+async function showRefusal(city, code) {
+  const url = `/c/${encodeURIComponent(city)}/wallet/why?code=${encodeURIComponent(code || "")}`;
+  try {
+    const response = await fetch(url, { credentials: "same-origin", cache: "no-store" });
+    const html = await response.text();
+    const holder = document.createElement("div");
+    holder.innerHTML = html; // our own server's partial (escaped by Jinja2)
+    show([holder]);
+  } catch {
+    showTemplate("pay-msg-network");
+  }
+}
+
+const slotKey = (kind, city) => `localpay.pending.${kind}.${city}`;
+
+function pendingFor(key, wallet, fields) {
+  try {
+    const found = JSON.parse(sessionStorage.getItem(key) || "null");
+    const same = found && found.wallet === wallet && JSON.stringify(found.fields) === JSON.stringify(fields);
+    return same ? found : null;
+  } catch {
+    return null;
+  }
+}
+
+async function prepare(kind, city, wallet, fields) {
+  const key = slotKey(kind, city);
+  const pending = pendingFor(key, wallet, fields);
+  if (pending) return pending;
+  const device = await loadWallet(city);
+  if (!device || device.wallet !== wallet) return null;
+  const body = { type: kind, id: newCommandId(), city, wallet, ...fields, evidence: "" };
+  const made = { wallet, fields, idem: newCommandId(), envelope: await signCommand(device.seed, body) };
+  sessionStorage.setItem(key, JSON.stringify(made));
+  return made;
+}
+
+let busy = false;
+
+export async function signAndSend({ kind, city, wallet, fields, button }) {
+  if (busy) return; // a double tap while the first is on its way
+  busy = true;
+  button.disabled = true;
+  button.setAttribute("aria-busy", "true");
+  try {
+    const pending = await prepare(kind, city, wallet, fields);
+    if (!pending) {
+      showTemplate("pay-msg-nokey");
+      return;
+    }
+    showTemplate("pay-msg-sending");
+    const url = `/v1/cities/${encodeURIComponent(city)}/${ROUTES[kind]}`;
+    const answer = await postCommand(url, pending.envelope, pending.idem);
+    if (answer.network) {
+      showTemplate("pay-msg-network"); // kept: the retry sends the same envelope and key
+      return;
+    }
+    sessionStorage.removeItem(slotKey(kind, city));
+    if (answer.ok && answer.data && answer.data.id) {
+      location.assign(`/c/${encodeURIComponent(city)}/wallet/receipts/${answer.data.id}`);
+      return;
+    }
+    await showRefusal(city, answer.data && answer.data.code);
+  } finally {
+    busy = false;
+    button.disabled = false;
+    button.removeAttribute("aria-busy");
+  }
+}
+
+document.addEventListener("click", (event) => {
+  const button = event.target.closest("[data-pay-confirm]");
+  if (!button) return;
+  const box = button.closest("[data-merchant]");
+  const amount = Number.parseInt(box.dataset.amount, 10);
+  signAndSend({
+    kind: "pay",
+    city: box.dataset.city,
+    wallet: box.dataset.wallet,
+    fields: { merchant: box.dataset.merchant, amount },
+    button,
+  });
+});

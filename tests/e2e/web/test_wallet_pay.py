@@ -1,0 +1,276 @@
+"""The citizen pays a shop in a real browser: find the shop, see the "usable here"
+preview, sign on the device, see the receipt verified in the page; a payment the program
+forbids and a gift of money that cannot be given are explained and change nothing; the
+history links each payment to its receipt; the pay flow works with the keyboard only."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import nacl.signing
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from localpay.adapters.clock import now_ms
+from localpay.adapters.keystore import KeyStore
+from localpay.domain import commands as c
+from localpay.services.cities.inspect import wallet_view
+from localpay.services.cities.ledgers import new_id
+from localpay.services.cities.officials import OfficialSigner
+from localpay.sim.demo import DEMO_SECRET, derived_key
+from localpay.testing.browser import PHONE, Site, citizen_cookie, serious_violations
+
+pytestmark = pytest.mark.slow
+
+CITY = "gimpo"
+WALLET = "w-0000001"
+#: A hypermarket: the demo's programs all deny its category (sim/gimpo.EXCLUDED_CATEGORIES).
+MART = "m-bigmart"
+BAKERY = "m-00000"
+YOUTH = 200_000
+
+
+def _official(site: Site, *commands: c.Command) -> None:
+    ledgers = site.container.ledgers
+    genesis = ledgers.sequencer(CITY).state.genesis
+    assert genesis is not None
+    signer = OfficialSigner(ledgers.keys, CITY, dict(genesis.approvals))
+    for command in commands:
+        assert ledgers.execute(CITY, signer.sign(command)).ok, command
+
+
+@pytest.fixture(scope="module")
+def world(site: Site) -> Site:
+    """The seeded site plus a hypermarket (registered and approved by the officials) and a
+    youth dividend in w-0000001 (not transferable), beside its general money."""
+    key = bytes(nacl.signing.SigningKey.generate().verify_key).hex()
+    _official(
+        site,
+        c.RegisterMerchant(
+            id=new_id(),
+            city=CITY,
+            merchant=MART,
+            keys=[key],
+            category="large_mart",
+            area="gurae-dong",
+            annual_revenue=50_000_000_000,
+            registration_hash=hashlib.sha256(b"brn:bigmart").hexdigest(),
+        ),
+        c.ApproveMerchant(id=new_id(), city=CITY, merchant=MART),
+        c.Mint(id=new_id(), city=CITY, program="youth", amount=YOUTH, won_ref="test"),
+        c.Credit(
+            id=new_id(), city=CITY, program="youth", wallet=WALLET, amount=YOUTH, origin="test"
+        ),
+    )
+    site.container.directory.name_shop(
+        CITY, MART, "구래동 대형마트", "Gurae-dong Hypermarket", now_ms()
+    )
+    return site
+
+
+@pytest.fixture
+def citizen(browser: Browser, world: Site) -> Iterator[Page]:
+    """A phone whose browser holds w-0000001's key (as keys.js keeps it) and a session."""
+    context = browser.new_context(
+        viewport=PHONE,  # type: ignore[arg-type]
+        locale="ko-KR",
+        base_url=world.base,
+    )
+    context.set_default_timeout(15_000)
+    context.add_cookies([citizen_cookie(world, CITY, WALLET)])  # type: ignore[list-item]
+    page = context.new_page()
+    page.goto(f"/c/{CITY}/wallet/pay")
+    seed = bytes(derived_key(bytes(KeyStore(world.keys).load(CITY, DEMO_SECRET)), WALLET))
+    page.evaluate(
+        """async ([city, wallet, seed]) => {
+          const keys = await import("/static/js/wallet/keys.js");
+          await keys.saveWallet(city, wallet, keys.hexToBytes(seed));
+        }""",
+        [CITY, WALLET, seed.hex()],
+    )
+    yield page
+    context.close()
+
+
+def _balance(site: Site) -> dict[str, int]:
+    return dict(wallet_view(site.container.store, CITY, WALLET).by_program)
+
+
+def _no_serious(page: Page) -> None:
+    # axe as our own static file: the pages' CSP refuses the inline script tag.
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.add_script_tag(url="/static/vendor/axe-core/axe.min.js")
+    assert serious_violations(page) == []
+
+
+def test_pay_a_shop_after_the_preview_and_see_the_receipt_verified(
+    citizen: Page, world: Site
+) -> None:
+    page = citizen
+    before = _balance(world)
+    page.get_by_label("가게 이름 또는 코드").fill("m-00000")
+    shop = page.locator(f"a[href='/c/{CITY}/wallet/pay/{BAKERY}']")
+    expect(shop).to_have_count(1)  # the live search (htmx) narrowed the list
+    _no_serious(page)
+    shop.click()
+    page.get_by_label("금액 (원)").fill("12,000")
+    preview = page.locator("#preview")
+    expect(preview).to_contain_text("여기서 쓸 수 있어요")
+    expect(preview).to_contain_text("12,000원")
+    _no_serious(page)
+    assert _balance(world) == before  # a preview changes nothing
+    page.get_by_role("button", name=re.compile("12,000원 결제")).click()
+    page.wait_for_url(re.compile(r"/wallet/receipts/[0-9a-f]{32}$"))
+    status = page.locator("#verify-status")
+    expect(status).to_have_attribute("data-verified", "ok")
+    expect(status).to_contain_text("검증됨")
+    expect(page.locator(".receipt")).to_contain_text("12,000원")
+    _no_serious(page)
+    after = _balance(world)
+    assert sum(before.values()) - sum(after.values()) == 12_000
+    # The youth dividend expires first: the ledger drew it, and the page says so.
+    expect(page.locator(".receipt")).to_contain_text("청년기본소득")
+    download = page.get_by_role("link", name="영수증 내려받기 (JSON)")
+    assert download.get_attribute("href", timeout=1000)
+
+
+def test_a_payment_the_program_forbids_is_explained_and_changes_nothing(
+    citizen: Page, world: Site
+) -> None:
+    page = citizen
+    before = _balance(world)
+    page.goto(f"/c/{CITY}/wallet/pay/{MART}?amount=5000")
+    refusal = page.locator("#preview [data-refusal]")
+    expect(refusal).to_have_attribute("data-refusal", "category_denied")
+    expect(refusal).to_contain_text("이런 종류의 가게에서는 쓸 수 없는 돈입니다")
+    expect(page.locator("[data-pay-confirm]")).to_have_count(0)
+    _no_serious(page)
+    # Signed anyway (a stale page, another app): the ledger refuses it the same way.
+    answer = _pay_from_page(page, MART, 5000)
+    assert answer["code"] == "category_denied"
+    assert _balance(world) == before
+
+
+def _pay_from_page(page: Page, merchant: str, amount: int) -> dict[str, Any]:
+    found: dict[str, Any] = page.evaluate(
+        """async ([city, wallet, merchant, amount]) => {
+          const keys = await import("/static/js/wallet/keys.js");
+          const api = await import("/static/js/wallet/api.js");
+          const device = await keys.loadWallet(city);
+          const body = {type: "pay", id: keys.newCommandId(), city, wallet, merchant,
+                        amount, evidence: ""};
+          const envelope = await keys.signCommand(device.seed, body);
+          const answer = await api.postCommand(`/v1/cities/${city}/payments`, envelope,
+                                               keys.newCommandId());
+          return answer.data;
+        }""",
+        [CITY, WALLET, merchant, amount],
+    )
+    return found
+
+
+def test_the_refusal_of_a_signed_payment_is_shown_in_plain_words(
+    citizen: Page, world: Site
+) -> None:
+    """The preview said yes, then the ledger said no (the money went meanwhile): the page
+    shows the ledger's reason, and nothing changes."""
+    page = citizen
+    page.goto(f"/c/{CITY}/wallet/pay/{BAKERY}?amount=1000")
+    expect(page.locator("[data-pay-confirm]")).to_be_visible()
+    total = sum(_balance(world).values())
+    page.goto(f"/c/{CITY}/wallet/pay/{BAKERY}?amount={total}")
+    expect(page.locator("[data-pay-confirm]")).to_be_visible()
+    # Meanwhile another device spends 1,000 won: the page's amount is now too much.
+    assert _pay_from_page(page, BAKERY, 1000)["code"] == "ok"
+    before = _balance(world)
+    page.locator("[data-pay-confirm]").click()
+    answer = page.locator("#pay-answer")
+    expect(answer.locator("[data-refusal]")).to_have_attribute("data-refusal", "insufficient_funds")
+    expect(answer).to_contain_text("여기서 쓸 수 있는 돈이 모자랍니다")
+    assert _balance(world) == before
+
+
+def test_a_gift_of_money_that_cannot_be_given_is_explained(citizen: Page, world: Site) -> None:
+    page = citizen
+    before = _balance(world)
+    page.goto(f"/c/{CITY}/wallet/gift")
+    page.get_by_label("받는 지갑 (코드, w-…)").fill("w-0000002")
+    # More than the general money: the rest would have to be the youth dividend.
+    page.get_by_label("금액 (원)").fill(str(before["general"] + 1000))
+    page.get_by_role("button", name="이 선물이 하는 일 보기").click()
+    refusal = page.locator("#preview [data-refusal]")
+    expect(refusal).to_have_attribute("data-refusal", "not_transferable")
+    expect(refusal).to_contain_text("다른 지갑에 줄 수 없는 돈입니다")
+    expect(page.locator("[data-gift-confirm]")).to_have_count(0)
+    _no_serious(page)
+    assert _balance(world) == before
+
+
+def test_a_gift_that_is_allowed_is_signed_and_sent(citizen: Page, world: Site) -> None:
+    page = citizen
+    before = _balance(world)
+    page.goto(f"/c/{CITY}/wallet/gift")
+    page.get_by_label("받는 지갑 (코드, w-…)").fill("w-0000002")
+    page.get_by_label("금액 (원)").fill("3000")
+    page.get_by_role("button", name="이 선물이 하는 일 보기").click()
+    page.get_by_role("button", name="선물 보내기").click()
+    page.wait_for_url(re.compile(r"/wallet/receipts/[0-9a-f]{32}$"))
+    expect(page.locator("h1")).to_contain_text("보낸 선물")
+    assert _balance(world)["general"] == before["general"] - 3000
+
+
+def test_history_lists_the_payment_with_a_link_to_its_receipt(citizen: Page, world: Site) -> None:
+    page = citizen
+    page.goto(f"/c/{CITY}/wallet/history")
+    first = page.locator("ul.history a").first
+    expect(first).to_be_visible()
+    expect(page.locator("ul.history")).to_contain_text("결제")
+    _no_serious(page)
+    payment = page.locator("ul.history a", has_text="결제").first
+    payment.click()
+    page.wait_for_url(re.compile(r"/wallet/receipts/[0-9a-f]{32}$"))
+    expect(page.locator("#verify-status")).to_have_attribute("data-verified", "ok")
+
+
+def test_another_wallets_receipt_is_a_404(citizen: Page, world: Site) -> None:
+    other = wallet_view(world.container.store, CITY, "w-0000003")
+    del other
+    rows = world.container.history.account_txs(CITY, "w-0000003", None, 5)
+    assert rows, "the demo gave w-0000003 some transactions"
+    answer = citizen.goto(f"/c/{CITY}/wallet/receipts/{rows[0].id}")
+    assert answer is not None and answer.status == 404
+
+
+def test_keyboard_only_pay_flow(citizen: Page, world: Site) -> None:
+    page = citizen
+    before = sum(_balance(world).values())
+    page.goto(f"/c/{CITY}/wallet/pay/{BAKERY}")
+    page.locator("#amount").focus()
+    page.keyboard.type("2500")
+    page.keyboard.press("Enter")  # the form's GET: the preview without htmx too
+    expect(page.locator("#preview")).to_contain_text("2,500원")
+    confirm = page.locator("[data-pay-confirm]")
+    for _ in range(30):
+        if confirm.evaluate("el => el === document.activeElement"):
+            break
+        page.keyboard.press("Tab")
+    else:
+        pytest.fail("Tab never reached the confirm button")
+    page.keyboard.press("Space")
+    page.wait_for_url(re.compile(r"/wallet/receipts/[0-9a-f]{32}$"))
+    assert before - sum(_balance(world).values()) == 2500
+
+
+def test_senior_mode_spells_out_the_confirm_step(citizen: Page, world: Site) -> None:
+    page = citizen
+    page.context.add_cookies([{"name": "localpay_senior", "value": "1", "url": world.base}])
+    page.goto(f"/c/{CITY}/wallet/pay/{BAKERY}?amount=1000")
+    confirm = page.get_by_role("button", name="결제하기")
+    expect(confirm).to_be_visible()
+    box = confirm.bounding_box()
+    assert box is not None and box["height"] >= 44
+    expect(page.locator(".confirm")).to_contain_text("1,000원")
+    _no_serious(page)
