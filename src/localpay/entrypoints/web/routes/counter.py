@@ -29,6 +29,8 @@ from localpay.entrypoints.web.errors import PageError
 from localpay.entrypoints.web.i18n import N_
 from localpay.entrypoints.web.render import ENV, page
 from localpay.entrypoints.web.security import check_csrf, finish
+from localpay.ledger.blocks import decode_header
+from localpay.ledger.ports import Store
 from localpay.ledger.receipt import Receipt
 from localpay.services.cities.inspect import merchant_view, require_city
 from localpay.services.counter import sales
@@ -98,7 +100,7 @@ def shop_name(request: Request, lang: str, city: str, merchant: str) -> str:
 def _base(request: Request, city: str, merchant: str, staff: Principal) -> dict[str, Any]:
     lang = page_context(request)["lang"]
     return {
-        "city": city_of(request, city),
+        "city": {"city": city},  # not deps.city_of: its summary reads the whole state
         "merchant": merchant,
         "shop": shop_name(request, lang, city, merchant),
         "owner": access.pays_out(staff, city, merchant),
@@ -136,6 +138,11 @@ def _today(
     }
 
 
+def _last_seq(store: Store, city: str) -> int:
+    head = store.head(city)
+    return decode_header(head.header_bytes).log_size - 1 if head is not None else -1
+
+
 def _rows(request: Request, city: str, merchant: str, events: list[LiveTx]) -> list[dict[str, Any]]:
     store = container(request).store
     rows = []
@@ -159,7 +166,7 @@ def screen(request: Request, city: str, merchant: str, refunded: str = "") -> Re
     today = _today(request, city, merchant, done)
     events = today["events"]
     # Resume the live stream from what this page shows: nothing falls in between.
-    after = max([e.seq for e in events] + [city_of(request, city).transactions - 1])
+    after = max([e.seq for e in events] + [_last_seq(box.store, city)])
     context = {
         **_base(request, city, merchant, staff),
         **today,
