@@ -15,7 +15,7 @@ from typing import Any, cast
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, ViewportSize, expect
+from playwright.sync_api import Browser, FilePayload, Page, ViewportSize, expect
 
 from localpay.adapters.keystore import KeyStore
 from localpay.domain import commands as c
@@ -312,3 +312,72 @@ def test_explorer_pages_are_accessible_and_fit_a_phone(
         assert horizontal_overflow(page) == 0
     finally:
         context.close()
+
+
+_NO_WEBCRYPTO_ED25519 = """
+(() => {
+  const subtle = globalThis.crypto.subtle;
+  const importKey = subtle.importKey.bind(subtle);
+  const digest = subtle.digest.bind(subtle);
+  window.sha512Calls = 0;
+  subtle.importKey = (format, key, algorithm, ...rest) => {
+    if ((algorithm && algorithm.name) === "Ed25519") {
+      return Promise.reject(new DOMException("no Ed25519 here", "NotSupportedError"));
+    }
+    return importKey(format, key, algorithm, ...rest);
+  };
+  subtle.digest = (algorithm, data) => {
+    if (algorithm === "SHA-512") window.sha512Calls += 1;
+    return digest(algorithm, data);
+  };
+})();
+"""
+
+
+def test_without_webcrypto_ed25519_the_vendored_library_verifies(page: Page, site: Site) -> None:
+    receipt = _pay(site, 1_500)["proof"]
+    page.add_init_script(_NO_WEBCRYPTO_ED25519)
+    page.goto(f"/c/{CITY}/explorer/receipt")
+    expect(page.locator("#receipt-form")).to_have_attribute("data-ready", "1")
+    checks = _check_in_page(page, receipt)
+    assert checks["operator"] == checks["transaction"] == checks["inclusion"] == "ok", checks
+    assert page.evaluate("window.sha512Calls") > 0  # @noble/ed25519 hashed: it verified
+    bad = _tampered(receipt)["operator"]
+    assert _check_in_page(page, bad)["operator"] == "FAIL"
+
+
+def test_a_receipt_file_is_checked_with_the_keyboard_only(page: Page, site: Site) -> None:
+    receipt = _pay(site, 1_600)["proof"]
+    page.goto(f"/c/{CITY}/explorer/receipt")
+    expect(page.locator("#receipt-form")).to_have_attribute("data-ready", "1")
+    upload: FilePayload = {
+        "name": "receipt.json",
+        "mimeType": "application/json",
+        "buffer": json.dumps(receipt).encode(),
+    }
+    page.set_input_files("#receipt-file", files=[upload])
+    expect(page.locator("#receipt-text")).not_to_have_value("")
+    page.locator("#receipt-file").focus()
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "receipt-check"
+    page.keyboard.press("Enter")
+    expect(page.locator("#receipt-verdict")).to_have_attribute("data-state", "ok")
+    page.locator("#receipt-text").fill("{not json")
+    page.locator("#receipt-check").press("Enter")
+    expect(page.locator("#receipt-verdict")).to_contain_text("올바른 JSON이 아닙니다")
+
+
+def test_blocks_page_by_page(page: Page, site: Site) -> None:
+    head = site.container.store.head(CITY)
+    assert head is not None and head.height >= 3
+    page.goto(f"/c/{CITY}/explorer/?before={head.height - 2}")
+    rows = page.locator("table.blocks tbody tr th")
+    expect(rows.first).to_have_text(str(head.height - 2))
+    older = page.get_by_role("link", name="더 오래된 블록")
+    expect(older).to_have_count(1 if head.height - 2 >= 20 else 0)
+    page.get_by_role("link", name="더 최근 블록").click()
+    expect(rows.first).to_have_text(str(site.container.store.head(CITY).height))  # type: ignore[union-attr]
+    expect(rows.last).to_have_text(str(max(0, head.height - 19)))
+    assert httpx.get(f"{site.base}/c/yangju/explorer/blocks/0").status_code == 200
+    assert httpx.get(f"{site.base}/c/nowhere/explorer/").status_code == 404
+    assert httpx.get(f"{site.base}/c/{CITY}/explorer/blocks/-1").status_code == 404
