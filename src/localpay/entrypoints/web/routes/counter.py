@@ -9,6 +9,7 @@ the API's do, so both make the same command for the same idempotency key.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import re
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -26,7 +27,7 @@ from localpay.entrypoints.web import forms
 from localpay.entrypoints.web.context import page_context, say
 from localpay.entrypoints.web.deps import city_of, container, person
 from localpay.entrypoints.web.errors import PageError
-from localpay.entrypoints.web.i18n import N_
+from localpay.entrypoints.web.i18n import KST, N_
 from localpay.entrypoints.web.render import ENV, page
 from localpay.entrypoints.web.security import check_csrf, finish
 from localpay.ledger.blocks import decode_header
@@ -143,6 +144,12 @@ def _last_seq(store: Store, city: str) -> int:
     return decode_header(head.header_bytes).log_size - 1 if head is not None else -1
 
 
+def _row(event: LiveTx, left: int | None) -> dict[str, Any]:
+    """A row of today's list: the clock time alone (the date is today's, in Korea)."""
+    moment = dt.datetime.fromtimestamp(event.time_ms / 1000, KST)
+    return {"e": event, "left": left, "clock": moment.strftime("%H:%M"), "iso": moment.isoformat()}
+
+
 def _rows(request: Request, city: str, merchant: str, events: list[LiveTx]) -> list[dict[str, Any]]:
     store = container(request).store
     rows = []
@@ -151,7 +158,7 @@ def _rows(request: Request, city: str, merchant: str, events: list[LiveTx]) -> l
         if event.kind == "pay":
             record = sales.payment(store, city, merchant, event.id)
             left = record.amount - record.refunded if record is not None else 0
-        rows.append({"e": event, "left": left})
+        rows.append(_row(event, left))
     return rows
 
 
@@ -210,7 +217,7 @@ def _resume_point(request: Request, after: str) -> int | None:
 
 
 def _event_html(context: dict[str, Any], event: LiveTx) -> ServerSentEvent:
-    row = {"e": event, "left": event.amount if event.kind == "pay" else None}
+    row = _row(event, event.amount if event.kind == "pay" else None)
     html = ENV.get_template("counter/_row.html").render(**context, row=row)
     return ServerSentEvent(raw_data=html, event="payment", id=str(event.seq))
 
