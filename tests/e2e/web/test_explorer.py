@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import base64
 import copy
+import importlib.util
 import json
 import re
 import time
 import uuid
+from pathlib import Path
 from typing import Any, cast
 
 import httpx
@@ -288,6 +290,57 @@ def test_the_browser_and_python_verifiers_agree(page: Page, site: Site) -> None:
         assert [(c["status"], c["name"], c["detail"]) for c in browser] == [
             (c.status, c.name, c.message) for c in python
         ]
+
+
+def _rotation_cases() -> list[tuple[str, dict[str, Any]]]:
+    """Synthetic receipts after an operator key rotation, valid and broken one way each
+    (the offline verifier's own unit cases, tests/unit/transparency)."""
+    path = Path(__file__).resolve().parents[2] / "unit/transparency/test_rotation_proofs.py"
+    spec = importlib.util.spec_from_file_location("rotation_cases", path)
+    assert spec is not None and spec.loader is not None
+    cases = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cases)
+    other = cases.public_key_hex(cases.OTHER)
+    out = [
+        ("valid", cases.receipt()),
+        ("old-key", cases.receipt(old_key=other)),
+        ("signer", cases.receipt(signer=cases.OTHER)),
+        ("refused", cases.receipt(result=b'{"code":"approvals_missing"}')),
+        ("self-vouched", cases.receipt(vouched_by=cases.NEW)),
+        ("missing", {**cases.receipt(), "operator_rotations": []}),
+        ("twice", cases.reordered()),
+        ("not-before", cases.to_the_end()),
+    ]
+    edited = copy.deepcopy(cases.receipt())
+    edited["operator_rotations"][0]["leaf_index"] = 0
+    out.append(("edited-leaf", edited))
+    malformed = cases.receipt()
+    del malformed["operator_rotations"][0]["note"]
+    out.append(("malformed", malformed))
+    pinned = cases.public_key_hex(cases.OLD)
+    return [(name, {**r, "_pin": pinned}) for name, r in out]
+
+
+def test_the_verifiers_agree_after_operator_rotations(page: Page) -> None:
+    page.goto(f"/c/{CITY}/explorer/receipt")
+    expect(page.locator("#receipt-form")).to_have_attribute("data-ready", "1")
+    for name, case in _rotation_cases():
+        pinned = case.pop("_pin")
+        browser = page.evaluate(
+            """async ([receipt, key]) => {
+                const m = await import("/static/js/receipt-verify.js");
+                return (await m.verifyReceipt(receipt, {operatorKey: key})).checks;
+            }""",
+            [case, pinned],
+        )
+        python = verify_receipt(case, pinned)
+        assert [(c["status"], c["name"], c["detail"]) for c in browser] == [
+            (c.status, c.name, c.message) for c in python
+        ], name
+        if name == "valid":
+            assert {c["name"]: c["status"] for c in browser}["operator"] == "ok"
+        else:
+            assert any(c["status"] == "FAIL" for c in browser), name
 
 
 # -- every page: accessible, on a phone, in both modes -----------------------------------

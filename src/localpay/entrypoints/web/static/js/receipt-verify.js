@@ -437,61 +437,79 @@ function checkPins(witnesses, quorum, requireFinal) {
   }
 }
 
-// Why rotation `x` does not hand the operator key on from `key` (null: it does).
-async function rotationFault(rc, x, key, after) {
-  let noteBody, signatures, point;
+// As services/transparency/rotation_proofs._fault: why rotation `p` does not hand the
+// operator key on from `key` (a string), or the rotate_operator command it is.
+async function rotationFault(rc, p, key) {
+  let body, sigs, point;
   try {
-    [noteBody, signatures] = openNote(x.note);
-    point = parseCheckpoint(noteBody);
+    [body, sigs] = openNote(p.note);
+    point = parseCheckpoint(body);
   } catch (exc) {
+    if (!(exc instanceof Bad)) throw exc;
     return `unreadable signed note: ${exc.message}`;
   }
-  if (point.origin !== rc.origin || point.size !== x.treeSize || !(after < point.size && point.size < rc.treeSize)) {
-    return "its checkpoint is not of this log, or out of order";
+  if (point.origin !== rc.origin || point.size !== p.treeSize) {
+    return "its checkpoint is not of this log or not of its tree size";
   }
   let signed = false;
-  for (const s of signatures) if (await noteSignatureOk(noteBody, s, point.origin, key)) signed = true;
+  for (const s of sigs) if (await noteSignatureOk(body, s, rc.origin, key)) signed = true;
   if (!signed) return `its checkpoint is not signed by the key it rotates from, ${toHex(key)}`;
-  const leaf = await leafOf(x.result, x.envelope);
-  if (!(await inclusionOk(leaf, x.leafIndex, point.size, x.proof, point.root))) {
+  const leaf = await leafOf(p.result, p.envelope);
+  if (!(await inclusionOk(leaf, p.leafIndex, p.treeSize, p.proof, point.root))) {
     return "the proof does not lead to its checkpoint's root";
   }
-  const env = x.envelope;
-  let command, code, byOld, signedBytes;
+  let command, envSigs, code, signedBytes;
   try {
+    const env = p.envelope;
     const at = lastIndexOf(env, SEP);
-    if (at < 0) throw new Bad("no sigs");
+    if (!startsWith(env, HEAD) || at < 0) throw new Bad("not an envelope");
     signedBytes = env.slice(HEAD.length, at);
     command = parseJsonBytes(signedBytes);
-    const sigs = parseJsonBytes(env).sigs;
-    code = parseJsonBytes(x.result).code;
-    if (!Array.isArray(sigs) || code === undefined) throw new Bad("shape");
-    byOld = sigs.filter((s) => s.key === toHex(key)).map((s) => fromHex(s.sig));
-  } catch {
-    return "its envelope or result is not valid JSON";
+    envSigs = parseJsonBytes(env).sigs;
+    const result = parseJsonBytes(p.result);
+    if (!isDict(command) || !Array.isArray(envSigs) || !isDict(result)) throw new Bad("shape");
+    code = result.code;
+  } catch (exc) {
+    return `its envelope or result is unreadable (${exc.message})`;
   }
-  if (!startsWith(env, HEAD) || !isDict(command) || code !== "ok") return "not an accepted command";
-  if (command.type !== "rotate_operator" || command.city !== rc.city || command.id !== x.txId) {
+  if (command.type !== "rotate_operator" || command.city !== rc.city || command.id !== p.txId) {
     return "not this city's rotate_operator";
   }
-  if (command.old_key !== toHex(key)) return `it rotates from ${command.old_key}, not from ${toHex(key)}`;
-  try {
-    hex32(command.new_key, "new_key");
-  } catch {
-    return "its new_key is not 64 hex digits";
+  if (code !== "ok" || command.old_key !== toHex(key)) {
+    return `not an accepted rotation from ${toHex(key)}`;
   }
+  // ledger/signatures.verify_one: every signature must verify; then the old key among them.
   const message = concat(enc(COMMAND_PREFIX), signedBytes);
-  for (const sig of byOld) if (await ed25519Ok(key, message, sig)) return null;
-  return "it is not signed by the key it rotates from";
+  const keys = [];
+  for (const s of envSigs) {
+    let ok = false;
+    try {
+      ok = await ed25519Ok(fromHex(s.key), message, fromHex(s.sig));
+    } catch {
+      ok = false;
+    }
+    if (!ok) return "it is not signed by the key it rotates from";
+    keys.push(s.key);
+  }
+  if (!keys.includes(toHex(key))) return "it is not signed by the key it rotates from";
+  try {
+    return { newKey: hex32(command.new_key, "new_key") };
+  } catch {
+    return "its envelope or result is unreadable (new_key is not 64 hex digits)";
+  }
 }
 
+// As rotation_proofs.follow_rotations: the key the receipt's checkpoint must be signed
+// by, from `key` through every rotation; and what breaks the chain (null: nothing).
 async function followRotations(rc, key) {
   let after = -1;
-  for (const [n, x] of rc.rotations.entries()) {
-    const fault = await rotationFault(rc, x, key, after);
-    if (fault !== null) return [key, `operator key rotation #${n} (tx ${x.txId}): ${fault}`];
-    key = fromHex(parseJsonBytes(x.envelope).body.new_key);
-    after = x.treeSize;
+  for (const [n, p] of rc.rotations.entries()) {
+    const found = after < p.treeSize && p.treeSize < rc.treeSize
+      ? await rotationFault(rc, p, key)
+      : "out of order, or not before the receipt's checkpoint";
+    if (typeof found === "string") return [key, `operator key rotation #${n} (tx ${p.txId}): ${found}`];
+    key = found.newKey;
+    after = p.treeSize;
   }
   return [key, null];
 }
