@@ -106,7 +106,7 @@ def fresh(browser: Browser, site: Site) -> Iterator[Callable[[], Page]]:
 def sign_up(page: Page) -> tuple[str, str]:
     """Open a wallet as a citizen would; the recovery code and the new wallet's id."""
     page.goto(f"/c/{CITY}/wallet/signup")
-    code_list = page.locator("#recovery-code li")
+    code_list = page.locator("#recovery-code li .g")
     expect(code_list).to_have_count(14)
     groups = code_list.all_inner_texts()
     page.get_by_role("button", name="적어 두었습니다").click()
@@ -202,7 +202,7 @@ def test_a_lost_answer_is_retried_with_the_same_command_and_key(page: Page, site
 
     page.route(f"**/v1/cities/{CITY}/wallets", lose_first_answer)
     page.goto(f"/c/{CITY}/wallet/signup")
-    groups = page.locator("#recovery-code li").all_inner_texts()
+    groups = page.locator("#recovery-code li .g").all_inner_texts()
     page.get_by_role("button", name="적어 두었습니다").click()
     label = page.locator("#check-label").inner_text()
     page.get_by_label(label).fill(groups[int(re.search(r"\d+", label).group()) - 1])  # type: ignore[union-attr]

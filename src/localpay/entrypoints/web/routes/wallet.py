@@ -9,13 +9,15 @@ read. Other wallet pages (pay, history, gift) find their citizen with `citizen()
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, Final
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from localpay.entrypoints.web.context import principal, say
+from localpay.entrypoints.web.context import language, principal, say
 from localpay.entrypoints.web.deps import city_of, container, person
+from localpay.entrypoints.web.i18n import N_
 from localpay.entrypoints.web.render import page
 from localpay.entrypoints.web.routes import wallet_app
 from localpay.services.cities.inspect import program_view, wallet_view
@@ -25,6 +27,28 @@ from localpay.services.wallets.cards import cards, expiring_total, kst_today
 
 router = APIRouter()
 router.include_router(wallet_app.router)
+
+#: Shop categories in people's words, for the cards' "where" line (the same msgids as the
+#: pay page's list, so one translation serves both).
+CATEGORY_NAMES: Final[dict[str, str]] = {
+    "restaurant": N_("Restaurant"),
+    "cafe": N_("Café"),
+    "grocery": N_("Grocery"),
+    "bakery": N_("Bakery"),
+    "academy": N_("Academy (lessons)"),
+    "clinic": N_("Clinic"),
+    "pharmacy": N_("Pharmacy"),
+    "beauty": N_("Hair and beauty"),
+    "clothing": N_("Clothing"),
+    "fuel": N_("Gas station"),
+    "market": N_("Market stall"),
+    "postpartum_care": N_("Postpartum care centre"),
+    "baby_goods": N_("Baby goods"),
+    "corporate_supermarket": N_("Chain supermarket"),
+    "department_store": N_("Department store"),
+    "entertainment": N_("Entertainment bar"),
+    "large_mart": N_("Hypermarket"),
+}
 
 
 def signed_in_wallet(p: Principal, city: str) -> bool:
@@ -40,6 +64,18 @@ def citizen(request: Request, city: str) -> Principal:
 def wallet_context(request: Request, city: str) -> dict[str, Any]:
     """What every wallet page's layout needs: the city and the app's links."""
     return {"city": city_of(request, city), "app": f"/c/{city}/wallet/"}
+
+
+def label_names(request: Request, city: str) -> Callable[[Iterable[str]], str]:
+    """Names of areas (the city's directory, in the page's language) and categories for
+    the labels a policy lists; a label without a name is shown as it is."""
+    korean = language(request) == "ko"
+    names = {
+        label: (ko if korean or not en else en)
+        for label, (ko, en) in container(request).directory.area_names(city).items()
+    }
+    names.update({label: say(request, text) for label, text in CATEGORY_NAMES.items()})
+    return lambda labels: ", ".join(names.get(label, label) for label in labels)
 
 
 @router.get("/c/{city}/wallet/")
@@ -63,7 +99,7 @@ def home(request: Request, city: str) -> Response:
             "cards": made,
             "expiring": expiring,
             "expiring_by": expiring_by,
-            "title": say(request, "My wallet"),
+            "names_of": label_names(request, city),
         },
     )
 

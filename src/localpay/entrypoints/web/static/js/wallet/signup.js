@@ -18,7 +18,15 @@ const list = document.getElementById("recovery-code");
 for (const [i, group] of groups.entries()) {
   const item = document.createElement("li");
   item.setAttribute("aria-label", `${text("group", { n: i + 1 })}: ${group.split("").join(" ")}`);
-  item.textContent = group;
+  const number = document.createElement("span");
+  number.className = "n";
+  number.setAttribute("aria-hidden", "true");
+  number.textContent = String(i + 1);
+  const letters = document.createElement("span");
+  letters.className = "g";
+  letters.setAttribute("aria-hidden", "true");
+  letters.textContent = group;
+  item.append(number, letters);
   list.append(item);
 }
 show("step-code");
