@@ -10,11 +10,11 @@ from localpay.adapters.keystore import KeyStore
 from localpay.domain import commands as c
 from localpay.domain.calendar import iso_date
 from localpay.ledger.results import Result
-from localpay.ledger.signatures import sign_command
+from localpay.ledger.signatures import public_key_hex, sign_command
 from localpay.ledger.state import Merchant, Payment, Totals, Wallet
 from localpay.services.cities.ledgers import Ledgers, new_id
 from localpay.services.explorer.aggregate import SMALL_CELL
-from localpay.services.explorer.service import Explorer
+from localpay.services.explorer.service import UNKNOWN_PROGRAM, Explorer
 from localpay.sim.demo import DEMO_SECRET, SimClock, derived_key
 from localpay.testing.builders import DemoChain
 
@@ -114,3 +114,69 @@ def test_the_observer_keeps_the_figures_a_catch_up_would_make(
         CITY, "program", threshold=1
     )
     assert fresh.supply(CITY) == live.supply(CITY)
+
+
+def test_a_gift_lots_program_is_traced_live_and_at_catch_up(
+    demo_chain: DemoChain, keys: KeyStore
+) -> None:
+    """A gift lands in a lot `<transfer id>.0` that no credit made; a payment from it is
+    counted under the program of the money given, by the observer and by a catch-up."""
+    secret = bytes(keys.load(CITY, DEMO_SECRET))
+    giver = next(
+        w
+        for k, v in demo_chain.store.state(CITY)
+        if k.startswith("w:")
+        and not (w := msgspec.json.decode(v, type=Wallet)).custodial
+        and sum(lot.amount for lot in w.lots if lot.program == "general") >= 5_000
+    )
+    fresh_key = derived_key(secret, "w-9999999")
+    opening = c.OpenWallet(
+        id=new_id(),
+        city=CITY,
+        wallet="w-9999999",
+        keys=[public_key_hex(fresh_key)],
+        custodial=False,
+    )
+    gift = c.Transfer(
+        id=new_id(), city=CITY, wallet=giver.id, to="w-9999999", amount=5_000, evidence=""
+    )
+    live = Explorer(demo_chain.store).start([CITY])
+    clock = SimClock(1_780_000_000_000 + 6 * 86_400_000)
+    ledgers = Ledgers(demo_chain.store, keys, clock, max_clock_skew_ms=None)
+    ledgers.observers.append(live)
+    try:
+        assert ledgers.execute(CITY, sign_command(opening, [fresh_key])).ok
+        assert ledgers.execute(CITY, sign_command(gift, [derived_key(secret, giver.id)])).ok
+        paid = None
+        for shop in _active_shops(demo_chain):
+            pay = c.Pay(
+                id=new_id(),
+                city=CITY,
+                wallet="w-9999999",
+                merchant=shop,
+                amount=2_000,
+                evidence="",
+            )
+            if ledgers.execute(CITY, sign_command(pay, [fresh_key])).ok:
+                paid = pay
+                break
+    finally:
+        ledgers.close()
+    assert paid is not None, "no shop takes general money"
+    tx = demo_chain.store.find_tx(CITY, paid.id)
+    assert tx is not None
+    assert [lot for lot, _ in tx.decoded_result().lots or []] == [f"{gift.id}.0"]
+    day = iso_date(clock())
+    for explorer in (live, Explorer(demo_chain.store).start([CITY])):
+        row = explorer.payments(CITY, "program", threshold=1).rows[0]
+        assert row.date == day
+        assert row.cells["general"].count == 1 and row.cells["general"].amount == 2_000
+        assert UNKNOWN_PROGRAM not in row.cells
+
+
+def _active_shops(chain: DemoChain) -> list[str]:
+    return [
+        k[2:]
+        for k, v in chain.store.state(CITY)
+        if k.startswith("m:") and msgspec.json.decode(v, type=Merchant).status == "active"
+    ]
