@@ -42,7 +42,7 @@ messages: install
 	  --project localpay --version 0.1.0 -o $(LOCALES)/messages.pot .
 	@for lang in ko en; do \
 	  if [ -f $(LOCALES)/$$lang/LC_MESSAGES/messages.po ]; then \
-	    $(UV) run pybabel -q update -i $(LOCALES)/messages.pot -d $(LOCALES) -l $$lang --no-fuzzy-matching --ignore-obsolete --no-location; \
+	    $(UV) run pybabel -q update -i $(LOCALES)/messages.pot -d $(LOCALES) -l $$lang --no-fuzzy-matching --ignore-obsolete; \
 	  else $(UV) run pybabel -q init -i $(LOCALES)/messages.pot -d $(LOCALES) -l $$lang --no-wrap; fi; \
 	done
 
