@@ -154,6 +154,24 @@ def test_a_citizen_signs_up_gets_a_credit_signs_out_and_in_and_restores(
         f"{last_day.year}년 {last_day.month}월 {last_day.day}일"
     )
     expect(youth.locator(".where")).to_contain_text("선물할 수 없음")
+    expect(youth.locator(".where")).to_contain_text("구래동")  # an area by its name
+    expect(page.locator("#expiring-warning")).to_have_count(0)  # 90 days: not soon
+
+    # Welfare points last two days: a warning names the amount and the day.
+    credit(site, wallet, "welfare", 30_000)
+    page.reload()
+    expect(page.locator("#total-balance")).to_have_text("80,000원")
+    welfare = [
+        lot
+        for lot in wallet_view(site.container.store, CITY, wallet).lots
+        if lot.program == "welfare"
+    ]
+    soon = dt.date.fromisoformat(welfare[0].expires)
+    in_words = f"{soon.year}년 {soon.month}월 {soon.day}일"
+    expect(page.locator("#expiring-warning")).to_contain_text("30,000원")
+    expect(page.locator("#expiring-warning")).to_contain_text(in_words)
+    card = page.locator('article[data-program="welfare"] .expiring')
+    expect(card).to_contain_text("30,000원")
     for name, path in (("결제하기", "pay"), ("내역 보기", "history"), ("선물하기", "gift")):
         link = page.get_by_role("link", name=name, exact=True)
         assert link.get_attribute("href") == f"/c/{CITY}/wallet/{path}"
@@ -167,7 +185,7 @@ def test_a_citizen_signs_up_gets_a_credit_signs_out_and_in_and_restores(
     assert serious_violations(page) == []
     page.get_by_role("button", name="이 기기로 로그인").click()
     page.wait_for_url(f"**/c/{CITY}/wallet/")
-    expect(page.locator("#total-balance")).to_have_text("50,000원")
+    expect(page.locator("#total-balance")).to_have_text("80,000원")
 
     # A fresh browser restores the wallet from the recovery code alone.
     other = fresh()
@@ -183,7 +201,7 @@ def test_a_citizen_signs_up_gets_a_credit_signs_out_and_in_and_restores(
     other.get_by_role("button", name="되찾고 로그인").click()
     other.wait_for_url(f"**/c/{CITY}/wallet/")
     expect(other.locator("#wallet-id")).to_have_text(wallet)
-    expect(other.locator("#total-balance")).to_have_text("50,000원")
+    expect(other.locator("#total-balance")).to_have_text("80,000원")
 
 
 def test_a_lost_answer_is_retried_with_the_same_command_and_key(page: Page, site: Site) -> None:

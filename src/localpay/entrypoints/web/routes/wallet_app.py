@@ -18,7 +18,7 @@ from typing import Final
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from localpay.entrypoints.web.context import say
+from localpay.entrypoints.web.context import language, say
 from localpay.entrypoints.web.deps import city_of
 from localpay.entrypoints.web.render import page
 
@@ -69,7 +69,7 @@ def manifest(request: Request, city: str) -> Response:
     body = {
         "name": say(request, "Local currency wallet"),
         "short_name": say(request, "Wallet"),
-        "lang": "ko",
+        "lang": language(request),
         "start_url": scope,
         "scope": scope,
         "id": scope,
