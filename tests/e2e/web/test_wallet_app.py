@@ -4,6 +4,8 @@ offline, the wallet's page is the offline page, with no amount on it."""
 
 from __future__ import annotations
 
+import json
+import re
 import struct
 
 import httpx
@@ -45,6 +47,20 @@ def test_the_manifest_makes_the_wallet_installable(site: Site) -> None:
         worker = client.get(f"{SCOPE}sw.js")
         assert worker.headers["content-type"].startswith("text/javascript")
         assert "Service-Worker-Allowed" not in worker.headers
+
+
+def test_the_worker_names_a_versioned_shell_that_exists(site: Site) -> None:
+    with httpx.Client(base_url=site.base, timeout=30) as client:
+        source = client.get(f"{SCOPE}sw.js").text
+        version = re.search(r'^const VERSION = "([0-9a-f]{16})";$', source, re.M)
+        shell = re.search(r"^const SHELL = (\[.*\]);$", source, re.M)
+        assert version and shell, source[:300]
+        files = json.loads(shell.group(1))
+        assert "/static/js/wallet/keys.js" in files and "/static/img/wallet-icon-512.png" in files
+        assert all(f.startswith("/static/") for f in files)
+        assert "/static/js/wallet/sw.js" not in files
+        for name in files:
+            assert client.get(name).status_code == 200, name
 
 
 def signed_in(page: Page, site: Site) -> None:

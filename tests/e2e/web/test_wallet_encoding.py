@@ -373,3 +373,30 @@ def test_the_device_store_keeps_one_wallet_per_city(on_site: Page) -> None:
         "other": None,
         "gone": None,
     }
+
+
+def test_without_ed25519_in_webcrypto_the_noble_path_signs_the_same(on_site: Page) -> None:
+    """A browser whose WebCrypto has no Ed25519 (older Safari, Firefox before 129): "auto"
+    falls back to the vendored noble and still makes the pinned signature."""
+    got = run(
+        on_site,
+        """async ([seedHex, body]) => {
+          const original = crypto.subtle.importKey.bind(crypto.subtle);
+          crypto.subtle.importKey = async (format, data, algorithm, ...rest) => {
+            if ((algorithm.name || algorithm) === "Ed25519") {
+              throw new DOMException("Unrecognized name.", "NotSupportedError");
+            }
+            return original(format, data, algorithm, ...rest);
+          };
+          try {
+            const keys = await import("/static/js/wallet/keys.js");
+            keys.useBackend("auto");
+            const envelope = await keys.signCommand(keys.hexToBytes(seedHex), body);
+            return [await keys.backendName(), envelope.sigs[0].sig];
+          } finally {
+            crypto.subtle.importKey = original;
+          }
+        }""",
+        [SEED_HEX, PAY_BODY],
+    )
+    assert got == ["noble", pinned.PAY_SIG]
