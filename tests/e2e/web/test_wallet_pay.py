@@ -228,6 +228,8 @@ def test_history_lists_the_payment_with_a_link_to_its_receipt(citizen: Page, wor
     first = page.locator("ul.history a").first
     expect(first).to_be_visible()
     expect(page.locator("ul.history")).to_contain_text("결제")
+    expect(page.locator("ul.history")).to_contain_text("지급")  # the youth dividend, by name
+    expect(page.locator("ul.history")).to_contain_text("청년기본소득")
     _no_serious(page)
     payment = page.locator("ul.history a", has_text="결제").first
     payment.click()
@@ -274,3 +276,40 @@ def test_senior_mode_spells_out_the_confirm_step(citizen: Page, world: Site) -> 
     assert box is not None and box["height"] >= 44
     expect(page.locator(".confirm")).to_contain_text("1,000원")
     _no_serious(page)
+
+
+def test_a_retry_after_no_answer_never_pays_twice(citizen: Page, world: Site) -> None:
+    """The payment reaches the ledger but its answer is lost: the page says so and keeps
+    the signed envelope; the retry sends the same bytes and key, and pays once."""
+    page = citizen
+    before = sum(_balance(world).values())
+    page.goto(f"/c/{CITY}/wallet/pay/{BAKERY}?amount=3300")
+    sent: list[tuple[str | None, str | None]] = []
+    url = f"**/v1/cities/{CITY}/payments"
+
+    def lose_the_answer(route: Any) -> None:
+        sent.append((route.request.header_value("idempotency-key"), route.request.post_data))
+        route.fetch()  # the server gets it and pays...
+        route.abort("connectionreset")  # ...and the phone never hears back
+
+    page.route(url, lose_the_answer)
+    page.locator("[data-pay-confirm]").click()
+    expect(page.locator("#pay-answer")).to_contain_text("두 번 결제되지 않습니다")
+    assert sum(_balance(world).values()) == before - 3300
+    page.unroute(url)
+    page.on(
+        "request",
+        lambda r: (
+            sent.append((r.header_value("idempotency-key"), r.post_data))
+            if r.url.endswith("/payments")
+            else None
+        ),
+    )
+    page.reload()  # even after a reload: the envelope waits in sessionStorage
+    page.locator("[data-pay-confirm]").click()
+    page.wait_for_url(re.compile(r"/wallet/receipts/[0-9a-f]{32}$"))
+    assert len(sent) == 2 and sent[0] == sent[1]
+    assert sum(_balance(world).values()) == before - 3300
+    # Answered: the next payment of the same amount is a new one.
+    keys = page.evaluate("() => Object.keys(sessionStorage)")
+    assert not [k for k in keys if k.startswith("localpay.pending.")], keys

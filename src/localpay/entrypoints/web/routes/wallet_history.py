@@ -14,7 +14,7 @@ from fastapi.responses import Response
 from localpay.entrypoints.web.deps import container
 from localpay.entrypoints.web.render import page
 from localpay.entrypoints.web.routes.wallet_pay import citizen, common, wallet_of
-from localpay.services.wallets import activity
+from localpay.services.wallets import activity, preview
 
 router = APIRouter()
 
@@ -35,11 +35,14 @@ def history(
         for line in lines
         if line.kind in (activity.PAID, activity.REFUNDED)
     }
+    credited = {line.party for line in lines if line.kind == activity.CREDITED}
+    programs = preview.load_programs(box.store, city, credited)
     more = len(rows) == PAGE and rows[-1].seq > 0
     context = {
         **common(request, city, found),
         "lines": lines,
         "shops": shops,
+        "program_names": {p: preview.program_name(programs.get(p), p) for p in credited},
         "next": rows[-1].seq if more else None,
     }
     return page(request, "wallet/history.html", context)
