@@ -350,7 +350,8 @@ def test_the_verifiers_agree_after_operator_rotations(page: Page) -> None:
 def test_explorer_pages_are_accessible_and_fit_a_phone(
     browser: Browser, site: Site, path: str
 ) -> None:
-    # axe-core is injected as an inline script, which the pages' CSP refuses: bypass it here.
+    # Both modes, both languages, 360 px and 360 px at 200 % zoom. axe-core is injected as
+    # an inline script, which the pages' CSP refuses: bypassed here.
     context = browser.new_context(
         viewport=cast("ViewportSize", PHONE), base_url=site.base, bypass_csp=True
     )
@@ -362,6 +363,18 @@ def test_explorer_pages_are_accessible_and_fit_a_phone(
         page.get_by_role("button", name="큰 글씨로 보기").click()
         expect(page.locator("html")).to_have_class("senior")
         assert serious_violations(page) == []
+        assert horizontal_overflow(page) == 0
+        page.get_by_role("button", name="English").click()
+        expect(page.locator("html")).to_have_attribute("lang", "en")
+        assert serious_violations(page) == []
+        page.get_by_role("button", name="Normal text").click()
+        expect(page.locator("html")).not_to_have_class("senior")
+        assert serious_violations(page) == []
+        assert horizontal_overflow(page) == 0
+        page.set_viewport_size({"width": 180, "height": 740})  # 360 px at 200 % zoom
+        assert horizontal_overflow(page) == 0
+        page.get_by_role("button", name="Large text (senior mode)").click()
+        expect(page.locator("html")).to_have_class("senior")
         assert horizontal_overflow(page) == 0
     finally:
         context.close()

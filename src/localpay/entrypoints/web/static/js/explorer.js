@@ -18,7 +18,7 @@ function drawSupply() {
   const seconds = series.dates.map((d) => Date.parse(`${d}T00:00:00+09:00`) / 1000);
   const won = (u, values) => values.map((v) => (v == null ? "" : `${Math.round(v).toLocaleString()}`));
   const opts = {
-    width: Math.max(280, box.clientWidth),
+    width: Math.max(120, box.clientWidth),
     height: 260,
     tzDate: (ts) => window.uPlot.tzDate(new Date(ts * 1000), "Asia/Seoul"),
     series: [
@@ -34,7 +34,7 @@ function drawSupply() {
     [seconds, series.minted, series.burned, series.outstanding],
     box,
   );
-  new ResizeObserver(() => plot.setSize({ width: Math.max(280, box.clientWidth), height: 260 }))
+  new ResizeObserver(() => plot.setSize({ width: Math.max(120, box.clientWidth), height: 260 }))
     .observe(box);
 }
 
