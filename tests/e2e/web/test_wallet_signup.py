@@ -13,9 +13,12 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
+import nacl.signing
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from localpay.domain import commands as c
+from localpay.ledger.signatures import sign_command
 from localpay.services.cities.inspect import wallet_view
 from localpay.sim.demo import DEMO_PASSWORD
 from localpay.testing import browser as pages
@@ -261,3 +264,58 @@ def test_senior_mode_shows_balance_cards_and_three_big_buttons(page: Page, site:
         assert link.bounding_box()["height"] >= 44  # type: ignore[index]
     assert serious_violations(page) == []
     assert horizontal_overflow(page) == 0
+
+
+CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
+
+
+def wallet_id_of(public_key: bytes) -> str:
+    """keys.js's walletIdFor: "w-" and the key's first 50 bits in Crockford base32."""
+    bits = int.from_bytes(public_key[:7], "big") >> (56 - 50)
+    return "w-" + "".join(CROCKFORD[(bits >> (5 * (9 - i))) & 31] for i in range(10))
+
+
+def test_a_wallet_number_already_taken_is_said_in_plain_words(page: Page, site: Site) -> None:
+    """The browser's seed is fixed (as if chance gave it), and someone else already opened
+    a wallet of that number with another key: sign-up says so and keeps no key."""
+    seed = bytes(range(100, 132))
+    taken = wallet_id_of(bytes(nacl.signing.SigningKey(seed).verify_key))
+    other = nacl.signing.SigningKey(bytes(32))
+    opened = c.OpenWallet(
+        id=uuid.uuid4().hex,
+        city=CITY,
+        wallet=taken,
+        keys=[bytes(other.verify_key).hex()],
+        custodial=False,
+    )
+    with httpx.Client(base_url=site.base, timeout=30) as client:
+        r = client.post(
+            f"/v1/cities/{CITY}/wallets",
+            content=sign_command(opened, [other]),
+            headers={"Idempotency-Key": str(uuid.uuid4()), "Content-Type": "application/json"},
+        )
+        assert r.status_code == 201, r.text
+    page.add_init_script(
+        f"""(() => {{
+          const fill = crypto.getRandomValues.bind(crypto);
+          crypto.getRandomValues = (array) => {{
+            if (array instanceof Uint8Array && array.length === 32) {{
+              array.set({list(seed)});
+              return array;
+            }}
+            return fill(array);
+          }};
+        }})();"""
+    )
+    page.goto(f"/c/{CITY}/wallet/signup")
+    groups = page.locator("#recovery-code li .g").all_inner_texts()
+    page.get_by_role("button", name="적어 두었습니다").click()
+    label = page.locator("#check-label").inner_text()
+    asked = int(re.search(r"\d+", label).group())  # type: ignore[union-attr]
+    page.get_by_label(label).fill(groups[asked - 1])
+    page.get_by_role("button", name="확인", exact=True).click()
+    expect(page.locator("#open-error")).to_contain_text("이 번호의 지갑이 이미 있습니다")
+    expect(page.get_by_role("link", name="새 열쇠로 처음부터 다시 하기")).to_be_visible()
+    assert page.evaluate("() => localStorage.getItem('localpay.wallet.gimpo')") is None
+    # The other key's wallet is untouched.
+    assert wallet_view(site.container.store, CITY, taken).balance == 0

@@ -68,6 +68,11 @@ document.getElementById("check-form").addEventListener("submit", (event) => {
   openWallet();
 });
 
+// The number is someone else's: `account_exists`, or - as the ledger answers an
+// open_wallet of a taken id signed by a new key, which it does not record -
+// `unknown_signer` (docs/encoding.md, "Who may put a rejection on the chain").
+const TAKEN = new Set(["account_exists", "unknown_signer"]);
+
 // The one command of this sign-up, made once: a retry sends these very bytes and key.
 let pending = null;
 
@@ -98,7 +103,7 @@ async function openWallet() {
     return;
   }
   const code = (answer.data && answer.data.code) || String(answer.status);
-  say("open-error", code === "account_exists" ? text("exists") : text("refused", { reason: code }));
+  say("open-error", TAKEN.has(code) ? text("exists") : text("refused", { reason: code }));
   await forgetWallet(city); // this key opened nothing
   show("start-over");
 }
