@@ -180,3 +180,28 @@ def _active_shops(chain: DemoChain) -> list[str]:
         for k, v in chain.store.state(CITY)
         if k.startswith("m:") and msgspec.json.decode(v, type=Merchant).status == "active"
     ]
+
+
+def test_blocks_the_observer_missed_are_read_from_the_store(
+    demo_chain: DemoChain, keys: KeyStore
+) -> None:
+    live = Explorer(demo_chain.store).start([CITY])
+    payments = _payments(demo_chain, keys, 6)
+    assert len(payments) >= 2
+    clock = SimClock(1_780_000_000_000 + 7 * 86_400_000)
+    unobserved = Ledgers(demo_chain.store, keys, clock, max_clock_skew_ms=None)
+    try:  # blocks written while the explorer was not listening (another process, say)
+        unobserved.execute_many(CITY, payments[:-1], timeout=60)
+    finally:
+        unobserved.close()
+    observed = Ledgers(demo_chain.store, keys, clock, max_clock_skew_ms=None)
+    observed.observers.append(live)
+    try:
+        observed.execute_many(CITY, payments[-1:], timeout=60)
+    finally:
+        observed.close()
+    fresh = Explorer(demo_chain.store).start([CITY])
+    assert live.payments(CITY, "area", threshold=1) == fresh.payments(CITY, "area", threshold=1)
+    assert live.supply(CITY) == fresh.supply(CITY)
+    today = fresh.payments(CITY, "area", threshold=1).rows[0]
+    assert today.date == iso_date(clock()) and (today.total.count or 0) >= 1

@@ -130,19 +130,23 @@ class Explorer:
     def catch_up(self, city: str) -> None:
         """Read every block the book has not seen from the store."""
         with self._lock:
-            book = self._books.setdefault(city, _Book())
-            head = self.store.head(city)
-            if head is None:
-                return
-            start = 0
-            while start <= head.height:
-                end = min(start + CATCH_UP_BLOCKS, head.height + 1)
-                times = [decode_header(b.header_bytes) for b in self.store.blocks(city, start, end)]
-                first = times[0].log_size - times[0].tx_count
-                when = {h.height: h.time_ms for h in times}
-                for tx in self.store.txs(city, max(first, book.seen + 1), times[-1].log_size):
-                    apply_tx(book, tx, when[tx.height], lambda k: self.store.state_value(city, k))
-                start = end
+            self._catch_up(city, self._books.setdefault(city, _Book()))
+
+    def _catch_up(self, city: str, book: _Book) -> None:
+        head = self.store.head(city)
+        if head is None:
+            return
+        start = 0
+        while start <= head.height:
+            end = min(start + CATCH_UP_BLOCKS, head.height + 1)
+            headers = [decode_header(b.header_bytes) for b in self.store.blocks(city, start, end)]
+            start = end
+            if headers[-1].log_size <= book.seen + 1:
+                continue  # seen already
+            first = headers[0].log_size - headers[0].tx_count
+            when = {h.height: h.time_ms for h in headers}
+            for tx in self.store.txs(city, max(first, book.seen + 1), headers[-1].log_size):
+                apply_tx(book, tx, when[tx.height], lambda k: self.store.state_value(city, k))
 
     def __call__(
         self, city: str, block: BlockRecord, results: list[Result], commit_seconds: float
@@ -151,6 +155,10 @@ class Explorer:
         rows = dict(block.state)
         with self._lock:
             book = self._books.setdefault(city, _Book())
+            if block.txs and block.txs[0].seq > book.seen + 1:
+                # Blocks this observer did not see (a restarted sequencer, a city imported
+                # while serving): from the store, which holds this block too by now.
+                self._catch_up(city, book)
             for tx in block.txs:
                 apply_tx(book, tx, block.header.time_ms, rows.get)
 
