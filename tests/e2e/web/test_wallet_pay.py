@@ -21,7 +21,13 @@ from localpay.services.cities.inspect import wallet_view
 from localpay.services.cities.ledgers import new_id
 from localpay.services.cities.officials import OfficialSigner
 from localpay.sim.demo import DEMO_SECRET, derived_key
-from localpay.testing.browser import PHONE, Site, citizen_cookie, serious_violations
+from localpay.testing.browser import (
+    PHONE,
+    Site,
+    citizen_cookie,
+    serious_violations,
+    staff_cookie,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -113,7 +119,7 @@ def test_pay_a_shop_after_the_preview_and_see_the_receipt_verified(
     before = _balance(world)
     page.get_by_label("가게 이름 또는 코드").fill("m-00000")
     shop = page.locator(f"a[href='/c/{CITY}/wallet/pay/{BAKERY}']")
-    expect(shop).to_have_count(1)  # the live search (htmx) narrowed the list
+    expect(page.locator("ul.shop-list a")).to_have_count(1)  # the live search (htmx) narrowed it
     _no_serious(page)
     shop.click()
     page.get_by_label("금액 (원)").fill("12,000")
@@ -246,24 +252,81 @@ def test_another_wallets_receipt_is_a_404(citizen: Page, world: Site) -> None:
     assert answer is not None and answer.status == 404
 
 
+def _tab_to(page: Page, selector: str, presses: int = 40) -> None:
+    """Press Tab until the element `selector` has the focus (only reading the page)."""
+    for _ in range(presses):
+        if page.evaluate("s => document.activeElement?.matches(s) ?? false", selector):
+            return
+        page.keyboard.press("Tab")
+    pytest.fail(f"Tab never reached {selector}")
+
+
 def test_keyboard_only_pay_flow(citizen: Page, world: Site) -> None:
+    """From the shop list to the receipt with the keyboard alone: Tab, typing, Enter, Space."""
     page = citizen
     before = sum(_balance(world).values())
-    page.goto(f"/c/{CITY}/wallet/pay/{BAKERY}")
-    page.locator("#amount").focus()
+    page.goto(f"/c/{CITY}/wallet/pay")
+    _tab_to(page, "#q")
+    page.keyboard.type(BAKERY)
+    shop = f"a[href='/c/{CITY}/wallet/pay/{BAKERY}']"
+    expect(page.locator("ul.shop-list a")).to_have_count(1)
+    _tab_to(page, shop)
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(f"/wallet/pay/{BAKERY}$"))
+    _tab_to(page, "#amount")
     page.keyboard.type("2500")
     page.keyboard.press("Enter")  # the form's GET: the preview without htmx too
     expect(page.locator("#preview")).to_contain_text("2,500원")
-    confirm = page.locator("[data-pay-confirm]")
-    for _ in range(30):
-        if confirm.evaluate("el => el === document.activeElement"):
-            break
-        page.keyboard.press("Tab")
-    else:
-        pytest.fail("Tab never reached the confirm button")
+    _tab_to(page, "[data-pay-confirm]")
     page.keyboard.press("Space")
     page.wait_for_url(re.compile(r"/wallet/receipts/[0-9a-f]{32}$"))
     assert before - sum(_balance(world).values()) == 2500
+
+
+def test_a_receipt_with_a_changed_byte_is_not_verified(citizen: Page, world: Site) -> None:
+    """The page really checks the proof: one changed hex digit of the inclusion proof in
+    the page's embedded receipt, and the badge says which check failed."""
+    page = citizen
+    rows = world.container.history.account_txs(CITY, WALLET, None, 50)
+    paid = next(row for row in rows if row.kind == "pay" and row.decoded_result().ok)
+    path = f"/c/{CITY}/wallet/receipts/{paid.id}"
+
+    def tamper(route: Any) -> None:
+        answer = route.fetch()
+        html = answer.text()
+        marker = '"inclusion_proof": ["'
+        at = html.index(marker) + len(marker)
+        digit = "0" if html[at] != "0" else "1"
+        route.fulfill(response=answer, body=html[:at] + digit + html[at + 1 :])
+
+    page.goto(path)
+    expect(page.locator("#verify-status")).to_have_attribute("data-verified", "ok")
+    page.route(f"**{path}", tamper)
+    page.goto(path)
+    status = page.locator("#verify-status")
+    expect(status).to_have_attribute("data-verified", "failed")
+    expect(status).to_contain_text("검증 실패")
+    expect(page.locator("#verify-checks li[data-check='inclusion']")).to_have_class("error")
+
+
+def test_only_the_wallets_own_citizen_sees_its_pages(
+    browser: Browser, citizen: Page, world: Site
+) -> None:
+    # Another city's wallet pages: 404, never a sign-in that would confirm anything.
+    answer = citizen.goto("/c/yangju/wallet/pay")
+    assert answer is not None and answer.status == 404
+    # Nobody signed in: to the wallet's sign-in, and back here after.
+    stranger = browser.new_context(base_url=world.base)
+    try:
+        page = stranger.new_page()
+        page.goto(f"/c/{CITY}/wallet/history")
+        assert f"/c/{CITY}/wallet/?next=" in page.url
+        # A shop's owner is not a citizen: the wallet pages are not theirs.
+        stranger.add_cookies([staff_cookie(world, CITY, "owner")])  # type: ignore[list-item]
+        answer = page.goto(f"/c/{CITY}/wallet/pay")
+        assert answer is not None and answer.status == 404
+    finally:
+        stranger.close()
 
 
 def test_senior_mode_spells_out_the_confirm_step(citizen: Page, world: Site) -> None:
