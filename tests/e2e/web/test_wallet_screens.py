@@ -11,8 +11,12 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from localpay.testing import browser as pages
-from localpay.testing.browser import Site, citizen_cookie, horizontal_overflow
+from localpay.testing.browser import (
+    Site,
+    citizen_cookie,
+    horizontal_overflow,
+    serious_violations,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -32,13 +36,6 @@ MODES = [
     pytest.param("ko", True, id="ko-senior"),
     pytest.param("en", True, id="en-senior"),
 ]
-
-
-def serious_violations(page: Page) -> list[dict[str, Any]]:
-    # axe as our own static file: the content security policy refuses an inline copy.
-    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
-        page.add_script_tag(url="/static/vendor/axe-core/axe.min.js")
-    return pages.serious_violations(page)
 
 
 @pytest.fixture

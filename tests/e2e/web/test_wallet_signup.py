@@ -21,21 +21,12 @@ from localpay.domain import commands as c
 from localpay.ledger.signatures import sign_command
 from localpay.services.cities.inspect import wallet_view
 from localpay.sim.demo import DEMO_PASSWORD
-from localpay.testing import browser as pages
-from localpay.testing.browser import PHONE, Site, horizontal_overflow
+from localpay.testing.browser import PHONE, Site, horizontal_overflow, serious_violations
 
 pytestmark = pytest.mark.slow
 
 CITY = "gimpo"
 WALLET_ID = re.compile(r"^w-[0-9a-hjkmnp-tv-z]{10}$")
-
-
-def serious_violations(page: Page) -> list[dict[str, Any]]:
-    """axe-core's findings; axe is loaded as our own static file, as the pages' content
-    security policy allows (an inline copy would be refused, as any injected script)."""
-    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
-        page.add_script_tag(url="/static/vendor/axe-core/axe.min.js")
-    return pages.serious_violations(page)
 
 
 # -- the officials' side, over the API (maker proposes, checker approves) ------------------
