@@ -9,6 +9,12 @@ or the receiving wallet's lots (`w:<wallet>`) — from the block's state changes
 observing, from the store at catch-up. A lot found nowhere (a long-retired payment
 of a since-spent gift) counts under UNKNOWN_PROGRAM.
 
+Blocks the observer missed (a sequencer restarted, blocks written by another process)
+show as a gap in `seq` at the next block it sees, and are read from the store first.
+
+Start-up reads the whole chain once: about 45 µs a transaction on SQLite (1,868 in
+0.08 s), so a 2,000-citizen month is a second or two; millions want a stored index.
+
 Memory (everything is in memory, rebuilt at each start): per city one entry per
 merchant (its area), one per lot ever created (its program) and one per day with
 payments (a cell per program and per area). A city of 200 shops and 2,000 citizens
