@@ -87,6 +87,9 @@ def home(request: Request, city: str) -> Response:
     assert found.wallet is not None
     box = container(request)
     view = wallet_view(box.store, city, found.wallet)
+    # The program's current rules: the wallet's view does not say which version each lot
+    # was credited under (the ledger judges a lot by its own version), so a card shows
+    # what the program says today.
     policies = {p: program_view(box.store, city, p).versions[-1] for p in view.by_program}
     made = cards(view, policies, kst_today(box.clock()))
     expiring, expiring_by = expiring_total(made)
