@@ -350,11 +350,8 @@ def test_the_verifiers_agree_after_operator_rotations(page: Page) -> None:
 def test_explorer_pages_are_accessible_and_fit_a_phone(
     browser: Browser, site: Site, path: str
 ) -> None:
-    # Both modes, both languages, 360 px and 360 px at 200 % zoom. axe-core is injected as
-    # an inline script, which the pages' CSP refuses: bypassed here.
-    context = browser.new_context(
-        viewport=cast("ViewportSize", PHONE), base_url=site.base, bypass_csp=True
-    )
+    # Both modes, both languages, 360 px and 360 px at 200 % zoom.
+    context = browser.new_context(viewport=cast("ViewportSize", PHONE), base_url=site.base)
     page = context.new_page()
     try:
         page.goto(f"/c/{CITY}/explorer/{path}")
