@@ -28,6 +28,7 @@ from localpay.testing.browser import (
     serious_violations,
     staff_cookie,
 )
+from localpay.testing.servers import signed_payment
 
 pytestmark = pytest.mark.slow
 
@@ -80,10 +81,22 @@ def world(site: Site) -> Site:
 @pytest.fixture
 def citizen(browser: Browser, world: Site) -> Iterator[Page]:
     """A phone whose browser holds w-0000001's key (as keys.js keeps it) and a session."""
+    yield from _phone(browser, world)
+
+
+@pytest.fixture
+def citizen_without_worker(browser: Browser, world: Site) -> Iterator[Page]:
+    """The same, with service workers blocked: a request the wallet's worker answers
+    never reaches Playwright's routes."""
+    yield from _phone(browser, world, service_workers="block")
+
+
+def _phone(browser: Browser, world: Site, **options: Any) -> Iterator[Page]:
     context = browser.new_context(
         viewport=PHONE,  # type: ignore[arg-type]
         locale="ko-KR",
         base_url=world.base,
+        **options,
     )
     context.set_default_timeout(15_000)
     context.add_cookies([citizen_cookie(world, CITY, WALLET)])  # type: ignore[list-item]
@@ -122,6 +135,8 @@ def test_pay_a_shop_after_the_preview_and_see_the_receipt_verified(
     expect(page.locator("ul.shop-list a")).to_have_count(1)  # the live search (htmx) narrowed it
     _no_serious(page)
     shop.click()
+    page.wait_for_url(re.compile(f"/wallet/pay/{BAKERY}$"))
+    page.wait_for_load_state()  # htmx is a deferred script: typing before it runs is lost
     page.get_by_label("금액 (원)").fill("12,000")
     preview = page.locator("#preview")
     expect(preview).to_contain_text("여기서 쓸 수 있어요")
@@ -283,13 +298,16 @@ def test_keyboard_only_pay_flow(citizen: Page, world: Site) -> None:
     assert before - sum(_balance(world).values()) == 2500
 
 
-def test_a_receipt_with_a_changed_byte_is_not_verified(citizen: Page, world: Site) -> None:
+def test_a_receipt_with_a_changed_byte_is_not_verified(
+    citizen_without_worker: Page, world: Site
+) -> None:
     """The page really checks the proof: one changed hex digit of the inclusion proof in
     the page's embedded receipt, and the badge says which check failed."""
-    page = citizen
-    rows = world.container.history.account_txs(CITY, WALLET, None, 50)
-    paid = next(row for row in rows if row.kind == "pay" and row.decoded_result().ok)
+    page = citizen_without_worker
+    paid = world.container.ledgers.execute(CITY, signed_payment(world.keys, 700))
+    assert paid.ok
     path = f"/c/{CITY}/wallet/receipts/{paid.id}"
+    changed: list[str] = []
 
     def tamper(route: Any) -> None:
         answer = route.fetch()
@@ -297,12 +315,14 @@ def test_a_receipt_with_a_changed_byte_is_not_verified(citizen: Page, world: Sit
         marker = '"inclusion_proof": ["'
         at = html.index(marker) + len(marker)
         digit = "0" if html[at] != "0" else "1"
+        changed.append(html[at] + digit)
         route.fulfill(response=answer, body=html[:at] + digit + html[at + 1 :])
 
     page.goto(path)
     expect(page.locator("#verify-status")).to_have_attribute("data-verified", "ok")
     page.route(f"**{path}", tamper)
     page.goto(path)
+    assert changed
     status = page.locator("#verify-status")
     expect(status).to_have_attribute("data-verified", "failed")
     expect(status).to_contain_text("검증 실패")

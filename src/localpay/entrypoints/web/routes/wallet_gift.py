@@ -17,13 +17,8 @@ from fastapi.responses import Response
 from localpay.entrypoints.web import forms
 from localpay.entrypoints.web.deps import container
 from localpay.entrypoints.web.render import page
-from localpay.entrypoints.web.routes.wallet_pay import (
-    balances,
-    citizen,
-    common,
-    wallet_of,
-    whole_won,
-)
+from localpay.entrypoints.web.routes.wallet import citizen
+from localpay.entrypoints.web.routes.wallet_pay import balances, common, wallet_of, whole_won
 from localpay.entrypoints.web.security import check_csrf
 from localpay.services.wallets import preview
 

@@ -13,7 +13,8 @@ from fastapi.responses import Response
 
 from localpay.entrypoints.web.deps import container
 from localpay.entrypoints.web.render import page
-from localpay.entrypoints.web.routes.wallet_pay import citizen, common, wallet_of
+from localpay.entrypoints.web.routes.wallet import citizen
+from localpay.entrypoints.web.routes.wallet_pay import common, wallet_of
 from localpay.services.wallets import activity, preview
 
 router = APIRouter()

@@ -18,11 +18,12 @@ from fastapi.responses import Response
 
 from localpay.bootstrap import Container
 from localpay.domain.commands import DecodeError, decode_envelope
-from localpay.entrypoints.web.deps import city_of, container, person
+from localpay.entrypoints.web.deps import container
 from localpay.entrypoints.web.errors import PageError
 from localpay.entrypoints.web.i18n import N_
 from localpay.entrypoints.web.outcomes import PLAIN, plain
 from localpay.entrypoints.web.render import page
+from localpay.entrypoints.web.routes.wallet import citizen, wallet_context
 from localpay.entrypoints.web.security import finish
 from localpay.ledger import machine
 from localpay.ledger.blocks import TxRecord
@@ -62,16 +63,8 @@ CATEGORY_NAMES: Final[dict[str, str]] = {
 
 
 # -- who -------------------------------------------------------------------------------------
-
-
-def citizen(request: Request, city: str) -> Principal:
-    """The signed-in citizen of a wallet of this city, else sign-in / the 404 page."""
-    return person(
-        request,
-        city,
-        lambda p: p.role == "citizen" and p.city == city and p.wallet is not None,
-        sign_in=f"/c/{city}/wallet/",
-    )
+# `citizen` (routes/wallet.py): the signed-in citizen of a wallet of this city; nobody: to
+# the wallet's sign-in; anyone else: the 404 page.
 
 
 def wallet_of(found: Principal) -> str:
@@ -94,7 +87,7 @@ def whole_won(raw: str) -> int | None:
 def common(request: Request, city: str, found: Principal) -> dict[str, Any]:
     """What every wallet page of mine shows: the city, the wallet, the words for codes."""
     return {
-        "city": city_of(request, city),
+        **wallet_context(request, city),
         "wallet": wallet_of(found),
         "category_names": CATEGORY_NAMES,
         "plain": plain,
