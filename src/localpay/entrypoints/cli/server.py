@@ -61,6 +61,7 @@ def up(
         f"docs {base}/docs · OpenAPI {base}/openapi.json · health {base}/readyz"
     )
     _print_pages(base, city)
+    _print_demo_citizen(ctx, city, base, master)
     out.print(
         f"demo log-ins for {city} (the staff sign-in page {base}/c/{city}/login,"
         f" or POST {base}/v1/auth/login):"
@@ -121,6 +122,30 @@ def _print_pages(base: str, city: str) -> None:
         ("staff sign-in", f"/c/{city}/login"),
     ):
         out.print(f"  {what:<17} {base}{path}", highlight=False)
+
+
+def _print_demo_citizen(ctx: typer.Context, city: str, base: str, master: MasterKey) -> None:
+    """A demo citizen to try the wallet with: the simulation derived their key, so the
+    demo can print its recovery code (a real citizen's key is made in their browser and
+    never seen by the server)."""
+    from localpay.adapters.keystore import KeyStore  # noqa: PLC0415
+    from localpay.services.cities.inspect import wallet_view  # noqa: PLC0415
+    from localpay.services.wallets.recovery import recovery_code  # noqa: PLC0415
+    from localpay.sim.demo import DEMO_SECRET, derived_key  # noqa: PLC0415
+
+    settings: Settings = ctx.obj
+    keys = KeyStore(bootstrap.keys_root(settings.db, settings.keys), master)
+    if DEMO_SECRET not in keys.names(city):
+        return
+    wallet = "w-0000001"
+    with opened(ctx) as store:
+        balance = wallet_view(store, city, wallet).balance
+    code = recovery_code(bytes(derived_key(bytes(keys.load(city, DEMO_SECRET)), wallet)))
+    out.print(
+        f"a demo citizen ({balance:,}원): {base}/c/{city}/wallet/restore, the wallet number"
+        f" {wallet} and the recovery code\n  {code}",
+        highlight=False,
+    )
 
 
 def _print_witnesses(ctx: typer.Context, city: str, base: str, master: MasterKey) -> None:
