@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -396,3 +397,24 @@ def test_a_retry_after_no_answer_never_pays_twice(citizen: Page, world: Site) ->
     # Answered: the next payment of the same amount is a new one.
     keys = page.evaluate("() => Object.keys(sessionStorage)")
     assert not [k for k in keys if k.startswith("localpay.pending.")], keys
+
+
+def test_history_is_paged_newest_first(citizen: Page, world: Site) -> None:
+    history = world.container.history
+    for _ in range(21):
+        assert world.container.ledgers.execute(CITY, signed_payment(world.keys, 100)).ok
+    deadline = time.monotonic() + 10
+    while len(history.account_txs(CITY, WALLET, None, 100)) < 21:  # the index lags a little
+        assert time.monotonic() < deadline, "the history index never caught up"
+        time.sleep(0.1)
+    newest = [tx.id for tx in history.account_txs(CITY, WALLET, None, 100)]
+    page = citizen
+    page.goto(f"/c/{CITY}/wallet/history")
+    links = page.locator("ul.history a")
+    expect(links).to_have_count(20)
+    first = [str(h).rsplit("/", 1)[-1] for h in links.evaluate_all("as => as.map(a => a.href)")]
+    assert first == newest[:20]
+    page.get_by_role("link", name="이전 내역").click()
+    expect(page.locator("ul.history a").first).to_be_visible()
+    second = page.locator("ul.history a").evaluate_all("as => as.map(a => a.href)")
+    assert [str(h).rsplit("/", 1)[-1] for h in second] == newest[20 : 20 + len(second)]

@@ -168,10 +168,15 @@ def pay_shop(request: Request, city: str, merchant: str, amount: str = "") -> Re
 
 
 @router.get("/c/{city}/wallet/why")
-def why(request: Request, city: str, code: str = "") -> Response:
-    """The plain words for a refusal the API gave a signed command (a partial)."""
+def why(request: Request, city: str, code: str = "", of: str = "") -> Response:
+    """The plain words for a refusal the API gave a signed command (a partial); `of`
+    "gift" for a gift's."""
     found = citizen(request, city)
-    context = {**common(request, city, found), "code": code if code in PLAIN else ""}
+    context = {
+        **common(request, city, found),
+        "code": code if code in PLAIN else "",
+        "gift": of == "gift",
+    }
     return page(request, "wallet/pay_why.html", context)
 
 

@@ -33,10 +33,16 @@ function showTemplate(id) {
   show([document.getElementById(id).content.cloneNode(true)]);
 }
 
-async function showRefusal(city, code) {
-  const url = `/c/${encodeURIComponent(city)}/wallet/why?code=${encodeURIComponent(code || "")}`;
+async function showRefusal(city, code, kind) {
+  const of = kind === "transfer" ? "&of=gift" : "";
+  const url = `/c/${encodeURIComponent(city)}/wallet/why?code=${encodeURIComponent(code || "")}${of}`;
   try {
     const response = await fetch(url, { credentials: "same-origin", cache: "no-store" });
+    if (!response.ok || response.redirected) {
+      // No longer signed in (sent to the sign-in page) or no answer: the general words.
+      showTemplate("pay-msg-refused");
+      return;
+    }
     const html = await response.text();
     const holder = document.createElement("div");
     holder.innerHTML = html; // our own server's partial (escaped by Jinja2)
@@ -95,7 +101,7 @@ export async function signAndSend({ kind, city, wallet, fields, button }) {
       location.assign(`/c/${encodeURIComponent(city)}/wallet/receipts/${answer.data.id}`);
       return;
     }
-    await showRefusal(city, answer.data && answer.data.code);
+    await showRefusal(city, answer.data && answer.data.code, kind);
   } finally {
     busy = false;
     button.disabled = false;
