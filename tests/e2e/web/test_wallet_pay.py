@@ -241,6 +241,8 @@ def test_a_gift_that_is_allowed_is_signed_and_sent(citizen: Page, world: Site) -
     page.get_by_role("button", name="선물 보내기").click()
     page.wait_for_url(re.compile(r"/wallet/receipts/[0-9a-f]{32}$"))
     expect(page.locator("h1")).to_contain_text("보낸 선물")
+    expect(page.locator(".receipt")).to_contain_text("보낸 돈")
+    expect(page.locator(".receipt")).to_contain_text("김포페이 일반")  # the program given
     assert _balance(world)["general"] == before["general"] - 3000
 
 

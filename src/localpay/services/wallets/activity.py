@@ -96,19 +96,22 @@ def lines(store: Store, city: str, wallet: str, txs: list[TxRecord]) -> list[Lin
 
 
 def drawn(store: Store, city: str, wallet: str, tx: TxRecord) -> list[Drawn]:
-    """Which programs a payment took its money from: the payment's record while the
-    state keeps it (its draws name the program), else the wallet's lots that still
-    exist; a lot spent to nothing since, after the record retired, is "" (unknown)."""
+    """Which programs the money of a transaction was, by the lots its result names: a
+    payment's record while the state keeps it (its draws name the program), else the
+    lots as they are now in the wallets the command names (a gift's new lots are the
+    receiver's); a lot spent to nothing since, after the record retired, is "" (unknown)."""
     result = tx.decoded_result()
     if not result.ok or not result.lots:
         return []
+    _, command = decode_envelope(tx.envelope)
     by_lot: dict[str, str] = {}
+    for account in {wallet, *_wallets_of(command)}:
+        current = load_wallet(store, city, account)
+        if current is not None:
+            by_lot |= {lot.id: lot.program for lot in current.lots}
     raw = store.state_value(city, f"x:{tx.id}")
     if raw is not None:
-        by_lot = {d.lot: d.program for d in msgspec.json.decode(raw, type=Payment).draws}
-    current = load_wallet(store, city, wallet)
-    if current is not None:
-        by_lot = {lot.id: lot.program for lot in current.lots} | by_lot
+        by_lot |= {d.lot: d.program for d in msgspec.json.decode(raw, type=Payment).draws}
     totals: dict[str, int] = {}
     for lot, amount in result.lots:
         program = by_lot.get(lot, "")
@@ -118,3 +121,11 @@ def drawn(store: Store, city: str, wallet: str, tx: TxRecord) -> list[Drawn]:
         Drawn(program, program_name(programs.get(program), program), amount)
         for program, amount in sorted(totals.items())
     ]
+
+
+def _wallets_of(command: Command) -> tuple[str, ...]:
+    if isinstance(command, Transfer):
+        return (command.wallet, command.to)
+    if isinstance(command, Pay | Credit | Expire):
+        return (command.wallet,)
+    return ()
