@@ -20,6 +20,7 @@ from localpay.ledger.signatures import public_key_hex, sign_command
 from localpay.ledger.state import Payment
 from localpay.services.cities.ledgers import Ledgers, new_id
 from localpay.services.cities.officials import OfficialSigner
+from localpay.services.wallets import activity
 from localpay.services.wallets.preview import Preview, load_payment, load_transfer, load_wallet
 from localpay.sim.demo import DEMO_SECRET, SimClock, derived_key, run_demo
 from localpay.sim.gimpo import REVENUE_CAP
@@ -153,3 +154,33 @@ def test_gift_previews_agree_with_the_sequencer(town: Town) -> None:
             assert [(line.program, line.take) for line in seen.lines if line.take] == [
                 ("general", amount)
             ]
+
+
+def test_the_wallets_lines_say_what_each_transaction_was_for_it(town: Town) -> None:
+    shop = next(
+        key[2:]
+        for key, raw in town.store.state(CITY)
+        if key.startswith("m:m-0") and b'"status":"active"' in raw
+    )
+    pay = c.Pay(id=new_id(), city=CITY, wallet=town.payer, merchant=shop, amount=1_500, evidence="")
+    gift = c.Transfer(
+        id=new_id(), city=CITY, wallet=town.payer, to=town.friend, amount=700, evidence=""
+    )
+    assert town.signed(pay) == "ok" and town.signed(gift) == "ok"
+    paid, gave = (town.store.find_tx(CITY, command.id) for command in (pay, gift))
+    assert paid is not None and gave is not None
+    mine = activity.lines(town.store, CITY, town.payer, [gave, paid])
+    assert [(x.kind, x.party, x.signed) for x in mine] == [
+        ("gave", town.friend, -700),
+        ("paid", shop, -1_500),
+    ]
+    assert mine[0].at_ms > 0 and all(x.ok for x in mine)
+    theirs = activity.line_of(town.store, CITY, town.friend, gave)
+    assert (theirs.kind, theirs.party, theirs.signed) == ("received", town.payer, 700)
+    # Youth is drawn first (it expires first); the gift can only be general money.
+    assert [(d.program, d.amount) for d in activity.drawn(town.store, CITY, town.payer, paid)] == [
+        ("youth", 1_500)
+    ]
+    assert [(d.program, d.amount) for d in activity.drawn(town.store, CITY, town.payer, gave)] == [
+        ("general", 700)
+    ]
