@@ -30,9 +30,11 @@ async function check() {
       const item = document.createElement("li");
       item.dataset.check = c.name;
       item.dataset.status = c.status || (c.ok ? "ok" : "FAIL");
-      item.className = c.ok ? "ok" : "error";
-      item.append(words(`check-${c.name}`), `: ${c.ok ? "✓" : "✗"} `);
-      if (!c.ok && c.detail) {
+      // A warning (e.g. no witness set pinned: finality not checked) is not a pass.
+      const warned = c.status === "warn";
+      item.className = warned ? "warn" : c.ok ? "ok" : "error";
+      item.append(words(`check-${c.name}`), `: ${warned ? "!" : c.ok ? "✓" : "✗"} `);
+      if ((warned || !c.ok) && c.detail) {
         const detail = document.createElement("code");
         detail.textContent = c.detail;
         item.append(detail);
@@ -40,8 +42,10 @@ async function check() {
       return item;
     }),
   );
-  // A failed check is not hidden in senior mode: the one that failed is what matters.
-  if (!result.ok) list.classList.remove("senior-hide");
+  // A failed or warned check is not hidden in senior mode: it is what matters.
+  const warned = result.checks.some((c) => c.status === "warn");
+  if (result.ok && warned) status.append(" ", words("verify-warned"));
+  if (!result.ok || warned) list.classList.remove("senior-hide");
 }
 
 check();
