@@ -12,7 +12,16 @@ from typing import Final
 
 import msgspec
 
-from localpay.domain.commands import Command, Credit, Expire, Pay, Refund, Transfer, decode_envelope
+from localpay.domain.commands import (
+    Command,
+    Credit,
+    Expire,
+    OpenWallet,
+    Pay,
+    Refund,
+    Transfer,
+    decode_envelope,
+)
 from localpay.ledger.blocks import BlockHeader, TxRecord
 from localpay.ledger.ports import Store
 from localpay.ledger.results import Result
@@ -26,6 +35,7 @@ GAVE: Final = "gave"
 RECEIVED: Final = "received"
 CREDITED: Final = "credited"
 EXPIRED: Final = "expired"
+OPENED: Final = "opened"
 OTHER: Final = "other"
 
 
@@ -74,6 +84,8 @@ def _kind(command: Command, wallet: str, result: Result) -> tuple[str, str, int]
         return RECEIVED, command.wallet, command.amount
     if isinstance(command, Credit):
         return CREDITED, command.program, command.amount
+    if isinstance(command, OpenWallet):
+        return OPENED, "", 0
     if isinstance(command, Expire):
         return EXPIRED, "", -sum(amount for _, amount in result.lots or [])
     return OTHER, "", 0
