@@ -10,14 +10,14 @@ read. Other wallet pages (pay, history, gift) find their citizen with `citizen()
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any, Final
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from localpay.entrypoints.web.context import language, principal, say
 from localpay.entrypoints.web.deps import city_of, container, person
-from localpay.entrypoints.web.i18n import N_
+from localpay.entrypoints.web.labels import CATEGORY_NAMES
 from localpay.entrypoints.web.render import page
 from localpay.entrypoints.web.routes import wallet_app
 from localpay.services.cities.inspect import program_view, wallet_view
@@ -27,28 +27,6 @@ from localpay.services.wallets.cards import cards, expiring_total, kst_today
 
 router = APIRouter()
 router.include_router(wallet_app.router)
-
-#: Shop categories in people's words, for the cards' "where" line (the same msgids as the
-#: pay page's list, so one translation serves both).
-CATEGORY_NAMES: Final[dict[str, str]] = {
-    "restaurant": N_("Restaurant"),
-    "cafe": N_("Café"),
-    "grocery": N_("Grocery"),
-    "bakery": N_("Bakery"),
-    "academy": N_("Academy (lessons)"),
-    "clinic": N_("Clinic"),
-    "pharmacy": N_("Pharmacy"),
-    "beauty": N_("Hair and beauty"),
-    "clothing": N_("Clothing"),
-    "fuel": N_("Gas station"),
-    "market": N_("Market stall"),
-    "postpartum_care": N_("Postpartum care centre"),
-    "baby_goods": N_("Baby goods"),
-    "corporate_supermarket": N_("Chain supermarket"),
-    "department_store": N_("Department store"),
-    "entertainment": N_("Entertainment bar"),
-    "large_mart": N_("Hypermarket"),
-}
 
 
 def signed_in_wallet(p: Principal, city: str) -> bool:

@@ -21,6 +21,7 @@ from localpay.domain.commands import DecodeError, decode_envelope
 from localpay.entrypoints.web.deps import container
 from localpay.entrypoints.web.errors import PageError
 from localpay.entrypoints.web.i18n import N_
+from localpay.entrypoints.web.labels import CATEGORY_NAMES
 from localpay.entrypoints.web.outcomes import PLAIN, plain
 from localpay.entrypoints.web.render import page
 from localpay.entrypoints.web.routes.wallet import citizen, wallet_context
@@ -39,28 +40,6 @@ router = APIRouter()
 TX_ID: Final = re.compile(r"[0-9a-f]{32}")
 QUERY_MAX: Final = 60
 AMOUNT_DIGITS: Final = 12
-
-#: Shop categories in people's words (a msgid like "cafe" alone could collide).
-CATEGORY_NAMES: Final[dict[str, str]] = {
-    "restaurant": N_("Restaurant"),
-    "cafe": N_("Café"),
-    "grocery": N_("Grocery"),
-    "bakery": N_("Bakery"),
-    "academy": N_("Academy (lessons)"),
-    "clinic": N_("Clinic"),
-    "pharmacy": N_("Pharmacy"),
-    "beauty": N_("Hair and beauty"),
-    "clothing": N_("Clothing"),
-    "fuel": N_("Gas station"),
-    "market": N_("Market stall"),
-    "postpartum_care": N_("Postpartum care centre"),
-    "baby_goods": N_("Baby goods"),
-    "corporate_supermarket": N_("Chain supermarket"),
-    "department_store": N_("Department store"),
-    "entertainment": N_("Entertainment bar"),
-    "large_mart": N_("Hypermarket"),
-}
-
 
 # -- who -------------------------------------------------------------------------------------
 # `citizen` (routes/wallet.py): the signed-in citizen of a wallet of this city; nobody: to
