@@ -46,9 +46,16 @@ SHOTS: list[tuple[str, str, Who, bool, dict[str, int]]] = [
     ("wallet-home", "/c/gimpo/wallet/", _citizen, False, PHONE),
     ("wallet-home-senior", "/c/gimpo/wallet/", _citizen, True, PHONE),
     ("wallet-pay", "/c/gimpo/wallet/pay", _citizen, False, PHONE),
+    ("wallet-pay-preview", "/c/gimpo/wallet/pay/m-00001?amount=12000", _citizen, False, PHONE),
     ("wallet-history", "/c/gimpo/wallet/history", _citizen, False, PHONE),
+    ("wallet-gift", "/c/gimpo/wallet/gift", _citizen, False, PHONE),
+    ("wallet-signup", "/c/gimpo/wallet/signup", None, False, PHONE),
     ("counter", "/c/gimpo/counter/", _owner, False, PHONE),
+    ("counter-payouts", "/c/gimpo/counter/m-00000/payouts", _owner, False, PHONE),
     ("explorer", "/c/gimpo/explorer/", None, False, DESK),
+    ("explorer-supply", "/c/gimpo/explorer/supply", None, False, DESK),
+    ("explorer-payments", "/c/gimpo/explorer/payments", None, False, DESK),
+    ("explorer-receipt", "/c/gimpo/explorer/receipt", None, False, PHONE),
     ("staff-sign-in", "/c/gimpo/login", None, False, PHONE),
 ]
 

@@ -18,8 +18,10 @@ from localpay.testing.servers import live_container, seed
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    # Per module, not per session: Playwright's sync API keeps an event loop running in
+    # this thread while it is open, and other tests of this worker call asyncio.run().
     with chromium() as found:
         yield found
 

@@ -24,6 +24,8 @@ from localpay.entrypoints.cli.app import _Root
 NOT_IN_THE_TREE = {
     "localpay.entrypoints.api.problems.ApiProblem",  # carries an already-mapped problem
     "localpay.client.ApiError",  # a server's problem seen by the Python client
+    "localpay.entrypoints.web.errors.PageError",  # carries an already-chosen error page
+    "localpay.entrypoints.web.errors.SignInNeeded",  # a redirect to the sign-in page
 }
 KINDS = (NotFound, Conflict, Refused, Unavailable)
 

@@ -17,6 +17,7 @@ from typing import Final
 from starlette.requests import Request
 from starlette.responses import Response
 
+from localpay.domain.errors import Refused
 from localpay.services.identity.service import SESSION_COOKIE
 
 CSRF_COOKIE: Final = "localpay_csrf"
@@ -28,7 +29,7 @@ SENIOR_COOKIE: Final = "localpay_senior"
 PREFERENCE_AGE_S: Final = 365 * 24 * 3600
 
 
-class CsrfRefused(Exception):
+class CsrfRefused(Refused):
     """The form's token is missing or not this browser's: nothing is done."""
 
 
