@@ -24,7 +24,7 @@ from localpay.testing.browser import (
     citizen_cookie,
     staff_cookie,
 )
-from localpay.testing.servers import live_container, seed
+from localpay.testing.servers import live_container, pay_over_http, seed
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 DESK = {"width": 1280, "height": 900}
@@ -67,6 +67,8 @@ def main() -> int:
         seed(url, keys, citizens=150, merchants=20, days=7)
         with live_container(url, keys) as (base, container, _), chromium() as browser:
             site = Site(base, container, keys)
+            for amount in (4_500, 12_000, 8_300):  # today's payments for the counter
+                pay_over_http(base, keys, amount)
             for name, path, who, senior, window in SHOTS:
                 context = browser.new_context(base_url=base, viewport=window, locale="ko-KR")
                 cookies = [

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -40,6 +41,7 @@ from localpay.sim.demo import (
 )
 
 CITIES = ("gimpo", "yangju")
+NAMES = {"gimpo": "김포시", "yangju": "양주시"}
 FAST_HASHER = argon2.PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 
 
@@ -128,7 +130,14 @@ def seed(url: str, keys: Path, citizens: int = 12, merchants: int = 3, days: int
 
     for city in CITIES:
         run_demo(
-            ledgers, clock, city, city, citizens=citizens, merchants=merchants, days=days, seed=3
+            ledgers,
+            clock,
+            city,
+            NAMES[city],
+            citizens=citizens,
+            merchants=merchants,
+            days=days,
+            seed=3,
         )
         genesis = ledgers.sequencer(city).state.genesis
         assert genesis is not None
@@ -229,14 +238,33 @@ def seeded_store(request: Any, folder: Path) -> str:
 
 
 def signed_payment(
-    keys: Path, amount: int, wallet: str = "w-0000001", city: str = "gimpo"
+    keys: Path,
+    amount: int,
+    wallet: str = "w-0000001",
+    city: str = "gimpo",
+    merchant: str = "m-00000",
 ) -> bytes:
-    """A payment to m-00000 signed by a demo wallet's key, with a fresh id."""
+    """A payment (to m-00000 by default) signed by a demo wallet's key, with a fresh id."""
     secret = bytes(KeyStore(keys).load(city, DEMO_SECRET))
     pay = c.Pay(
-        id=new_id(), city=city, wallet=wallet, merchant="m-00000", amount=amount, evidence=""
+        id=new_id(), city=city, wallet=wallet, merchant=merchant, amount=amount, evidence=""
     )
     return sign_command(pay, [derived_key(secret, wallet)])
+
+
+def pay_over_http(
+    base: str, keys: Path, amount: int, merchant: str = "m-00000", wallet: str = "w-0000001"
+) -> dict[str, Any]:
+    """A demo wallet pays `merchant` in gimpo through the API, as the wallet app sends it;
+    the API's 201 answer (the receipt, its `id` the payment's)."""
+    answer = httpx.post(
+        f"{base}/v1/cities/gimpo/payments",
+        content=signed_payment(keys, amount, wallet, merchant=merchant),
+        headers={"Idempotency-Key": str(uuid.uuid4()), "Content-Type": "application/json"},
+        timeout=30,
+    )
+    assert answer.status_code == 201, answer.text
+    return dict(answer.json())
 
 
 def problem_code(response: httpx.Response) -> Any:

@@ -14,13 +14,10 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from localpay.adapters.keystore import KeyStore
-from localpay.domain import commands as c
-from localpay.ledger.signatures import sign_command
 from localpay.services.cities.inspect import merchant_view, wallet_view
-from localpay.services.cities.ledgers import new_id
-from localpay.sim.demo import DEMO_PASSWORD, DEMO_SECRET, derived_key
+from localpay.sim.demo import DEMO_PASSWORD
 from localpay.testing.browser import Site, horizontal_overflow, serious_violations, sign_in
+from localpay.testing.servers import pay_over_http
 
 pytestmark = pytest.mark.slow
 
@@ -29,19 +26,7 @@ SCREEN = "/c/gimpo/counter/m-00000/"
 
 def pay(site: Site, amount: int, merchant: str = "m-00000", wallet: str = "w-0000001") -> str:
     """A payment signed with the demo wallet's key, as the wallet app sends it; its id."""
-    secret = bytes(KeyStore(site.keys).load("gimpo", DEMO_SECRET))
-    command = c.Pay(
-        id=new_id(), city="gimpo", wallet=wallet, merchant=merchant, amount=amount, evidence=""
-    )
-    body = sign_command(command, [derived_key(secret, wallet)])
-    answer = httpx.post(
-        f"{site.base}/v1/cities/gimpo/payments",
-        content=body,
-        headers={"Idempotency-Key": str(uuid.uuid4()), "content-type": "application/json"},
-        timeout=30,
-    )
-    assert answer.status_code == 201, answer.text
-    return command.id
+    return str(pay_over_http(site.base, site.keys, amount, merchant, wallet)["id"])
 
 
 def wallet_balance(site: Site, wallet: str = "w-0000001") -> int:

@@ -11,7 +11,6 @@ import importlib.util
 import json
 import re
 import time
-import uuid
 from pathlib import Path
 from typing import Any, cast
 
@@ -20,14 +19,10 @@ import pytest
 from playwright.sync_api import Browser, FilePayload, Page, ViewportSize, expect
 
 from localpay.adapters.keystore import KeyStore
-from localpay.domain import commands as c
 from localpay.ledger.log import checkpoint
-from localpay.ledger.signatures import sign_command
-from localpay.services.cities.ledgers import new_id
 from localpay.services.transparency.verifier import verify_receipt
-from localpay.sim.demo import DEMO_SECRET, derived_key
 from localpay.testing.browser import PHONE, Site, horizontal_overflow, serious_violations
-from localpay.testing.servers import signed_payment
+from localpay.testing.servers import pay_over_http
 
 pytestmark = pytest.mark.slow
 CITY = "gimpo"
@@ -35,27 +30,7 @@ WITNESSES = (("witness-audit", "audit.gimpo.example"), ("witness-bank", "trustba
 
 
 def _pay(site: Site, amount: int, merchant: str = "m-00000") -> dict[str, Any]:
-    if merchant == "m-00000":
-        signed = signed_payment(site.keys, amount)
-    else:
-        secret = bytes(KeyStore(site.keys).load(CITY, DEMO_SECRET))
-        pay = c.Pay(
-            id=new_id(),
-            city=CITY,
-            wallet="w-0000001",
-            merchant=merchant,
-            amount=amount,
-            evidence="",
-        )
-        signed = sign_command(pay, [derived_key(secret, "w-0000001")])
-    with httpx.Client(base_url=site.base, timeout=30) as client:
-        answer = client.post(
-            f"/v1/cities/{CITY}/payments",
-            content=signed,
-            headers={"Idempotency-Key": str(uuid.uuid4()), "Content-Type": "application/json"},
-        )
-    assert answer.status_code == 201, answer.text
-    return dict(answer.json())
+    return pay_over_http(site.base, site.keys, amount, merchant)
 
 
 def _cosign_latest(site: Site, *witnesses: tuple[str, str]) -> dict[str, Any]:

@@ -22,6 +22,8 @@ from localpay.ledger.signatures import sign_command
 from localpay.services.cities.inspect import wallet_view
 from localpay.sim.demo import DEMO_PASSWORD
 from localpay.testing.browser import PHONE, Site, horizontal_overflow, serious_violations
+from localpay.testing.journeys import credit as credit_in
+from localpay.testing.journeys import sign_up as sign_up_in
 
 pytestmark = pytest.mark.slow
 
@@ -29,49 +31,12 @@ CITY = "gimpo"
 WALLET_ID = re.compile(r"^w-[0-9a-hjkmnp-tv-z]{10}$")
 
 
-# -- the officials' side, over the API (maker proposes, checker approves) ------------------
-
-
-def staff(site: Site, username: str) -> httpx.Client:
-    client = httpx.Client(base_url=site.base, timeout=30)
-    r = client.post(
-        "/v1/auth/login", json={"city": CITY, "username": username, "password": DEMO_PASSWORD}
-    )
-    assert r.status_code == 200, r.text
-    client.headers["Authorization"] = f"Bearer {r.json()['token']}"
-    return client
-
-
-def decided(site: Site, kind: str, params: dict[str, Any]) -> None:
-    """One official action through maker-checker: proposed by the maker, approved by the
-    checker, submitted to the chain."""
-    maker, checker = staff(site, "maker"), staff(site, "checker")
-    try:
-        r = maker.post(
-            f"/v1/cities/{CITY}/proposals",
-            json={"kind": kind, "params": params},
-            headers={"Idempotency-Key": str(uuid.uuid4())},
-        )
-        assert r.status_code == 201, r.text
-        proposal = r.json()["id"]
-        r = checker.post(
-            f"/v1/cities/{CITY}/proposals/{proposal}/approvals",
-            headers={"Idempotency-Key": str(uuid.uuid4())},
-        )
-        assert r.status_code == 201, r.text
-        assert r.json()["status"] == "submitted", r.json()
-    finally:
-        maker.close()
-        checker.close()
-
-
 def credit(site: Site, wallet: str, program: str, amount: int) -> None:
-    decided(site, "mint", {"program": program, "amount": amount, "won_ref": "trust-web-test"})
-    decided(
-        site,
-        "credit",
-        {"program": program, "wallet": wallet, "amount": amount, "origin": "web-test"},
-    )
+    credit_in(site, CITY, wallet, program, amount)
+
+
+def sign_up(page: Page) -> tuple[str, str]:
+    return sign_up_in(page, CITY)
 
 
 # -- the citizen's side, in the browser ------------------------------------------------------
@@ -95,26 +60,6 @@ def fresh(browser: Browser, site: Site) -> Iterator[Callable[[], Page]]:
     yield new
     for context in made:
         context.close()
-
-
-def sign_up(page: Page) -> tuple[str, str]:
-    """Open a wallet as a citizen would; the recovery code and the new wallet's id."""
-    page.goto(f"/c/{CITY}/wallet/signup")
-    code_list = page.locator("#recovery-code li .g")
-    expect(code_list).to_have_count(14)
-    groups = code_list.all_inner_texts()
-    page.get_by_role("button", name="적어 두었습니다").click()
-    label = page.locator("#check-label").inner_text()
-    asked = int(re.search(r"\d+", label).group())  # type: ignore[union-attr]
-    field = page.get_by_label(label)
-    field.fill("XXXX")
-    page.get_by_role("button", name="확인", exact=True).click()
-    expect(page.locator("#check-error")).to_be_visible()
-    field.fill(groups[asked - 1].lower())
-    page.get_by_role("button", name="확인", exact=True).click()
-    page.wait_for_url(f"**/c/{CITY}/wallet/")
-    wallet = page.locator("#wallet-id").inner_text()
-    return " ".join(groups), wallet
 
 
 def test_a_citizen_signs_up_gets_a_credit_signs_out_and_in_and_restores(

@@ -1,0 +1,84 @@
+"""Steps of people's journeys through the pages, shared by the page tests.
+
+The officials' side goes over the API (maker proposes, checker approves: the existing
+two-person flow); the citizen's side is in the browser, as a person would do it.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+import httpx
+from playwright.sync_api import Page, expect
+
+from localpay.sim.demo import DEMO_PASSWORD
+from localpay.testing.browser import Site
+
+
+def staff(site: Site, city: str, username: str) -> httpx.Client:
+    """An API client signed in as a member of the city's staff."""
+    client = httpx.Client(base_url=site.base, timeout=30)
+    r = client.post(
+        "/v1/auth/login", json={"city": city, "username": username, "password": DEMO_PASSWORD}
+    )
+    assert r.status_code == 200, r.text
+    client.headers["Authorization"] = f"Bearer {r.json()['token']}"
+    return client
+
+
+def decided(site: Site, city: str, kind: str, params: dict[str, Any]) -> None:
+    """One official action through maker-checker: proposed by the maker, approved by the
+    checker, submitted to the chain."""
+    maker, checker = staff(site, city, "maker"), staff(site, city, "checker")
+    try:
+        r = maker.post(
+            f"/v1/cities/{city}/proposals",
+            json={"kind": kind, "params": params},
+            headers={"Idempotency-Key": str(uuid.uuid4())},
+        )
+        assert r.status_code == 201, r.text
+        proposal = r.json()["id"]
+        r = checker.post(
+            f"/v1/cities/{city}/proposals/{proposal}/approvals",
+            headers={"Idempotency-Key": str(uuid.uuid4())},
+        )
+        assert r.status_code == 201, r.text
+        assert r.json()["status"] == "submitted", r.json()
+    finally:
+        maker.close()
+        checker.close()
+
+
+def credit(site: Site, city: str, wallet: str, program: str, amount: int) -> None:
+    """Won received in trust minted into `program`, then credited to `wallet`."""
+    decided(site, city, "mint", {"program": program, "amount": amount, "won_ref": "trust-web"})
+    decided(
+        site,
+        city,
+        "credit",
+        {"program": program, "wallet": wallet, "amount": amount, "origin": "web-test"},
+    )
+
+
+def sign_up(page: Page, city: str) -> tuple[str, str]:
+    """Open a wallet in the browser as a citizen would (the recovery code shown, one
+    group typed back wrong then right); the recovery code and the new wallet's id."""
+    page.goto(f"/c/{city}/wallet/signup")
+    code_list = page.locator("#recovery-code li .g")
+    expect(code_list).to_have_count(14)
+    groups = code_list.all_inner_texts()
+    page.get_by_role("button", name="적어 두었습니다").click()
+    label = page.locator("#check-label").inner_text()
+    found = re.search(r"\d+", label)
+    assert found is not None, label
+    field = page.get_by_label(label)
+    field.fill("XXXX")
+    page.get_by_role("button", name="확인", exact=True).click()
+    expect(page.locator("#check-error")).to_be_visible()
+    field.fill(groups[int(found.group()) - 1].lower())
+    page.get_by_role("button", name="확인", exact=True).click()
+    page.wait_for_url(f"**/c/{city}/wallet/")
+    wallet = page.locator("#wallet-id").inner_text()
+    return " ".join(groups), wallet
