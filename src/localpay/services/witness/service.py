@@ -82,6 +82,15 @@ class _Write:
     cosign: bool
 
 
+@dataclass
+class _Halt:
+    """The first bad block: raised as an alarm by the writer once every block verified
+    before it is written (and its checkpoint cosigned as usual), so what this witness has
+    signed does not depend on how far the writer lagged behind the re-execution."""
+
+    alarm: Alarm
+
+
 class Witness:
     """Follows one city's chain on one server; see the module's documentation."""
 
@@ -124,7 +133,7 @@ class Witness:
         self._verified_size = 0  # log size after the newest block written
         self._last_sign = 0.0
         self._stop_requested = False
-        self._writes: queue.Queue[_Write | None] = queue.Queue(PIPELINE * 64)
+        self._writes: queue.Queue[_Write | _Halt | None] = queue.Queue(PIPELINE * 64)
         self.failure: BaseException | None = None
 
     # -- state for health --------------------------------------------------------------------
@@ -393,7 +402,7 @@ class Witness:
         self,
         replayer: WitnessReplayer,
         pages: queue.Queue[_Page | None],
-        writes: queue.Queue[_Write | None],
+        writes: queue.Queue[_Write | _Halt | None],
     ) -> None:
         while True:
             if self._stop_requested:
@@ -415,7 +424,7 @@ class Witness:
                     self._refuse_pins(exc)
                     return
                 except ChainError as exc:
-                    self.raise_alarm(Alarm(classify(exc), str(exc), prepared.block.height))
+                    writes.put(_Halt(Alarm(classify(exc), str(exc), prepared.block.height)))
                     return
                 self.metrics.transactions.inc(len(prepared.txs))
                 writes.put(_Write(record, cosign=n == len(page.prepared) - 1))
@@ -431,6 +440,9 @@ class Witness:
                 self._flush_post()
                 continue
             if item is None or self.alarmed:
+                return
+            if isinstance(item, _Halt):
+                self.raise_alarm(item.alarm)
                 return
             self.store.append_block(self.city, item.record)
             with self._lock:
