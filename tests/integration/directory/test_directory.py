@@ -3,6 +3,9 @@ searched the way a citizen looks for a shop; bad names refused and nothing chang
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from localpay.bootstrap import open_directory
@@ -60,3 +63,30 @@ def test_bad_names_are_refused_and_change_nothing(chain: DemoChain) -> None:
     directory.name_shop(CITY, shop.merchant, "  새 이름 ", "New Name", 2)
     renamed = directory.shop(CITY, shop.merchant)
     assert renamed is not None and renamed.name == "새 이름"
+
+
+CLI = [sys.executable, "-m", "localpay.entrypoints.cli"]
+
+
+def _cli(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, "--db", url, *args], capture_output=True, text=True, check=False, timeout=120
+    )
+
+
+def test_an_operator_names_shops_and_areas_from_the_cli(chain: DemoChain) -> None:
+    directory = open_directory(chain.store)  # type: ignore[arg-type]
+    shop = directory.shops(CITY)[0]
+    named = _cli(
+        chain.url, "shop", "name", "--city", CITY, shop.merchant, "새 빵집", "--en", "New Bakery"
+    )
+    assert named.returncode == 0, named.stderr
+    area = _cli(chain.url, "area", "name", "--city", CITY, shop.area, "새 동네", "--en", "New Town")
+    assert area.returncode == 0, area.stderr
+    listed = _cli(chain.url, "shop", "list", "--city", CITY, "--query", "새빵집")
+    assert listed.returncode == 0 and "새 빵집" in listed.stdout and "새 동네" in listed.stdout
+    bad = _cli(chain.url, "shop", "name", "--city", CITY, "m-99999", "없는 가게", "--en", "None")
+    assert bad.returncode == 1
+    assert len(bad.stderr.strip().splitlines()) == 1 and "m-99999" in bad.stderr
+    found = directory.shop(CITY, shop.merchant)
+    assert found is not None and (found.name, found.area_name) == ("새 빵집", "새 동네")

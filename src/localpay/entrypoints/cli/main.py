@@ -11,6 +11,7 @@ import typer
 from localpay.entrypoints.cli import (
     accounts,
     cities,
+    directory,
     keys,
     officials,
     operator,
@@ -27,6 +28,7 @@ from localpay.entrypoints.cli.app import app as root
 FEATURES = (
     cities,
     accounts,
+    directory,
     sim,
     server,
     users,
