@@ -20,6 +20,7 @@ from playwright.sync_api import Browser, FilePayload, Page, ViewportSize, expect
 
 from localpay.adapters.keystore import KeyStore
 from localpay.ledger.log import checkpoint
+from localpay.services.cities.inspect import program_view
 from localpay.services.transparency.verifier import verify_receipt
 from localpay.testing.browser import PHONE, Site, horizontal_overflow, serious_violations
 from localpay.testing.servers import pay_over_http
@@ -150,7 +151,11 @@ def test_aggregates_show_no_wallet_and_suppress_small_cells(page: Page, site: Si
     row = page.locator("#by-area tbody tr").first
     expect(row.locator("td").last).to_contain_text(f"{today.total.count}건")
     expect(row.locator("td", has_text="<5")).to_have_count(len(hidden))
-    assert "700원" not in row.inner_text()  # the lone payment's amount is not shown
+    cells = row.locator("td").all_inner_texts()[:-1]  # the neighbourhoods, not the day's total
+    assert not any(re.search(r"(?<![\d,])700원", text) for text in cells)  # the lone one
+    # Programs by the names people know them by, from the chain's policies.
+    general = program_view(site.container.store, CITY, "general").versions[-1].name
+    expect(page.locator("#by-program thead")).to_contain_text(general)
 
 
 # -- the receipt checker ------------------------------------------------------------------

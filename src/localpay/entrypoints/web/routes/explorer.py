@@ -6,6 +6,7 @@ against keys this page pins from the city's genesis and on-chain witness set."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any, Final
 
 from fastapi import APIRouter, Query, Request
@@ -19,7 +20,7 @@ from localpay.entrypoints.web.i18n import N_
 from localpay.entrypoints.web.render import page
 from localpay.ledger.blocks import BlockHeader, decode_header
 from localpay.ledger.chain import chain_origin, stored_genesis_hash
-from localpay.services.cities.inspect import require_city
+from localpay.services.cities.inspect import program_view, require_city
 from localpay.services.explorer.service import Explorer
 from localpay.services.transparency.service import Transparency
 
@@ -122,13 +123,25 @@ def explorer_supply(request: Request, city: str) -> Response:
 def explorer_payments(request: Request, city: str) -> Response:
     summary = city_of(request, city)
     explorer = _explorer(request)
+    by_program = explorer.payments(city, "program")
     context = {
         "city": summary,
-        "by_program": explorer.payments(city, "program"),
+        "by_program": by_program,
         "by_area": explorer.payments(city, "area"),
         "area_names": _area_names(request, city),
+        "program_names": _program_names(request, city, by_program.columns),
     }
     return page(request, "explorer/payments.html", context)
+
+
+def _program_names(request: Request, city: str, programs: list[str]) -> dict[str, str]:
+    """Each program's public name: its newest policy's `name`, on the chain."""
+    store = container(request).store
+    names = {}
+    for program in programs:
+        with contextlib.suppress(NotFound):  # "?" and the like: shown as they are
+            names[program] = program_view(store, city, program).versions[-1].name
+    return names
 
 
 def _area_names(request: Request, city: str) -> dict[str, str]:
