@@ -306,3 +306,21 @@ def test_a_stream_ends_when_its_session_does(site: Site, monkeypatch: pytest.Mon
         assert time.monotonic() - began < 10
         assert not any(line.startswith("event: payment") for line in lines)
         assert client.get(f"{SCREEN}events", follow_redirects=False).status_code == 303
+
+
+def test_the_screen_says_so_when_its_live_stream_is_lost(
+    page: Page, site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A counter that silently stopped updating would have staff trust a stale list: when
+    the stream ends (here: the session was ended elsewhere) the screen says so at once."""
+    from localpay.entrypoints.web.routes import counter as route  # noqa: PLC0415
+
+    monkeypatch.setattr(route, "SESSION_CHECK_S", 0.3)  # the server runs in this process
+    open_screen(page)
+    lost = page.locator("#live-lost")
+    expect(lost).to_be_hidden()
+    session = next(c for c in page.context.cookies() if c["name"] == "localpay_session")
+    site.container.identity.logout(session["value"])
+    expect(lost).to_be_visible(timeout=10_000)
+    expect(lost).to_contain_text("실시간 연결이 끊겼습니다")
+    expect(page.locator("#live")).to_have_attribute("data-state", "closed")

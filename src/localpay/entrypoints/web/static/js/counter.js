@@ -80,12 +80,18 @@
     };
     document.addEventListener("pointerdown", unlock, { once: true });
     document.addEventListener("keydown", unlock, { once: true });
-    // Whether the live stream is open, for the people (and tests) watching the screen.
+    // Whether the live stream is open, for the people (and tests) watching the screen:
+    // a counter that silently stopped updating would have staff trust a stale list.
+    const lost = document.getElementById("live-lost");
     document.body.addEventListener("htmx:sseOpen", (event) => {
-      if (event.target.id === "live") event.target.dataset.state = "open";
+      if (event.target.id !== "live") return;
+      event.target.dataset.state = "open";
+      if (lost) lost.hidden = true;
     });
     document.body.addEventListener("htmx:sseError", (event) => {
-      if (event.target.id === "live") event.target.dataset.state = "closed";
+      if (event.target.id !== "live") return;
+      event.target.dataset.state = "closed";
+      if (lost) lost.hidden = false;
     });
     document.body.addEventListener("htmx:sseMessage", (event) => {
       const rows = document.getElementById("rows");
