@@ -6,13 +6,19 @@ two-person flow); the citizen's side is in the browser, as a person would do it.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 from typing import Any
 
 import httpx
+import nacl.signing
 from playwright.sync_api import Page, expect
 
+from localpay.adapters.clock import now_ms
+from localpay.domain import commands as c
+from localpay.services.cities.ledgers import new_id
+from localpay.services.cities.officials import OfficialSigner
 from localpay.sim.demo import DEMO_PASSWORD
 from localpay.testing.browser import Site
 
@@ -82,3 +88,36 @@ def sign_up(page: Page, city: str) -> tuple[str, str]:
     page.wait_for_url(f"**/c/{city}/wallet/")
     wallet = page.locator("#wallet-id").inner_text()
     return " ".join(groups), wallet
+
+
+def as_officials(site: Site, city: str, *commands: c.Command) -> None:
+    """Official commands signed by the officials' keys the test site's server holds
+    (set-up, not a journey: the journeys go through maker-checker, `decided`)."""
+    ledgers = site.container.ledgers
+    genesis = ledgers.sequencer(city).state.genesis
+    assert genesis is not None
+    signer = OfficialSigner(ledgers.keys, city, dict(genesis.approvals))
+    for command in commands:
+        assert ledgers.execute(city, signer.sign(command)).ok, command
+
+
+def hypermarket(site: Site, city: str, merchant: str, name: str, name_en: str) -> None:
+    """A hypermarket in 구래동, registered, approved and named: every demo program denies
+    its category (sim/gimpo.EXCLUDED_CATEGORIES) and its revenue is above the cap."""
+    key = bytes(nacl.signing.SigningKey.generate().verify_key).hex()
+    as_officials(
+        site,
+        city,
+        c.RegisterMerchant(
+            id=new_id(),
+            city=city,
+            merchant=merchant,
+            keys=[key],
+            category="large_mart",
+            area="gurae-dong",
+            annual_revenue=50_000_000_000,
+            registration_hash=hashlib.sha256(f"brn:{merchant}".encode()).hexdigest(),
+        ),
+        c.ApproveMerchant(id=new_id(), city=city, merchant=merchant),
+    )
+    site.container.directory.name_shop(city, merchant, name, name_en, now_ms())

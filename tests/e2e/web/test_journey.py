@@ -7,21 +7,15 @@ nothing."""
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterator
 
-import nacl.signing
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from localpay.adapters.clock import now_ms
-from localpay.domain import commands as c
 from localpay.services.cities.inspect import wallet_view
-from localpay.services.cities.ledgers import new_id
-from localpay.services.cities.officials import OfficialSigner
 from localpay.testing.browser import PHONE, Site, sign_in
-from localpay.testing.journeys import credit, sign_up
+from localpay.testing.journeys import credit, hypermarket, sign_up
 
 pytestmark = pytest.mark.slow
 
@@ -44,35 +38,11 @@ def phones(browser: Browser, site: Site) -> Iterator[tuple[Page, Page]]:
     counter.context.close()
 
 
-def _hypermarket(site: Site) -> None:
-    """A hypermarket, registered and approved: every demo program denies its category."""
-    ledgers = site.container.ledgers
-    genesis = ledgers.sequencer(CITY).state.genesis
-    assert genesis is not None
-    signer = OfficialSigner(ledgers.keys, CITY, dict(genesis.approvals))
-    key = bytes(nacl.signing.SigningKey.generate().verify_key).hex()
-    for command in (
-        c.RegisterMerchant(
-            id=new_id(),
-            city=CITY,
-            merchant=MART,
-            keys=[key],
-            category="large_mart",
-            area="gurae-dong",
-            annual_revenue=90_000_000_000,
-            registration_hash=hashlib.sha256(b"brn:journeymart").hexdigest(),
-        ),
-        c.ApproveMerchant(id=new_id(), city=CITY, merchant=MART),
-    ):
-        assert ledgers.execute(CITY, signer.sign(command)).ok
-    site.container.directory.name_shop(CITY, MART, "구래 대형마트", "Gurae Hypermarket", now_ms())
-
-
 def test_sign_up_credit_pay_live_refund_and_a_refusal(
     phones: tuple[Page, Page], site: Site
 ) -> None:
     citizen, counter = phones
-    _hypermarket(site)
+    hypermarket(site, CITY, MART, "구래 대형마트", "Gurae Hypermarket")
 
     # The shop's owner opens the counter screen and leaves it open.
     sign_in(counter, CITY, "owner")

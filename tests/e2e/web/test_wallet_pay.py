@@ -5,22 +5,18 @@ history links each payment to its receipt; the pay flow works with the keyboard 
 
 from __future__ import annotations
 
-import hashlib
 import re
 import time
 from collections.abc import Iterator
 from typing import Any
 
-import nacl.signing
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from localpay.adapters.clock import now_ms
 from localpay.adapters.keystore import KeyStore
 from localpay.domain import commands as c
 from localpay.services.cities.inspect import wallet_view
 from localpay.services.cities.ledgers import new_id
-from localpay.services.cities.officials import OfficialSigner
 from localpay.sim.demo import DEMO_SECRET, derived_key
 from localpay.testing.browser import (
     PHONE,
@@ -29,6 +25,7 @@ from localpay.testing.browser import (
     serious_violations,
     staff_cookie,
 )
+from localpay.testing.journeys import as_officials, hypermarket
 from localpay.testing.servers import signed_payment
 
 pytestmark = pytest.mark.slow
@@ -41,40 +38,18 @@ BAKERY = "m-00000"
 YOUTH = 200_000
 
 
-def _official(site: Site, *commands: c.Command) -> None:
-    ledgers = site.container.ledgers
-    genesis = ledgers.sequencer(CITY).state.genesis
-    assert genesis is not None
-    signer = OfficialSigner(ledgers.keys, CITY, dict(genesis.approvals))
-    for command in commands:
-        assert ledgers.execute(CITY, signer.sign(command)).ok, command
-
-
 @pytest.fixture(scope="module")
 def world(site: Site) -> Site:
     """The seeded site plus a hypermarket (registered and approved by the officials) and a
     youth dividend in w-0000001 (not transferable), beside its general money."""
-    key = bytes(nacl.signing.SigningKey.generate().verify_key).hex()
-    _official(
+    hypermarket(site, CITY, MART, "구래동 대형마트", "Gurae-dong Hypermarket")
+    as_officials(
         site,
-        c.RegisterMerchant(
-            id=new_id(),
-            city=CITY,
-            merchant=MART,
-            keys=[key],
-            category="large_mart",
-            area="gurae-dong",
-            annual_revenue=50_000_000_000,
-            registration_hash=hashlib.sha256(b"brn:bigmart").hexdigest(),
-        ),
-        c.ApproveMerchant(id=new_id(), city=CITY, merchant=MART),
+        CITY,
         c.Mint(id=new_id(), city=CITY, program="youth", amount=YOUTH, won_ref="test"),
         c.Credit(
             id=new_id(), city=CITY, program="youth", wallet=WALLET, amount=YOUTH, origin="test"
         ),
-    )
-    site.container.directory.name_shop(
-        CITY, MART, "구래동 대형마트", "Gurae-dong Hypermarket", now_ms()
     )
     return site
 

@@ -6,7 +6,6 @@ import datetime as dt
 
 import msgspec
 
-from localpay.domain.policy import Policy
 from localpay.services.cities.views import LotView, WalletView
 from localpay.services.wallets.cards import (
     EXPIRING_DAYS,
@@ -17,23 +16,10 @@ from localpay.services.wallets.cards import (
     kst_today,
     rules,
 )
+from localpay.testing.builders import policy
 
 TODAY = dt.date(2026, 12, 1)
-OPEN = Policy(
-    name="김포페이",
-    allowed_categories=[],
-    denied_categories=[],
-    areas=[],
-    revenue_cap=0,
-    valid_until="",
-    valid_days=0,
-    per_payment_cap=0,
-    daily_cap=0,
-    monthly_cap=0,
-    holding_cap=0,
-    transferable=True,
-    refundable=True,
-)
+OPEN = policy("김포페이", transferable=True, refundable=True)
 YOUTH = msgspec.structs.replace(
     OPEN,
     name="청년기본소득",
