@@ -10,8 +10,8 @@ from localpay.bootstrap import Container
 from localpay.entrypoints.web.context import principal
 from localpay.entrypoints.web.errors import PageError, SignInNeeded
 from localpay.entrypoints.web.i18n import N_
-from localpay.services.cities.inspect import city_summary
-from localpay.services.cities.views import CitySummary
+from localpay.services.cities.inspect import city_head
+from localpay.services.cities.views import CityHead
 from localpay.services.identity.service import Principal
 
 
@@ -20,12 +20,12 @@ def container(request: Request) -> Container:
     return found
 
 
-def city_of(request: Request, city: str) -> CitySummary:
+def city_of(request: Request, city: str) -> CityHead:
     """The city of the page's path; 404 when this installation has none of that name."""
     box = container(request)
     if not box.has_city(city):
         raise PageError(404, N_("There is no such page."))
-    return city_summary(box.store, city)
+    return city_head(box.store, city)
 
 
 def person(

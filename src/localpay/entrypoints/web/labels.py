@@ -1,10 +1,15 @@
 """Labels of the chain in people's words: merchant categories (one msgid each, so one
-translation serves the wallet's cards, the shop list and every later page)."""
+translation serves the wallet's cards, the shop list and every later page) and the
+directory's names of areas, in the page's language."""
 
 from __future__ import annotations
 
 from typing import Final
 
+from starlette.requests import Request
+
+from localpay.entrypoints.web.context import language
+from localpay.entrypoints.web.deps import container
 from localpay.entrypoints.web.i18n import N_
 
 #: Shop categories in people's words (a msgid like "cafe" alone could collide).
@@ -27,3 +32,13 @@ CATEGORY_NAMES: Final[dict[str, str]] = {
     "entertainment": N_("Entertainment bar"),
     "large_mart": N_("Hypermarket"),
 }
+
+
+def area_names(request: Request, city: str) -> dict[str, str]:
+    """area label -> its name from the city's directory in the page's language (Korean
+    where no English one is kept); labels without a name are not in it."""
+    english = language(request) == "en"
+    return {
+        label: en if english and en else ko
+        for label, (ko, en) in container(request).directory.area_names(city).items()
+    }

@@ -16,6 +16,7 @@ from localpay.ledger.ports import Store
 from localpay.ledger.state import Merchant, Program, Totals, Wallet
 from localpay.services.cities.views import (
     BlockView,
+    CityHead,
     CitySummary,
     LotView,
     TxSummary,
@@ -38,16 +39,14 @@ def require_city(store: Store, city: str) -> CreateCity:
     return _entity(store, city, "g", CreateCity)
 
 
-def city_summary(store: Store, city: str) -> CitySummary:
+def city_head(store: Store, city: str) -> CityHead:
+    """The city's name, newest block and totals: the genesis, the head, the totals."""
     genesis = require_city(store, city)
     head = store.head(city)
     assert head is not None
     header = msgspec.json.decode(head.header_bytes, type=BlockHeader)
     totals = _entity(store, city, "c", Totals)
-    kinds: dict[str, int] = {}
-    for key, _ in store.state(city):
-        kinds[key[0]] = kinds.get(key[0], 0) + 1
-    return CitySummary(
+    return CityHead(
         city=city,
         name=genesis.name,
         height=header.height,
@@ -57,6 +56,17 @@ def city_summary(store: Store, city: str) -> CitySummary:
         minted=totals.minted,
         burned=totals.burned,
         supply=totals.minted - totals.burned,
+    )
+
+
+def city_summary(store: Store, city: str) -> CitySummary:
+    """city_head and how many accounts of each kind (a scan of the whole state)."""
+    head = city_head(store, city)
+    kinds: dict[str, int] = {}
+    for key, _ in store.state(city):
+        kinds[key[0]] = kinds.get(key[0], 0) + 1
+    return CitySummary(
+        **msgspec.structs.asdict(head),
         wallets=kinds.get("w", 0),
         merchants=kinds.get("m", 0),
         programs=kinds.get("p", 0),

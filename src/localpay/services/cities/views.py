@@ -13,6 +13,21 @@ from localpay.ledger.blocks import BlockHeader
 from localpay.ledger.results import Result
 
 
+class CityHead(msgspec.Struct, frozen=True):
+    """A city at its newest block: read in three lookups, never a scan of its state (the
+    pages show it on every view)."""
+
+    city: str
+    name: str
+    height: int
+    transactions: int
+    log_root: str
+    last_block_time: str
+    minted: int
+    burned: int
+    supply: int
+
+
 class CitySummary(msgspec.Struct, frozen=True):
     city: str
     name: str

@@ -24,7 +24,7 @@ from localpay.bootstrap import Container
 from localpay.domain.calendar import DAY_MS
 from localpay.domain.codes import Code
 from localpay.entrypoints.web import forms
-from localpay.entrypoints.web.context import page_context, say
+from localpay.entrypoints.web.context import language, page_context, say
 from localpay.entrypoints.web.deps import city_of, container, person
 from localpay.entrypoints.web.errors import PageError
 from localpay.entrypoints.web.i18n import KST, N_
@@ -88,22 +88,20 @@ def _times(request: Request) -> sales.BlockTimes:
     return found
 
 
-def shop_name(request: Request, lang: str, city: str, merchant: str) -> str:
-    """The shop's name from the directory where there is one, else its id."""
-    directory = getattr(container(request), "directory", None)
-    shop = directory.shop(city, merchant) if directory is not None else None
+def shop_name(request: Request, city: str, merchant: str) -> str:
+    """The shop's name from the directory in the page's language (its id until the
+    directory names it)."""
+    shop = container(request).directory.shop(city, merchant)
     if shop is None:
         return merchant
-    english = getattr(shop, "name_en", "")
-    return str(english if lang == "en" and english else shop.name)
+    return shop.name_en if language(request) == "en" and shop.name_en else shop.name
 
 
 def _base(request: Request, city: str, merchant: str, staff: Principal) -> dict[str, Any]:
-    lang = page_context(request)["lang"]
     return {
-        "city": {"city": city},  # not deps.city_of: its summary reads the whole state
+        "city": city_of(request, city),
         "merchant": merchant,
-        "shop": shop_name(request, lang, city, merchant),
+        "shop": shop_name(request, city, merchant),
         "owner": access.pays_out(staff, city, merchant),
         "home": f"/c/{city}/counter/{merchant}/",
     }

@@ -13,10 +13,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from localpay.domain.errors import NotFound
-from localpay.entrypoints.web.context import language
 from localpay.entrypoints.web.deps import city_of, container
 from localpay.entrypoints.web.errors import PageError
 from localpay.entrypoints.web.i18n import N_
+from localpay.entrypoints.web.labels import area_names
 from localpay.entrypoints.web.render import page
 from localpay.ledger.blocks import BlockHeader, decode_header
 from localpay.ledger.chain import chain_origin, stored_genesis_hash
@@ -128,7 +128,7 @@ def explorer_payments(request: Request, city: str) -> Response:
         "city": summary,
         "by_program": by_program,
         "by_area": explorer.payments(city, "area"),
-        "area_names": _area_names(request, city),
+        "area_names": area_names(request, city),
         "program_names": _program_names(request, city, by_program.columns),
     }
     return page(request, "explorer/payments.html", context)
@@ -142,17 +142,6 @@ def _program_names(request: Request, city: str, programs: list[str]) -> dict[str
         with contextlib.suppress(NotFound):  # "?" and the like: shown as they are
             names[program] = program_view(store, city, program).versions[-1].name
     return names
-
-
-def _area_names(request: Request, city: str) -> dict[str, str]:
-    """Neighbourhood names in the page's language from the directory, where it has them;
-    the chain's area label otherwise."""
-    directory = getattr(container(request), "directory", None)
-    names = getattr(directory, "area_names", None)
-    if names is None:
-        return {}
-    english = language(request) == "en"
-    return {label: pair[1 if english else 0] for label, pair in names(city).items()}
 
 
 @router.get("/c/{city}/explorer/receipt")

@@ -21,7 +21,7 @@ from localpay.entrypoints.web.security import (
     set_preference,
     set_session,
 )
-from localpay.services.cities.inspect import city_summary
+from localpay.services.cities.inspect import city_head
 from localpay.services.identity.service import MERCHANT_ROLES, AuthError, Principal, Throttled
 
 router = APIRouter()
@@ -31,7 +31,7 @@ Csrf = Annotated[None, Depends(check_csrf)]
 @router.get("/")
 def index(request: Request) -> Response:
     box = container(request)
-    cities = [city_summary(box.store, city) for city in box.cities()]
+    cities = [city_head(box.store, city) for city in box.cities()]
     return page(request, "home.html", {"cities": cities})
 
 

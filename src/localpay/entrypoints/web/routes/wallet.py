@@ -15,9 +15,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from localpay.entrypoints.web.context import language, principal, say
+from localpay.entrypoints.web.context import principal, say
 from localpay.entrypoints.web.deps import city_of, container, person
-from localpay.entrypoints.web.labels import CATEGORY_NAMES
+from localpay.entrypoints.web.labels import CATEGORY_NAMES, area_names
 from localpay.entrypoints.web.render import page
 from localpay.entrypoints.web.routes import wallet_app
 from localpay.services.cities.inspect import program_view, wallet_view
@@ -47,11 +47,7 @@ def wallet_context(request: Request, city: str) -> dict[str, Any]:
 def label_names(request: Request, city: str) -> Callable[[Iterable[str]], str]:
     """Names of areas (the city's directory, in the page's language) and categories for
     the labels a policy lists; a label without a name is shown as it is."""
-    korean = language(request) == "ko"
-    names = {
-        label: (ko if korean or not en else en)
-        for label, (ko, en) in container(request).directory.area_names(city).items()
-    }
+    names = area_names(request, city)
     names.update({label: say(request, text) for label, text in CATEGORY_NAMES.items()})
     return lambda labels: ", ".join(names.get(label, label) for label in labels)
 
