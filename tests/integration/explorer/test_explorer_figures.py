@@ -5,6 +5,7 @@ block observer they equal a fresh catch-up of the same chain."""
 from __future__ import annotations
 
 import msgspec
+import pytest
 
 from localpay.adapters.keystore import KeyStore
 from localpay.domain import commands as c
@@ -13,6 +14,7 @@ from localpay.ledger.results import Result
 from localpay.ledger.signatures import public_key_hex, sign_command
 from localpay.ledger.state import Merchant, Payment, Totals, Wallet
 from localpay.services.cities.ledgers import Ledgers, new_id
+from localpay.services.explorer import service as explorer_service
 from localpay.services.explorer.aggregate import SMALL_CELL
 from localpay.services.explorer.service import UNKNOWN_PROGRAM, Explorer
 from localpay.sim.demo import DEMO_SECRET, SimClock, derived_key
@@ -114,6 +116,27 @@ def test_the_observer_keeps_the_figures_a_catch_up_would_make(
         CITY, "program", threshold=1
     )
     assert fresh.supply(CITY) == live.supply(CITY)
+
+
+def test_blocks_past_the_pending_bound_are_read_from_the_store(
+    demo_chain: DemoChain, keys: KeyStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The commit path only hands blocks over, at most PENDING_BLOCKS_MAX per city
+    between reads; the ones past it are read from the store at the next read."""
+    monkeypatch.setattr(explorer_service, "PENDING_BLOCKS_MAX", 1)
+    live = Explorer(demo_chain.store).start([CITY])
+    clock = SimClock(1_780_000_000_000 + 5 * 86_400_000)
+    ledgers = Ledgers(demo_chain.store, keys, clock, max_clock_skew_ms=None)
+    ledgers.observers.append(live)
+    try:
+        for payment in _payments(demo_chain, keys, 6):  # one block each
+            ledgers.execute(CITY, payment)
+    finally:
+        ledgers.close()
+    assert len(live._pending[CITY]) == 1 and CITY in live._behind  # the rest were not kept
+    fresh = Explorer(demo_chain.store).start([CITY])
+    assert live.payments(CITY, "area", threshold=1) == fresh.payments(CITY, "area", threshold=1)
+    assert live.supply(CITY) == fresh.supply(CITY)
 
 
 def test_a_gift_lots_program_is_traced_live_and_at_catch_up(

@@ -51,6 +51,9 @@ from localpay.services.explorer.aggregate import (
 UNKNOWN_PROGRAM: Final = "?"
 #: Blocks read per page at catch-up.
 CATCH_UP_BLOCKS: Final = 500
+#: Committed blocks kept per city for the next read of the figures. Past it a block is
+#: not kept: the next read finds the gap and reads those blocks from the store.
+PENDING_BLOCKS_MAX: Final = 256
 
 #: Reads one state row ("x:<id>", "w:<id>") for tracing a gift lot's program.
 StateRow = Callable[[str], bytes | None]
@@ -127,6 +130,11 @@ class Explorer:
         self.store = store
         self._books: dict[str, _Book] = {}
         self._lock = threading.Lock()
+        # Blocks handed over by the sequencers, added to the books when figures are read:
+        # the commit path only appends here (its own lock, never held while computing).
+        self._pending: dict[str, list[BlockRecord]] = {}
+        self._behind: set[str] = set()
+        self._pending_lock = threading.Lock()
 
     def start(self, cities: Iterable[str]) -> Explorer:
         for city in cities:
@@ -157,28 +165,41 @@ class Explorer:
     def __call__(
         self, city: str, block: BlockRecord, results: list[Result], commit_seconds: float
     ) -> None:
-        """A committed block: its transactions, with the state rows it wrote."""
-        rows = dict(block.state)
-        with self._lock:
-            book = self._books.setdefault(city, _Book())
+        """A committed block, kept for the next read of the figures: the sequencer's
+        commit path only hands it over (a public page must not slow the ledger)."""
+        with self._pending_lock:
+            pending = self._pending.setdefault(city, [])
+            if len(pending) < PENDING_BLOCKS_MAX:
+                pending.append(block)
+            else:
+                self._behind.add(city)
+
+    def _bring_up_to_date(self, city: str) -> _Book:
+        """Add the blocks handed over since the last read (with the state rows each wrote);
+        blocks this observer did not see (a restarted sequencer, a city imported while
+        serving, blocks past PENDING_BLOCKS_MAX) come from the store. Under self._lock."""
+        with self._pending_lock:
+            blocks = self._pending.pop(city, [])
+            behind = city in self._behind
+            self._behind.discard(city)
+        book = self._books.setdefault(city, _Book())
+        for block in blocks:
             if block.txs and block.txs[0].seq > book.seen + 1:
-                # Blocks this observer did not see (a restarted sequencer, a city imported
-                # while serving): from the store, which holds this block too by now.
                 self._catch_up(city, book)
+            rows = dict(block.state)
             for tx in block.txs:
-                apply_tx(book, tx, block.header.time_ms, rows.get)
+                apply_tx(book, tx, block.header.time_ms, rows.get)  # skips what it has seen
+        if behind:
+            self._catch_up(city, book)
+        return book
 
     # -- the figures -------------------------------------------------------------------
 
     def supply(self, city: str) -> list[SupplyPoint]:
         with self._lock:
-            return supply_series(self._days(city))
+            return supply_series(self._bring_up_to_date(city).days)
 
     def payments(self, city: str, by: str, last: int = 31, threshold: int = SMALL_CELL) -> Table:
         """Daily payments by "program" or "area", small cells suppressed."""
         with self._lock:
-            return payment_table(self._days(city), by, last, threshold)
-
-    def _days(self, city: str) -> dict[str, Day]:
-        book = self._books.get(city)
-        return book.days if book is not None else {}
+            return payment_table(self._bring_up_to_date(city).days, by, last, threshold)
