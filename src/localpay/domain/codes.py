@@ -49,6 +49,7 @@ class Code(enum.StrEnum):
     CATEGORY_DENIED = "category_denied"
     AREA_DENIED = "area_denied"
     REVENUE_CAP_EXCEEDED = "revenue_cap_exceeded"
+    CONDITION_NOT_MET = "condition_not_met"
     NOT_TRANSFERABLE = "not_transferable"
     PER_PAYMENT_LIMIT_EXCEEDED = "per_payment_limit_exceeded"
     DAILY_LIMIT_EXCEEDED = "daily_limit_exceeded"
@@ -58,6 +59,20 @@ class Code(enum.StrEnum):
     REFUND_EXCEEDS_PAYMENT = "refund_exceeds_payment"
     INSUFFICIENT_FUNDS = "insufficient_funds"
     NOTHING_TO_EXPIRE = "nothing_to_expire"
+    RESERVED_ORIGIN = "reserved_origin"
+    MERCHANT_BARRED = "merchant_barred"
+    NOT_FOR_SALE = "not_for_sale"
+    PURCHASE_LIMIT_EXCEEDED = "purchase_limit_exceeded"
+    SALE_BUDGET_EXHAUSTED = "sale_budget_exhausted"
+    GRANT_LIMIT_EXCEEDED = "grant_limit_exceeded"
+    PURCHASE_NOT_FOUND = "purchase_not_found"
+    PURCHASE_CLOSED = "purchase_closed"
+    DEPOSIT_MISMATCH = "deposit_mismatch"
+    DEPOSIT_REF_USED = "deposit_ref_used"
+    CANCEL_WINDOW_CLOSED = "cancel_window_closed"
+    PURCHASE_USED = "purchase_used"
+    REFUND_THRESHOLD_NOT_MET = "refund_threshold_not_met"
+    CASHBACK_NOT_DUE = "cashback_not_due"
 
     @property
     def recorded(self) -> bool:
@@ -113,4 +128,19 @@ REASONS: dict[Code, str] = {
     Code.REFUND_EXCEEDS_PAYMENT: "the refund is larger than what remains of the payment",
     Code.INSUFFICIENT_FUNDS: "not enough usable balance",
     Code.NOTHING_TO_EXPIRE: "the wallet has no expired money",
+    Code.CONDITION_NOT_MET: "the program's condition does not allow this payment",
+    Code.RESERVED_ORIGIN: "origins starting 'sale:' or 'bonus:' belong to purchases",
+    Code.MERCHANT_BARRED: "the merchant is barred for a year after cash-out fraud",
+    Code.NOT_FOR_SALE: "the program is not sold: it has no sale rules",
+    Code.PURCHASE_LIMIT_EXCEEDED: "above the sale's monthly purchase limit",
+    Code.SALE_BUDGET_EXHAUSTED: "the sale's discount budget is used up and the sale stopped",
+    Code.GRANT_LIMIT_EXCEEDED: "the person already received the program's amount this period",
+    Code.PURCHASE_NOT_FOUND: "no such purchase of this wallet",
+    Code.PURCHASE_CLOSED: "the purchase is already paid, cancelled or refunded",
+    Code.DEPOSIT_MISMATCH: "the deposit's amount is not the order's",
+    Code.DEPOSIT_REF_USED: "this deposit was already booked for another purchase",
+    Code.CANCEL_WINDOW_CLOSED: "the purchase is older than the sale's cancellation days",
+    Code.PURCHASE_USED: "part of the purchase was spent: ask for a balance refund instead",
+    Code.REFUND_THRESHOLD_NOT_MET: "not enough of the purchase was used for a balance refund",
+    Code.CASHBACK_NOT_DUE: "no cashback is due for this month (not over, paid, or nothing spent)",
 }

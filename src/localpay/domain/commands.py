@@ -109,7 +109,13 @@ class ApproveMerchant(_Command, frozen=True, tag="approve_merchant"):
     merchant: AccountId
 
 
+#: A suspension for this reason bars the merchant from approval for a year.
+FRAUD_REASON: Final = "cash-out-fraud"
+
+
 class SuspendMerchant(_Command, frozen=True, tag="suspend_merchant"):
+    """`reason` FRAUD_REASON (cash-out, 깡) also bars reinstatement for a year."""
+
     merchant: AccountId
     reason: Reference
 
@@ -133,11 +139,20 @@ class Mint(_Command, frozen=True, tag="mint"):
     won_ref: Reference
 
 
-class Credit(_Command, frozen=True, tag="credit"):
+#: A salted SHA-256 of the evidence an eligibility decision was made on (lowercase hex).
+EvidenceHash = Annotated[str, msgspec.Meta(pattern=r"^([0-9a-f]{64})?$")]
+
+
+class Credit(_Command, frozen=True, tag="credit", omit_defaults=True):
+    """Policy money paid to a wallet out of the program's budget. `evidence` is the
+    salted hash of what its eligibility was decided on (empty when the program judges
+    none); the data itself never reaches the chain (services/programs/eligibility.py)."""
+
     program: Label
     wallet: AccountId
     amount: Amount
     origin: Reference
+    evidence: EvidenceHash = ""
 
 
 class Pay(_Command, frozen=True, tag="pay"):
@@ -161,6 +176,65 @@ class Transfer(_Command, frozen=True, tag="transfer"):
     to: AccountId
     amount: Amount
     evidence: Reference
+
+
+class OrderPurchase(_Command, frozen=True, tag="order_purchase"):
+    """A citizen's order to buy `amount` won of a sale program, signed by the wallet.
+
+    The ledger checks every limit and holds the discount out of the program's budget
+    before any won moves; the order then waits for the bank's deposit notice
+    (ConfirmPurchase) until the sale's order time runs out."""
+
+    wallet: AccountId
+    program: Label
+    amount: Amount
+
+
+class ConfirmPurchase(_Command, frozen=True, tag="confirm_purchase"):
+    """The bank's deposit notice for an order, relayed and signed by the operator: the
+    won are in the trust account, so the ledger mints the purchased lot and pays the
+    held discount as its own lot, both linked to `deposit_ref`."""
+
+    wallet: AccountId
+    order: CommandId
+    amount: Amount
+    deposit_ref: Annotated[
+        str, msgspec.Meta(min_length=1, max_length=128, pattern=r"^[\x21-\x7e]*$")
+    ]
+
+
+class LapseOrder(_Command, frozen=True, tag="lapse_order"):
+    """An order whose won never came, past its deadline: its discount goes back to the
+    budget and its room to the buyer. Signed by the operator (a job runs it)."""
+
+    wallet: AccountId
+    order: CommandId
+
+
+class CancelPurchase(_Command, frozen=True, tag="cancel_purchase"):
+    """An unused purchase taken back within the sale's cancellation days, by its wallet:
+    the won go back in full (a pending payout), the discount back to the budget."""
+
+    wallet: AccountId
+    purchase: CommandId
+
+
+class RefundBalance(_Command, frozen=True, tag="refund_balance"):
+    """The rest of a purchase paid back in won once enough of it was used, less the
+    discount received; signed by the wallet."""
+
+    wallet: AccountId
+    purchase: CommandId
+
+
+class Cashback(_Command, frozen=True, tag="cashback"):
+    """A cashback sale's month-end bonus on what the wallet spent of its purchases in
+    `month` (year * 12 + month - 1, Korean calendar), signed by the operator; each
+    wallet, program and month is paid once."""
+
+    wallet: AccountId
+    program: Label
+    month: Annotated[int, msgspec.Meta(ge=0, le=12 * 10_000)]
 
 
 class Expire(_Command, frozen=True, tag="expire"):
@@ -198,6 +272,12 @@ Command = (
     | Pay
     | Refund
     | Transfer
+    | OrderPurchase
+    | ConfirmPurchase
+    | LapseOrder
+    | CancelPurchase
+    | RefundBalance
+    | Cashback
     | Expire
     | Redeem
     | RotateOperator

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from localpay.domain import commands as c
+from localpay.domain.calendar import DAY_MS
 from localpay.domain.codes import Code
 from localpay.domain.limits import (
     REFUND_WINDOW_DAYS_MAX,
@@ -20,9 +21,9 @@ from localpay.domain.limits import (
     VALID_DAYS_MAX,
 )
 from localpay.domain.money import valid_amount
-from localpay.domain.policy import check_policy, lot_expiry_ms
-from localpay.ledger import spending
-from localpay.ledger.results import OK, Result, rejected
+from localpay.domain.policy import Policy, check_policy, grant_period_key, lot_expiry_ms
+from localpay.ledger import conditions, sales, spending
+from localpay.ledger.results import OK, Result, over_limit, rejected
 from localpay.ledger.rotation import operator_keys, valid_point
 from localpay.ledger.state import (
     MERCHANT_ACTIVE,
@@ -35,6 +36,7 @@ from localpay.ledger.state import (
     Program,
     Rotation,
     Wallet,
+    Window,
 )
 
 Touched = list[str]
@@ -221,7 +223,7 @@ def _open_wallet(state: CityState, cmd: c.OpenWallet, signers: frozenset[str], n
         return rejected(Code.SIGNER_NOT_AUTHORIZED), NOTHING
     if _account_taken(state, cmd.wallet):
         return rejected(Code.ACCOUNT_EXISTS), NOTHING
-    state.wallets[cmd.wallet] = Wallet(cmd.wallet, list(cmd.keys), cmd.custodial, [], {})
+    state.wallets[cmd.wallet] = Wallet(cmd.wallet, list(cmd.keys), cmd.custodial, [], {}, now)
     return OK, [f"w:{cmd.wallet}"]
 
 
@@ -267,15 +269,27 @@ def _set_merchant_status(
 def _approve_merchant(
     state: CityState, cmd: c.ApproveMerchant, signers: frozenset[str], now: int
 ) -> Outcome:
+    merchant = state.merchants.get(cmd.merchant)
+    barred = merchant is not None and now < merchant.barred_until_ms
+    if barred and _official_verdict(state, "approve_merchant", signers) is Code.OK:
+        return rejected(Code.MERCHANT_BARRED), NOTHING
     return _set_merchant_status(state, "approve_merchant", cmd.merchant, MERCHANT_ACTIVE, signers)
 
 
 def _suspend_merchant(
     state: CityState, cmd: c.SuspendMerchant, signers: frozenset[str], now: int
 ) -> Outcome:
-    return _set_merchant_status(
+    outcome = _set_merchant_status(
         state, "suspend_merchant", cmd.merchant, MERCHANT_SUSPENDED, signers
     )
+    if outcome[0].ok and cmd.reason == c.FRAUD_REASON:
+        # Cash-out fraud (깡): no reinstatement for a year, whoever approves.
+        state.merchants[cmd.merchant].barred_until_ms = now + FRAUD_BAR_DAYS * DAY_MS
+    return outcome
+
+
+#: How long a merchant suspended for cash-out fraud stays barred from approval.
+FRAUD_BAR_DAYS = 365
 
 
 # -- programs and issuance -------------------------------------------------------------
@@ -287,7 +301,7 @@ def _define_program(
     verdict = _official_verdict(state, "define_program", signers)
     if verdict is not Code.OK:
         return rejected(verdict), NOTHING
-    if check_policy(cmd.policy) is not None:
+    if check_policy(cmd.policy) is not None or conditions.compile_error(cmd.policy) is not None:
         return rejected(Code.INVALID_POLICY), NOTHING
     program = state.programs.get(cmd.program)
     if program is None:
@@ -324,6 +338,8 @@ def _credit(state: CityState, cmd: c.Credit, signers: frozenset[str], now: int) 
         return rejected(Code.PROGRAM_NOT_FOUND), NOTHING
     if not valid_amount(cmd.amount):
         return rejected(Code.INVALID_AMOUNT), NOTHING
+    if cmd.origin.startswith(sales.RESERVED_ORIGINS):
+        return rejected(Code.RESERVED_ORIGIN), NOTHING
     policy = program.versions[-1]
     assert state.genesis is not None
     expires = lot_expiry_ms(policy, now, state.genesis.default_valid_days)
@@ -336,14 +352,38 @@ def _credit(state: CityState, cmd: c.Credit, signers: frozenset[str], now: int) 
         return rejected(Code.HOLDING_LIMIT_EXCEEDED), NOTHING
     if not spending.room_for_lots(wallet, 1):
         return rejected(Code.LOT_LIMIT_EXCEEDED), NOTHING
+    granted = _granted(wallet, policy, cmd.program, now)
+    if granted is not None and granted.day_spent + cmd.amount > _grant_cap(policy):
+        cap = _grant_cap(policy)
+        return over_limit(Code.GRANT_LIMIT_EXCEEDED, cap, cap - granted.day_spent), NOTHING
     if program.budget < cmd.amount:
         return rejected(Code.INSUFFICIENT_FUNDS), NOTHING
     program.budget -= cmd.amount
     program.credited += cmd.amount
-    lot = Lot(cmd.id, cmd.program, len(program.versions), cmd.amount, expires, cmd.origin)
+    if granted is not None:
+        granted.day_spent += cmd.amount
+        wallet.windows[f"grant:{cmd.program}"] = granted
+    lot = Lot(cmd.id, cmd.program, len(program.versions), cmd.amount, expires, cmd.origin, now)
     spending.insert_lot(wallet, lot)
     result = Result(code=Code.OK.value, lots=[(lot.id, lot.amount)], balance=wallet.balance())
     return result, [f"w:{cmd.wallet}", f"p:{cmd.program}"]
+
+
+def _grant_cap(policy: Policy) -> int:
+    assert policy.grant is not None
+    return policy.grant.per_person
+
+
+def _granted(wallet: Wallet, policy: Policy, program: str, now: int) -> Window | None:
+    """What the wallet received of a capped grant in this period (the window's `day` is
+    the period's key, `day_spent` the amount), or None when the program caps nothing."""
+    if policy.grant is None or not policy.grant.per_person:
+        return None
+    period = grant_period_key(policy.grant.period, now)
+    window = wallet.windows.get(f"grant:{program}")
+    if window is None or window.day != period:
+        return Window(period, 0, 0, 0)
+    return Window(window.day, window.day_spent, 0, 0)
 
 
 # -- spending ------------------------------------------------------------------------------
@@ -368,7 +408,7 @@ def _pay(state: CityState, cmd: c.Pay, signers: frozenset[str], now: int) -> Out
     plan = spending.plan_payment(state.programs, wallet, merchant, cmd.amount, now)
     if isinstance(plan, Code):
         return rejected(plan), NOTHING
-    draws = spending.take(wallet, plan, now)
+    draws = spending.take(state.programs, wallet, plan, now)
     merchant.balance += cmd.amount
     state.add_payment(Payment(cmd.id, wallet.id, merchant.id, cmd.amount, 0, now, draws))
     result = Result(
@@ -439,6 +479,9 @@ def _expire(state: CityState, cmd: c.Expire, signers: frozenset[str], now: int) 
     wallet.lots = [lot for lot in wallet.lots if lot.expires_ms > now]
     touched = [f"w:{wallet.id}"]
     for lot in expired:
+        if spending.is_purchased(lot):
+            touched.append(sales.owe_expired(state, wallet, lot, now))
+            continue
         program = state.programs[lot.program]
         program.budget += lot.amount
         program.returned += lot.amount
@@ -484,6 +527,12 @@ _HANDLERS: dict[type, Callable[[CityState, Any, frozenset[str], int], Outcome]] 
     c.Pay: _pay,
     c.Refund: _refund,
     c.Transfer: _transfer,
+    c.OrderPurchase: sales.order_purchase,
+    c.ConfirmPurchase: sales.confirm_purchase,
+    c.LapseOrder: sales.lapse_order,
+    c.CancelPurchase: sales.cancel_purchase,
+    c.RefundBalance: sales.refund_balance,
+    c.Cashback: sales.cashback,
     c.Expire: _expire,
     c.Redeem: _redeem,
     c.RotateOperator: _rotate_operator,

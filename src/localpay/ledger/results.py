@@ -17,6 +17,10 @@ class Result(msgspec.Struct, frozen=True, omit_defaults=True):
     # the leaf is shown to every party, and a balance is its owner's alone (see
     # `recorded` and ledger/privacy.py).
     balance: int | None = None
+    # A limit that refused the command and the room it leaves (sales, grants), for the
+    # one who asked. Never recorded either: the room is the person's own.
+    limit: int | None = None
+    room: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -27,13 +31,18 @@ class Result(msgspec.Struct, frozen=True, omit_defaults=True):
 
         The one place the split is made, for the sequencer that writes results and the
         replay that checks them, so the two can never disagree."""
-        if self.balance is None:
+        if self.balance is None and self.limit is None and self.room is None:
             return self
         return Result(code=self.code, lots=self.lots)
 
 
 def rejected(code: Code) -> Result:
     return Result(code=code.value)
+
+
+def over_limit(code: Code, limit: int, room: int) -> Result:
+    """A refusal that names the limit and what is left of it."""
+    return Result(code=code.value, limit=limit, room=max(room, 0))
 
 
 OK = Result(code=Code.OK.value)

@@ -19,13 +19,29 @@ from localpay.domain.calendar import day_key, month_key
 from localpay.domain.codes import Code
 from localpay.domain.limits import LOTS_PER_WALLET_MAX
 from localpay.domain.policy import MerchantFacts, Policy, evaluate
-from localpay.ledger.state import Draw, Lot, Merchant, Payment, Program, Wallet, Window
+from localpay.ledger import conditions
+from localpay.ledger.state import Accrual, Draw, Lot, Merchant, Payment, Program, Wallet, Window
+
+#: Lot origins of sales (ledger/sales.py): the buyer's own money, and its discount or
+#: cashback. Kept here, below the sale rules, since payments and gifts read them too.
+SALE_ORIGIN: Final = "sale:"
+BONUS_ORIGIN: Final = "bonus:"
 
 # A plan: (lot index in wallet.lots, amount to take), in drawing order.
 Plan = list[tuple[int, int]]
 
 #: The origin of lots made by a transfer.
 GIFT: Final = "gift"
+
+
+def is_purchased(lot: Lot) -> bool:
+    """The buyer's own money: owed back in won at its end, never returned to a budget."""
+    return lot.origin.startswith(SALE_ORIGIN)
+
+
+def is_bonus(lot: Lot) -> bool:
+    """A sale's discount or cashback: not refundable in cash, not giftable."""
+    return lot.origin.startswith(BONUS_ORIGIN)
 
 
 def _sort_key(lot: Lot) -> tuple[int, str]:
@@ -107,6 +123,9 @@ def plan_payment(
         if verdict is not Code.OK:
             blocked.append(verdict)
             continue
+        if not _condition_met(programs, wallet, lot, facts, amount, now):
+            blocked.append(Code.CONDITION_NOT_MET)
+            continue
         room, binding = _room(
             policy_of(programs, lot), _window(wallet, lot.program, now), drawn.get(lot.program, 0)
         )
@@ -122,6 +141,29 @@ def plan_payment(
     return plan
 
 
+def _condition_met(
+    programs: dict[str, Program],
+    wallet: Wallet,
+    lot: Lot,
+    facts: MerchantFacts,
+    amount: int,
+    now: int,
+) -> bool:
+    policy = policy_of(programs, lot)
+    if not policy.condition:
+        return True
+    ctx = conditions.context(
+        amount=amount,
+        category=facts.category,
+        area=facts.area,
+        now_ms=now,
+        opened_ms=wallet.opened_ms,
+        lot_ms=lot.at_ms,
+        program=lot.program,
+    )
+    return conditions.allows(policy, ctx)
+
+
 def _charge_window(wallet: Wallet, program: str, amount: int, now: int) -> None:
     window = _window(wallet, program, now)
     window.day_spent += amount
@@ -129,7 +171,12 @@ def _charge_window(wallet: Wallet, program: str, amount: int, now: int) -> None:
     wallet.windows[program] = window
 
 
-def take(wallet: Wallet, plan: Plan, now: int) -> list[Draw]:
+def _cashback_sale(programs: dict[str, Program], lot: Lot) -> bool:
+    sale = policy_of(programs, lot).sale
+    return sale is not None and sale.mode == "cashback"
+
+
+def take(programs: dict[str, Program], wallet: Wallet, plan: Plan, now: int) -> list[Draw]:
     """Carry out a payment plan; returns the draws (kept with the payment for refunds)."""
     draws = []
     for index, amount in plan:
@@ -137,6 +184,8 @@ def take(wallet: Wallet, plan: Plan, now: int) -> list[Draw]:
         lot.amount -= amount
         draws.append(Draw(lot.id, lot.program, lot.version, amount, lot.expires_ms, lot.origin))
         _charge_window(wallet, lot.program, amount, now)
+        if lot.origin.startswith(SALE_ORIGIN) and _cashback_sale(programs, lot):
+            accrue(wallet, lot.program, amount, now)
     wallet.lots = [lot for lot in wallet.lots if lot.amount > 0]
     return draws
 
@@ -164,6 +213,8 @@ def restore(wallet: Wallet, payment: Payment, amount: int, now: int) -> list[tup
             by_id[lot.id] = lot
         lot.amount += give
         _uncharge_window(wallet, draw.program, give, payment.at_ms, now)
+        if draw.origin.startswith(SALE_ORIGIN):
+            unaccrue(wallet, draw.program, give, payment.at_ms)
         restored.append((draw.lot, give))
         if amount == 0:
             break
@@ -193,8 +244,8 @@ def plan_transfer(
         policy = policy_of(programs, lot)
         if remaining == 0 or lot.expires_ms <= now:
             continue
-        if not policy.transferable:
-            untransferable = True
+        if not policy.transferable or lot.origin.startswith(BONUS_ORIGIN):
+            untransferable = True  # a discount or cashback is the buyer's alone
             continue
         room = remaining
         if policy.holding_cap:
@@ -253,3 +304,31 @@ def move(
         moved[gift.id] = moved.get(gift.id, 0) + amount
     source.lots = [lot for lot in source.lots if lot.amount > 0]
     return list(moved.items())
+
+
+# -- cashback bases ---------------------------------------------------------------------
+
+
+def accrue(wallet: Wallet, program: str, amount: int, now: int) -> None:
+    """Add spending of purchased money to a cashback sale's base for this month."""
+    month = month_key(now)
+    acc = wallet.accruals.get(program) or Accrual(month, 0, -1, 0, -1)
+    if acc.month != month:
+        acc = Accrual(
+            month, 0, acc.month, acc.spent if acc.month == month - 1 else 0, acc.paid_month
+        )
+    acc.spent += amount
+    wallet.accruals[program] = acc
+
+
+def unaccrue(wallet: Wallet, program: str, amount: int, paid_at: int) -> None:
+    """A refund of a payment takes its spending back out of the base it went into, if
+    that month's cashback is not paid yet."""
+    acc = wallet.accruals.get(program)
+    if acc is None:
+        return
+    month = month_key(paid_at)
+    if acc.month == month:
+        acc.spent = max(acc.spent - amount, 0)
+    elif acc.last_month == month and acc.paid_month < month:
+        acc.last_spent = max(acc.last_spent - amount, 0)

@@ -26,13 +26,19 @@ from localpay.domain.commands import CreateCity
 from localpay.domain.policy import Policy
 
 
-class Lot(msgspec.Struct):
+class Lot(msgspec.Struct, omit_defaults=True):
+    """Money of one program version with one expiry. Its kind is in its origin: a
+    purchase's own money is `sale:<deposit ref>`, its discount or cashback `bonus:...`
+    (ledger/sales.py); anything else is policy money or a gift. `at_ms`, when the lot
+    was made (0 for lots made before it was kept), is what conditions call lot age."""
+
     id: str
     program: str
     version: int
     amount: int
     expires_ms: int
     origin: str
+    at_ms: int = 0
 
 
 class Window(msgspec.Struct, array_like=True):
@@ -44,19 +50,39 @@ class Window(msgspec.Struct, array_like=True):
     month_spent: int
 
 
-class Wallet(msgspec.Struct):
+class Accrual(msgspec.Struct, array_like=True):
+    """A cashback sale's base: what a wallet spent of its purchases this month and last,
+    and the last month whose cashback was paid."""
+
+    month: int
+    spent: int
+    last_month: int
+    last_spent: int
+    paid_month: int
+
+
+class Wallet(msgspec.Struct, omit_defaults=True):
+    """Windows are keyed by program for spending, and by `buy:<program>` (purchased
+    this month), `bonus:<program>` (discount received this month) and
+    `grant:<program>` (policy money received this period) for the limits on money in."""
+
     id: str
     keys: list[str]
     custodial: bool
     # Kept sorted by (expires_ms, id): payments draw from the front.
     lots: list[Lot]
     windows: dict[str, Window]
+    opened_ms: int = 0
+    # Purchased amount plus discount of this wallet's orders waiting for their deposit:
+    # counted against the holding limit before it arrives.
+    on_order: int = 0
+    accruals: dict[str, Accrual] = msgspec.field(default_factory=dict)
 
     def balance(self) -> int:
         return sum(lot.amount for lot in self.lots)
 
 
-class Merchant(msgspec.Struct):
+class Merchant(msgspec.Struct, omit_defaults=True):
     id: str
     keys: list[str]
     category: str
@@ -66,15 +92,64 @@ class Merchant(msgspec.Struct):
     status: str
     balance: int
     redeemed: int
+    # Until when approval is refused after a suspension for cash-out fraud.
+    barred_until_ms: int = 0
 
 
-class Program(msgspec.Struct):
+class Program(msgspec.Struct, omit_defaults=True):
+    """`budget` is what the program may still pay out (policy money, discounts,
+    cashback); `reserved` the discounts held for orders waiting for their deposit.
+    `sold` counts purchased won minted, `bonus` discounts and cashback paid."""
+
     id: str
     versions: list[Policy]
     budget: int
     minted: int
     credited: int
     returned: int
+    reserved: int = 0
+    sold: int = 0
+    bonus: int = 0
+
+
+#: A purchase's life: ordered (waiting for the deposit), lapsed (its order time ran out
+#: and its discount went back to the budget), paid, cancelled, refunded.
+ORDERED: Final = "ordered"
+LAPSED: Final = "lapsed"
+PAID: Final = "paid"
+CANCELLED: Final = "cancelled"
+REFUNDED: Final = "refunded"
+
+
+class Purchase(msgspec.Struct):
+    """One order of a sale program and what became of it. Its lots are `<id>` (the
+    purchased money) and `<id>.d` (the discount)."""
+
+    id: str
+    wallet: str
+    program: str
+    version: int
+    amount: int
+    bonus: int
+    status: str
+    ordered_ms: int
+    deadline_ms: int
+    paid_ms: int = 0
+    deposit_ref: str = ""
+
+
+class Payout(msgspec.Struct):
+    """Won owed out of the trust account to a citizen: a cancelled purchase, a balance
+    refund, purchased money past its validity. The units stay in the supply until the
+    bank pays (the settlement issue burns them then); until that, `pending`."""
+
+    id: str
+    wallet: str
+    amount: int
+    reason: str
+    source: str
+    at_ms: int
+    status: str = "pending"
 
 
 class Draw(msgspec.Struct, array_like=True):
@@ -140,6 +215,12 @@ class CityState:
         self.merchants: dict[str, Merchant] = {}
         self.programs: dict[str, Program] = {}
         self.payments: dict[str, Payment] = {}
+        self.purchases: dict[str, Purchase] = {}
+        self.payouts: dict[str, Payout] = {}
+        # Deposit refs booked, and (deadline, id) of orders waiting: derived from the
+        # purchases, never stored on their own.
+        self.deposits: set[str] = set()
+        self._order_deadlines: list[tuple[int, str]] = []
         # (paid at, payment id) of every payment record, oldest first: what retires next.
         self._payment_ages: list[tuple[int, str]] = []
         self.totals = Totals()
@@ -150,6 +231,24 @@ class CityState:
     def add_payment(self, payment: Payment) -> None:
         self.payments[payment.id] = payment
         heapq.heappush(self._payment_ages, (payment.at_ms, payment.id))
+
+    def add_purchase(self, purchase: Purchase) -> None:
+        self.purchases[purchase.id] = purchase
+        if purchase.deposit_ref:
+            self.deposits.add(purchase.deposit_ref)
+        if purchase.status == ORDERED:
+            heapq.heappush(self._order_deadlines, (purchase.deadline_ms, purchase.id))
+
+    def lapsing_orders(self, now_ms: int) -> list[Purchase]:
+        """Orders whose time ran out by `now_ms` still waiting, oldest first; each is
+        popped once (the caller lapses them)."""
+        due, deadlines = [], self._order_deadlines
+        while deadlines and deadlines[0][0] <= now_ms:
+            _, ident = heapq.heappop(deadlines)
+            purchase = self.purchases.get(ident)
+            if purchase is not None and purchase.status == ORDERED:
+                due.append(purchase)
+        return due
 
     def refund_window_ms(self) -> int:
         assert self.genesis is not None
@@ -193,6 +292,10 @@ class CityState:
                 return self.programs[ident]
             case "x":
                 return self.payments[ident]
+            case "u":
+                return self.purchases[ident]
+            case "q":
+                return self.payouts[ident]
             case "c":
                 return self.totals
             case "o":
@@ -208,6 +311,8 @@ class CityState:
         keys += [f"m:{k}" for k in self.merchants]
         keys += [f"p:{k}" for k in self.programs]
         keys += [f"x:{k}" for k in self.payments]
+        keys += [f"u:{k}" for k in self.purchases]
+        keys += [f"q:{k}" for k in self.payouts]
         return keys
 
     def encode_entity(self, key: str) -> bytes:
@@ -224,6 +329,11 @@ class CityState:
                 self.programs[ident] = msgspec.json.decode(data, type=Program)
             case "x":
                 self.add_payment(_shared(msgspec.json.decode(data, type=Payment)))
+            case "u":
+                self.add_purchase(msgspec.json.decode(data, type=Purchase))
+            case "q":
+                payout = msgspec.json.decode(data, type=Payout)
+                self.payouts[payout.id] = payout
             case "c":
                 self.totals = msgspec.json.decode(data, type=Totals)
             case "o":
@@ -240,7 +350,8 @@ class CityState:
         return (
             sum(w.balance() for w in self.wallets.values())
             + sum(m.balance for m in self.merchants.values())
-            + sum(p.budget for p in self.programs.values())
+            + sum(p.budget + p.reserved for p in self.programs.values())
+            + sum(q.amount for q in self.payouts.values() if q.status == "pending")
         )
 
     def check_invariants(self) -> list[str]:
@@ -255,6 +366,11 @@ class CityState:
             ]
         problems += [f"merchant {m.id} < 0" for m in self.merchants.values() if m.balance < 0]
         problems += [f"budget {p.id} < 0" for p in self.programs.values() if p.budget < 0]
+        problems += [f"reserved {p.id} < 0" for p in self.programs.values() if p.reserved < 0]
+        held = sum(u.bonus for u in self.purchases.values() if u.status == ORDERED)
+        if held != sum(p.reserved for p in self.programs.values()):
+            problems.append(f"discounts held {held} != reserved")
+        problems += [f"payout {q.id} <= 0" for q in self.payouts.values() if q.amount <= 0]
         return problems
 
 

@@ -35,6 +35,7 @@ PRECEDENCE = [
     "category_denied",
     "area_denied",
     "revenue_cap_exceeded",
+    "condition_not_met",
     "not_transferable",
     "per_payment_limit_exceeded",
     "daily_limit_exceeded",
@@ -44,6 +45,20 @@ PRECEDENCE = [
     "refund_exceeds_payment",
     "insufficient_funds",
     "nothing_to_expire",
+    "reserved_origin",
+    "merchant_barred",
+    "not_for_sale",
+    "purchase_limit_exceeded",
+    "sale_budget_exhausted",
+    "grant_limit_exceeded",
+    "purchase_not_found",
+    "purchase_closed",
+    "deposit_mismatch",
+    "deposit_ref_used",
+    "cancel_window_closed",
+    "purchase_used",
+    "refund_threshold_not_met",
+    "cashback_not_due",
 ]
 
 PRE_SEQUENCING = {

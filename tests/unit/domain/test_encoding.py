@@ -529,6 +529,23 @@ ALL_COMMANDS: list[c.Command] = [
     PAY,
     c.Refund(id=ID, city="gimpo", merchant="m-00042", payment=PAY.id, amount=1),
     c.Transfer(id=ID, city="gimpo", wallet="w-0000001", to="w-0000002", amount=1, evidence=""),
+    c.Credit(
+        id=ID,
+        city="gimpo",
+        program="youth",
+        wallet="w-0000001",
+        amount=5,
+        origin="grant",
+        evidence="cd" * 32,
+    ),
+    c.OrderPurchase(id=ID, city="gimpo", wallet="w-0000001", program="general", amount=100_000),
+    c.ConfirmPurchase(
+        id=ID, city="gimpo", wallet="w-0000001", order=ID, amount=100_000, deposit_ref="va-1"
+    ),
+    c.LapseOrder(id=ID, city="gimpo", wallet="w-0000001", order=ID),
+    c.CancelPurchase(id=ID, city="gimpo", wallet="w-0000001", purchase=ID),
+    c.RefundBalance(id=ID, city="gimpo", wallet="w-0000001", purchase=ID),
+    c.Cashback(id=ID, city="gimpo", wallet="w-0000001", program="general", month=24_322),
     c.Expire(id=ID, city="gimpo", wallet="w-0000001"),
     c.Redeem(id=ID, city="gimpo", merchant="m-00042", amount=1, payout_ref="bank-7"),
     c.RotateOperator(id=ID, city="gimpo", old_key=PUBLIC, new_key="29" + "ac" * 31),
