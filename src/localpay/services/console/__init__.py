@@ -1,0 +1,1 @@
+"""Read models of the city console: programs, budgets, where a version applies."""

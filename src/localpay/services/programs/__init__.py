@@ -1,0 +1,1 @@
+"""Policy money: eligibility off the chain and disbursement batches."""

@@ -1,0 +1,1 @@
+"""The merchant registry: applications, approval, suspension, eligibility per program."""

@@ -1,0 +1,1 @@
+"""The fair waiting room of sale openings."""
