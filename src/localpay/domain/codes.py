@@ -73,6 +73,10 @@ class Code(enum.StrEnum):
     PURCHASE_USED = "purchase_used"
     REFUND_THRESHOLD_NOT_MET = "refund_threshold_not_met"
     CASHBACK_NOT_DUE = "cashback_not_due"
+    BATCH_EXISTS = "batch_exists"
+    BATCH_NOT_FOUND = "batch_not_found"
+    ROW_NOT_IN_BATCH = "row_not_in_batch"
+    ROW_ALREADY_PAID = "row_already_paid"
 
     @property
     def recorded(self) -> bool:
@@ -142,5 +146,9 @@ REASONS: dict[Code, str] = {
     Code.CANCEL_WINDOW_CLOSED: "the purchase is older than the sale's cancellation days",
     Code.PURCHASE_USED: "part of the purchase was spent: ask for a balance refund instead",
     Code.REFUND_THRESHOLD_NOT_MET: "not enough of the purchase was used for a balance refund",
+    Code.BATCH_EXISTS: "a batch with this id was already approved",
+    Code.BATCH_NOT_FOUND: "no approved batch with this id",
+    Code.ROW_NOT_IN_BATCH: "the row is not the approved batch's: its proof does not verify",
+    Code.ROW_ALREADY_PAID: "this row of the batch was already paid",
     Code.CASHBACK_NOT_DUE: "no cashback is due for this month (not over, paid, or nothing spent)",
 }

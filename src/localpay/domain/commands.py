@@ -18,6 +18,7 @@ import msgspec
 
 from localpay.domain.errors import Refused
 from localpay.domain.limits import (
+    BATCH_ROWS_MAX,
     COMMAND_BYTES_MAX,
     KEYS_MAX,
     REFUND_WINDOW_DAYS_MAX,
@@ -38,6 +39,8 @@ PublicKeyHex = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{64}$")]
 SignatureHex = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{128}$")]
 Reference = Annotated[str, msgspec.Meta(max_length=128, pattern=r"^[\x21-\x7e]*$")]
 Keys = Annotated[list[PublicKeyHex], msgspec.Meta(min_length=1, max_length=KEYS_MAX)]
+#: A salted SHA-256 of the evidence an eligibility decision was made on (lowercase hex).
+EvidenceHash = Annotated[str, msgspec.Meta(pattern=r"^([0-9a-f]{64})?$")]
 
 
 #: Distinct officials an action needs: one command carries at most SIGNATURES_MAX.
@@ -139,10 +142,6 @@ class Mint(_Command, frozen=True, tag="mint"):
     won_ref: Reference
 
 
-#: A salted SHA-256 of the evidence an eligibility decision was made on (lowercase hex).
-EvidenceHash = Annotated[str, msgspec.Meta(pattern=r"^([0-9a-f]{64})?$")]
-
-
 class Credit(_Command, frozen=True, tag="credit", omit_defaults=True):
     """Policy money paid to a wallet out of the program's budget. `evidence` is the
     salted hash of what its eligibility was decided on (empty when the program judges
@@ -176,6 +175,34 @@ class Transfer(_Command, frozen=True, tag="transfer"):
     to: AccountId
     amount: Amount
     evidence: Reference
+
+
+BatchId = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
+HashHex = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{64}$")]
+
+
+class ApproveBatch(_Command, frozen=True, tag="approve_batch"):
+    """A disbursement batch approved by the officials (maker-checker) once, for all its
+    rows: the Merkle root (RFC 9162) of its row leaves (ledger/batches.py), their count
+    and total. Each row is then paid by its own `batch_credit`, which proves the row is
+    in the approved batch, so no row can be added, changed or paid twice."""
+
+    batch: BatchId
+    program: Label
+    rows: Annotated[int, msgspec.Meta(ge=1, le=BATCH_ROWS_MAX)]
+    total: Amount
+    root: HashHex
+
+
+class BatchCredit(_Command, frozen=True, tag="batch_credit"):
+    """One row of an approved batch paid, signed by the operator (the execution job)."""
+
+    batch: BatchId
+    row: Annotated[int, msgspec.Meta(ge=0, lt=BATCH_ROWS_MAX)]
+    wallet: AccountId
+    amount: Amount
+    evidence: EvidenceHash
+    proof: Annotated[list[HashHex], msgspec.Meta(max_length=64)]
 
 
 class OrderPurchase(_Command, frozen=True, tag="order_purchase"):
@@ -272,6 +299,8 @@ Command = (
     | Pay
     | Refund
     | Transfer
+    | ApproveBatch
+    | BatchCredit
     | OrderPurchase
     | ConfirmPurchase
     | LapseOrder
@@ -294,6 +323,7 @@ OFFICIAL_COMMANDS: Final = frozenset(
         "define_program",
         "mint",
         "credit",
+        "approve_batch",
         # Also needs the current operator key's signature (ledger/machine.py).
         "rotate_operator",
     }

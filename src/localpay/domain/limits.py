@@ -41,6 +41,9 @@ POLICY_LIST_MAX: Final = 64
 #: (256 lots keep a payment well under a millisecond of ledger time).
 LOTS_PER_WALLET_MAX: Final = 256
 
+#: Most rows one disbursement batch may hold (a batch of 100,000 is the issue's scale).
+BATCH_ROWS_MAX: Final = 1_000_000
+
 # -- the sequencer and the chain ------------------------------------------------------
 
 #: Most commands in one block: bounds a block's memory and its commit time.

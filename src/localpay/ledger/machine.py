@@ -21,22 +21,20 @@ from localpay.domain.limits import (
     VALID_DAYS_MAX,
 )
 from localpay.domain.money import valid_amount
-from localpay.domain.policy import Policy, check_policy, grant_period_key, lot_expiry_ms
-from localpay.ledger import conditions, sales, spending
-from localpay.ledger.results import OK, Result, over_limit, rejected
+from localpay.domain.policy import check_policy
+from localpay.ledger import batches, conditions, grants, sales, spending
+from localpay.ledger.results import OK, Result, rejected
 from localpay.ledger.rotation import operator_keys, valid_point
 from localpay.ledger.state import (
     MERCHANT_ACTIVE,
     MERCHANT_PENDING,
     MERCHANT_SUSPENDED,
     CityState,
-    Lot,
     Merchant,
     Payment,
     Program,
     Rotation,
     Wallet,
-    Window,
 )
 
 Touched = list[str]
@@ -330,60 +328,34 @@ def _credit(state: CityState, cmd: c.Credit, signers: frozenset[str], now: int) 
     verdict = _official_verdict(state, "credit", signers)
     if verdict is not Code.OK:
         return rejected(verdict), NOTHING
-    wallet = state.wallets.get(cmd.wallet)
-    if wallet is None:
-        return rejected(Code.ACCOUNT_NOT_FOUND), NOTHING
-    program = state.programs.get(cmd.program)
-    if program is None:
-        return rejected(Code.PROGRAM_NOT_FOUND), NOTHING
-    if not valid_amount(cmd.amount):
-        return rejected(Code.INVALID_AMOUNT), NOTHING
     if cmd.origin.startswith(sales.RESERVED_ORIGINS):
         return rejected(Code.RESERVED_ORIGIN), NOTHING
-    policy = program.versions[-1]
-    assert state.genesis is not None
-    expires = lot_expiry_ms(policy, now, state.genesis.default_valid_days)
-    if expires <= now:
-        return rejected(Code.PROGRAM_EXPIRED), NOTHING
-    if (
-        policy.holding_cap
-        and spending.holding(wallet, cmd.program) + cmd.amount > policy.holding_cap
-    ):
-        return rejected(Code.HOLDING_LIMIT_EXCEEDED), NOTHING
-    if not spending.room_for_lots(wallet, 1):
-        return rejected(Code.LOT_LIMIT_EXCEEDED), NOTHING
-    granted = _granted(wallet, policy, cmd.program, now)
-    if granted is not None and granted.day_spent + cmd.amount > _grant_cap(policy):
-        cap = _grant_cap(policy)
-        return over_limit(Code.GRANT_LIMIT_EXCEEDED, cap, cap - granted.day_spent), NOTHING
-    if program.budget < cmd.amount:
-        return rejected(Code.INSUFFICIENT_FUNDS), NOTHING
-    program.budget -= cmd.amount
-    program.credited += cmd.amount
-    if granted is not None:
-        granted.day_spent += cmd.amount
-        wallet.windows[f"grant:{cmd.program}"] = granted
-    lot = Lot(cmd.id, cmd.program, len(program.versions), cmd.amount, expires, cmd.origin, now)
-    spending.insert_lot(wallet, lot)
-    result = Result(code=Code.OK.value, lots=[(lot.id, lot.amount)], balance=wallet.balance())
-    return result, [f"w:{cmd.wallet}", f"p:{cmd.program}"]
+    return grants.grant(state, cmd.id, cmd.wallet, cmd.program, cmd.amount, cmd.origin, now)
 
 
-def _grant_cap(policy: Policy) -> int:
-    assert policy.grant is not None
-    return policy.grant.per_person
+def _approve_batch(
+    state: CityState, cmd: c.ApproveBatch, signers: frozenset[str], now: int
+) -> Outcome:
+    verdict = _official_verdict(state, "approve_batch", signers)
+    if verdict is not Code.OK:
+        return rejected(verdict), NOTHING
+    return batches.approve(state, cmd, now)
 
 
-def _granted(wallet: Wallet, policy: Policy, program: str, now: int) -> Window | None:
-    """What the wallet received of a capped grant in this period (the window's `day` is
-    the period's key, `day_spent` the amount), or None when the program caps nothing."""
-    if policy.grant is None or not policy.grant.per_person:
-        return None
-    period = grant_period_key(policy.grant.period, now)
-    window = wallet.windows.get(f"grant:{program}")
-    if window is None or window.day != period:
-        return Window(period, 0, 0, 0)
-    return Window(window.day, window.day_spent, 0, 0)
+def _batch_credit(
+    state: CityState, cmd: c.BatchCredit, signers: frozenset[str], now: int
+) -> Outcome:
+    if state.operator_key() not in signers:
+        return rejected(Code.SIGNER_NOT_AUTHORIZED), NOTHING
+    batch, verdict = batches.check_row(state, cmd)
+    if verdict is not Code.OK:
+        return rejected(verdict), NOTHING
+    origin = f"batch:{batch.id}:{cmd.row}"
+    outcome = grants.grant(state, cmd.id, cmd.wallet, batch.program, cmd.amount, origin, now)
+    if outcome[0].ok:
+        batches.record_paid(batch, cmd.row, cmd.amount)
+        outcome[1].append(f"b:{batch.id}")
+    return outcome
 
 
 # -- spending ------------------------------------------------------------------------------
@@ -524,6 +496,8 @@ _HANDLERS: dict[type, Callable[[CityState, Any, frozenset[str], int], Outcome]] 
     c.DefineProgram: _define_program,
     c.Mint: _mint,
     c.Credit: _credit,
+    c.ApproveBatch: _approve_batch,
+    c.BatchCredit: _batch_credit,
     c.Pay: _pay,
     c.Refund: _refund,
     c.Transfer: _transfer,

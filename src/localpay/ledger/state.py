@@ -112,6 +112,21 @@ class Program(msgspec.Struct, omit_defaults=True):
     bonus: int = 0
 
 
+class Batch(msgspec.Struct):
+    """An approved disbursement batch (ledger/batches.py): its rows' Merkle root, and
+    which rows were paid (a bitmap, base64), how many and how much."""
+
+    id: str
+    program: str
+    rows: int
+    total: int
+    root: str
+    paid: str
+    paid_rows: int
+    paid_total: int
+    approved_ms: int
+
+
 #: A purchase's life: ordered (waiting for the deposit), lapsed (its order time ran out
 #: and its discount went back to the budget), paid, cancelled, refunded.
 ORDERED: Final = "ordered"
@@ -217,6 +232,7 @@ class CityState:
         self.payments: dict[str, Payment] = {}
         self.purchases: dict[str, Purchase] = {}
         self.payouts: dict[str, Payout] = {}
+        self.batches: dict[str, Batch] = {}
         # Deposit refs booked, and (deadline, id) of orders waiting: derived from the
         # purchases, never stored on their own.
         self.deposits: set[str] = set()
@@ -296,6 +312,8 @@ class CityState:
                 return self.purchases[ident]
             case "q":
                 return self.payouts[ident]
+            case "b":
+                return self.batches[ident]
             case "c":
                 return self.totals
             case "o":
@@ -313,6 +331,7 @@ class CityState:
         keys += [f"x:{k}" for k in self.payments]
         keys += [f"u:{k}" for k in self.purchases]
         keys += [f"q:{k}" for k in self.payouts]
+        keys += [f"b:{k}" for k in self.batches]
         return keys
 
     def encode_entity(self, key: str) -> bytes:
@@ -334,6 +353,9 @@ class CityState:
             case "q":
                 payout = msgspec.json.decode(data, type=Payout)
                 self.payouts[payout.id] = payout
+            case "b":
+                batch = msgspec.json.decode(data, type=Batch)
+                self.batches[batch.id] = batch
             case "c":
                 self.totals = msgspec.json.decode(data, type=Totals)
             case "o":
@@ -371,6 +393,9 @@ class CityState:
         if held != sum(p.reserved for p in self.programs.values()):
             problems.append(f"discounts held {held} != reserved")
         problems += [f"payout {q.id} <= 0" for q in self.payouts.values() if q.amount <= 0]
+        problems += [
+            f"batch {b.id} overpaid" for b in self.batches.values() if b.paid_total > b.total
+        ]
         return problems
 
 

@@ -59,6 +59,10 @@ PRECEDENCE = [
     "purchase_used",
     "refund_threshold_not_met",
     "cashback_not_due",
+    "batch_exists",
+    "batch_not_found",
+    "row_not_in_batch",
+    "row_already_paid",
 ]
 
 PRE_SEQUENCING = {

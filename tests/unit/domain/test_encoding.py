@@ -538,6 +538,25 @@ ALL_COMMANDS: list[c.Command] = [
         origin="grant",
         evidence="cd" * 32,
     ),
+    c.ApproveBatch(
+        id=ID,
+        city="gimpo",
+        batch="youth-2026q4",
+        program="youth",
+        rows=2,
+        total=500_000,
+        root="ef" * 32,
+    ),
+    c.BatchCredit(
+        id=ID,
+        city="gimpo",
+        batch="youth-2026q4",
+        row=1,
+        wallet="w-0000001",
+        amount=250_000,
+        evidence="",
+        proof=["01" * 32],
+    ),
     c.OrderPurchase(id=ID, city="gimpo", wallet="w-0000001", program="general", amount=100_000),
     c.ConfirmPurchase(
         id=ID, city="gimpo", wallet="w-0000001", order=ID, amount=100_000, deposit_ref="va-1"

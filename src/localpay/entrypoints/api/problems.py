@@ -71,6 +71,10 @@ LEDGER_STATUS: Final[dict[Code, int]] = {
     Code.PURCHASE_USED: 409,
     Code.REFUND_THRESHOLD_NOT_MET: 409,
     Code.CASHBACK_NOT_DUE: 409,
+    Code.BATCH_EXISTS: 409,
+    Code.BATCH_NOT_FOUND: 404,
+    Code.ROW_NOT_IN_BATCH: 422,
+    Code.ROW_ALREADY_PAID: 409,
 }
 
 #: API-level problems (not from the ledger): code -> (status, title).

@@ -1,1 +1,1 @@
-"""Scheduled jobs: expiry at Korean midnight, lapsed orders, month-end cashback; the notice outbox."""
+"""Scheduled jobs: expiry at Korean midnight, lapsed orders, month-end cashback; notices."""
