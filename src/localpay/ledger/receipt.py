@@ -29,6 +29,10 @@ class Receipt(msgspec.Struct, frozen=True, omit_defaults=True):
     # (account, balance after) of the command's sender: private, never the leaf's. Only
     # for that account's eyes; see `balance_of` and the API's `receipt_response`.
     balances: tuple[tuple[str, int], ...] = ()
+    # The limit that refused the command and the room it leaves (sales, grants): for the
+    # sender's eyes too, and only on the first answer (the chain does not record them).
+    limit: int | None = None
+    room: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -81,4 +85,6 @@ def receipt_of(tx: TxRecord, result: Result | None = None, duplicate: bool = Fal
         height=tx.height,
         duplicate=duplicate,
         balances=tx.balances,
+        limit=result.limit,
+        room=result.room,
     )

@@ -100,6 +100,8 @@ def receipt_response(
     is the account that sent it; by default, nobody's: a balance is its owner's alone."""
     body = msgspec.to_builtins(receipt)
     body.pop("balances", None)
+    if viewer is None:  # the room left under a limit is the sender's own, as a balance is
+        body.pop("room", None)
     balance = own_balance(receipt.balances, viewer)
     if balance is not None:
         body["balance"] = balance
