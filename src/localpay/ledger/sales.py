@@ -356,7 +356,9 @@ def refund_balance(
     won = max(own + bonus - purchase.bonus, 0)
     program = state.programs[purchase.program]
     _drop_lots(wallet, purchase)
-    program.budget += own + bonus - won  # the discount's worth goes back where it came from
+    back = own + bonus - won  # the discount's worth goes back where it came from
+    program.budget += back
+    program.bonus -= back  # and is no longer counted as paid (as a cancellation does)
     touched = [f"w:{wallet.id}", f"p:{program.id}", f"u:{purchase.id}"]
     if won:
         _owe(state, purchase, won, "balance_refund", now)
