@@ -10,6 +10,9 @@ from fastapi.staticfiles import StaticFiles
 
 from localpay.entrypoints.web.errors import install_errors
 from localpay.entrypoints.web.routes import (
+    console,
+    console_approvals,
+    console_programs,
     counter,
     explorer,
     home,
@@ -33,6 +36,9 @@ def install(app: FastAPI) -> None:
         wallet_pay.router,
         wallet_history.router,
         wallet_gift.router,
+        console.router,
+        console_programs.router,
+        console_approvals.router,
     ):
         app.include_router(router, include_in_schema=False)
     install_errors(app)
