@@ -1,0 +1,146 @@
+"""The waiting room's openings and tickets (services/waiting/ports.py) in waiting_* tables.
+
+An opening's salt (the key its tickets are derived under) is a secret: it is sealed
+under the master key at rest, like the TOTP secrets (adapters/sql/identity.py).
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import replace
+from typing import Final
+
+from localpay.adapters.secrets import Sealer
+from localpay.adapters.sql.runner import Row, SqlRunner
+from localpay.services.waiting.ports import Opening, Ticket
+
+_OPENING_COLUMNS: Final = (
+    "city, program, opens_ms, rate, window_ms, paused, issued, head, tokens_milli, clock_ms, salt"
+)
+_OPENING: Final = f"SELECT {_OPENING_COLUMNS} FROM waiting_openings WHERE city = ? AND program = ?"
+_OPENINGS: Final = (
+    f"SELECT {_OPENING_COLUMNS} FROM waiting_openings WHERE city = ? ORDER BY program"
+)
+_CREATE: Final = (
+    "INSERT INTO waiting_openings (city, program, opens_ms, rate, window_ms, clock_ms, salt,"
+    " updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (city, program) DO UPDATE SET"
+    " opens_ms = excluded.opens_ms, rate = excluded.rate, window_ms = excluded.window_ms,"
+    " updated_ms = excluded.updated_ms"
+)
+_PAUSE: Final = (
+    "UPDATE waiting_openings SET paused = ?, clock_ms = ?, updated_ms = ?"
+    " WHERE city = ? AND program = ? RETURNING city"
+)
+# The next place in line and the ticket holding it, in one transaction: the UPDATE's row
+# lock orders concurrent arrivals, and the INSERT reads the number it just took.
+_TAKE_NUMBER: Final = (
+    "UPDATE waiting_openings SET issued = issued + 1 WHERE city = ? AND program = ?"
+)
+_INSERT_TICKET: Final = (
+    "INSERT INTO waiting_tickets (ticket_hash, city, program, seq, joined_ms)"
+    " SELECT ?, city, program, issued, ? FROM waiting_openings WHERE city = ? AND program = ?"
+)
+_TICKET_COLUMNS: Final = "ticket_hash, city, program, seq, joined_ms, admitted_ms, active_ms"
+_TICKET: Final = f"SELECT {_TICKET_COLUMNS} FROM waiting_tickets WHERE ticket_hash = ?"
+# Moved only if nobody moved it since it was read (head and clock as read).
+_ADVANCE: Final = (
+    "UPDATE waiting_openings SET head = ?, tokens_milli = ?, clock_ms = ?, updated_ms = ?"
+    " WHERE city = ? AND program = ? AND head = ? AND clock_ms = ? RETURNING city"
+)
+_ADMIT: Final = (
+    "UPDATE waiting_tickets SET admitted_ms = ? WHERE city = ? AND program = ?"
+    " AND seq > ? AND seq <= ? AND admitted_ms IS NULL AND EXISTS (SELECT 1 FROM"
+    " waiting_openings WHERE city = ? AND program = ? AND head = ? AND clock_ms = ?)"
+)
+_TOUCH: Final = "UPDATE waiting_tickets SET active_ms = ? WHERE ticket_hash = ?"
+
+
+def _context(city: str, program: str) -> bytes:
+    return f"localpay/waiting-salt/{city}/{program}".encode()
+
+
+class SqlWaitingRepository:
+    def __init__(self, store: SqlRunner, master: Sealer) -> None:
+        self.store, self.master = store, master
+
+    def _opening(self, row: Row) -> Opening:
+        city, program, opens, rate, window, paused, issued, head, tokens, clock, salt = row
+        return Opening(
+            city=str(city),
+            program=str(program),
+            opens_ms=int(opens),
+            rate=int(rate),
+            window_ms=int(window),
+            paused=bool(paused),
+            issued=int(issued),
+            head=int(head),
+            tokens_milli=int(tokens),
+            clock_ms=int(clock),
+            salt=self.master.open(bytes(salt), _context(str(city), str(program))),
+        )
+
+    def opening(self, city: str, program: str) -> Opening | None:
+        rows = self.store.sql(_OPENING, (city, program))
+        return self._opening(rows[0]) if rows else None
+
+    def openings(self, city: str) -> list[Opening]:
+        return [self._opening(row) for row in self.store.sql(_OPENINGS, (city,))]
+
+    def schedule(
+        self, city: str, program: str, opens_ms: int, rate: int, window_ms: int, now_ms: int
+    ) -> Opening:
+        salt = self.master.seal(secrets.token_bytes(32), _context(city, program))
+        params = (city, program, opens_ms, rate, window_ms, now_ms, salt, now_ms)
+        self.store.sql(_CREATE, params)
+        found = self.opening(city, program)
+        assert found is not None
+        return found
+
+    def set_paused(self, city: str, program: str, paused: bool, now_ms: int) -> bool:
+        return bool(self.store.sql(_PAUSE, (int(paused), now_ms, now_ms, city, program)))
+
+    def join(self, city: str, program: str, ticket_hash: str, now_ms: int) -> Ticket:
+        self.store.sql_batch(
+            [
+                (_TAKE_NUMBER, (city, program)),
+                (_INSERT_TICKET, (ticket_hash, now_ms, city, program)),
+            ]
+        )
+        found = self.ticket(ticket_hash)
+        assert found is not None
+        return found
+
+    def ticket(self, ticket_hash: str) -> Ticket | None:
+        rows = self.store.sql(_TICKET, (ticket_hash,))
+        return _ticket(rows[0]) if rows else None
+
+    def advance(
+        self, before: Opening, head: int, tokens_milli: int, clock_ms: int
+    ) -> Opening | None:
+        where, was = (before.city, before.program), (before.head, before.clock_ms)
+        moved, _ = self.store.sql_batch(
+            [
+                (_ADVANCE, (head, tokens_milli, clock_ms, clock_ms, *where, *was)),
+                (_ADMIT, (clock_ms, *where, before.head, head, *where, head, clock_ms)),
+            ]
+        )
+        if not moved:
+            # and nobody was admitted: _ADMIT runs only where the opening is as moved
+            return None
+        return replace(before, head=head, tokens_milli=tokens_milli, clock_ms=clock_ms)
+
+    def touch(self, ticket_hash: str, active_ms: int) -> None:
+        self.store.sql(_TOUCH, (active_ms, ticket_hash))
+
+
+def _ticket(row: Row) -> Ticket:
+    digest, city, program, seq, joined, admitted, active = row
+    return Ticket(
+        ticket_hash=str(digest),
+        city=str(city),
+        program=str(program),
+        seq=int(seq),
+        joined_ms=int(joined),
+        admitted_ms=None if admitted is None else int(admitted),
+        active_ms=None if active is None else int(active),
+    )

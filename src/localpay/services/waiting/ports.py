@@ -1,0 +1,81 @@
+"""What the waiting room keeps: sale openings and their tickets (adapters/sql/waiting.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Opening:
+    """A sale opening of one program in one city, as stored.
+
+    `rate` = people admitted per second; `window_ms` = how long an admitted person may
+    take to order (counted from admission or their last action, whichever is later).
+    `issued` is the last place in line handed out, `head` the last place admitted; the
+    pacing bucket held `tokens_milli` thousandths of a person at `clock_ms`."""
+
+    city: str
+    program: str
+    opens_ms: int
+    rate: int
+    window_ms: int
+    paused: bool
+    issued: int
+    head: int
+    tokens_milli: int
+    clock_ms: int
+    salt: bytes
+
+    @property
+    def waiting(self) -> int:
+        """People in line not admitted yet."""
+        return self.issued - self.head
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """A place in line: `seq` in arrival order (1 = the first to arrive)."""
+
+    ticket_hash: str
+    city: str
+    program: str
+    seq: int
+    joined_ms: int
+    admitted_ms: int | None
+    active_ms: int | None
+
+
+class WaitingRepository(Protocol):
+    def opening(self, city: str, program: str) -> Opening | None: ...
+
+    def openings(self, city: str) -> list[Opening]: ...
+
+    def schedule(
+        self, city: str, program: str, opens_ms: int, rate: int, window_ms: int, now_ms: int
+    ) -> Opening:
+        """Create the opening, or change when it opens, its rate and window (the line and
+        its places stay as they are)."""
+        ...
+
+    def set_paused(self, city: str, program: str, paused: bool, now_ms: int) -> bool:
+        """False if there is no such opening."""
+        ...
+
+    def join(self, city: str, program: str, ticket_hash: str, now_ms: int) -> Ticket:
+        """The ticket of this hash, or a new one with the next place in line (the store's
+        sequence: one transaction takes the number and records the ticket)."""
+        ...
+
+    def ticket(self, ticket_hash: str) -> Ticket | None: ...
+
+    def advance(
+        self, before: Opening, head: int, tokens_milli: int, clock_ms: int
+    ) -> Opening | None:
+        """Move the bucket and admit places before.head+1..head at clock_ms, in one
+        transaction, if nobody else moved it since `before` was read (else None)."""
+        ...
+
+    def touch(self, ticket_hash: str, active_ms: int) -> None:
+        """An admitted person acted at active_ms: their window runs from then."""
+        ...
