@@ -25,7 +25,15 @@ from localpay.entrypoints.api.problems import (
     error_problem,
     problem,
 )
-from localpay.entrypoints.api.routers import commands, feed, identity, reads, staff, transparency
+from localpay.entrypoints.api.routers import (
+    commands,
+    console,
+    feed,
+    identity,
+    reads,
+    staff,
+    transparency,
+)
 
 
 def create_app(
@@ -57,6 +65,7 @@ def create_app(
     app.include_router(staff.router)
     app.include_router(transparency.router)
     app.include_router(feed.router)
+    app.include_router(console.router)
     _install_errors(app)
     # Outermost first: refuse floods before doing any work, then idempotency.
     records = Records(container.idempotency, container.clock)
