@@ -1,0 +1,1 @@
+"""Adapters of the sales service's Bank port (services/sales/ports.py)."""
