@@ -10,6 +10,7 @@ from urllib.parse import urlparse
 import argon2
 import nacl.signing
 
+from localpay.adapters.bank.http import HttpBank, bank_secret
 from localpay.adapters.clock import now_ms
 from localpay.adapters.feed_client import FeedClient, PeerClient
 from localpay.adapters.keystore import KeyStore
@@ -20,7 +21,9 @@ from localpay.adapters.sql.directory import SqlDirectoryRepository
 from localpay.adapters.sql.history import SqlHistoryIndex
 from localpay.adapters.sql.idempotency import SqlIdempotencyRepository
 from localpay.adapters.sql.identity import SqlIdentityRepository
+from localpay.adapters.sql.notices import SqlJobRuns, SqlNotices
 from localpay.adapters.sql.runner import SqlStore
+from localpay.adapters.sql.sales import SqlSaleRepository
 from localpay.adapters.sql.sqlite import SQLiteStore
 from localpay.adapters.sql.witness import SqlWitnessRecords
 from localpay.ledger.ports import StoreError
@@ -32,6 +35,11 @@ from localpay.services.directory.service import Directory
 from localpay.services.explorer.service import Explorer
 from localpay.services.history.service import HistoryIndexer
 from localpay.services.identity.service import Identity, LoginLimits
+from localpay.services.jobs.notices import LogChannel
+from localpay.services.jobs.scheduler import Scheduler
+from localpay.services.jobs.service import Jobs
+from localpay.services.sales.live import LiveBudgets
+from localpay.services.sales.service import Sales
 from localpay.services.transparency.service import Transparency
 from localpay.services.witness.service import Witness
 from localpay.services.witness.settings import WitnessSettings
@@ -76,6 +84,19 @@ def new_witness(
     )
 
 
+def open_sales(
+    ledgers: Ledgers,
+    store: SqlStore,
+    keys: KeyStore,
+    bank_url: str | None,
+    clock: Callable[[], int],
+) -> Sales:
+    """Sales through the bank at `bank_url` (none: orders are refused as unavailable)."""
+    secret = bank_secret(keys)
+    bank = HttpBank(bank_url, secret) if bank_url else None
+    return Sales(ledgers, store, SqlSaleRepository(store), bank, secret, clock)
+
+
 def keys_root(url: str, explicit: str | None = None) -> Path:
     """Where key files live: --keys / LOCALPAY_KEYS, else beside a SQLite file, else ./data."""
     chosen = explicit or os.environ.get("LOCALPAY_KEYS")
@@ -112,6 +133,12 @@ def open_directory(store: SqlStore) -> Directory:
     return Directory(store, SqlDirectoryRepository(store))
 
 
+def open_jobs(store: SqlStore, ledgers: Ledgers) -> tuple[Jobs, SqlJobRuns]:
+    """The scheduled jobs over the store's notice outbox (the demo's log channel), and
+    the record of the periods they have done."""
+    return Jobs(ledgers, SqlNotices(store), LogChannel()), SqlJobRuns(store)
+
+
 def open_identity(
     store: SqlStore,
     clock: Callable[[], int],
@@ -136,7 +163,10 @@ class Container:
         hasher: argon2.PasswordHasher | None = None,
         backoff: Backoff | None = None,
         master_file: str | None = None,
+        jobs: bool = False,
     ) -> None:
+        """`jobs`: run the scheduled jobs (expiry, lapse, cashback, notices) in this
+        process, as `localpay serve` does; tests of other things leave them off."""
         from localpay.adapters.clock import now_ms  # noqa: PLC0415
 
         self.url = url
@@ -161,7 +191,11 @@ class Container:
         self.idempotency = SqlIdempotencyRepository(self.store)
         self.history = SqlHistoryIndex(self.store)
         self.directory = Directory(self.store, SqlDirectoryRepository(self.store))
+        self.run_jobs = jobs
+        self.notices = SqlNotices(self.store)  # the wallets read their notices even without jobs
         self._cities = set(self.store.cities())
+        # The bank sales go through (`localpay serve --bank URL`, or LOCALPAY_BANK).
+        self.bank_url: str | None = os.environ.get("LOCALPAY_BANK") or None
 
     def cities(self) -> list[str]:
         """Cities of this installation, read afresh from the store."""
@@ -185,8 +219,17 @@ class Container:
         # The public explorer's figures, caught up before any sequencer runs (in memory).
         self.explorer = Explorer(self.store).start(self.cities())
         self.ledgers.observers.append(self.explorer)
+        # Sales: orders, the bank's notices, the live remaining budgets (services/sales).
+        self.sales = open_sales(self.ledgers, self.store, self.keys, self.bank_url, now_ms)
+        self.sale_budgets = LiveBudgets(self.ledgers)
+        self.ledgers.observers.append(self.sale_budgets)
         for city in self.cities():
             self.ledgers.sequencer(city)
+        # Expiry at Korean midnight, lapsed orders, cashback, notices (services/jobs).
+        self.jobs, runs = open_jobs(self.store, self.ledgers)
+        if self.run_jobs:
+            self.scheduler = Scheduler(self.jobs, runs, self.cities, self.clock).start()
+            self._closers.append(self.scheduler.close)
         self.supervisor.start()
         settle_heap()
 
