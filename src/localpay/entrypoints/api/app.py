@@ -34,6 +34,7 @@ from localpay.entrypoints.api.routers import (
     staff,
     transparency,
 )
+from localpay.entrypoints.api.routers import sales as sales_router
 
 
 def create_app(
@@ -66,6 +67,7 @@ def create_app(
     app.include_router(transparency.router)
     app.include_router(feed.router)
     app.include_router(console.router)
+    app.include_router(sales_router.router)
     _install_errors(app)
     # Outermost first: refuse floods before doing any work, then idempotency.
     records = Records(container.idempotency, container.clock)
