@@ -17,9 +17,9 @@ from localpay.adapters.sql.identity import SqlIdentityRepository
 from localpay.adapters.sql.registry import SqlRegistryRepository
 from localpay.adapters.sql.runner import SqlStore
 from localpay.domain import commands as c
+from localpay.domain.calendar import DAY_MS
 from localpay.domain.errors import Conflict, NotFound
 from localpay.domain.principals import Principal
-from localpay.domain.calendar import DAY_MS
 from localpay.services.approvals.service import Proposals
 from localpay.services.cities.ledgers import Ledgers, new_id
 from localpay.services.cities.officials import OfficialSigner, create_city
