@@ -17,6 +17,7 @@ from localpay.entrypoints.cli import (
     operator,
     ops,
     portability,
+    programs,
     server,
     sim,
     transparency,
@@ -39,6 +40,7 @@ FEATURES = (
     portability,
     transparency,
     witness,
+    programs,
 )
 
 
