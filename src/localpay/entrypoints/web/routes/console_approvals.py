@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Final
 
+import msgspec
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
@@ -53,8 +54,7 @@ def describe(request: Request, state: CityState, view: ProposalView) -> str:
     cmd, lang = view.command, language(request)
     match view.kind:
         case "define_program":
-            found = state.programs.get(cmd["program"])
-            version = len(found.versions) + 1 if found else 1
+            version = _version(state, cmd["program"], cmd["policy"], view.status)
             return say(
                 request,
                 "Define program %(program)s (%(name)s), version %(version)s",
@@ -88,6 +88,17 @@ def describe(request: Request, state: CityState, view: ProposalView) -> str:
                 wallet=cmd["wallet"],
             )
     return _merchant_or_other(request, view)
+
+
+def _version(state: CityState, program: str, policy: dict[str, Any], status: str) -> int:
+    """The version a define_program makes (pending) or made (submitted: the last version
+    equal to it, as the chain encodes it)."""
+    found = state.programs.get(program)
+    versions = found.versions if found else []
+    if status == "pending":
+        return len(versions) + 1
+    same = [n for n, v in enumerate(versions, 1) if msgspec.to_builtins(v) == policy]
+    return same[-1] if same else len(versions)
 
 
 def _merchant_or_other(request: Request, view: ProposalView) -> str:
