@@ -155,7 +155,7 @@ def test_no_opening_means_everyone_may_buy(room: WaitingRoom) -> None:
 def test_bad_schedule_is_refused_and_changes_nothing(room: WaitingRoom) -> None:
     for bad in ({"rate": 0}, {"rate": 10_001}, {"window_minutes": 0}):
         with pytest.raises(BadOpening):
-            room.schedule(CITY, PROGRAM, OPENS, **bad)  # type: ignore[arg-type]
+            room.schedule(CITY, PROGRAM, OPENS, **bad)
     with pytest.raises(BadOpening):
         room.schedule(CITY, "Bad Program", OPENS)
     assert room.view(CITY, PROGRAM) is None

@@ -7,12 +7,14 @@ under the master key at rest, like the TOTP secrets (adapters/sql/identity.py).
 from __future__ import annotations
 
 import secrets
-from dataclasses import replace
 from typing import Final
 
 from localpay.adapters.secrets import Sealer
 from localpay.adapters.sql.runner import Row, SqlRunner
-from localpay.services.waiting.ports import Opening, Ticket
+
+#: The shapes of services/waiting/ports.py (adapters import no services).
+OpeningRow = tuple[str, str, int, int, int, bool, int, int, int, int, bytes]
+TicketRow = tuple[str, str, str, int, int, int | None, int | None]
 
 _OPENING_COLUMNS: Final = (
     "city, program, opens_ms, rate, window_ms, paused, issued, head, tokens_milli, clock_ms, salt"
@@ -63,43 +65,41 @@ class SqlWaitingRepository:
     def __init__(self, store: SqlRunner, master: Sealer) -> None:
         self.store, self.master = store, master
 
-    def _opening(self, row: Row) -> Opening:
+    def _opening(self, row: Row) -> OpeningRow:
         city, program, opens, rate, window, paused, issued, head, tokens, clock, salt = row
-        return Opening(
-            city=str(city),
-            program=str(program),
-            opens_ms=int(opens),
-            rate=int(rate),
-            window_ms=int(window),
-            paused=bool(paused),
-            issued=int(issued),
-            head=int(head),
-            tokens_milli=int(tokens),
-            clock_ms=int(clock),
-            salt=self.master.open(bytes(salt), _context(str(city), str(program))),
+        opened = self.master.open(bytes(salt), _context(str(city), str(program)))
+        return (
+            str(city),
+            str(program),
+            int(opens),
+            int(rate),
+            int(window),
+            bool(paused),
+            int(issued),
+            int(head),
+            int(tokens),
+            int(clock),
+            opened,
         )
 
-    def opening(self, city: str, program: str) -> Opening | None:
+    def opening(self, city: str, program: str) -> OpeningRow | None:
         rows = self.store.sql(_OPENING, (city, program))
         return self._opening(rows[0]) if rows else None
 
-    def openings(self, city: str) -> list[Opening]:
+    def openings(self, city: str) -> list[OpeningRow]:
         return [self._opening(row) for row in self.store.sql(_OPENINGS, (city,))]
 
     def schedule(
         self, city: str, program: str, opens_ms: int, rate: int, window_ms: int, now_ms: int
-    ) -> Opening:
+    ) -> None:
         salt = self.master.seal(secrets.token_bytes(32), _context(city, program))
         params = (city, program, opens_ms, rate, window_ms, now_ms, salt, now_ms)
         self.store.sql(_CREATE, params)
-        found = self.opening(city, program)
-        assert found is not None
-        return found
 
     def set_paused(self, city: str, program: str, paused: bool, now_ms: int) -> bool:
         return bool(self.store.sql(_PAUSE, (int(paused), now_ms, now_ms, city, program)))
 
-    def join(self, city: str, program: str, ticket_hash: str, now_ms: int) -> Ticket:
+    def join(self, city: str, program: str, ticket_hash: str, now_ms: int) -> TicketRow:
         self.store.sql_batch(
             [
                 (_TAKE_NUMBER, (city, program)),
@@ -110,37 +110,41 @@ class SqlWaitingRepository:
         assert found is not None
         return found
 
-    def ticket(self, ticket_hash: str) -> Ticket | None:
+    def ticket(self, ticket_hash: str) -> TicketRow | None:
         rows = self.store.sql(_TICKET, (ticket_hash,))
         return _ticket(rows[0]) if rows else None
 
     def advance(
-        self, before: Opening, head: int, tokens_milli: int, clock_ms: int
-    ) -> Opening | None:
-        where, was = (before.city, before.program), (before.head, before.clock_ms)
+        self,
+        city: str,
+        program: str,
+        was: tuple[int, int],
+        head: int,
+        tokens_milli: int,
+        clock_ms: int,
+    ) -> bool:
+        where = (city, program)
         moved, _ = self.store.sql_batch(
             [
                 (_ADVANCE, (head, tokens_milli, clock_ms, clock_ms, *where, *was)),
-                (_ADMIT, (clock_ms, *where, before.head, head, *where, head, clock_ms)),
+                # runs only where the opening is as just moved: nobody admitted otherwise
+                (_ADMIT, (clock_ms, *where, was[0], head, *where, head, clock_ms)),
             ]
         )
-        if not moved:
-            # and nobody was admitted: _ADMIT runs only where the opening is as moved
-            return None
-        return replace(before, head=head, tokens_milli=tokens_milli, clock_ms=clock_ms)
+        return bool(moved)
 
     def touch(self, ticket_hash: str, active_ms: int) -> None:
         self.store.sql(_TOUCH, (active_ms, ticket_hash))
 
 
-def _ticket(row: Row) -> Ticket:
+def _ticket(row: Row) -> TicketRow:
     digest, city, program, seq, joined, admitted, active = row
-    return Ticket(
-        ticket_hash=str(digest),
-        city=str(city),
-        program=str(program),
-        seq=int(seq),
-        joined_ms=int(joined),
-        admitted_ms=None if admitted is None else int(admitted),
-        active_ms=None if active is None else int(active),
+    return (
+        str(digest),
+        str(city),
+        str(program),
+        int(seq),
+        int(joined),
+        None if admitted is None else int(admitted),
+        None if active is None else int(active),
     )

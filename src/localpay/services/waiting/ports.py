@@ -5,6 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+#: An opening as the store gives it (adapters may not import services: plain tuples):
+#: city, program, opens_ms, rate, window_ms, paused, issued, head, tokens_milli, clock_ms,
+#: salt.
+OpeningRow = tuple[str, str, int, int, int, bool, int, int, int, int, bytes]
+#: ticket_hash, city, program, seq, joined_ms, admitted_ms, active_ms.
+TicketRow = tuple[str, str, str, int, int, int | None, int | None]
+
 
 @dataclass(frozen=True)
 class Opening:
@@ -27,6 +34,10 @@ class Opening:
     clock_ms: int
     salt: bytes
 
+    @classmethod
+    def of(cls, row: OpeningRow) -> Opening:
+        return cls(*row)
+
     @property
     def waiting(self) -> int:
         """People in line not admitted yet."""
@@ -45,15 +56,19 @@ class Ticket:
     admitted_ms: int | None
     active_ms: int | None
 
+    @classmethod
+    def of(cls, row: TicketRow) -> Ticket:
+        return cls(*row)
+
 
 class WaitingRepository(Protocol):
-    def opening(self, city: str, program: str) -> Opening | None: ...
+    def opening(self, city: str, program: str) -> OpeningRow | None: ...
 
-    def openings(self, city: str) -> list[Opening]: ...
+    def openings(self, city: str) -> list[OpeningRow]: ...
 
     def schedule(
         self, city: str, program: str, opens_ms: int, rate: int, window_ms: int, now_ms: int
-    ) -> Opening:
+    ) -> None:
         """Create the opening, or change when it opens, its rate and window (the line and
         its places stay as they are)."""
         ...
@@ -62,18 +77,25 @@ class WaitingRepository(Protocol):
         """False if there is no such opening."""
         ...
 
-    def join(self, city: str, program: str, ticket_hash: str, now_ms: int) -> Ticket:
+    def join(self, city: str, program: str, ticket_hash: str, now_ms: int) -> TicketRow:
         """The ticket of this hash, or a new one with the next place in line (the store's
         sequence: one transaction takes the number and records the ticket)."""
         ...
 
-    def ticket(self, ticket_hash: str) -> Ticket | None: ...
+    def ticket(self, ticket_hash: str) -> TicketRow | None: ...
 
     def advance(
-        self, before: Opening, head: int, tokens_milli: int, clock_ms: int
-    ) -> Opening | None:
-        """Move the bucket and admit places before.head+1..head at clock_ms, in one
-        transaction, if nobody else moved it since `before` was read (else None)."""
+        self,
+        city: str,
+        program: str,
+        was: tuple[int, int],
+        head: int,
+        tokens_milli: int,
+        clock_ms: int,
+    ) -> bool:
+        """Move the bucket and admit the places after the old head up to `head` at
+        clock_ms, in one transaction, if the opening's (head, clock_ms) is still `was`
+        (else False: someone else moved it)."""
         ...
 
     def touch(self, ticket_hash: str, active_ms: int) -> None:

@@ -158,11 +158,11 @@ class WaitingRoom:
         if opens_ms < 0:
             raise BadOpening("the opening time must be after 1970")
         with self._lock:
-            opening = self.repo.schedule(
-                city, program, opens_ms, rate, window_minutes * 60_000, self.clock()
-            )
+            self.repo.schedule(city, program, opens_ms, rate, window_minutes * 60_000, self.clock())
             self._lines.pop((city, program), None)
-        return opening
+            line = self._line(city, program, self.clock())
+        assert line is not None
+        return line.opening
 
     def set_paused(self, city: str, program: str, paused: bool) -> Opening:
         now = self.clock()
@@ -187,7 +187,7 @@ class WaitingRoom:
         return LineView(opening, measured, self.budget(city, program))
 
     def views(self, city: str) -> list[LineView]:
-        found = [self.view(city, o.program) for o in self.repo.openings(city)]
+        found = [self.view(city, Opening.of(row).program) for row in self.repo.openings(city)]
         return [v for v in found if v is not None]
 
     # -- people in line --------------------------------------------------------------------
@@ -210,11 +210,11 @@ class WaitingRoom:
                 raise NoOpening(f"no sale opening for {program!r}")
             ticket = _ticket_of(line.opening.salt, city, program, key)
             digest = ticket_hash(ticket)
-            found = self._tickets.get(digest) or self.repo.ticket(digest)
+            found = self._tickets.get(digest) or self._stored(digest)
             if found is None and budget is not None and budget.ended:
                 raise SaleEnded("the sale has ended: the discount budget is used up")
             if found is None:
-                found = self.repo.join(city, program, digest, now)
+                found = Ticket.of(self.repo.join(city, program, digest, now))
                 issued = max(line.opening.issued, found.seq)
                 line.opening = replace(line.opening, issued=issued)
             self._remember(found)
@@ -256,10 +256,11 @@ class WaitingRoom:
         line = self._lines.get((city, program))
         if line is not None and now - line.read_ms < self.tick_ms:
             return line
-        opening = self.repo.opening(city, program)
-        if opening is None:
+        row = self.repo.opening(city, program)
+        if row is None:
             self._lines.pop((city, program), None)
             return None
+        opening = Opening.of(row)
         if line is None:
             line = self._lines[(city, program)] = _Line(opening, now)
         line.opening, line.read_ms = opening, now
@@ -271,11 +272,14 @@ class WaitingRoom:
         s = pacing.step(o.opens_ms, o.rate, o.paused, o.waiting, o.tokens_milli, o.clock_ms, now)
         if s.admit == 0:
             return  # nothing to record: the stored bucket gives the same answer later
-        moved = self.repo.advance(o, o.head + s.admit, s.tokens_milli, s.clock_ms)
-        if moved is None:  # moved elsewhere since read: the next tick reads it afresh
-            line.read_ms = now - self.tick_ms
+        head = o.head + s.admit
+        was = (o.head, o.clock_ms)
+        if not self.repo.advance(o.city, o.program, was, head, s.tokens_milli, s.clock_ms):
+            line.read_ms = now - self.tick_ms  # moved elsewhere: the next tick re-reads it
             return
-        line.opening = moved
+        moved = line.opening = replace(
+            o, head=head, tokens_milli=s.tokens_milli, clock_ms=s.clock_ms
+        )
         line.samples.append((now, moved.head))
         while line.samples and now - line.samples[0][0] > MEASURE_MS:
             line.samples.popleft()
@@ -294,10 +298,14 @@ class WaitingRoom:
         if ticket is None or not TICKET.fullmatch(ticket):
             raise UnknownTicket("no such ticket in this line")
         digest = ticket_hash(ticket)
-        found = self._tickets.get(digest) or self.repo.ticket(digest)
+        found = self._tickets.get(digest) or self._stored(digest)
         if found is None or found.city != city or found.program != program:
             raise UnknownTicket("no such ticket in this line")
         return self._remember(found)
+
+    def _stored(self, digest: str) -> Ticket | None:
+        row = self.repo.ticket(digest)
+        return Ticket.of(row) if row is not None else None
 
     def _remember(self, ticket: Ticket) -> Ticket:
         if len(self._tickets) >= _TICKET_CACHE_MAX:
@@ -309,7 +317,7 @@ class WaitingRoom:
         o = line.opening
         if ticket.seq <= o.head and ticket.admitted_ms is None:
             # admitted since it was cached: the store has the admission's time
-            ticket = self._remember(self.repo.ticket(ticket.ticket_hash) or ticket)
+            ticket = self._remember(self._stored(ticket.ticket_hash) or ticket)
         until = None
         if ticket.admitted_ms is not None:
             until = max(ticket.admitted_ms, ticket.active_ms or 0) + o.window_ms
