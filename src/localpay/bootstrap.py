@@ -22,6 +22,7 @@ from localpay.adapters.sql.history import SqlHistoryIndex
 from localpay.adapters.sql.idempotency import SqlIdempotencyRepository
 from localpay.adapters.sql.identity import SqlIdentityRepository
 from localpay.adapters.sql.notices import SqlJobRuns, SqlNotices
+from localpay.adapters.sql.registry import SqlRegistryRepository
 from localpay.adapters.sql.runner import SqlStore
 from localpay.adapters.sql.sales import SqlSaleRepository
 from localpay.adapters.sql.sqlite import SQLiteStore
@@ -35,6 +36,7 @@ from localpay.services.directory.service import Directory
 from localpay.services.explorer.service import Explorer
 from localpay.services.history.service import HistoryIndexer
 from localpay.services.identity.service import Identity, LoginLimits
+from localpay.services.registry.service import Registry
 from localpay.services.jobs.notices import LogChannel
 from localpay.services.jobs.scheduler import Scheduler
 from localpay.services.jobs.service import Jobs
@@ -191,6 +193,11 @@ class Container:
         self.idempotency = SqlIdempotencyRepository(self.store)
         self.history = SqlHistoryIndex(self.store)
         self.directory = Directory(self.store, SqlDirectoryRepository(self.store))
+        # The merchant registry: applications, approval, suspension (services/registry).
+        self.registry = Registry(
+            SqlRegistryRepository(self.store), self.ledgers, self.proposals, self.identity,
+            self.directory, self.master, now_ms,
+        )  # fmt: skip
         self.run_jobs = jobs
         self.notices = SqlNotices(self.store)  # the wallets read their notices even without jobs
         self._cities = set(self.store.cities())
