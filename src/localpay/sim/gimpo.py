@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from localpay.domain.policy import Policy
+from localpay.domain.policy import Grant, Policy
 
 #: (label, Korean name, share of residents, card-heavy?) for the 14 읍·면·동.
 AREAS: Final = (
@@ -75,7 +75,13 @@ def _policy(name: str, **overrides: object) -> Policy:
 
 
 def programs(days: int) -> dict[str, Policy]:
-    """The four demo programs. Welfare points are use-it-or-lose-it within the demo period."""
+    """The demo programs. Welfare points are use-it-or-lose-it within the demo period.
+
+    Policy money carries its `Grant`: the per-person cap per period the ledger enforces
+    and the eligibility rules services/programs judges off the chain. Postpartum support
+    is paid per newborn, one batch row per birth (its reference the birth's registration
+    number, which the batch refuses twice): no per-person cap, so twins and a second
+    child are paid."""
     return {
         "general": _policy(
             "김포페이 일반 (General purchase)",
@@ -87,6 +93,7 @@ def programs(days: int) -> dict[str, Policy]:
             "청년기본소득 (Youth dividend)",
             areas=list(AREA_LABELS),
             valid_days=90,
+            grant=_grant("quarter", YOUTH_DIVIDEND, age=YOUTH_AGE, years=3, total_years=10),
         ),
         "postpartum": _policy(
             "산후조리비 (Postpartum care support)",
@@ -94,13 +101,32 @@ def programs(days: int) -> dict[str, Policy]:
             denied_categories=[],
             revenue_cap=0,
             valid_days=180,
+            grant=_grant("once", 0),
         ),
         "welfare": _policy(
             "복지포인트 (Civil servants' welfare points)",
             valid_days=max(2, days // 2),
             per_payment_cap=300_000,
+            grant=_grant("year", WELFARE_POINTS),
+        ),
+        "rewards": _policy(
+            "봉사 보상 (Volunteering rewards)",
+            valid_days=365,
+            grant=_grant("month", REWARD_MONTHLY_CAP),
         ),
     }
+
+
+def _grant(period: str, cap: int, age: int = 0, years: int = 0, total_years: int = 0) -> Grant:
+    return Grant(
+        period=period,
+        per_person=cap,
+        min_age=age,
+        max_age=age,
+        residence_years=years,
+        residence_total_years=total_years,
+        employment=[],
+    )
 
 
 #: Purchase discount and the monthly purchase limit of one citizen (won).
@@ -109,6 +135,10 @@ MONTHLY_PURCHASE_LIMIT: Final = 500_000
 YOUTH_DIVIDEND: Final = 250_000
 POSTPARTUM_SUPPORT: Final = 500_000
 WELFARE_POINTS: Final = 300_000
+#: The youth dividend is for residents aged 24 (만 나이) on the decision date.
+YOUTH_AGE: Final = 24
+#: Volunteering rewards: at most this much per person per month (won).
+REWARD_MONTHLY_CAP: Final = 100_000
 
 
 #: Words for the demo's shop names by category: (Korean, romanized).
