@@ -10,8 +10,11 @@ import typer
 
 from localpay.entrypoints.cli import (
     accounts,
+    bank_sim,
+    batches,
     cities,
     directory,
+    jobs,
     keys,
     officials,
     operator,
@@ -40,7 +43,10 @@ FEATURES = (
     portability,
     transparency,
     witness,
+    batches,
+    bank_sim,
     programs,
+    jobs,
 )
 
 
