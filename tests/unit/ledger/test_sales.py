@@ -10,9 +10,10 @@ import pytest
 from localpay.domain import commands as c
 from localpay.domain.calendar import DAY_MS, month_key
 from localpay.domain.codes import Code
-from localpay.domain.policy import default_sale
+from localpay.domain.policy import Grant, default_sale
+from localpay.ledger.conditions import ENGINE, compile_error
 from localpay.ledger.results import Result
-from localpay.testing.machine_city import CHECKER, CITY, MAKER, OPERATOR, City, policy
+from localpay.testing.machine_city import CHECKER, CITY, MAKER, OPERATOR, City, kst_ms, policy
 
 MINUTE = 60_000
 
@@ -203,3 +204,187 @@ def test_a_fraud_suspension_bars_approval_for_a_year(sale: Sales) -> None:
     assert sale.official(sale.approve("bakery")) == Code.MERCHANT_BARRED
     sale.now += 365 * DAY_MS
     assert sale.official(sale.approve("bakery")) == Code.OK
+
+
+# -- each rule at its edge -------------------------------------------------------------------
+
+
+def test_the_monthly_limit_in_one_order_then_one_won_over(sale: Sales) -> None:
+    assert sale.order("alice", 700_000)[1].code == Code.OK
+    _, refused = sale.order("alice", 1)
+    assert (refused.code, refused.limit, refused.room) == (Code.PURCHASE_LIMIT_EXCEEDED, 700_000, 0)
+    sale.now = kst_ms(2026, 6, 1)  # a new month: the limit is whole again
+    assert sale.order("alice", 1)[1].code == Code.OK
+
+
+def test_the_holding_limit_exactly_counting_the_discount_and_open_orders(sale: Sales) -> None:
+    sale.program("held", budget=100_000, holding_cap=110_000, sale=default_sale())
+    _, over = sale.order("alice", 100_001, "held")  # its 10,000 discount is held too
+    assert (over.code, over.room) == (Code.HOLDING_LIMIT_EXCEEDED, 110_000)
+    order, result = sale.order("alice", 100_000, "held")  # 100,000 + 10,000 discount
+    assert result.code == Code.OK
+    _, refused = sale.order("alice", 1, "held")  # the open order counts already
+    assert (refused.code, refused.limit, refused.room) == (Code.HOLDING_LIMIT_EXCEEDED, 110_000, 0)
+    assert sale.confirm("alice", order, 100_000, "va-held").code == Code.OK
+    assert sale.order("alice", 1, "held")[1].code == Code.HOLDING_LIMIT_EXCEEDED
+
+
+def test_the_last_won_of_discount_goes_to_the_last_order_then_none(sale: Sales) -> None:
+    sale.program("last", budget=10_000, sale=default_sale())
+    first, one = sale.order("alice", 100_000, "last")
+    assert one.lots == [(first, 100_000), (f"{first}.d", 10_000)]
+    assert sale.state.programs["last"].budget == 0
+    second, two = sale.order("alice", 10_000, "last")
+    assert two.lots == [(second, 10_000), (f"{second}.d", 0)]
+
+
+def test_a_stopped_sale_takes_its_budget_to_the_last_won_then_refuses(sale: Sales) -> None:
+    sale.program("stopper", budget=10_000, sale=default_sale(when_budget_out="stop"))
+    assert sale.order("alice", 100_000, "stopper")[1].code == Code.OK  # exactly 10,000
+    _, refused = sale.order("alice", 10, "stopper")  # would want 1 won of discount
+    assert (refused.code, refused.room) == (Code.SALE_BUDGET_EXHAUSTED, 0)
+
+
+def test_a_discount_is_whole_or_none_when_the_budget_is_short(sale: Sales) -> None:
+    """The rule as built: an order whose full discount the budget cannot pay gets none
+    (no partial discount), and the budget left stays for smaller orders."""
+    sale.program("short", budget=9_999, sale=default_sale())
+    big, result = sale.order("alice", 100_000, "short")
+    assert result.lots == [(big, 100_000), (f"{big}.d", 0)]
+    small, result = sale.order("alice", 99_990, "short")
+    assert result.lots == [(small, 99_990), (f"{small}.d", 9_999)]
+
+
+def test_the_per_person_monthly_discount_cap(sale: Sales) -> None:
+    sale.program("capped", budget=1_000_000, sale=default_sale(bonus_monthly_cap=15_000))
+    _, one = sale.order("alice", 100_000, "capped")
+    _, two = sale.order("alice", 100_000, "capped")
+    _, three = sale.order("alice", 100_000, "capped")
+    assert [r.lots[1][1] for r in (one, two, three) if r.lots] == [10_000, 5_000, 0]
+    sale.now = kst_ms(2026, 6, 1)
+    _, june = sale.order("alice", 100_000, "capped")
+    assert june.lots is not None and june.lots[1][1] == 10_000
+
+
+def test_the_sixty_percent_boundary_in_whole_won(sale: Sales) -> None:
+    order = sale.buy("alice", 12_345)  # 1,234 discount: face 13,579, 60 % is 8,147.4
+    assert sale.pay("alice", "bakery", 8_147).code == Code.OK
+    assert sale.refund_rest("alice", order).code == Code.REFUND_THRESHOLD_NOT_MET
+    assert sale.pay("alice", "bakery", 1).code == Code.OK  # 8,148 used: 60 % reached
+    assert sale.refund_rest("alice", order).code == Code.OK
+    # 5,431 left, of which the 1,234 discount is not paid out in won.
+    assert sale.state.payouts[order].amount == 13_579 - 8_148 - 1_234
+    general = sale.state.programs["general"]
+    assert (general.budget, general.bonus) == (100_000, 0)  # the discount came back unused
+
+
+def test_cancel_at_the_last_millisecond_of_day_seven_not_the_first_of_day_eight(
+    sale: Sales,
+) -> None:
+    early, late = sale.buy("alice", 10_000), sale.buy("alice", 10_000)
+    paid = sale.state.purchases[early].paid_ms
+    sale.now = paid + 7 * DAY_MS - 1
+    assert sale.cancel("alice", early).code == Code.OK
+    sale.now = paid + 7 * DAY_MS
+    assert sale.cancel("alice", late).code == Code.CANCEL_WINDOW_CLOSED
+
+
+def test_a_purchase_expires_at_midnight_korean_time_and_is_owed_back(sale: Sales) -> None:
+    sale.program("day", budget=0, valid_days=1, sale=default_sale())
+    order = sale.buy("alice", 20_000, "day")  # Friday 29 May: valid through Saturday
+    midnight = kst_ms(2026, 5, 31)
+    assert sale.state.wallets["alice"].lots[0].expires_ms == midnight
+    sale.now = midnight - 1
+    assert sale.pay("alice", "bakery", 1).code == Code.OK
+    sale.now = midnight
+    assert sale.pay("alice", "bakery", 1).code == Code.PROGRAM_EXPIRED
+    assert sale.expire("alice").code == Code.OK
+    owed = sale.state.payouts[f"{order}.x"]
+    assert (owed.amount, owed.reason, owed.at_ms) == (19_999, "expired", midnight)
+
+
+def test_a_late_deposit_that_no_longer_fits_is_owed_back_not_lost(sale: Sales) -> None:
+    order, _ = sale.order("alice", 700_000)
+    sale.now += 15 * MINUTE
+    assert sale.lapse("alice", order).code == Code.OK
+    sale.buy("alice", 1)  # the month's room is taken again meanwhile
+    assert sale.confirm("alice", order, 700_000, "va-late").code == Code.OK
+    owed = sale.state.payouts[order]
+    assert (owed.amount, owed.reason) == (700_000, "deposit_returned")
+    assert sale.state.purchases[order].status == "cancelled"
+    assert sale.confirm("alice", order, 700_000, "va-late").code == Code.PURCHASE_CLOSED
+
+
+def test_a_grant_cap_per_quarter_across_the_quarter_boundary() -> None:
+    city = City()
+    quarterly = Grant("quarter", 300_000, 0, 0, 0, 0, [])
+    city.program("support", budget=1_000_000, grant=quarterly)
+    city.wallet("alice")
+    city.now = kst_ms(2026, 4, 1) - 1  # 31 March, 23:59:59.999 KST
+    assert city.official(city.credit_cmd("alice", "support", 300_000)) == Code.OK
+    refused = city.run(city.credit_cmd("alice", "support", 1), MAKER, CHECKER)
+    assert (refused.code, refused.limit, refused.room) == (Code.GRANT_LIMIT_EXCEEDED, 300_000, 0)
+    city.now += 1  # 1 April: a new quarter
+    assert city.official(city.credit_cmd("alice", "support", 300_000)) == Code.OK
+    assert city.official(city.credit_cmd("alice", "support", 1)) == Code.GRANT_LIMIT_EXCEEDED
+
+
+# -- conditions (CEL) -----------------------------------------------------------------------------
+
+
+def conditioned(condition: str, engine: str = ENGINE) -> City:
+    city = City()
+    city.program("cond", condition=condition, engine=engine)
+    city.wallet("alice")
+    city.merchant("bakery")
+    city.credit("alice", "cond", 100_000)
+    return city
+
+
+def test_weekday_and_hour_are_korean_time() -> None:
+    city = conditioned("weekday <= 5 && hour >= 9 && hour < 18")
+    city.now = kst_ms(2026, 5, 29, 9)  # Friday 09:00 KST is Friday 00:00 UTC
+    assert city.pay("alice", "bakery", 1).code == Code.OK
+    city.now = kst_ms(2026, 5, 29, 18) - 1
+    assert city.pay("alice", "bakery", 1).code == Code.OK
+    city.now = kst_ms(2026, 5, 29, 18)
+    assert city.pay("alice", "bakery", 1).code == Code.CONDITION_NOT_MET
+    city.now = kst_ms(2026, 5, 30, 10)  # Saturday
+    assert city.pay("alice", "bakery", 1).code == Code.CONDITION_NOT_MET
+
+
+def test_wallet_age_and_lot_age_in_whole_days() -> None:
+    city = conditioned("wallet_age_days >= 3 && lot_age_days < 5")
+    opened = city.state.wallets["alice"].opened_ms
+    city.now = opened + 3 * DAY_MS - 1
+    assert city.pay("alice", "bakery", 1).code == Code.CONDITION_NOT_MET  # 2 days old
+    city.now = opened + 3 * DAY_MS
+    assert city.pay("alice", "bakery", 1).code == Code.OK
+    city.now = opened + 5 * DAY_MS  # the lot was credited with the wallet: 5 days old
+    assert city.pay("alice", "bakery", 1).code == Code.CONDITION_NOT_MET
+
+
+def test_an_evaluation_error_is_not_allowed() -> None:
+    city = conditioned("amount / (hour - hour) > 0")  # a division by zero at every payment
+    assert city.pay("alice", "bakery", 1).code == Code.CONDITION_NOT_MET
+
+
+@pytest.mark.parametrize(
+    ("condition", "engine", "says"),
+    [
+        ("amount + 1", ENGINE, "true or false"),
+        ("amount > 1.5", ENGINE, "whole numbers"),
+        ("double(amount) > 1", ENGINE, "whole numbers"),
+        ("amount > 1", "cel-python/0.1", "engine"),
+        ("amount >", ENGINE, ""),
+    ],
+)
+def test_a_condition_that_cannot_be_judged_is_refused_at_definition(
+    condition: str, engine: str, says: str
+) -> None:
+    rules = policy(condition=condition, engine=engine)
+    message = compile_error(rules)
+    assert message is not None and says in message
+    city = City()
+    assert city.official(city.define("cond", rules)) == Code.INVALID_POLICY
+    assert "cond" not in city.state.programs
