@@ -22,6 +22,7 @@ from localpay.adapters.sql.history import SqlHistoryIndex
 from localpay.adapters.sql.idempotency import SqlIdempotencyRepository
 from localpay.adapters.sql.identity import SqlIdentityRepository
 from localpay.adapters.sql.notices import SqlJobRuns, SqlNotices
+from localpay.adapters.sql.programs import SqlProgramRepository
 from localpay.adapters.sql.registry import SqlRegistryRepository
 from localpay.adapters.sql.runner import SqlStore
 from localpay.adapters.sql.sales import SqlSaleRepository
@@ -36,10 +37,13 @@ from localpay.services.directory.service import Directory
 from localpay.services.explorer.service import Explorer
 from localpay.services.history.service import HistoryIndexer
 from localpay.services.identity.service import Identity, LoginLimits
-from localpay.services.registry.service import Registry
 from localpay.services.jobs.notices import LogChannel
 from localpay.services.jobs.scheduler import Scheduler
 from localpay.services.jobs.service import Jobs
+from localpay.services.programs.batches import Batches
+from localpay.services.programs.evidence import EligibilityData
+from localpay.services.programs.runner import BatchRunner
+from localpay.services.registry.service import Registry
 from localpay.services.sales.live import LiveBudgets
 from localpay.services.sales.service import Sales
 from localpay.services.transparency.service import Transparency
@@ -155,6 +159,16 @@ def open_identity(
     return Identity(records, store, clock, hasher, limits)
 
 
+def open_programs(
+    store: SqlStore, ledgers: Ledgers, proposals: Proposals, master: Sealer
+) -> tuple[Batches, EligibilityData]:
+    repo = SqlProgramRepository(store)
+    return (
+        Batches(repo, ledgers, proposals, now_ms),
+        EligibilityData(repo, master, ledgers, now_ms),
+    )
+
+
 class Container:
     """Everything a server process runs: the store, the keys, the city sequencers."""
 
@@ -198,6 +212,10 @@ class Container:
             SqlRegistryRepository(self.store), self.ledgers, self.proposals, self.identity,
             self.directory, self.master, now_ms,
         )  # fmt: skip
+        # Policy money: eligibility decisions and disbursement batches (services/programs).
+        self.batches, self.eligibility = open_programs(
+            self.store, self.ledgers, self.proposals, self.master
+        )
         self.run_jobs = jobs
         self.notices = SqlNotices(self.store)  # the wallets read their notices even without jobs
         self._cities = set(self.store.cities())
@@ -232,6 +250,9 @@ class Container:
         self.ledgers.observers.append(self.sale_budgets)
         for city in self.cities():
             self.ledgers.sequencer(city)
+        # Approved disbursement batches are paid, and resumed after a restart.
+        self.batch_runner = BatchRunner(self.batches, self.cities).start()
+        self._closers.append(self.batch_runner.close)
         # Expiry at Korean midnight, lapsed orders, cashback, notices (services/jobs).
         self.jobs, runs = open_jobs(self.store, self.ledgers)
         if self.run_jobs:
