@@ -25,7 +25,7 @@ from localpay.services.programs.evidence import EligibilityData
 from localpay.sim import gimpo
 
 FAST = argon2.PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-PASSWORD = "policy-town-2026"
+PASSWORD = "policy-town-2026"  # noqa: S105 (a test log-in)
 PROGRAMS = ("youth", "rewards")
 
 
