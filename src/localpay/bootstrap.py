@@ -27,6 +27,7 @@ from localpay.adapters.sql.registry import SqlRegistryRepository
 from localpay.adapters.sql.runner import SqlStore
 from localpay.adapters.sql.sales import SqlSaleRepository
 from localpay.adapters.sql.sqlite import SQLiteStore
+from localpay.adapters.sql.waiting import SqlWaitingRepository
 from localpay.adapters.sql.witness import SqlWitnessRecords
 from localpay.ledger.ports import StoreError
 from localpay.services.approvals.service import Proposals
@@ -47,6 +48,8 @@ from localpay.services.registry.service import Registry
 from localpay.services.sales.live import LiveBudgets
 from localpay.services.sales.service import Sales
 from localpay.services.transparency.service import Transparency
+from localpay.services.waiting.budget import ledger_budget
+from localpay.services.waiting.service import WaitingRoom
 from localpay.services.witness.service import Witness
 from localpay.services.witness.settings import WitnessSettings
 
@@ -218,6 +221,9 @@ class Container:
         )
         self.run_jobs = jobs
         self.notices = SqlNotices(self.store)  # the wallets read their notices even without jobs
+        # Sale openings' waiting rooms (services/waiting), the queue kept in the store.
+        waiting = SqlWaitingRepository(self.store, self.master)
+        self.waiting = WaitingRoom(waiting, now_ms, ledger_budget(self.ledgers))
         self._cities = set(self.store.cities())
         # The bank sales go through (`localpay serve --bank URL`, or LOCALPAY_BANK).
         self.bank_url: str | None = os.environ.get("LOCALPAY_BANK") or None
@@ -246,6 +252,7 @@ class Container:
         self.ledgers.observers.append(self.explorer)
         # Sales: orders, the bank's notices, the live remaining budgets (services/sales).
         self.sales = open_sales(self.ledgers, self.store, self.keys, self.bank_url, now_ms)
+        self.sales.admission = self.waiting.admitted  # sale openings' waiting rooms
         self.sale_budgets = LiveBudgets(self.ledgers)
         self.ledgers.observers.append(self.sale_budgets)
         for city in self.cities():
