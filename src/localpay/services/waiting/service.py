@@ -73,7 +73,7 @@ class UnknownTicket(NotFound):
 
 
 class SaleEnded(Conflict):
-    code = "sale_ended"
+    code = "conflict"
 
 
 @dataclass(frozen=True)
