@@ -17,6 +17,7 @@ from localpay.adapters.sql.identity import SqlIdentityRepository
 from localpay.adapters.sql.registry import SqlRegistryRepository
 from localpay.adapters.sql.runner import SqlStore
 from localpay.domain import commands as c
+from localpay.domain.brn import check_digit
 from localpay.domain.calendar import DAY_MS
 from localpay.domain.errors import Conflict, NotFound
 from localpay.domain.principals import Principal
@@ -27,6 +28,7 @@ from localpay.services.directory.service import Directory
 from localpay.services.identity.service import Identity
 from localpay.services.registry.forms import ApplicationForm, BadField
 from localpay.services.registry.service import Barred, Registry
+from localpay.services.registry.throttle import TooManyApplications
 from localpay.sim import gimpo
 from localpay.sim.demo import SimClock
 
@@ -248,3 +250,18 @@ def test_refusal_and_tenants(world: World) -> None:
     assert w.registry.merchants(CITY) == []  # nothing reached the chain
     with pytest.raises(Conflict):
         w.registry.approve(w.maker, sent.application, "a-2")
+
+
+def test_one_address_cannot_flood_the_queue(world: World) -> None:
+    w = world
+    for n in range(5):
+        w.registry.apply(CITY, form(brn=_brn(n), owner_username=f"o-{n}"), f"k-{n}", "10.0.0.1")
+    w.registry.apply(CITY, form(brn=_brn(0), owner_username="o-0"), "k-0", "10.0.0.1")  # retry
+    with pytest.raises(TooManyApplications):
+        w.registry.apply(CITY, form(brn=_brn(9), owner_username="o-9"), "k-9", "10.0.0.1")
+    w.registry.apply(CITY, form(brn=_brn(9), owner_username="o-9"), "k-9", "10.0.0.2")
+
+
+def _brn(n: int) -> str:
+    first = f"{n:03d}810099"
+    return first + str(check_digit(first))

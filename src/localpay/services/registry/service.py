@@ -43,6 +43,7 @@ from localpay.services.registry.ports import (
     Decision,
     RegistryRepository,
 )
+from localpay.services.registry.throttle import Throttle
 from localpay.services.registry.tiers import tier_of
 
 #: Reasons an official may give for a suspension (FRAUD_REASON bars approval a year).
@@ -144,6 +145,7 @@ class Registry:
         self.directory = directory
         self.master = master
         self.clock = clock
+        self.throttle = Throttle()
 
     # -- what the form offers -------------------------------------------------------------
 
@@ -160,14 +162,18 @@ class Registry:
 
     # -- the applicant ----------------------------------------------------------------------
 
-    def apply(self, city: str, form: ApplicationForm, idempotency_key: str) -> Submitted:
+    def apply(
+        self, city: str, form: ApplicationForm, idempotency_key: str, source: str = ""
+    ) -> Submitted:
         """Keep a checked application (BadField names the first wrong field). The same
-        idempotency key with the same form answers the same; with another form, Conflict."""
+        idempotency key with the same form answers the same; with another form, Conflict.
+        `source` (the sender's address) is throttled: TooManyApplications."""
         checked = forms.check(city, form, self.area_labels(city))
         request_hash = _sha256(msgspec.json.encode(form).decode())
         found = self.records.by_idem_key(city, idempotency_key)
         if found is not None:
             return self._again(found, request_hash)
+        self.throttle.take(source, self.clock())
         brn_hash = self.registration_hash(city, checked.brn)
         brn_taken, name_taken = self.records.taken(city, brn_hash, checked.owner_username)
         if brn_taken:
