@@ -211,7 +211,9 @@ def serve(
     settings: Settings = ctx.obj
     metrics_token = _metrics_token()
     try:
-        container = bootstrap.Container(settings.db, settings.keys, master_file=settings.master_key)
+        container = bootstrap.Container(
+            settings.db, settings.keys, master_file=settings.master_key, jobs=True
+        )
         container.start()
     except (StoreError, LeaseHeld, MissingKey) as exc:
         fail(str(exc))
