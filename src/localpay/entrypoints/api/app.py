@@ -34,8 +34,9 @@ from localpay.entrypoints.api.routers import (
     staff,
     transparency,
 )
-from localpay.entrypoints.api.routers import sales as sales_router
+from localpay.entrypoints.api.routers import notices as notices_router
 from localpay.entrypoints.api.routers import registry as registry_router
+from localpay.entrypoints.api.routers import sales as sales_router
 from localpay.entrypoints.api.routers import waiting as waiting_router
 
 
@@ -72,6 +73,7 @@ def create_app(
     app.include_router(sales_router.router)
     app.include_router(waiting_router.router)
     app.include_router(registry_router.router)
+    app.include_router(notices_router.router)
     _install_errors(app)
     # Outermost first: refuse floods before doing any work, then idempotency.
     records = Records(container.idempotency, container.clock)
