@@ -5,6 +5,7 @@ ledger.conditions), over the merchants of the ledger state as they are now."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from typing import Final
 
 import msgspec
@@ -111,7 +112,7 @@ def _with_condition(expression: str) -> Policy:
     )
 
 
-def sample_context(fields: dict[str, object]) -> conditions.Context:
+def sample_context(fields: Mapping[str, object]) -> conditions.Context:
     """A sample context from loose fields (the API's, the page's), the rest SAMPLE's;
     ValueError names a field of the wrong type (integers and strings only)."""
     values = msgspec.structs.asdict(SAMPLE)
