@@ -11,7 +11,7 @@ import nacl.signing
 
 from localpay.adapters.secrets import Sealer
 from localpay.adapters.sql.approvals import SqlProposalRepository
-from localpay.adapters.sql.programs import SqlProgramRepository
+from localpay.adapters.sql.programs import SqlProgramTables
 from localpay.adapters.sql.runner import SqlStore
 from localpay.bootstrap import open_identity
 from localpay.domain import commands as c
@@ -22,6 +22,7 @@ from localpay.services.cities.officials import OfficialSigner, create_city, offi
 from localpay.services.identity.service import Identity, Principal
 from localpay.services.programs.batches import Batches
 from localpay.services.programs.evidence import EligibilityData
+from localpay.services.programs.ports import ProgramRepository
 from localpay.sim import gimpo
 
 FAST = argon2.PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
@@ -90,7 +91,7 @@ class Services:
     def __init__(
         self, store: SqlStore, ledgers: Ledgers, master: Sealer, clock: Callable[[], int]
     ) -> None:
-        repo = SqlProgramRepository(store)
+        repo = ProgramRepository(SqlProgramTables(store))
         self.identity = open_identity(store, clock, FAST, master=master)
         self.proposals = Proposals(SqlProposalRepository(store), ledgers, clock)
         self.batches = Batches(repo, ledgers, self.proposals, clock)

@@ -1,13 +1,14 @@
-"""The programs service's tables (services/programs/ports.py): sealed evidence until
-the decision, decisions, batches and their lines. One query text for both dialects;
-big files go in as multi-row inserts, in one transaction."""
+"""The programs service's tables (services/programs/ports.ProgramTables): sealed evidence
+until the decision, decisions, batches and their lines. Rows in and out are plain tuples
+in the tables' column order (adapters import no service; the service names the fields).
+One query text for both dialects; big files go in as multi-row inserts, in one
+transaction."""
 
 from __future__ import annotations
 
 from typing import Any, Final
 
 from localpay.adapters.sql.runner import Row, SqlRunner, Statement
-from localpay.services.programs.ports import BatchRecord, Decision, Line
 
 #: Lines per INSERT statement: 11 parameters each, well under SQLite's 32,766.
 _CHUNK: Final = 500
@@ -41,24 +42,7 @@ _LINE_COLUMNS: Final = (
 )
 
 
-def _batch(row: Row) -> BatchRecord:
-    city, id_, program, maker, name, lines, rows, total, root, proposal, *counts = row
-    nxt, paid, refused, created = (int(v) for v in counts)
-    return BatchRecord(
-        str(city), str(id_), str(program), str(maker), str(name), int(lines), int(rows),
-        int(total), str(root), str(proposal), nxt, paid, refused, created,
-    )  # fmt: skip
-
-
-def _line(row: Row) -> Line:
-    line, row_no, wallet, amount, program, reference, evidence, verdict, outcome = row
-    return Line(
-        int(line), int(row_no), str(wallet), int(amount), str(program), str(reference),
-        str(evidence), str(verdict), str(outcome),
-    )  # fmt: skip
-
-
-class SqlProgramRepository:
+class SqlProgramTables:
     def __init__(self, store: SqlRunner) -> None:
         self.store = store
 
@@ -75,39 +59,28 @@ class SqlProgramRepository:
     def pending_evidence(self, city: str, program: str) -> list[tuple[str, bytes]]:
         return [(str(w), bytes(b)) for w, b in self.store.sql(_PENDING, (city, program))]
 
-    def record_decisions(
-        self, city: str, program: str, decisions: list[Decision], now_ms: int
-    ) -> None:
+    def record_decisions(self, city: str, program: str, decisions: list[Row], now_ms: int) -> None:
+        """(wallet, eligible, reasons, evidence, salt, decided_on) each; the evidence of
+        each is deleted in the same transaction."""
         statements: list[Statement] = []
-        for d in decisions:
-            reasons = ",".join(d.reasons)
-            values = (city, program, d.wallet, int(d.eligible), reasons, d.evidence, d.salt)
-            statements.append((_DECIDE, (*values, d.decided_on, now_ms)))
-            statements.append((_FORGET, (city, program, d.wallet)))
+        for wallet, eligible, reasons, evidence, salt, on in decisions:
+            values = (city, program, wallet, int(eligible), reasons, evidence, salt, on)
+            statements.append((_DECIDE, (*values, now_ms)))
+            statements.append((_FORGET, (city, program, wallet)))
         if statements:
             self.store.sql_batch(statements)
 
-    def decisions(self, city: str, program: str) -> dict[str, Decision]:
-        found = {}
-        for wallet, eligible, reasons, evidence, salt, on in self.store.sql(
-            _DECISIONS, (city, program)
-        ):
-            labels = tuple(r for r in str(reasons).split(",") if r)
-            found[str(wallet)] = Decision(
-                str(wallet), bool(eligible), labels, str(evidence), str(salt), str(on)
-            )
-        return found
+    def decisions(self, city: str, program: str) -> list[Row]:
+        return self.store.sql(_DECISIONS, (city, program))
 
     # -- batches ---------------------------------------------------------------------------
 
-    def add_batch(self, record: BatchRecord, lines: list[Line]) -> bool:
-        if self.batch(record.city, record.id) is not None:
+    def add_batch(self, head: Row, lines: list[Row]) -> bool:
+        """`head` in the order of the batches columns, each line in that of the lines
+        columns (line, row_no, wallet, ...)."""
+        city, batch = head[0], head[1]
+        if self.batch(city, batch) is not None:
             return False
-        r = record
-        head = (
-            r.city, r.id, r.program, r.maker, r.file_name, r.lines, r.rows, r.total, r.root,
-            r.proposal, r.next_row, r.paid_rows, r.refused_rows, r.created_ms,
-        )  # fmt: skip
         marks = ", ".join("?" * len(head))
         statements: list[Statement] = [
             (f"INSERT INTO batches ({_BATCH_COLUMNS}) VALUES ({marks})", head)
@@ -117,33 +90,32 @@ class SqlProgramRepository:
             values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
             params: list[Any] = []
             for x in chunk:
-                params += [r.city, r.id, x.line, x.row, x.wallet, x.amount, x.program]
-                params += [x.reference, x.evidence, x.verdict, x.outcome]
+                params += [city, batch, *x]
             query = f"INSERT INTO batch_lines (city, batch, {_LINE_COLUMNS}) VALUES {values}"
             statements.append((query, tuple(params)))
         self.store.sql_batch(statements)
         return True
 
-    def batch(self, city: str, batch: str) -> BatchRecord | None:
+    def batch(self, city: str, batch: str) -> Row | None:
         rows = self.store.sql(
             f"SELECT {_BATCH_COLUMNS} FROM batches WHERE city = ? AND id = ?", (city, batch)
         )
-        return _batch(rows[0]) if rows else None
+        return rows[0] if rows else None
 
-    def batches(self, city: str, limit: int) -> list[BatchRecord]:
+    def batches(self, city: str, limit: int) -> list[Row]:
         query = (
             f"SELECT {_BATCH_COLUMNS} FROM batches WHERE city = ?"
             " ORDER BY created_ms DESC, id LIMIT ?"
         )
-        return [_batch(r) for r in self.store.sql(query, (city, limit))]
+        return self.store.sql(query, (city, limit))
 
-    def lines(self, city: str, batch: str, offset: int, limit: int, bad_only: bool) -> list[Line]:
+    def lines(self, city: str, batch: str, offset: int, limit: int, bad_only: bool) -> list[Row]:
         bad = " AND verdict <> 'ok'" if bad_only else ""
         query = (
             f"SELECT {_LINE_COLUMNS} FROM batch_lines WHERE city = ? AND batch = ?{bad}"
             " ORDER BY line LIMIT ? OFFSET ?"
         )
-        return [_line(r) for r in self.store.sql(query, (city, batch, limit, offset))]
+        return self.store.sql(query, (city, batch, limit, offset))
 
     def verdicts(self, city: str, batch: str) -> dict[str, int]:
         query = (
@@ -152,12 +124,12 @@ class SqlProgramRepository:
         )
         return {str(v): int(n) for v, n in self.store.sql(query, (city, batch))}
 
-    def rows(self, city: str, batch: str) -> list[Line]:
+    def rows(self, city: str, batch: str) -> list[Row]:
         query = (
             f"SELECT {_LINE_COLUMNS} FROM batch_lines WHERE city = ? AND batch = ?"
             " AND row_no >= 0 ORDER BY row_no"
         )
-        return [_line(r) for r in self.store.sql(query, (city, batch))]
+        return self.store.sql(query, (city, batch))
 
     def references(self, city: str, program: str) -> set[tuple[str, str]]:
         query = (

@@ -23,13 +23,14 @@ import typer
 from localpay import bootstrap
 from localpay.adapters.clock import now_ms
 from localpay.adapters.sql.approvals import SqlProposalRepository
-from localpay.adapters.sql.programs import SqlProgramRepository
+from localpay.adapters.sql.programs import SqlProgramTables
 from localpay.entrypoints.cli.app import CityOpt, Settings, fail, opened, out
 from localpay.services.approvals.service import Proposals
 from localpay.services.cities.ledgers import Ledgers
 from localpay.services.identity.service import Principal
 from localpay.services.programs.batches import Batches, Progress, Report
 from localpay.services.programs.evidence import EligibilityData
+from localpay.services.programs.ports import ProgramRepository
 
 batch = typer.Typer(help="Disbursement batches of policy money", no_args_is_help=True)
 eligibility = typer.Typer(help="The city's data for eligibility decisions", no_args_is_help=True)
@@ -59,7 +60,7 @@ def tools(ctx: typer.Context) -> Iterator[Tools]:
     with opened(ctx) as store:
         keys = bootstrap.open_keys(settings.db, settings.keys, settings.master_key)
         ledgers = Ledgers(store, keys, now_ms)
-        repo = SqlProgramRepository(store)
+        repo = ProgramRepository(SqlProgramTables(store))
         proposals = Proposals(SqlProposalRepository(store), ledgers, now_ms)
         try:
             yield Tools(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from typing import Any, Protocol
 
 from localpay.services.identity.service import Principal
@@ -53,7 +53,13 @@ class Line:
     outcome: str = ""  # the ledger's code once the row was submitted
 
 
-class ProgramRepository(Protocol):
+Row = tuple[Any, ...]
+
+
+class ProgramTables(Protocol):
+    """The store's tables (adapters/sql/programs.py), in plain rows: column order as in
+    migration 0012 (a batch's head, a line from `line` on, a decision from `wallet` on)."""
+
     def put_evidence(
         self, city: str, program: str, sealed: list[tuple[str, bytes]], now_ms: int
     ) -> None: ...
@@ -61,36 +67,108 @@ class ProgramRepository(Protocol):
     def pending_evidence(self, city: str, program: str) -> list[tuple[str, bytes]]: ...
 
     def record_decisions(
-        self, city: str, program: str, decisions: list[Decision], now_ms: int
-    ) -> None:
-        """Store the decisions and delete their evidence, in one transaction."""
-        ...
+        self, city: str, program: str, decisions: list[Row], now_ms: int
+    ) -> None: ...
 
-    def decisions(self, city: str, program: str) -> dict[str, Decision]: ...
+    def decisions(self, city: str, program: str) -> list[Row]: ...
 
-    def add_batch(self, record: BatchRecord, lines: list[Line]) -> bool:
-        """False (and nothing written) if the batch id exists."""
-        ...
+    def add_batch(self, head: Row, lines: list[Row]) -> bool: ...
 
-    def batch(self, city: str, batch: str) -> BatchRecord | None: ...
+    def batch(self, city: str, batch: str) -> Row | None: ...
 
-    def batches(self, city: str, limit: int) -> list[BatchRecord]: ...
+    def batches(self, city: str, limit: int) -> list[Row]: ...
 
     def lines(
         self, city: str, batch: str, offset: int, limit: int, bad_only: bool
-    ) -> list[Line]: ...
+    ) -> list[Row]: ...
 
     def verdicts(self, city: str, batch: str) -> dict[str, int]: ...
 
+    def rows(self, city: str, batch: str) -> list[Row]: ...
+
+    def references(self, city: str, program: str) -> set[tuple[str, str]]: ...
+
+    def set_proposal(self, city: str, batch: str, proposal: str) -> None: ...
+
+    def record_progress(
+        self,
+        city: str,
+        batch: str,
+        span: tuple[int, int],
+        paid: int,
+        refused: int,
+        outcomes: list[tuple[int, str]],
+    ) -> bool: ...
+
+
+def _record(row: Row) -> BatchRecord:
+    return BatchRecord(*row)
+
+
+def _line(row: Row) -> Line:
+    return Line(*row)
+
+
+class ProgramRepository:
+    """The tables in the service's own types."""
+
+    def __init__(self, tables: ProgramTables) -> None:
+        self.tables = tables
+
+    def put_evidence(
+        self, city: str, program: str, sealed: list[tuple[str, bytes]], now_ms: int
+    ) -> None:
+        self.tables.put_evidence(city, program, sealed, now_ms)
+
+    def pending_evidence(self, city: str, program: str) -> list[tuple[str, bytes]]:
+        return self.tables.pending_evidence(city, program)
+
+    def record_decisions(
+        self, city: str, program: str, decisions: list[Decision], now_ms: int
+    ) -> None:
+        """Store the decisions and delete their evidence, in one transaction."""
+        rows = [
+            (d.wallet, d.eligible, ",".join(d.reasons), d.evidence, d.salt, d.decided_on)
+            for d in decisions
+        ]
+        self.tables.record_decisions(city, program, rows, now_ms)
+
+    def decisions(self, city: str, program: str) -> dict[str, Decision]:
+        found = {}
+        for wallet, eligible, reasons, evidence, salt, on in self.tables.decisions(city, program):
+            labels = tuple(r for r in str(reasons).split(",") if r)
+            found[str(wallet)] = Decision(
+                str(wallet), bool(eligible), labels, str(evidence), str(salt), str(on)
+            )
+        return found
+
+    def add_batch(self, record: BatchRecord, lines: list[Line]) -> bool:
+        """False (and nothing written) if the batch id exists."""
+        return self.tables.add_batch(astuple(record), [astuple(x) for x in lines])
+
+    def batch(self, city: str, batch: str) -> BatchRecord | None:
+        row = self.tables.batch(city, batch)
+        return _record(row) if row is not None else None
+
+    def batches(self, city: str, limit: int) -> list[BatchRecord]:
+        return [_record(r) for r in self.tables.batches(city, limit)]
+
+    def lines(self, city: str, batch: str, offset: int, limit: int, bad_only: bool) -> list[Line]:
+        return [_line(r) for r in self.tables.lines(city, batch, offset, limit, bad_only)]
+
+    def verdicts(self, city: str, batch: str) -> dict[str, int]:
+        return self.tables.verdicts(city, batch)
+
     def rows(self, city: str, batch: str) -> list[Line]:
         """The valid rows in row order."""
-        ...
+        return [_line(r) for r in self.tables.rows(city, batch)]
 
     def references(self, city: str, program: str) -> set[tuple[str, str]]:
         """(wallet, reference) of every valid row of the program's batches."""
-        ...
+        return self.tables.references(city, program)
 
-    def set_proposal(self, city: str, batch: str, proposal: str) -> None: ...
+    def set_proposal(self, city: str, batch: str, proposal: str) -> None:
+        self.tables.set_proposal(city, batch, proposal)
 
     def record_progress(
         self,
@@ -104,7 +182,7 @@ class ProgramRepository(Protocol):
         """Move the cursor from span[0] to span[1], count the chunk's rows paid and
         refused and note the refused rows' codes (row, code), at once; False (nothing
         counted) if the cursor was not at span[0]."""
-        ...
+        return self.tables.record_progress(city, batch, span, paid, refused, outcomes)
 
 
 class Proposed(Protocol):
