@@ -22,7 +22,7 @@ from localpay.adapters.sql.history import SqlHistoryIndex
 from localpay.adapters.sql.idempotency import SqlIdempotencyRepository
 from localpay.adapters.sql.identity import SqlIdentityRepository
 from localpay.adapters.sql.notices import SqlJobRuns, SqlNotices
-from localpay.adapters.sql.programs import SqlProgramRepository
+from localpay.adapters.sql.programs import SqlProgramTables
 from localpay.adapters.sql.registry import SqlRegistryRepository
 from localpay.adapters.sql.runner import SqlStore
 from localpay.adapters.sql.sales import SqlSaleRepository
@@ -43,6 +43,7 @@ from localpay.services.jobs.scheduler import Scheduler
 from localpay.services.jobs.service import Jobs
 from localpay.services.programs.batches import Batches
 from localpay.services.programs.evidence import EligibilityData
+from localpay.services.programs.ports import ProgramRepository
 from localpay.services.programs.runner import BatchRunner
 from localpay.services.registry.service import Registry
 from localpay.services.sales.live import LiveBudgets
@@ -165,7 +166,7 @@ def open_identity(
 def open_programs(
     store: SqlStore, ledgers: Ledgers, proposals: Proposals, master: Sealer
 ) -> tuple[Batches, EligibilityData]:
-    repo = SqlProgramRepository(store)
+    repo = ProgramRepository(SqlProgramTables(store))
     return (
         Batches(repo, ledgers, proposals, now_ms),
         EligibilityData(repo, master, ledgers, now_ms),
