@@ -21,6 +21,7 @@ from localpay.entrypoints.cli import (
     ops,
     portability,
     programs,
+    registry,
     server,
     sim,
     transparency,
@@ -47,6 +48,7 @@ FEATURES = (
     bank_sim,
     programs,
     jobs,
+    registry,
 )
 
 
