@@ -1,0 +1,86 @@
+"""The waiting room in a real browser: take a place, reload and keep it, be admitted live
+(SSE) and reach the buy page; a second phone stands behind the first; axe on each state."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from localpay.testing.browser import PHONE, Site, horizontal_overflow, serious_violations
+
+pytestmark = pytest.mark.slow
+
+CITY, PROGRAM = "gimpo", "general"
+QUEUE = f"/c/{CITY}/wallet/buy/queue?program={PROGRAM}"
+
+
+def ticket(page: Page) -> str | None:
+    found = [c for c in page.context.cookies() if c["name"] == f"localpay_queue_{PROGRAM}"]
+    return found[0]["value"] if found else None
+
+
+def test_join_reload_admitted_buy(page: Page, browser: Browser, site: Site) -> None:
+    room = site.container.waiting
+    opens = site.container.clock() + 6_000  # opens in 6 s; one person a second after
+    room.schedule(CITY, PROGRAM, opens, rate=1, window_minutes=10)
+
+    page.goto(QUEUE)
+    assert serious_violations(page) == []
+    page.get_by_role("button", name=re.compile("줄 서기")).click()
+    expect(page.locator("#queue-position")).to_have_text("1")
+    held = ticket(page)
+    assert held is not None
+    assert serious_violations(page) == [] and horizontal_overflow(page) == 0
+
+    # a second phone arrives later: it stands behind
+    other = browser.new_context(viewport=PHONE, locale="ko-KR", base_url=site.base)
+    second = other.new_page()
+    second.goto(QUEUE)
+    second.get_by_role("button", name=re.compile("줄 서기")).click()
+    expect(second.locator("#queue-position")).to_have_text("2")
+    expect(second.locator("#queue-ahead")).to_have_text("1")
+
+    page.reload()  # the place is kept: same ticket, same place
+    assert ticket(page) == held
+    expect(page.locator("#queue-position")).to_have_text("1")
+
+    # admitted live, without a reload: the big button to the buy page
+    buy = page.get_by_role("link", name=re.compile("구매하기"))
+    expect(buy).to_be_visible(timeout=20_000)
+    assert serious_violations(page) == [] and horizontal_overflow(page) == 0
+    box = buy.bounding_box()
+    assert box is not None and box["height"] >= 44
+    expect(second.locator("#queue-position")).to_have_text("1")  # one ahead less
+    other.close()
+    buy.click()
+    page.wait_for_url(re.compile(rf"/c/{CITY}/wallet/buy\?program={PROGRAM}$"))
+    # the buy page asked the gate and let the admitted ticket through (not sent back)
+    assert "/queue" not in page.url
+
+
+def test_no_opening_goes_straight_to_buy(page: Page) -> None:
+    page.goto(f"/c/yangju/wallet/buy/queue?program={PROGRAM}")
+    page.wait_for_url(re.compile(r"/c/yangju/wallet/buy\?program="))
+
+
+def test_other_city_ticket_is_no_place(page: Page, site: Site) -> None:
+    room = site.container.waiting
+    room.schedule("yangju", "youth", site.container.clock() + 60_000)
+    page.goto(QUEUE.replace(PROGRAM, "youth").replace(CITY, "yangju"))
+    page.get_by_role("button", name=re.compile("줄 서기")).click()
+    held = ticket_named(page, "youth")
+    assert held is not None
+    # the same ticket sent to another city's line is no place there
+    site.container.waiting.schedule(CITY, "youth", site.container.clock() + 60_000)
+    page.context.add_cookies(
+        [{"name": "localpay_queue_youth", "value": held, "url": f"{site.base}/c/{CITY}/"}]
+    )
+    page.goto(QUEUE.replace(PROGRAM, "youth"))
+    expect(page.get_by_role("button", name=re.compile("줄 서기"))).to_be_visible()
+
+
+def ticket_named(page: Page, program: str) -> str | None:
+    found = [c for c in page.context.cookies() if c["name"] == f"localpay_queue_{program}"]
+    return found[0]["value"] if found else None
