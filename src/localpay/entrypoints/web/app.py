@@ -13,13 +13,16 @@ from localpay.entrypoints.web.routes import (
     console,
     console_approvals,
     console_programs,
+    console_waiting,
     counter,
     explorer,
     home,
     wallet,
     wallet_gift,
     wallet_history,
+    wallet_notices,
     wallet_pay,
+    wallet_queue,
 )
 
 STATIC: Final = Path(__file__).parent / "static"
@@ -39,6 +42,9 @@ def install(app: FastAPI) -> None:
         console.router,
         console_programs.router,
         console_approvals.router,
+        wallet_queue.router,
+        console_waiting.router,
+        wallet_notices.router,
     ):
         app.include_router(router, include_in_schema=False)
     install_errors(app)
