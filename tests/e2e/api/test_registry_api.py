@@ -3,6 +3,9 @@ the new owner's log-in, eligibility for the shop's own staff only, the fraud bar
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,12 +23,17 @@ OWNER_PASSWORD = "owner-password-2026"
 
 
 @pytest.fixture(scope="module")
-def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, Path]]:
     root: Path = tmp_path_factory.mktemp("registry-api")
     url, keys = f"sqlite:///{root / 'site.db'}", root / "keys"
     seed(url, keys)
     with live_container(url, keys) as (found, _container, _):
-        yield found
+        yield found, url, keys
+
+
+@pytest.fixture
+def base(world: tuple[str, str, Path]) -> str:
+    return world[0]
 
 
 def _login(base: str, city: str, username: str, password: str = DEMO_PASSWORD) -> httpx.Client:
@@ -106,3 +114,48 @@ def test_the_whole_registry_over_http(base: str) -> None:
     barred = _post(maker, f"{path}/reinstatement")
     assert barred.status_code == 409 and barred.json()["code"] == "merchant_barred"
     assert barred.json()["barred_until_ms"] > 0
+
+
+def _cli(
+    *args: str, stdin: str = "", env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "localpay.entrypoints.cli", "merchant", *args]
+    return subprocess.run(
+        command, input=stdin, capture_output=True, text=True, timeout=120,
+        env={**os.environ, **(env or {})}, check=False,
+    )  # fmt: skip
+
+
+def test_the_cli(world: tuple[str, str, Path]) -> None:
+    base, url, keys = world
+    good = _cli("check-brn", "1248100998")
+    assert good.returncode == 0 and "124-81-00998: well-formed" in good.stdout
+    bad = _cli("check-brn", "124-81-00997")
+    assert bad.returncode != 0 and "should be 8, not 7" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1
+
+    public = httpx.Client(base_url=base, timeout=30)
+    form = {**APPLICATION, "brn": "120-81-47521", "owner_username": "cli-shop"}
+    merchant = _post(public, f"/v1/cities/{CITY}/merchant-applications", form).json()["merchant"]
+    env = {"LOCALPAY_DB": url, "LOCALPAY_KEYS": str(keys)}
+    listed = _cli("applications", "--city", CITY, env=env)
+    assert listed.returncode == 0 and merchant in listed.stdout
+    assert "47521" not in listed.stdout and "456789" not in listed.stdout.replace("**6789", "")
+
+    maker, checker = _login(base, CITY, "maker"), _login(base, CITY, "checker")
+    [application] = [
+        a["id"]
+        for a in maker.get(f"/v1/cities/{CITY}/merchant-applications").json()
+        if a["merchant"] == merchant
+    ]
+    _post(maker, f"/v1/cities/{CITY}/merchant-applications/{application}/approval")
+    _post(checker, f"/v1/cities/{CITY}/registry/merchants/{merchant}/check")
+    who = ("--city", CITY, "--username", "maker", "--url", base, "--password-stdin")
+    wrong = _cli("suspend", merchant, "--reason", "whim", *who, stdin=DEMO_PASSWORD + "\n")
+    assert wrong.returncode != 0 and "--reason is one of" in wrong.stderr
+    done = _cli("suspend", merchant, "--reason", "owner-request", *who, stdin=DEMO_PASSWORD + "\n")
+    assert done.returncode == 0, done.stderr
+    assert "waits for a checker" in done.stdout
+    _post(checker, f"/v1/cities/{CITY}/registry/merchants/{merchant}/check")
+    again = _cli("reinstate", merchant, *who, stdin=DEMO_PASSWORD + "\n")
+    assert again.returncode == 0, again.stderr
