@@ -1,0 +1,133 @@
+"""The city console in a real browser: a maker drafts a program with a CEL condition (the
+checker's message shown beside the field first, then where it applies and "try it"),
+proposes it; the checker approves it in the approvals queue (the e2e site holds the
+checker's key); a mint proposed from the programs page, approved, moves the overview's
+live gauge without a reload. axe-clean, 360 px wide, senior mode."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from localpay.services.identity.service import Principal
+from localpay.sim.demo import DEMO_PASSWORD
+from localpay.testing.browser import Site, horizontal_overflow, serious_violations, sign_in
+
+pytestmark = pytest.mark.slow
+
+CITY = "gimpo"
+CONSOLE = f"/c/{CITY}/console/"
+NARROW = {"width": 360, "height": 740}
+
+
+@pytest.fixture
+def checker_page(browser: Browser, site: Site) -> Iterator[Page]:
+    context = browser.new_context(viewport=NARROW, locale="ko-KR", base_url=site.base)
+    context.set_default_timeout(15_000)
+    found = context.new_page()
+    sign_in(found, CITY, "checker")
+    yield found
+    context.close()
+
+
+def _clean(page: Page) -> None:
+    assert serious_violations(page) == []
+    assert horizontal_overflow(page) == 0
+
+
+def _draft(page: Page, program: str) -> None:
+    page.goto(CONSOLE + "programs/new")
+    page.get_by_label(re.compile("정책 아이디")).fill(program)
+    page.get_by_label("공개 이름").fill("점심 지원")
+    page.locator("input[name=allowed_categories][value=restaurant]").check()
+    page.locator("#condition").fill("amount >")
+    expect(page.locator("#err-condition")).to_contain_text("Syntax error")
+    expect(page.locator("#checks-summary")).to_contain_text("표시된 칸")
+    expect(page.locator("#f-name")).to_have_value("점심 지원")  # typing is not lost
+    _clean(page)
+
+
+def test_maker_drafts_a_program_checker_approves_and_the_gauge_moves(
+    page: Page, checker_page: Page, site: Site
+) -> None:
+    program = f"lunch-{uuid.uuid4().hex[:6]}"
+    page.set_viewport_size(NARROW)
+    sign_in(page, CITY, "maker")
+    _draft(page, program)
+    page.locator("#condition").fill("weekday <= 5 && hour >= 11 && hour < 14")
+    expect(page.locator("#checks-summary")).to_have_text("원장 검사를 통과했습니다.")
+    expect(page.locator("#err-condition")).to_be_empty()
+    expect(page.locator("#preview-total")).to_contain_text("곳의 영업 중 가맹점")
+    page.get_by_label("시(0-23)").fill("12")
+    page.get_by_role("button", name="시험해 보기").click()
+    expect(page.locator("#tried [data-verdict]")).to_have_attribute("data-verdict", "true")
+    page.get_by_label("시(0-23)").fill("20")
+    page.get_by_role("button", name="시험해 보기").click()
+    expect(page.locator("#tried [data-verdict]")).to_have_attribute("data-verdict", "false")
+    _clean(page)
+    page.get_by_role("button", name="이 버전 제안하기").click()
+    expect(page.locator("#made")).to_be_visible()
+    expect(page.locator("#queue")).to_contain_text(f"정책 {program} (점심 지원) 버전 1 정의")
+    expect(page.get_by_role("button", name="승인")).to_have_count(0)  # not the maker's to check
+
+    checker_page.goto(CONSOLE + "approvals")
+    card = checker_page.locator("li", has_text=f"정책 {program} (점심 지원) 버전 1 정의")
+    expect(card).to_contain_text("maker")
+    _clean(checker_page)
+    card.get_by_role("button", name="승인").click()
+    sent = checker_page.locator("#recent ~ ul li", has_text=program).first
+    expect(sent.locator("[data-outcome]")).to_have_attribute("data-outcome", "ok")
+    rules = site.container.ledgers.sequencer(CITY).state.programs[program].versions[-1]
+    assert rules.condition == "weekday <= 5 && hour >= 11 && hour < 14"
+    assert rules.allowed_categories == ["restaurant"]
+
+    # A mint proposed from the programs page; the overview's gauge follows it live.
+    page.goto(CONSOLE + "programs")
+    card = page.locator(f"#program-{program}")
+    card.get_by_text("예산 발행 제안").click()
+    card.get_by_label("신탁계좌에 받은 원화").fill("1,000,000")
+    card.get_by_label("입금 참조번호").fill("trust-e2e-1")
+    _clean(page)
+    card.get_by_role("button", name="발행 제안하기").click()
+    expect(page.locator("#queue")).to_contain_text(f"{program} 예산에 1,000,000원 발행")
+    checker_page.goto(CONSOLE)
+    gauge = checker_page.locator(f"#gauge-{program}")
+    expect(gauge.locator("[data-budget]")).to_have_text("0원")
+    _clean(checker_page)
+    # The checker approves elsewhere (the service, as the queue's button does): the open
+    # overview must show the new budget by itself.
+    proposal = site.container.proposals.list(CITY, "pending", None, 10)[0]
+    assert proposal.command["program"] == program
+    site.container.proposals.approve(_principal(site, "checker"), proposal.id)
+    expect(gauge.locator("[data-budget]")).to_have_text("1,000,000원")  # no reload
+    expect(gauge.locator("progress")).to_have_attribute("value", "100")
+
+
+def _principal(site: Site, username: str) -> Principal:
+    token = site.container.identity.login(CITY, username, DEMO_PASSWORD)
+    found = site.container.identity.authenticate(token)
+    assert found is not None
+    return found
+
+
+def test_console_pages_in_senior_mode_at_360_px(page: Page) -> None:
+    page.set_viewport_size(NARROW)
+    sign_in(page, CITY, "maker")
+    page.goto(CONSOLE)
+    page.get_by_role("button", name="큰 글씨로 보기").click()
+    for path in ("", "programs", "programs/new", "programs/general/edit", "approvals"):
+        page.goto(CONSOLE + path)
+        assert page.locator("html").get_attribute("class") == "senior"
+        _clean(page)
+
+
+def test_another_citys_console_and_a_shops_staff_get_the_404_page(page: Page) -> None:
+    sign_in(page, "yangju", "maker")
+    assert page.goto(CONSOLE).status == 404  # type: ignore[union-attr]
+    sign_in(page, CITY, "cashier")
+    assert page.goto(CONSOLE + "programs").status == 404  # type: ignore[union-attr]
+    assert page.goto(CONSOLE + "approvals").status == 404  # type: ignore[union-attr]
