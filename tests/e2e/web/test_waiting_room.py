@@ -35,7 +35,7 @@ def test_join_reload_admitted_buy(page: Page, browser: Browser, site: Site) -> N
     assert serious_violations(page) == [] and horizontal_overflow(page) == 0
 
     # a second phone arrives later: it stands behind
-    other = browser.new_context(viewport=PHONE, locale="ko-KR", base_url=site.base)
+    other = browser.new_context(viewport=PHONE, locale="ko-KR", base_url=site.base)  # type: ignore[arg-type]
     second = other.new_page()
     second.goto(QUEUE)
     second.get_by_role("button", name=re.compile("줄 서기")).click()
