@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, ViewportSize, expect
 
 from localpay.services.identity.service import Principal
 from localpay.sim.demo import DEMO_PASSWORD
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 
 CITY = "gimpo"
 CONSOLE = f"/c/{CITY}/console/"
-NARROW = {"width": 360, "height": 740}
+NARROW: ViewportSize = {"width": 360, "height": 740}
 
 
 @pytest.fixture
