@@ -12,12 +12,14 @@ from localpay.entrypoints.web.errors import install_errors
 from localpay.entrypoints.web.routes import (
     console,
     console_approvals,
+    console_batches,
     console_programs,
     console_waiting,
     counter,
     explorer,
     home,
     wallet,
+    wallet_credits,
     wallet_gift,
     wallet_history,
     wallet_notices,
@@ -45,6 +47,8 @@ def install(app: FastAPI) -> None:
         wallet_queue.router,
         console_waiting.router,
         wallet_notices.router,
+        console_batches.router,
+        wallet_credits.router,
     ):
         app.include_router(router, include_in_schema=False)
     install_errors(app)
