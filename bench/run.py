@@ -11,6 +11,8 @@ For each store, in the same run (so ratios compare like with like):
 - memory (`--memory`): the RSS of a `localpay serve` holding the bench city, after the
   payments and after the growth, projected to 1,000,000 transactions; and, on SQLite,
   of one server holding 230 small cities (sim/memory.py).
+And CEL conditions (bench/conditions.py): evaluations per second, and payments per second
+through the state machine with and without a condition on the program.
 Results go to stdout as a table and to bench/results.json.
 """
 
@@ -30,6 +32,7 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+import conditions
 from conventional import PostgresBank, SQLiteBank, best_of, run_conventional
 from localpay.adapters.clock import now_ms
 from localpay.adapters.keystore import KeyStore
@@ -170,6 +173,8 @@ def main() -> None:
         )
         bank.drop()
         report("PostgreSQL", results["postgres"])
+    results["conditions"] = conditions.measure()  # CEL: evaluations/s, cost per payment
+    conditions.report(results["conditions"])
     Path(__file__).with_name("results.json").write_text(json.dumps(results, indent=2) + "\n")
 
 
