@@ -43,7 +43,7 @@ REFRESH_S: Final = 2
 
 #: Each verdict in plain words.
 VERDICTS: Final = {
-    v.OK: N_("Valid"),
+    v.OK: N_("Valid line"),
     v.MALFORMED: N_("The line is incomplete or its amount is not whole won"),
     v.UNKNOWN_CITIZEN: N_("No such citizen's wallet"),
     v.UNKNOWN_PROGRAM: N_("No such program"),

@@ -1,0 +1,99 @@
+"""The disbursement journey in a real browser: the maker uploads a file of policy money
+and reads the row-level report in plain words, submits it; the maker cannot approve it;
+a second official approves; the progress runs to done; the citizen's wallet shows the
+credit with its last day of use. Pages pass axe and fit a phone."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from localpay.domain import commands as c
+from localpay.services.cities.ledgers import new_id
+from localpay.testing.browser import (
+    PHONE,
+    Site,
+    citizen_cookie,
+    horizontal_overflow,
+    serious_violations,
+    sign_in,
+)
+from localpay.testing.journeys import as_officials
+
+pytestmark = pytest.mark.slow
+CITY = "gimpo"
+
+
+def the_file() -> bytes:
+    stamp = int(time.time())
+    lines = [
+        "citizen,amount,program,reference",
+        f"w-0000002,30000,rewards,vol-{stamp}-a",
+        f"w-0000003,20000,rewards,vol-{stamp}-b",
+        f"w-0000003,20000,rewards,vol-{stamp}-b",  # the same line again
+        f"w-9999999,10000,rewards,vol-{stamp}-c",  # nobody's wallet
+        f"w-0000004,12.5,rewards,vol-{stamp}-d",  # not whole won
+    ]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def test_upload_report_approve_progress_and_the_wallet(browser: Browser, site: Site) -> None:
+    as_officials(
+        site, CITY, c.Mint(id=new_id(), city=CITY, program="rewards", amount=1_000_000, won_ref="v")
+    )
+    maker = browser.new_context(viewport=PHONE, locale="ko-KR", base_url=site.base)
+    page = maker.new_page()
+    sign_in(page, CITY, "maker")
+    page.goto(f"/c/{CITY}/console/batches")
+    expect(page.get_by_role("heading", name="지급 일괄처리", exact=False)).to_be_visible()
+    page.locator("#batch-file").set_input_files(
+        {"name": "volunteers.csv", "mimeType": "text/csv", "buffer": the_file()}
+    )
+    page.get_by_role("button", name=re.compile("파일 확인|Check the file")).click()
+    page.wait_for_url(re.compile(r"/console/batches/b-[0-9a-f]{16}$"))
+    batch_url = page.url
+    expect(page.locator("#valid-rows")).to_have_text("2")
+    expect(page.locator("#batch-total")).to_contain_text("50,000")
+    bad = page.locator("#bad-lines tbody tr")
+    expect(bad).to_have_count(3)
+    expect(page.locator('tr[data-verdict="duplicate"] td.bad')).to_contain_text("앞에")
+    expect(page.locator('tr[data-verdict="unknown_citizen"] td.bad')).to_contain_text("지갑")
+    expect(page.locator('tr[data-verdict="malformed"]')).to_have_attribute("data-line", "5")
+    assert serious_violations(page) == []
+    assert horizontal_overflow(page) == 0
+    page.locator("#submit-batch").click()
+    expect(page.locator("#batch-status")).to_have_attribute("data-status", "submitted")
+    expect(page.locator("#approve-batch")).to_have_count(0)  # never the maker's to approve
+    maker.close()
+
+    checker = browser.new_context(viewport=PHONE, locale="ko-KR", base_url=site.base)
+    page = checker.new_page()
+    sign_in(page, CITY, "checker")
+    page.goto(batch_url)
+    page.locator("#approve-batch").click()
+    expect(page.locator("#batch-status")).to_have_attribute("data-status", "done", timeout=30_000)
+    expect(page.locator("#rows-paid")).to_have_text("2")
+    expect(page.locator("#rows-to-go")).to_have_text("0")
+    assert serious_violations(page) == []
+    checker.close()
+
+    citizen = browser.new_context(viewport=PHONE, locale="ko-KR", base_url=site.base)
+    citizen.add_cookies([citizen_cookie(site, CITY, "w-0000002")])
+    page = citizen.new_page()
+    page.goto(f"/c/{CITY}/wallet/")
+    page.get_by_role("link", name="정책 지원금").click()
+    credit = page.locator('#credits li[data-program="rewards"]')
+    expect(credit).to_contain_text("30,000")
+    expect(credit.locator(".expires")).to_contain_text(re.compile(r"\d{4}년 \d{1,2}월 \d{1,2}일"))
+    assert serious_violations(page) == []
+    assert horizontal_overflow(page) == 0
+    citizen.close()
+
+
+def test_another_citys_batch_is_a_404(page: Page, site: Site) -> None:
+    sign_in(page, "yangju", "maker")
+    answer = page.goto(f"/c/{CITY}/console/batches")
+    assert answer is not None and answer.status == 404
