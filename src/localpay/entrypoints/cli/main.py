@@ -26,6 +26,7 @@ from localpay.entrypoints.cli import (
     sim,
     transparency,
     users,
+    waiting,
     witness,
 )
 from localpay.entrypoints.cli.app import app as root
@@ -49,6 +50,7 @@ FEATURES = (
     programs,
     jobs,
     registry,
+    waiting,
 )
 
 
