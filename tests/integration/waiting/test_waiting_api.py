@@ -28,6 +28,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[World, str
         yield World(base, keys), url
 
 
+def run(args: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, capture_output=True, text=True, check=False)
+
+
 def key(n: int) -> dict[str, str]:
     return {"Idempotency-Key": f"waiting-test-key-{n:06d}"}
 
@@ -97,27 +101,15 @@ def test_live_stream_says_the_status(world: tuple[World, str]) -> None:
 def test_cli_opens_and_shows_the_line(world: tuple[World, str], tmp_path: Path) -> None:
     w, url = world
     cli = [sys.executable, "-m", "localpay.entrypoints.cli", "--db", url, "--keys", str(w.keys)]
-    opened = subprocess.run(
-        [*cli, "sale", "open", "--city", "yangju", "--program", "general"]
-        + ["--at", "2030-01-01T09:00", "--rate", "30", "--json"],
-        capture_output=True,
-        text=True,
-    )
+    line = ["sale", "open", "--city", "yangju", "--program", "general"]
+    opened = run([*cli, *line, "--at", "2030-01-01T09:00", "--rate", "30", "--json"])
     assert opened.returncode == 0, opened.stderr
     shown = json.loads(opened.stdout)
     assert shown["rate"] == 30 and shown["opens_at"] == "2030-01-01T09:00:00+09:00"
     with httpx.Client(base_url=w.base) as anyone:
         r = anyone.post("/v1/cities/yangju/waiting/general/tickets", headers=key(6))
         assert r.status_code == 201, r.text  # the server reads the CLI's opening
-    queue = subprocess.run(
-        [*cli, "sale", "queue", "--city", "yangju", "--program", "general", "--json"],
-        capture_output=True,
-        text=True,
-    )
+    queue = run([*cli, "sale", "queue", "--city", "yangju", "--program", "general", "--json"])
     assert json.loads(queue.stdout)["waiting"] == 1
-    bad = subprocess.run(
-        [*cli, "sale", "open", "--city", "yangju", "--program", "general", "--at", "soon"],
-        capture_output=True,
-        text=True,
-    )
+    bad = run([*cli, *line, "--at", "soon"])
     assert bad.returncode != 0 and "ISO 8601" in bad.stderr and bad.stdout == ""
