@@ -7,8 +7,12 @@ a payment."""
 from __future__ import annotations
 
 import hashlib
+import json
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -215,3 +219,32 @@ def test_a_program_with_a_sale_and_a_condition_is_approved_and_obeyed(site: Site
     assert _pay(site, wallet, key, 6_000) == "condition_not_met"  # the condition says no
     assert _pay(site, wallet, key, 5_000) == "ok"
     assert site.container.ledgers.sequencer(CITY).state.wallets[wallet].lots[0].amount == 15_000
+
+
+def _cli(site: Site, *args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "localpay.entrypoints.cli", "--db", site.container.url]
+    return subprocess.run(
+        [*command, *args], check=False, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_cli_checks_conditions_and_previews_a_policy_file(site: Site, tmp_path: Path) -> None:
+    bad = _cli(site, "program", "check-condition", "amount > 1.5")
+    assert bad.returncode == 1 and bad.stdout == ""
+    assert "whole numbers only" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+    good = _cli(site, "program", "check-condition", "hour >= 11")
+    assert good.returncode == 0 and conditions.ENGINE in good.stdout
+    draft = tmp_path / "policy.json"
+    draft.write_bytes(
+        msgspec.json.encode(open_policy("x", allowed_categories=["academy"], areas=[AREA]))
+    )
+    shown = _cli(site, "program", "preview", "--city", CITY, "--file", str(draft))
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["by_area"] == {AREA: 2}
+    draft.write_text('{"name": "x"}')
+    refused = _cli(site, "program", "preview", "--city", CITY, "--file", str(draft))
+    assert refused.returncode == 2 and "is not a policy" in refused.stderr
+    listed = _cli(site, "program", "show", "--city", CITY, "general")
+    assert listed.returncode == 0 and json.loads(listed.stdout)[0]["program"] == "general"
+    missing = _cli(site, "program", "show", "--city", CITY, "nothing-here")
+    assert missing.returncode == 1 and "no program" in missing.stderr
