@@ -326,6 +326,11 @@ class Registry:
         name = shop.name if shop else merchant
         return self._merchant_view(city, self._known(city, merchant), name)
 
+    def waiting(self, city: str, subject: str) -> list[ProposalView]:
+        """The proposals about a merchant (or an application's merchant) still waiting
+        for a checker, oldest first."""
+        return [self.proposals.get(city, d.proposal) for d in self._open(city, subject)]
+
     def eligibility(self, city: str, merchant: str) -> list[Eligibility]:
         """Per program (its current version): may its money be spent at this merchant?"""
         facts = self._known(city, merchant)
@@ -335,7 +340,7 @@ class Registry:
     # -- inside ---------------------------------------------------------------------------
 
     def _merchant_view(self, city: str, m: Merchant, name: str) -> MerchantView:
-        pending = [self.proposals.get(city, d.proposal) for d in self._open(city, m.id)]
+        pending = self.waiting(city, m.id)
         return MerchantView(
             m.id, name, m.category, m.area, m.annual_revenue, m.status, m.barred_until_ms, pending
         )
