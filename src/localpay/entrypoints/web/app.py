@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from localpay.entrypoints.web.errors import install_errors
+from localpay.entrypoints.web.routes import console_merchants, merchant_apply
 from localpay.entrypoints.web.routes import (
     console,
     console_approvals,
@@ -48,6 +49,8 @@ def install(app: FastAPI) -> None:
         console_waiting.router,
         wallet_notices.router,
         console_batches.router,
+        merchant_apply.router,
+        console_merchants.router,
         wallet_credits.router,
     ):
         app.include_router(router, include_in_schema=False)
