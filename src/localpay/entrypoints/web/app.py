@@ -9,16 +9,17 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from localpay.entrypoints.web.errors import install_errors
-from localpay.entrypoints.web.routes import console_merchants, merchant_apply
 from localpay.entrypoints.web.routes import (
     console,
     console_approvals,
     console_batches,
+    console_merchants,
     console_programs,
     console_waiting,
     counter,
     explorer,
     home,
+    merchant_apply,
     wallet,
     wallet_credits,
     wallet_gift,
