@@ -229,9 +229,11 @@ async def apply(request: Request, city: str, _: Csrf) -> Response:
         context["idempotency"] = key  # the same send, corrected, is one application
         return page(request, "merchants/apply.html", context, status=422)
     except TooManyApplications:
-        raise PageError(429, N_("Too many applications from here. Try again in a few minutes.")) from None
+        message = N_("Too many applications from here. Try again in a few minutes.")
+        raise PageError(429, message) from None
     except Conflict:
-        raise PageError(409, N_("This form was already sent with other details. Reload it.")) from None
+        message = N_("This form was already sent with other details. Reload it.")
+        raise PageError(409, message) from None
     return RedirectResponse(f"/c/{city}/merchants/status/{done.token}", status_code=303)
 
 
