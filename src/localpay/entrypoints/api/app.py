@@ -35,6 +35,7 @@ from localpay.entrypoints.api.routers import (
     transparency,
 )
 from localpay.entrypoints.api.routers import notices as notices_router
+from localpay.entrypoints.api.routers import programs as programs_router
 from localpay.entrypoints.api.routers import registry as registry_router
 from localpay.entrypoints.api.routers import sales as sales_router
 from localpay.entrypoints.api.routers import waiting as waiting_router
@@ -74,6 +75,7 @@ def create_app(
     app.include_router(waiting_router.router)
     app.include_router(registry_router.router)
     app.include_router(notices_router.router)
+    app.include_router(programs_router.router)
     _install_errors(app)
     # Outermost first: refuse floods before doing any work, then idempotency.
     records = Records(container.idempotency, container.clock)
