@@ -10,6 +10,7 @@ import re
 import uuid
 from collections.abc import Iterator
 
+import nacl.signing
 import pytest
 from playwright.sync_api import Browser, Page, ViewportSize, expect
 
@@ -131,3 +132,26 @@ def test_another_citys_console_and_a_shops_staff_get_the_404_page(page: Page) ->
     sign_in(page, CITY, "cashier")
     assert page.goto(CONSOLE + "programs").status == 404  # type: ignore[union-attr]
     assert page.goto(CONSOLE + "approvals").status == 404  # type: ignore[union-attr]
+
+
+def test_a_checker_holding_their_own_key_is_shown_the_command(page: Page, site: Site) -> None:
+    public = bytes(nacl.signing.SigningKey.generate().verify_key).hex()
+    name = f"own-{uuid.uuid4().hex[:6]}"
+    site.container.identity.create_user(
+        CITY, "city_checker", name, DEMO_PASSWORD, official_key=f"pub:{public}"
+    )
+    maker = _principal(site, "maker")
+    made = site.container.proposals.propose(
+        maker, "approve_merchant", {"merchant": "m-00001"}, uuid.uuid4().hex
+    )
+    sign_in(page, CITY, name)
+    page.goto(CONSOLE + "approvals")
+    card = page.locator(f"#proposal-{made.id}")
+    expect(card).to_contain_text("가맹점 m-00001 승인")
+    expect(card.locator("code")).to_have_text(
+        f"localpay official approve {made.id} --city {CITY} --username {name}"
+        f" --key YOUR-KEY-FILE --url {site.base}"
+    )
+    expect(card.get_by_role("button", name="승인")).to_have_count(0)  # the server cannot sign
+    _clean(page)
+    site.container.proposals.reject(_principal(site, "checker"), made.id)
