@@ -57,6 +57,9 @@ TIERS: Final = {
     "up_to_3b": N_("1 to 3 billion won"),
     "over_3b": N_("Over 3 billion won"),
 }
+#: Said of a field without a message of its own, of a denial code without a verdict.
+ANY_FIELD: Final = N_("Check this field.")
+NOT_HERE: Final = N_("Not for this shop")
 VERDICTS: Final = {
     "ok": N_("Can be used here"),
     "category_denied": N_("Not for this kind of shop"),
@@ -83,7 +86,7 @@ def eligibility_rows(request: Request, found: list[Eligibility]) -> list[dict[st
             "program": e.program,
             "name": e.name,
             "eligible": e.eligible,
-            "verdict": say(request, VERDICTS.get(e.code, N_("Not for this shop"))),
+            "verdict": say(request, VERDICTS.get(e.code, NOT_HERE)),
             "condition": e.has_condition,
         }
         for e in found
@@ -207,7 +210,7 @@ def _problem(request: Request, exc: BadField, values: dict[str, str]) -> str:
         return say(request, "This log-in name is taken: choose another.")
     if exc.field == "industry":
         return industry_check(request, values["industry"])[1]
-    return say(request, FIELD_PROBLEMS.get(exc.field, N_("Check this field.")))
+    return say(request, FIELD_PROBLEMS.get(exc.field, ANY_FIELD))
 
 
 @router.post("/c/{city}/merchants/apply")
