@@ -175,9 +175,9 @@ _PLACES: Final[tuple[tuple[str, str], ...]] = (
     ("employment", "employment"),
     ("age", "min_age"),
     ("period", "period"),
-    ("cashback", "cashback_cap"),
+    ("sale mode", "mode"),  # before "cashback": its message names the modes
     ("when_budget_out", "when_budget_out"),
-    ("sale mode", "mode"),
+    ("cashback", "cashback_cap"),
     ("rate", "rate_bp"),
     ("caps", "revenue_cap"),
 )
