@@ -26,6 +26,7 @@ import json
 import os
 import random
 import secrets
+import subprocess
 import sys
 import tempfile
 import time
@@ -304,6 +305,33 @@ def run_rush(url: str) -> dict[str, Any]:
         "rush_status_polls": figures.polls,
         "rush_wall_s": round(wall, 1),
     }
+
+
+#: What `make bench` shows of the rush (bench/run.py), in this order.
+SHOWN: Final = (
+    "rush_buyers",
+    "rush_rate",
+    "rush_won_oversold",
+    "rush_errors",
+    "rush_dropped",
+    "rush_bought",
+    "rush_discounted",
+    "rush_without_discount",
+    "rush_admission_p50_s",
+    "rush_admission_p99_s",
+    "rush_purchase_p50_ms",
+    "rush_purchase_p99_ms",
+    "rush_purchases_per_s",
+)
+
+
+def measure(url: str) -> dict[str, Any]:
+    """The rush on the store at `url`, in a child process of its own (its server, its
+    threads and its event loop end with it)."""
+    out = subprocess.run(
+        [sys.executable, str(Path(__file__)), url], check=True, capture_output=True, text=True
+    )
+    return dict(json.loads(out.stdout))
 
 
 def main() -> None:
