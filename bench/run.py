@@ -10,7 +10,9 @@ For each store, in the same run (so ratios compare like with like):
   of its store, and the in-process run's city has throwaway keys);
 - memory (`--memory`): the RSS of a `localpay serve` holding the bench city, after the
   payments and after the growth, projected to 1,000,000 transactions; and, on SQLite,
-  of one server holding 230 small cities (sim/memory.py).
+  of one server holding 230 small cities (sim/memory.py);
+- the 9 a.m. rush (bench/rush.py): 10,000 buyers through the waiting room of a sale
+  opening whose discount budget runs out part way.
 And CEL conditions (bench/conditions.py): evaluations per second, and payments per second
 through the state machine with and without a condition on the program.
 Results go to stdout as a table and to bench/results.json.
@@ -33,6 +35,7 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).parent))
 
 import conditions
+import rush
 from conventional import PostgresBank, SQLiteBank, best_of, run_conventional
 from localpay.adapters.clock import now_ms
 from localpay.adapters.keystore import KeyStore
@@ -76,6 +79,7 @@ SHOWN = (
     "rss_city_1m_tx_mib",
     "rss_230_cities_mib",
     "rss_cities_build_s",
+    *rush.SHOWN,
 )
 
 
@@ -162,6 +166,7 @@ def main() -> None:
             f"sqlite:///{folder}/http.db",
         )
         results["sqlite"].update(small_cities_rss(f"sqlite:///{folder}/cities.db"))
+        results["sqlite"].update(rush.measure(f"sqlite:///{folder}/rush.db"))  # bench/rush.py
         report("SQLite", results["sqlite"])
     with throwaway_postgres() as url:
         bank = PostgresBank(url)
@@ -172,6 +177,7 @@ def main() -> None:
             new_database(url, "http_bench"),
         )
         bank.drop()
+        results["postgres"].update(rush.measure(new_database(url, "rush")))  # bench/rush.py
         report("PostgreSQL", results["postgres"])
     results["conditions"] = conditions.measure()  # CEL: evaluations/s, cost per payment
     conditions.report(results["conditions"])
