@@ -10,25 +10,31 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import msgspec
 import nacl.signing
 import pytest
 
 from localpay.adapters.keystore import KeyStore
 from localpay.bootstrap import open_store
 from localpay.domain import commands as c
-from localpay.domain.calendar import DAY_MS
+from localpay.domain.calendar import DAY_MS, month_key
 from localpay.domain.codes import Code
+from localpay.domain.commands import decode_envelope
 from localpay.domain.policy import Grant, default_sale
 from localpay.ledger.batches import row_leaf
 from localpay.ledger.log import merkle
 from localpay.ledger.ports import Store
 from localpay.ledger.receipt import Receipt
 from localpay.ledger.signatures import public_key_hex, sign_command
+from localpay.ledger.state import Purchase, Totals
 from localpay.services.cities.ledgers import Ledgers, new_id
 from localpay.services.cities.officials import OfficialSigner, create_city
 from localpay.services.cities.verify import verify_city
+from localpay.services.explorer.service import UNKNOWN_PROGRAM, Explorer
+from localpay.services.history.service import parties_of
 from localpay.services.portability.exporter import export_city
 from localpay.services.portability.importer import import_city
+from localpay.services.wallets import activity
 from localpay.sim.demo import SimClock
 from localpay.testing.builders import policy
 
@@ -64,10 +70,12 @@ class Town:
         sale = policy("구매 지역화폐", sale=default_sale(), holding_cap=1_500_000)
         short = policy("단기 구매", valid_days=1, sale=default_sale())
         youth = policy("청년 지원금", grant=Grant("year", 300_000, 19, 39, 0, 0, []))
+        back = policy("캐시백", sale=default_sale(mode="cashback", rate_bp=500, cashback_cap=0))
         for name, rules, budget in (
             ("general", sale, 50_000),
             ("short", short, 0),
             ("youth", youth, 1_000_000),
+            ("cb", back, 10_000),
         ):
             self.ok(
                 self.official(c.DefineProgram(id=new_id(), city=CITY, program=name, policy=rules))
@@ -78,7 +86,7 @@ class Town:
                         c.Mint(id=new_id(), city=CITY, program=name, amount=budget, won_ref="trust")
                     )
                 )
-        for wallet in ("alice", "bob"):
+        for wallet in ("alice", "bob", "carol"):
             key = self.keys[wallet] = nacl.signing.SigningKey.generate()
             opening = c.OpenWallet(
                 id=new_id(), city=CITY, wallet=wallet, keys=[public_key_hex(key)], custodial=False
@@ -175,6 +183,18 @@ class Town:
             self.ok(self.official(row))  # not an official command: the operator signs it
             assert self.official(row).duplicate  # the job re-run: the original receipt
 
+    def cashback(self) -> None:
+        """Bought and spent in one month; its cashback paid by the operator the next."""
+        self.buy("carol", 40_000, "cb")
+        self.pay("carol", 40_000)
+        self.clock.now_ms += 32 * DAY_MS
+        month = month_key(self.clock.now_ms) - 1
+        self.ok(
+            self.official(
+                c.Cashback(id=new_id(), city=CITY, wallet="carol", program="cb", month=month)
+            )
+        )
+
     def expiry(self) -> str:
         order = self.buy("alice", 20_000, "short")
         self.clock.now_ms += 3 * DAY_MS
@@ -189,6 +209,7 @@ def _run_city(url: str, keys: KeyStore) -> dict[str, str]:
         town.set_up()
         made = town.sale()
         town.batch()
+        town.cashback()
         made["expired"] = town.expiry()
         state = town.ledgers.sequencer(CITY).state
         assert state.check_invariants() == []
@@ -226,6 +247,7 @@ def test_programs_replay_from_genesis_and_move_between_stores(
             "b:b-2026-1",
         ):
             assert key in rows, key
+        _readers_know_the_new_commands(source, made)
         archive = tmp_path / "city.archive"
         export_city(source, CITY, archive)
         import_city(target, archive)
@@ -235,3 +257,76 @@ def test_programs_replay_from_genesis_and_move_between_stores(
     finally:
         source.close()
         target.close()
+
+
+# -- the chain's readers -------------------------------------------------------------------
+
+
+def _readers_know_the_new_commands(store: Store, made: dict[str, str]) -> None:
+    _explorer_figures(store)
+    _wallet_lines(store, made)
+    _histories(store)
+
+
+def _explorer_figures(store: Store) -> None:
+    """Sold and discounts as the ledger counts them; the supply as its totals."""
+    raw = store.state_value(CITY, "c")
+    assert raw is not None
+    totals = msgspec.json.decode(raw, type=Totals)
+    supply = Explorer(store).start([CITY]).supply(CITY)
+    assert sum(p.minted for p in supply) == totals.minted
+    # Pending payouts (won owed back) are units still in existence: nothing burned them.
+    assert supply[-1].outstanding == totals.minted - totals.burned
+    purchases = [
+        msgspec.json.decode(v, type=Purchase) for k, v in store.state(CITY) if k[:2] == "u:"
+    ]
+    booked = [u for u in purchases if u.status in ("paid", "refunded")]
+    cashback = 2_000  # 5 % of the 40,000 carol spent
+    assert sum(p.sold for p in supply) == sum(u.amount for u in booked)
+    assert sum(p.discounts for p in supply) == sum(u.bonus for u in booked) + cashback
+    table = Explorer(store).start([CITY]).payments(CITY, "program", threshold=1)
+    assert UNKNOWN_PROGRAM not in table.columns  # a purchase's lots are traced to it
+
+
+def _kinds(store: Store, wallet: str) -> list[tuple[str, str, int, int, int]]:
+    txs = [tx for tx in store.txs(CITY) if wallet in parties_of(store, CITY, tx)]
+    return [
+        (line.kind, line.party, line.signed, line.bonus, line.owed)
+        for line in activity.lines(store, CITY, wallet, txs)
+        if line.ok
+    ]
+
+
+def _wallet_lines(store: Store, made: dict[str, str]) -> None:
+    assert _kinds(store, "alice") == [
+        ("opened", "", 0, 0, 0),
+        ("ordered", "general", 0, 0, 0),
+        ("bought", "general", 110_000, 10_000, 0),
+        ("paid", "bakery", -70_000, 0, 0),
+        ("balance_refund", "general", 0, 0, 30_000),
+        ("credited", "youth", 100_000, 0, 0),
+        ("ordered", "short", 0, 0, 0),
+        ("bought", "short", 20_000, 0, 0),
+        ("expired_owed", "", -20_000, 0, 20_000),
+    ]
+    assert _kinds(store, "bob") == [
+        ("opened", "", 0, 0, 0),
+        ("ordered", "general", 0, 0, 0),
+        ("bought", "general", 220_000, 20_000, 0),
+        ("cancelled", "general", -200_000, 0, 200_000),
+        ("ordered", "general", 0, 0, 0),
+        ("lapsed", "general", 0, 0, 0),
+        ("bought", "general", 55_000, 5_000, 0),
+        ("credited", "youth", 150_000, 0, 0),
+    ]
+    assert _kinds(store, "carol")[-1] == ("cashback", "cb", 2_000, 0, 0)
+
+
+def _histories(store: Store) -> None:
+    """Commands the operator signs for a wallet (a batch row, a cashback, a deposit)
+    are in that wallet's history: the ledger's one rule of parties names their wallet."""
+    for tx in store.txs(CITY):
+        wanted = ("batch_credit", "cashback", "confirm_purchase", "lapse_order")
+        if tx.kind in wanted and tx.decoded_result().ok:
+            _, command = decode_envelope(tx.envelope)
+            assert command.wallet in parties_of(store, CITY, tx), tx.kind

@@ -1,9 +1,11 @@
-"""Why a payment or a gift cannot be made, in plain words for the citizen.
+"""Why a payment, a gift, a purchase or a grant cannot be made, in plain words.
 
 One message per code the ledger (domain/codes.py) or the API (problem+json `code`) can
-answer a `pay` or a `transfer` with, shared by the pay and gift pages, their previews and
-the answer to a signed command (GET /c/{city}/wallet/why?code=...). Message ids are
-English; the catalogs carry the Korean. A code not listed gets the general words.
+answer a citizen's command with, shared by the pay, gift and buy pages, their previews,
+the history and the answer to a signed command (GET /c/{city}/wallet/why?code=...).
+Message ids are English; the catalogs carry the Korean. A code not listed gets the
+general words. A refusal that names a limit and the room it leaves (`Result.limit`,
+`Result.room`: the sender's own receipt has them) is told with the numbers: `explain`.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 from typing import Final
 
 from localpay.domain.codes import Code
+from localpay.entrypoints.web import i18n
 from localpay.entrypoints.web.i18n import N_
 
 #: code -> plain words (a message id of the catalogs).
@@ -36,6 +39,33 @@ PLAIN: Final[dict[str, str]] = {
     Code.HOLDING_LIMIT_EXCEEDED: N_("The other wallet would hold more of this money than allowed."),
     Code.LOT_LIMIT_EXCEEDED: N_("The other wallet cannot take more separate gifts now."),
     Code.INSUFFICIENT_FUNDS: N_("There is not enough money usable here."),
+    Code.CONDITION_NOT_MET: N_(
+        "This money's rules do not allow this payment now (day, hour or age)."
+    ),
+    # Purchases (구매/충전), their cancellation and refund, cashback.
+    Code.PROGRAM_NOT_FOUND: N_("There is no such program."),
+    Code.NOT_FOR_SALE: N_("This money is not for sale."),
+    Code.PURCHASE_LIMIT_EXCEEDED: N_("This is over this month's purchase limit."),
+    Code.SALE_BUDGET_EXHAUSTED: N_("This sale's budget has run out."),
+    Code.PURCHASE_NOT_FOUND: N_("There is no such purchase in this wallet."),
+    Code.PURCHASE_CLOSED: N_("This purchase is already settled (paid, cancelled or expired)."),
+    Code.DEPOSIT_MISMATCH: N_("The deposit does not match the order's amount."),
+    Code.DEPOSIT_REF_USED: N_("This deposit was already booked."),
+    Code.CANCEL_WINDOW_CLOSED: N_("The days for cancelling this purchase are over."),
+    Code.PURCHASE_USED: N_("Part of this purchase was used, so it cannot be cancelled."),
+    Code.REFUND_THRESHOLD_NOT_MET: N_(
+        "The rest is refunded in won only once most of the purchase is used (usually 60 percent)."
+    ),
+    Code.CASHBACK_NOT_DUE: N_("No cashback is due for this month."),
+    # Policy money and batches (officials and the operator).
+    Code.GRANT_LIMIT_EXCEEDED: N_("This is more than one person may receive in this period."),
+    Code.RESERVED_ORIGIN: N_("This source is kept for purchases and their discounts."),
+    Code.BATCH_EXISTS: N_("A batch with this name was already approved."),
+    Code.BATCH_NOT_FOUND: N_("There is no such approved batch."),
+    Code.ROW_NOT_IN_BATCH: N_("This row is not in the approved batch as approved."),
+    Code.ROW_ALREADY_PAID: N_("This row was already paid."),
+    Code.MERCHANT_BARRED: N_("This shop is barred for a year after cash-out fraud."),
+    Code.NOTHING_TO_EXPIRE: N_("Nothing has expired in this wallet."),
     # Refused before the chain: nothing was recorded.
     Code.MALFORMED: N_("The payment could not be read. Reload the page and try again."),
     Code.NOT_CANONICAL: N_("The payment could not be read. Reload the page and try again."),
@@ -51,7 +81,31 @@ PLAIN: Final[dict[str, str]] = {
 }
 GENERAL: Final = N_("This cannot be done now.")
 
+#: Refusals told with their numbers: `room` and `limit` are filled in as won.
+WITH_ROOM: Final[dict[str, str]] = {
+    Code.PURCHASE_LIMIT_EXCEEDED: N_(
+        "This is over this month's purchase limit (%(room)s left of %(limit)s)."
+    ),
+    Code.HOLDING_LIMIT_EXCEEDED: N_(
+        "You would hold more of this money than allowed (%(room)s more fits, of %(limit)s)."
+    ),
+    Code.SALE_BUDGET_EXHAUSTED: N_("This sale's budget has run out (%(room)s left)."),
+    Code.GRANT_LIMIT_EXCEEDED: N_(
+        "This is more than one person may receive in this period (%(room)s left of %(limit)s)."
+    ),
+}
+
 
 def plain(code: str) -> str:
     """The message id that explains `code` (a general one for codes we do not know)."""
     return PLAIN.get(code, GENERAL)
+
+
+def explain(code: str, lang: str, limit: int | None = None, room: int | None = None) -> str:
+    """The refusal in the page's language, with the room left under its limit when the
+    receipt gave both (a purchase over the month's limit says how much may still be bought)."""
+    catalog = i18n.translations(lang)
+    if code in WITH_ROOM and limit is not None and room is not None:
+        words = catalog.gettext(WITH_ROOM[code])
+        return words % {"room": i18n.won(room, lang), "limit": i18n.won(limit, lang)}
+    return catalog.gettext(plain(code))

@@ -34,6 +34,12 @@ class Day:
 
     minted: int = 0
     burned: int = 0
+    #: Won of purchases booked (구매), less those cancelled, and the discounts and
+    #: cashback paid to buyers out of program budgets (less discounts a cancellation
+    #: gave back). Neither changes the supply by itself: a purchase mints its won (in
+    #: `minted`), a discount moves units from a budget to a wallet.
+    sold: int = 0
+    discounts: int = 0
     payments: Cell = field(default_factory=Cell)
     by_program: dict[str, Cell] = field(default_factory=dict)
     by_area: dict[str, Cell] = field(default_factory=dict)
@@ -54,18 +60,25 @@ class SupplyPoint:
     minted: int
     burned: int
     #: Units in existence at the end of the day: everything minted so far less everything
-    #: burned (the ledger's own Totals: supply = minted - burned).
+    #: burned (the ledger's own Totals: supply = minted - burned). Won owed back to
+    #: citizens (pending payouts of cancelled, refunded or expired purchases) are still
+    #: units in existence until the bank pays them out.
     outstanding: int
+    sold: int = 0
+    discounts: int = 0
 
 
 def supply_series(days: dict[str, Day]) -> list[SupplyPoint]:
-    """Minted, burned and outstanding per day, oldest first (days with neither skipped)."""
+    """Minted, burned, outstanding, sold and discounts per day, oldest first (days with
+    none of them skipped)."""
     points, outstanding = [], 0
     for date in sorted(days):
         day = days[date]
         outstanding += day.minted - day.burned
-        if day.minted or day.burned:
-            points.append(SupplyPoint(date, day.minted, day.burned, outstanding))
+        if day.minted or day.burned or day.sold or day.discounts:
+            points.append(
+                SupplyPoint(date, day.minted, day.burned, outstanding, day.sold, day.discounts)
+            )
     return points
 
 

@@ -66,6 +66,9 @@ class _Book:
     seen: int = -1  # the last seq applied
     areas: dict[str, str] = field(default_factory=dict)  # merchant -> area label
     lots: dict[str, str] = field(default_factory=dict)  # lot id -> program
+    batches: dict[str, str] = field(default_factory=dict)  # batch -> program
+    # order id -> (program, discount booked): the deposit and a cancellation need them.
+    orders: dict[str, tuple[str, int]] = field(default_factory=dict)
     days: dict[str, Day] = field(default_factory=dict)  # "YYYY-MM-DD" (KST) -> figures
 
     def day(self, time_ms: int) -> Day:
@@ -89,6 +92,12 @@ def apply_tx(book: _Book, tx: TxRecord, time_ms: int, row: StateRow) -> None:
             book.areas[command.merchant] = command.area
         case c.Credit():
             book.lots[command.id] = command.program
+        case c.ApproveBatch():
+            book.batches[command.batch] = command.program
+        case c.BatchCredit():
+            book.lots[command.id] = book.batches.get(command.batch, UNKNOWN_PROGRAM)
+        case c.OrderPurchase() | c.ConfirmPurchase() | c.CancelPurchase() | c.Cashback():
+            _sale_tx(book, book.day(time_ms), command, result)
         case c.Mint():
             book.day(time_ms).minted += command.amount
         case c.Redeem():
@@ -99,6 +108,44 @@ def apply_tx(book: _Book, tx: TxRecord, time_ms: int, row: StateRow) -> None:
             drawn = _programs_drawn(book, command.id, result, row)
             area = book.areas.get(command.merchant, UNKNOWN_PROGRAM)
             book.day(time_ms).add_payment(area, drawn)
+
+
+def _sale_tx(
+    book: _Book,
+    day: Day,
+    command: c.OrderPurchase | c.ConfirmPurchase | c.CancelPurchase | c.Cashback,
+    result: Result,
+) -> None:
+    """What a sale's commands add: the orders' programs, the won sold and the discounts
+    paid (less a cancellation's). A lapse, a balance refund or an expiry into won owed
+    back changes neither the supply nor these figures (payouts burn when paid)."""
+    won = sum(amount for _, amount in result.lots or ())
+    match command:
+        case c.OrderPurchase():
+            book.orders[command.id] = (command.program, 0)
+        case c.ConfirmPurchase():
+            _book_purchase(book, day, command, result)
+        case c.CancelPurchase():
+            _, bonus = book.orders.get(command.purchase, (UNKNOWN_PROGRAM, 0))
+            day.sold -= won
+            day.discounts -= bonus
+        case c.Cashback():
+            book.lots[command.id] = command.program
+            day.discounts += won
+
+
+def _book_purchase(book: _Book, day: Day, command: c.ConfirmPurchase, result: Result) -> None:
+    """A deposit: its won are minted, as a purchase (its lot and its discount lot), or,
+    for a late order that no longer fit, straight into won owed back (its lot is 0)."""
+    day.minted += command.amount
+    program, _ = book.orders.get(command.order, (UNKNOWN_PROGRAM, 0))
+    lots = result.lots or []
+    book.lots.update({lot: program for lot, _ in lots})
+    if lots and lots[0][1]:
+        bonus = sum(amount for _, amount in lots[1:])
+        book.orders[command.order] = (program, bonus)
+        day.sold += command.amount
+        day.discounts += bonus
 
 
 def _learn_gifts(book: _Book, result: Result, wallet_row: bytes | None) -> None:

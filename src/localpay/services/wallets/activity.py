@@ -13,22 +13,30 @@ from typing import Final
 import msgspec
 
 from localpay.domain.commands import (
+    BatchCredit,
+    CancelPurchase,
+    Cashback,
     Command,
+    ConfirmPurchase,
     Credit,
     Expire,
+    LapseOrder,
     OpenWallet,
+    OrderPurchase,
     Pay,
     Refund,
+    RefundBalance,
     Transfer,
     decode_envelope,
 )
 from localpay.ledger.blocks import BlockHeader, TxRecord
 from localpay.ledger.ports import Store
 from localpay.ledger.results import Result
-from localpay.ledger.state import Payment
+from localpay.ledger.state import Batch, Payment, Purchase
 from localpay.services.wallets.preview import load_programs, load_wallet, program_name
 
-#: The kinds of a wallet's line; the pages word them (결제, 환불, 선물, 받음, 지급, 소멸).
+#: The kinds of a wallet's line; the pages word them (결제, 환불, 선물, 받음, 지급, 소멸,
+#: 구매 주문, 구매, 주문 시간 지남, 구매 취소, 잔액 환불, 캐시백, 입금 반환, 기한 지나 환불).
 PAID: Final = "paid"
 REFUNDED: Final = "refunded"
 GAVE: Final = "gave"
@@ -36,7 +44,20 @@ RECEIVED: Final = "received"
 CREDITED: Final = "credited"
 EXPIRED: Final = "expired"
 OPENED: Final = "opened"
+ORDERED: Final = "ordered"
+BOUGHT: Final = "bought"
+LAPSED: Final = "lapsed"
+CANCELLED: Final = "cancelled"
+BALANCE_REFUND: Final = "balance_refund"
+CASHBACK: Final = "cashback"
+DEPOSIT_RETURNED: Final = "deposit_returned"
+EXPIRED_OWED: Final = "expired_owed"
 OTHER: Final = "other"
+
+#: Kinds whose `party` is a program (the pages show its name).
+PROGRAM_KINDS: Final = frozenset(
+    {CREDITED, ORDERED, BOUGHT, LAPSED, CANCELLED, BALANCE_REFUND, CASHBACK, DEPOSIT_RETURNED}
+)
 
 
 class Drawn(msgspec.Struct, frozen=True):
@@ -48,7 +69,10 @@ class Drawn(msgspec.Struct, frozen=True):
 class Line(msgspec.Struct, frozen=True):
     """One transaction of the wallet. `signed` is the amount with its direction for the
     wallet (a payment negative, a refund positive); `party` the shop (merchant id), the
-    other wallet, or the program credited; `code` "ok" or why the ledger refused it."""
+    other wallet, or the program credited or bought; `code` "ok" or why the ledger
+    refused it. A purchase's line also says the discount it brought (`bonus`), and a
+    line that leaves won owed back to the citizen (a cancellation, a balance refund,
+    purchased money past its validity) how much (`owed`: a pending payout)."""
 
     id: str
     seq: int
@@ -58,6 +82,8 @@ class Line(msgspec.Struct, frozen=True):
     signed: int
     at_ms: int
     code: str
+    bonus: int = 0
+    owed: int = 0
 
     @property
     def ok(self) -> bool:
@@ -73,22 +99,79 @@ def _block_time(store: Store, city: str, height: int, cache: dict[int, int]) -> 
 
 
 def _kind(command: Command, wallet: str, result: Result) -> tuple[str, str, int]:
-    """(kind, party, amount) of a command for `wallet`."""
-    if isinstance(command, Pay):
-        return PAID, command.merchant, -command.amount
-    if isinstance(command, Refund):
-        return REFUNDED, command.merchant, command.amount
-    if isinstance(command, Transfer):
-        if command.wallet == wallet:
+    """(kind, party, amount) of a command for `wallet`, from the command and its result."""
+    lots = result.lots or []
+    match command:
+        case Pay():
+            return PAID, command.merchant, -command.amount
+        case Refund():
+            return REFUNDED, command.merchant, command.amount
+        case Transfer() if command.wallet == wallet:
             return GAVE, command.to, -command.amount
-        return RECEIVED, command.wallet, command.amount
-    if isinstance(command, Credit):
-        return CREDITED, command.program, command.amount
-    if isinstance(command, OpenWallet):
-        return OPENED, "", 0
-    if isinstance(command, Expire):
-        return EXPIRED, "", -sum(amount for _, amount in result.lots or [])
+        case Transfer():
+            return RECEIVED, command.wallet, command.amount
+        case Credit():
+            return CREDITED, command.program, command.amount
+        case BatchCredit():
+            return CREDITED, "", command.amount  # the program is the batch's: see _party
+        case OpenWallet():
+            return OPENED, "", 0
+        case Expire():
+            return EXPIRED, "", -sum(amount for _, amount in lots)
+        case OrderPurchase():
+            return ORDERED, command.program, 0  # no won moved yet: the order waits
+        case ConfirmPurchase() if lots and lots[0][1] == 0:
+            return DEPOSIT_RETURNED, "", 0  # a late deposit that no longer fit
+        case ConfirmPurchase():
+            return BOUGHT, "", sum(amount for _, amount in lots)
+        case LapseOrder():
+            return LAPSED, "", 0
+        case CancelPurchase():
+            return CANCELLED, "", -(lots[0][1] if lots else 0)
+        case RefundBalance():
+            return BALANCE_REFUND, "", 0
+        case Cashback():
+            return CASHBACK, command.program, sum(amount for _, amount in lots)
     return OTHER, "", 0
+
+
+def _state(store: Store, city: str, key: str) -> bytes | None:
+    return store.state_value(city, key)
+
+
+def _purchase(store: Store, city: str, ident: str) -> Purchase | None:
+    raw = _state(store, city, f"u:{ident}")
+    return msgspec.json.decode(raw, type=Purchase) if raw is not None else None
+
+
+def _details(store: Store, city: str, command: Command, result: Result) -> tuple[str, int, int]:
+    """(program, discount, won owed back) a sale, batch or expiry line needs from the
+    state: the purchase record (`u:`), the batch (`b:`), the payouts (`q:`)."""
+    if isinstance(command, BatchCredit):
+        raw = _state(store, city, f"b:{command.batch}")
+        return (msgspec.json.decode(raw, type=Batch).program if raw else ""), 0, 0
+    if isinstance(command, Expire):
+        owed = [a for lot, a in result.lots or [] if _state(store, city, f"q:{lot}.x")]
+        return "", 0, sum(owed)
+    ident = _sale_id(command)
+    purchase = _purchase(store, city, ident) if ident and result.ok else None
+    if purchase is None:
+        return "", 0, 0
+    lots = result.lots or []
+    if isinstance(command, ConfirmPurchase):
+        bonus = lots[1][1] if len(lots) > 1 else 0
+        return purchase.program, bonus, (purchase.amount if not bonus and lots[0][1] == 0 else 0)
+    if isinstance(command, CancelPurchase | RefundBalance):
+        return purchase.program, 0, lots[0][1] if lots else 0
+    return purchase.program, 0, 0
+
+
+def _sale_id(command: Command) -> str:
+    if isinstance(command, ConfirmPurchase | LapseOrder):
+        return command.order
+    if isinstance(command, CancelPurchase | RefundBalance):
+        return command.purchase
+    return ""
 
 
 def line_of(
@@ -97,8 +180,12 @@ def line_of(
     _, command = decode_envelope(tx.envelope)
     result = tx.decoded_result()
     kind, party, signed = _kind(command, wallet, result)
+    program, bonus, owed = _details(store, city, command, result)
+    if kind == EXPIRED and owed:
+        kind = EXPIRED_OWED  # purchased money past its validity: owed back in won
     at = _block_time(store, city, tx.height, {} if times is None else times)
-    return Line(tx.id, tx.seq, kind, party, abs(signed), signed, at, result.code)
+    line = Line(tx.id, tx.seq, kind, party or program, abs(signed), signed, at, result.code)
+    return msgspec.structs.replace(line, bonus=bonus, owed=owed)
 
 
 def lines(store: Store, city: str, wallet: str, txs: list[TxRecord]) -> list[Line]:
@@ -124,9 +211,11 @@ def drawn(store: Store, city: str, wallet: str, tx: TxRecord) -> list[Drawn]:
     raw = store.state_value(city, f"x:{tx.id}")
     if raw is not None:
         by_lot |= {d.lot: d.program for d in msgspec.json.decode(raw, type=Payment).draws}
+    # A credit, a purchase or a cashback made its lots of one program, known without them.
+    known = getattr(command, "program", "") or _details(store, city, command, result)[0]
     totals: dict[str, int] = {}
     for lot, amount in result.lots:
-        program = by_lot.get(lot, "")
+        program = by_lot.get(lot, known)
         totals[program] = totals.get(program, 0) + amount
     programs = load_programs(store, city, (p for p in totals if p))
     return [
@@ -138,6 +227,6 @@ def drawn(store: Store, city: str, wallet: str, tx: TxRecord) -> list[Drawn]:
 def _wallets_of(command: Command) -> tuple[str, ...]:
     if isinstance(command, Transfer):
         return (command.wallet, command.to)
-    if isinstance(command, Pay | Credit | Expire):
+    if isinstance(command, Pay | Credit | Expire | BatchCredit | ConfirmPurchase | Cashback):
         return (command.wallet,)
     return ()

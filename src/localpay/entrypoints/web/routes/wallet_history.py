@@ -36,7 +36,7 @@ def history(
         for line in lines
         if line.kind in (activity.PAID, activity.REFUNDED)
     }
-    credited = {line.party for line in lines if line.kind == activity.CREDITED}
+    credited = {line.party for line in lines if line.kind in activity.PROGRAM_KINDS}
     programs = preview.load_programs(box.store, city, credited)
     more = len(rows) == PAGE and rows[-1].seq > 0
     context = {
