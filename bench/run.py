@@ -13,6 +13,7 @@ For each store, in the same run (so ratios compare like with like):
   of one server holding 230 small cities (sim/memory.py);
 - the 9 a.m. rush (bench/rush.py): 10,000 buyers through the waiting room of a sale
   opening whose discount budget runs out part way.
+A 100,000-row disbursement batch (bench/batch.py): validate, approve, execute.
 And CEL conditions (bench/conditions.py): evaluations per second, and payments per second
 through the state machine with and without a condition on the program.
 Results go to stdout as a table and to bench/results.json.
@@ -34,6 +35,7 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+import batch
 import conditions
 import rush
 from conventional import PostgresBank, SQLiteBank, best_of, run_conventional
@@ -80,6 +82,7 @@ SHOWN = (
     "rss_230_cities_mib",
     "rss_cities_build_s",
     *rush.SHOWN,
+    *batch.SHOWN,
 )
 
 
@@ -167,6 +170,7 @@ def main() -> None:
         )
         results["sqlite"].update(small_cities_rss(f"sqlite:///{folder}/cities.db"))
         results["sqlite"].update(rush.measure(f"sqlite:///{folder}/rush.db"))  # bench/rush.py
+        results["sqlite"].update(batch.measure(f"sqlite:///{folder}/batch.db"))  # bench/batch.py
         report("SQLite", results["sqlite"])
     with throwaway_postgres() as url:
         bank = PostgresBank(url)
@@ -178,6 +182,7 @@ def main() -> None:
         )
         bank.drop()
         results["postgres"].update(rush.measure(new_database(url, "rush")))  # bench/rush.py
+        results["postgres"].update(batch.measure(new_database(url, "batch")))  # bench/batch.py
         report("PostgreSQL", results["postgres"])
     results["conditions"] = conditions.measure()  # CEL: evaluations/s, cost per payment
     conditions.report(results["conditions"])
