@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, expect
 
 from localpay.testing.browser import (
     PHONE,
@@ -22,14 +22,15 @@ from localpay.testing.browser import (
 
 pytestmark = pytest.mark.slow
 CITY = "gimpo"
-NARROW = {"width": 360, "height": 740}
+NARROW = ViewportSize(width=360, height=740)
 OWNER_PASSWORD = "bakery-password-2026"
 
 
 @pytest.fixture
 def other(browser: Browser, site: Site) -> Iterator[BrowserContext]:
     """A second person's browser (the officials), beside the applicant's `page`."""
-    context = browser.new_context(viewport=PHONE, locale="ko-KR", base_url=site.base)
+    phone = ViewportSize(width=PHONE["width"], height=PHONE["height"])
+    context = browser.new_context(viewport=phone, locale="ko-KR", base_url=site.base)
     context.set_default_timeout(15_000)
     yield context
     context.close()
