@@ -56,6 +56,8 @@ class Town:
         assert genesis is not None
         self.signer = OfficialSigner(keys, CITY, dict(genesis.approvals))
         self.people: dict[str, nacl.signing.SigningKey] = {}
+        #: The store's URL, where a test runs the CLI on it.
+        self.url = ""
 
     # -- the jobs, as serve wires them -------------------------------------------------
 

@@ -16,7 +16,8 @@ START = kst(2026, 11, 20, 10)
 
 
 @pytest.fixture
-def town(store: SqlStore, keys: KeyStore) -> Iterator[Town]:
+def town(store_url: str, store: SqlStore, keys: KeyStore) -> Iterator[Town]:
     made = Town(store, keys, START)
+    made.url = store_url  # for the CLI
     yield made
     made.close()

@@ -58,6 +58,9 @@ def run(
     ] = None,
 ) -> None:
     """Run one job now (or as of --at) and say what it did in one line."""
+    from localpay.entrypoints.api import telemetry  # noqa: PLC0415
+
+    telemetry.configure_logging("warning")  # the line below says what the run did
     if job not in JOBS:
         fail(f"no job {job!r}: one of {', '.join(JOBS)}", 2)
     when = at_ms(at, now_ms())

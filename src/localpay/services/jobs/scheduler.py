@@ -92,6 +92,10 @@ class Scheduler:
             now = self.clock()
             self._stop.wait((MINUTE_MS - now % MINUTE_MS) / 1000 + 0.01)
 
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
     def close(self) -> None:
         self._stop.set()
         if self._thread is not None:
