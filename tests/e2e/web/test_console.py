@@ -10,6 +10,7 @@ import re
 import uuid
 from collections.abc import Iterator
 
+import httpx
 import nacl.signing
 import pytest
 from playwright.sync_api import Browser, Page, ViewportSize, expect
@@ -155,3 +156,43 @@ def test_a_checker_holding_their_own_key_is_shown_the_command(page: Page, site: 
     expect(card.get_by_role("button", name="승인")).to_have_count(0)  # the server cannot sign
     _clean(page)
     site.container.proposals.reject(_principal(site, "checker"), made.id)
+
+
+def _signed_in(site: Site, username: str) -> tuple[httpx.Client, str]:
+    """A browser-less session of the pages (cookie and CSRF token), as a form sees them."""
+    http = httpx.Client(base_url=site.base, timeout=30)
+    token = re.search(r'name="csrf" value="([^"]+)"', http.get(f"/c/{CITY}/login").text)
+    assert token is not None
+    data = {"csrf": token.group(1), "username": username, "password": DEMO_PASSWORD}
+    assert http.post(f"/c/{CITY}/login", data=data).status_code == 303
+    return http, token.group(1)
+
+
+def test_forms_without_script_refuse_bad_input_and_repeat_as_one_proposal(site: Site) -> None:
+    http, csrf = _signed_in(site, "maker")
+    key = uuid.uuid4().hex
+    program = f"nojs-{uuid.uuid4().hex[:6]}"
+    form = {"csrf": csrf, "idempotency_key": key, "program": program, "name": "No script"}
+    try:
+        answer = http.post(CONSOLE + "programs", data={**form, "condition": "amount >"})
+        assert answer.status_code == 422 and "Syntax error" in answer.text
+        pending = site.container.proposals.list(CITY, "pending", None, 100)
+        assert all(p.command.get("program") != program for p in pending)  # nothing made
+        first = http.post(CONSOLE + "programs", data={**form, "condition": "hour < 12"})
+        again = http.post(CONSOLE + "programs", data={**form, "condition": "hour < 12"})
+        assert first.status_code == again.status_code == 303
+        assert first.headers["location"] == again.headers["location"]  # one proposal
+        other = http.post(CONSOLE + "programs", data={**form, "condition": "hour < 13"})
+        assert other.status_code == 409  # the same key with other values
+        forged = http.post(CONSOLE + "programs", data={**form, "csrf": "forged"})
+        assert forged.status_code == 403
+        mint = {"csrf": csrf, "idempotency_key": uuid.uuid4().hex, "won_ref": "t-1"}
+        bad = http.post(CONSOLE + "programs/general/mint", data={**mint, "amount": "1.5"})
+        assert bad.status_code == 422 and "원 단위" in bad.text
+        proposal = first.headers["location"].rsplit("=", 1)[1]
+        # The maker is no checker: the approve route is not theirs (the 404 page).
+        refused = http.post(CONSOLE + f"approvals/{proposal}/approve", data={"csrf": csrf})
+        assert refused.status_code == 404
+    finally:
+        http.close()
+    site.container.proposals.reject(_principal(site, "checker"), proposal)
