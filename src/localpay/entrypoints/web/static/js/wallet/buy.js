@@ -1,0 +1,148 @@
+// Buying (구매/충전) and money back: sign order_purchase, cancel_purchase or refund_balance
+// with this device's wallet key (keys.js), post it to the API (api.js), then go to the
+// order's deposit instructions (or reload the purchases), or say in plain words why not.
+//
+// Never two orders for one intent: the signed envelope and its Idempotency-Key stay in
+// sessionStorage until the API answers; a double tap, a reload or a retry after "no answer"
+// sends the *same* envelope and key, which the API and the ledger answer once.
+//
+// The words shown come from the page (<template>s, GET .../buy/why and .../why, both from
+// the catalogs): this file holds no text for people.
+
+import { postCommand } from "./api.js";
+import { loadWallet, newCommandId, signCommand } from "./keys.js";
+
+const enc = encodeURIComponent;
+
+function show(nodes) {
+  const box = document.getElementById("buy-answer");
+  box.replaceChildren(...nodes);
+  box.setAttribute("tabindex", "-1");
+  box.focus();
+}
+
+function showTemplate(id) {
+  show([document.getElementById(id).content.cloneNode(true)]);
+}
+
+async function showPartial(url) {
+  try {
+    const response = await fetch(url, { credentials: "same-origin", cache: "no-store" });
+    if (!response.ok || response.redirected) {
+      showTemplate("buy-msg-refused");
+      return;
+    }
+    const holder = document.createElement("div");
+    holder.innerHTML = await response.text(); // our own server's partial (escaped by Jinja2)
+    show([holder]);
+  } catch {
+    showTemplate("buy-msg-network");
+  }
+}
+
+const slotKey = (kind, city) => `localpay.pending.${kind}.${city}`;
+
+function pendingFor(key, wallet, fields) {
+  try {
+    const found = JSON.parse(sessionStorage.getItem(key) || "null");
+    const same = found && found.wallet === wallet && JSON.stringify(found.fields) === JSON.stringify(fields);
+    return same ? found : null;
+  } catch {
+    return null;
+  }
+}
+
+async function prepare(kind, city, wallet, fields) {
+  const key = slotKey(kind, city);
+  const pending = pendingFor(key, wallet, fields);
+  if (pending) return pending;
+  const device = await loadWallet(city);
+  if (!device || device.wallet !== wallet) return null;
+  const body = { type: kind, id: newCommandId(), city, wallet, ...fields };
+  const made = { wallet, fields, idem: newCommandId(), envelope: await signCommand(device.seed, body) };
+  sessionStorage.setItem(key, JSON.stringify(made));
+  return made;
+}
+
+let busy = false;
+
+async function signAndSend({ kind, city, wallet, fields, url, button, done, refused }) {
+  if (busy) return; // a double tap while the first is on its way
+  busy = true;
+  button.disabled = true;
+  button.setAttribute("aria-busy", "true");
+  try {
+    const pending = await prepare(kind, city, wallet, fields);
+    if (!pending) {
+      showTemplate("buy-msg-nokey");
+      return;
+    }
+    showTemplate("buy-msg-sending");
+    const answer = await postCommand(url, pending.envelope, pending.idem);
+    if (answer.network) {
+      showTemplate("buy-msg-network"); // kept: the retry sends the same envelope and key
+      return;
+    }
+    sessionStorage.removeItem(slotKey(kind, city));
+    if (answer.ok && answer.data && answer.data.id) {
+      done(answer.data);
+      return;
+    }
+    await refused(answer.data || {});
+  } finally {
+    busy = false;
+    button.disabled = false;
+    button.removeAttribute("aria-busy");
+  }
+}
+
+function buy(button) {
+  const box = button.closest("[data-program]");
+  const city = box.dataset.city;
+  const base = `/c/${enc(city)}/wallet`;
+  signAndSend({
+    kind: "order_purchase",
+    city,
+    wallet: box.dataset.wallet,
+    fields: { program: box.dataset.program, amount: Number.parseInt(box.dataset.amount, 10) },
+    url: `/v1/cities/${enc(city)}/sales/orders`,
+    button,
+    done: (data) => location.assign(`${base}/buy/orders/${enc(data.id)}`),
+    refused: (data) => {
+      const room = data.room === undefined ? "" : `&limit=${enc(data.limit)}&room=${enc(data.room)}`;
+      return showPartial(`${base}/buy/why?code=${enc(data.code || "")}${room}`);
+    },
+  });
+}
+
+function moneyBack(button) {
+  const box = button.closest("[data-purchase]");
+  const city = box.dataset.city;
+  const kind = button.dataset.moneyBack;
+  const path = kind === "cancel_purchase" ? "cancellations" : "refunds";
+  signAndSend({
+    kind,
+    city,
+    wallet: box.dataset.wallet,
+    fields: { purchase: box.dataset.purchase },
+    url: `/v1/cities/${enc(city)}/sales/${path}`,
+    button,
+    done: () => location.reload(),
+    refused: (data) => showPartial(`/c/${enc(city)}/wallet/why?code=${enc(data.code || "")}`),
+  });
+}
+
+function pick(button) {
+  const input = document.getElementById("amount");
+  input.value = button.dataset.quickPick;
+  input.dispatchEvent(new Event("input", { bubbles: true })); // htmx updates the preview
+  input.focus();
+}
+
+document.addEventListener("click", (event) => {
+  const target = event.target.closest("[data-buy-confirm], [data-money-back], [data-quick-pick]");
+  if (!target) return;
+  if (target.matches("[data-buy-confirm]")) buy(target);
+  else if (target.matches("[data-money-back]")) moneyBack(target);
+  else pick(target);
+});
