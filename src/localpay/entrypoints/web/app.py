@@ -21,6 +21,7 @@ from localpay.entrypoints.web.routes import (
     home,
     merchant_apply,
     wallet,
+    wallet_buy,
     wallet_credits,
     wallet_gift,
     wallet_history,
@@ -53,6 +54,7 @@ def install(app: FastAPI) -> None:
         merchant_apply.router,
         console_merchants.router,
         wallet_credits.router,
+        wallet_buy.router,
     ):
         app.include_router(router, include_in_schema=False)
     install_errors(app)
