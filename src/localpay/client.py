@@ -134,6 +134,37 @@ class Client:
         )
         return self.send("refunds", sign_command(cmd, [key]))
 
+    # -- purchases (구매/충전) -------------------------------------------------------------------
+
+    def order_purchase(
+        self,
+        wallet: str,
+        key: nacl.signing.SigningKey,
+        program: str,
+        amount: int,
+        command_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Order `amount` won of a sale program: the receipt (the discount held) and where
+        to transfer the won. Repeat it with the same `command_id` after a lost answer."""
+        cmd = c.OrderPurchase(
+            id=command_id or new_id(), city=self.city, wallet=wallet, program=program, amount=amount
+        )
+        return self.send("sales/orders", sign_command(cmd, [key]))
+
+    def cancel_purchase(
+        self, wallet: str, key: nacl.signing.SigningKey, purchase: str
+    ) -> dict[str, Any]:
+        """Take back an unused purchase within its days: the won owed back in full."""
+        cmd = c.CancelPurchase(id=new_id(), city=self.city, wallet=wallet, purchase=purchase)
+        return self.send("sales/cancellations", sign_command(cmd, [key]))
+
+    def refund_balance(
+        self, wallet: str, key: nacl.signing.SigningKey, purchase: str
+    ) -> dict[str, Any]:
+        """The rest of a mostly used purchase back in won, less the discount received."""
+        cmd = c.RefundBalance(id=new_id(), city=self.city, wallet=wallet, purchase=purchase)
+        return self.send("sales/refunds", sign_command(cmd, [key]))
+
     # -- reads --------------------------------------------------------------------------------
 
     def wallet(self, wallet: str) -> dict[str, Any]:
