@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from localpay.domain.policy import Grant, Policy
+from localpay.domain.policy import Grant, Policy, default_sale
 
 #: (label, Korean name, share of residents, card-heavy?) for the 14 읍·면·동.
 AREAS: Final = (
@@ -85,9 +85,11 @@ def programs(days: int) -> dict[str, Policy]:
     return {
         "general": _policy(
             "김포페이 일반 (General purchase)",
-            holding_cap=1_500_000,
+            holding_cap=HOLDING_LIMIT,
             transferable=True,
             refundable=True,
+            # Sold at 10 % off, up to 700,000 won a month (services/sales, docs/sales.md).
+            sale=default_sale(rate_bp=DISCOUNT_PERCENT * 100, monthly_limit=MONTHLY_PURCHASE_LIMIT),
         ),
         "youth": _policy(
             "청년기본소득 (Youth dividend)",
@@ -131,7 +133,9 @@ def _grant(period: str, cap: int, age: int = 0, years: int = 0, total_years: int
 
 #: Purchase discount and the monthly purchase limit of one citizen (won).
 DISCOUNT_PERCENT: Final = 10
-MONTHLY_PURCHASE_LIMIT: Final = 500_000
+MONTHLY_PURCHASE_LIMIT: Final = 700_000
+#: What one citizen may hold of the general program, purchases and discounts included.
+HOLDING_LIMIT: Final = 1_500_000
 YOUTH_DIVIDEND: Final = 250_000
 POSTPARTUM_SUPPORT: Final = 500_000
 WELFARE_POINTS: Final = 300_000
