@@ -28,7 +28,12 @@ from localpay.ledger.signatures import public_key_hex, sign_command
 from localpay.ledger.state import MERCHANT_ACTIVE
 from localpay.services.approvals.service import new_merchant_key
 from localpay.services.cities.ledgers import Ledgers, new_id
-from localpay.services.cities.officials import CityExists, OfficialSigner, create_city
+from localpay.services.cities.officials import (
+    CityExists,
+    OfficialSigner,
+    create_city,
+    current_operator,
+)
 from localpay.services.directory.service import Directory
 from localpay.services.identity.service import Identity, IdentityError
 from localpay.sim import gimpo
@@ -37,6 +42,8 @@ DEMO_SECRET: Final = "demo-secret"  # noqa: S105 (a key file name, not a secret)
 #: Payments per citizen per day (Gimpo Pay: ~146k users, a few payments a week).
 PAYMENTS_PER_CITIZEN_DAY: Final = 0.4
 PURCHASE_RATE: Final = 0.03
+#: What a buyer orders at once (won): within the month's limit for a few buys.
+PURCHASE_AMOUNTS: Final = (100_000, 200_000, 300_000)
 REFUND_RATE: Final = 0.01
 GIFT_RATE: Final = 0.003
 CARD_SHARE_OLD_TOWNS: Final = 0.6
@@ -252,13 +259,47 @@ class Simulation:
                 self.balances[wallet] = self.balances.get(wallet, 0) + amount
 
     def purchases(self, report: DemoReport) -> None:
-        """Citizens buy general money: they pay 90%, the city's discount budget 10%."""
+        """Citizens buy general money through the sale, as the sales service does it: the
+        order signed by the citizen's key, then the bank's deposit confirmed by the
+        operator (deposit refs `demo-va-...`); the discount comes out of the program's
+        discount budget, which the officials mint first."""
         buyers = self.rng.sample(self.wallets, k=max(1, int(len(self.wallets) * PURCHASE_RATE)))
-        grants = [
-            (w, self.rng.choice((100_000, 200_000, 300_000, gimpo.MONTHLY_PURCHASE_LIMIT)))
-            for w, _ in buyers
+        wanted = [(w, self.rng.choice(PURCHASE_AMOUNTS)) for w, _ in buyers]
+        discounts = sum(amount * gimpo.DISCOUNT_PERCENT // 100 for _, amount in wanted)
+        ref = f"trust:discounts:{new_id()[:12]}"
+        mint = c.Mint(id=new_id(), city=self.city, program="general", amount=discounts, won_ref=ref)
+        self.run("mint", [self.official(mint)], report)
+        orders = [
+            c.OrderPurchase(id=new_id(), city=self.city, wallet=w, program="general", amount=a)
+            for w, a in wanted
         ]
-        self.credit("general", grants, "purchase", report)
+        placed = self.run(
+            "order_purchase", [sign_command(o, [self.key(o.wallet)]) for o in orders], report
+        )
+        _, operator = current_operator(self.ledgers, self.city)
+        confirmed = [
+            (o, r)
+            for o, r in zip(orders, placed, strict=True)
+            if r.ok and r.result is not None and r.result.lots
+        ]
+        confirms = [
+            c.ConfirmPurchase(
+                id=new_id(),
+                city=self.city,
+                wallet=o.wallet,
+                order=o.id,
+                amount=o.amount,
+                deposit_ref=f"demo-va-{o.id[:16]}",
+            )
+            for o, _ in confirmed
+        ]
+        booked = self.run(
+            "confirm_purchase", [sign_command(x, [operator]) for x in confirms], report
+        )
+        for (o, r), receipt in zip(confirmed, booked, strict=True):
+            if receipt.ok and r.result is not None and r.result.lots:
+                bonus = r.result.lots[1][1] if len(r.result.lots) > 1 else 0
+                self.balances[o.wallet] = self.balances.get(o.wallet, 0) + o.amount + bonus
 
     def policy_money(self, day: int, report: DemoReport) -> None:
         if day % 91 == 0:
