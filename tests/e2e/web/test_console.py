@@ -196,3 +196,12 @@ def test_forms_without_script_refuse_bad_input_and_repeat_as_one_proposal(site: 
     finally:
         http.close()
     site.container.proposals.reject(_principal(site, "checker"), proposal)
+
+
+def test_the_overview_goes_to_sign_in_when_its_session_ends(page: Page) -> None:
+    sign_in(page, CITY, "auditor")
+    page.goto(CONSOLE)
+    expect(page.locator("#pending-count")).to_be_visible()
+    page.context.clear_cookies()  # the session ends while the page stays open
+    page.wait_for_url(re.compile(r"/c/gimpo/login\?next="), timeout=20_000)
+    expect(page.get_by_label(re.compile("아이디"))).to_be_visible()

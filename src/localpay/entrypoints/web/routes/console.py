@@ -8,11 +8,13 @@ the 404 page, nobody signed in goes to the staff sign-in (deps.person).
 from __future__ import annotations
 
 from typing import Any, Final
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from localpay.entrypoints.web.deps import city_of, container, person
+from localpay.entrypoints.web.errors import SignInNeeded
 from localpay.entrypoints.web.render import page
 from localpay.services.console.gauges import gauges
 from localpay.services.identity import access
@@ -63,4 +65,11 @@ def overview(request: Request, city: str) -> Response:
 @router.get("/c/{city}/console/gauges")
 def live_gauges(request: Request, city: str) -> Response:
     """The gauges block alone, for the page's polling."""
-    return page(request, "console/index.html", _overview(request, city), block="live")
+    try:
+        context = _overview(request, city)
+    except SignInNeeded as exc:
+        # The session ended while the page stayed open: the whole window goes to the
+        # sign-in page (htmx follows HX-Redirect), not a sign-in form inside the gauges.
+        target = f"{exc.sign_in}?{urlencode({'next': f'/c/{city}/console/'})}"
+        return Response(status_code=204, headers={"HX-Redirect": target})
+    return page(request, "console/index.html", context, block="live")
