@@ -1,16 +1,14 @@
-"""The merchant registry's tables (migration 0014) behind services/registry/ports.py."""
+"""The merchant registry's tables (migration 0014) behind services/registry/ports.py.
+
+Plain rows in and out (adapters import no services): an application's row holds the
+columns of _COLUMNS in that order, the order of services/registry/ports.ApplicationRecord.
+"""
 
 from __future__ import annotations
 
 from typing import Final
 
 from localpay.adapters.sql.runner import Row, SqlRunner
-from localpay.services.registry.ports import (
-    APPROVED,
-    PENDING,
-    ApplicationRecord,
-    Decision,
-)
 
 _COLUMNS: Final = (
     "id, city, status, merchant, token_hash, idem_key, request_hash, brn_hash, name, name_en,"
@@ -28,7 +26,7 @@ _SALT_ADD: Final = (
 _SALT: Final = "SELECT salt FROM registry_salts WHERE city = ?"
 _TAKEN: Final = (
     "SELECT brn_hash = ?, owner_username = ? FROM registry_applications"
-    " WHERE city = ? AND status IN (?, ?) AND (brn_hash = ? OR owner_username = ?)"
+    " WHERE city = ? AND status <> ? AND (brn_hash = ? OR owner_username = ?)"
 )
 _DECIDE: Final = (
     "UPDATE registry_applications SET status = ?, reason = ?, decided_ms = ?"
@@ -45,12 +43,13 @@ _DECISIONS: Final = (
 )
 
 
-def _record(row: Row) -> ApplicationRecord:
+def _row(row: Row) -> tuple[object, ...]:
+    """A stored row with its integers and bytes as Python's (drivers differ)."""
     values = list(row)
     values[13], values[19], values[20] = int(values[13]), int(values[19]), int(values[20])
     values[16] = bytes(values[16])
     values[17] = None if values[17] is None else bytes(values[17])
-    return ApplicationRecord(*values)
+    return tuple(values)
 
 
 class SqlRegistryRepository:
@@ -61,56 +60,55 @@ class SqlRegistryRepository:
         self.store.sql(_SALT_ADD, (city, fresh))
         return str(self.store.sql(_SALT, (city,))[0][0])
 
-    def add(self, record: ApplicationRecord) -> bool:
-        r = record
-        row = (
-            r.id, r.city, r.status, r.merchant, r.token_hash, r.idem_key, r.request_hash,
-            r.brn_hash, r.name, r.name_en, r.industry, r.category, r.area, r.revenue,
-            r.owner_username, r.account_mask, r.sealed, r.sealed_password, r.reason,
-            r.created_ms, r.decided_ms,
-        )  # fmt: skip
+    def add(self, row: tuple[object, ...]) -> bool:
         return bool(self.store.sql(_INSERT, row))
 
-    def _one(self, where: str, params: tuple[object, ...]) -> ApplicationRecord | None:
+    def _one(self, where: str, params: tuple[object, ...]) -> tuple[object, ...] | None:
         rows = self.store.sql(f"{_SELECT} AND {where}", params)
-        return _record(rows[0]) if rows else None
+        return _row(rows[0]) if rows else None
 
-    def by_idem_key(self, city: str, idem_key: str) -> ApplicationRecord | None:
+    def by_idem_key(self, city: str, idem_key: str) -> tuple[object, ...] | None:
         return self._one("idem_key = ?", (city, idem_key))
 
-    def by_token(self, city: str, token_hash: str) -> ApplicationRecord | None:
+    def by_token(self, city: str, token_hash: str) -> tuple[object, ...] | None:
         return self._one("token_hash = ?", (city, token_hash))
 
-    def get(self, city: str, application: str) -> ApplicationRecord | None:
+    def get(self, city: str, application: str) -> tuple[object, ...] | None:
         return self._one("id = ?", (city, application))
 
-    def by_merchant(self, city: str, merchant: str) -> ApplicationRecord | None:
+    def by_merchant(self, city: str, merchant: str) -> tuple[object, ...] | None:
         return self._one("merchant = ?", (city, merchant))
 
-    def page(self, city: str, status: str | None, limit: int) -> list[ApplicationRecord]:
+    def page(self, city: str, status: str | None, limit: int) -> list[tuple[object, ...]]:
         if status is None:
             rows = self.store.sql(f"{_SELECT} ORDER BY created_ms DESC, id LIMIT ?", (city, limit))
         else:
             query = f"{_SELECT} AND status = ? ORDER BY created_ms DESC, id LIMIT ?"
             rows = self.store.sql(query, (city, status, limit))
-        return [_record(row) for row in rows]
+        return [_row(row) for row in rows]
 
-    def taken(self, city: str, brn_hash: str, owner_username: str) -> tuple[bool, bool]:
-        params = (brn_hash, owner_username, city, PENDING, APPROVED, brn_hash, owner_username)
+    def taken(
+        self, city: str, brn_hash: str, owner_username: str, refused: str
+    ) -> tuple[bool, bool]:
+        params = (brn_hash, owner_username, city, refused, brn_hash, owner_username)
         rows = self.store.sql(_TAKEN, params)
         return any(bool(r[0]) for r in rows), any(bool(r[1]) for r in rows)
 
-    def decide(self, city: str, application: str, status: str, reason: str, now: int) -> bool:
-        params = (status, reason, now, city, application, PENDING)
+    def decide(
+        self, city: str, application: str, status: str, reason: str, now: int, pending: str
+    ) -> bool:
+        params = (status, reason, now, city, application, pending)
         return bool(self.store.sql(_DECIDE, params))
 
     def forget_password(self, city: str, application: str) -> None:
         self.store.sql(_FORGET, (city, application))
 
-    def add_decision(self, city: str, decision: Decision) -> None:
-        d = decision
-        self.store.sql(_DECISION_ADD, (city, d.proposal, d.subject, d.step, d.created_ms))
+    def add_decision(
+        self, city: str, proposal: str, subject: str, step: str, created_ms: int
+    ) -> None:
+        self.store.sql(_DECISION_ADD, (city, proposal, subject, step, created_ms))
 
-    def decisions(self, city: str, subject: str) -> list[Decision]:
+    def decisions(self, city: str, subject: str) -> list[tuple[str, str, str, int]]:
+        """(proposal, subject, step, created_ms), oldest first."""
         rows = self.store.sql(_DECISIONS, (city, subject))
-        return [Decision(str(p), str(s), str(t), int(c)) for p, s, t, c in rows]
+        return [(str(p), str(s), str(t), int(c)) for p, s, t, c in rows]

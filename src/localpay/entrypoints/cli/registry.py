@@ -21,6 +21,7 @@ from localpay.adapters.sql.registry import SqlRegistryRepository
 from localpay.domain import brn
 from localpay.domain.calendar import KST
 from localpay.entrypoints.cli.app import CityOpt, fail, opened, out
+from localpay.services.registry.ports import record_of
 from localpay.services.registry.service import SUSPEND_REASONS
 from localpay.services.registry.tiers import tier_of
 
@@ -62,8 +63,8 @@ def applications(
     if status not in ("pending", "approved", "refused", "all"):
         fail("--status is pending, approved, refused or all")
     with opened(ctx) as store:
-        found = SqlRegistryRepository(store).page(city, None if status == "all" else status, 200)
-    for a in found:
+        rows = SqlRegistryRepository(store).page(city, None if status == "all" else status, 200)
+    for a in map(record_of, rows):
         out.print(
             f"{a.id:<22} {a.status:<9} {a.merchant:<14} {a.category:<16} {a.area:<15}"
             f" {tier_of(a.revenue):<11} {a.account_mask:<24} {a.name}",

@@ -20,7 +20,6 @@ from typing import Final
 
 import msgspec
 
-from localpay.adapters.secrets import Sealer
 from localpay.domain import commands as c
 from localpay.domain.errors import Conflict, NotFound, Refused
 from localpay.domain.principals import Principal
@@ -42,6 +41,10 @@ from localpay.services.registry.ports import (
     ApplicationRecord,
     Decision,
     RegistryRepository,
+    Row,
+    Sealer,
+    record_of,
+    row_of,
 )
 from localpay.services.registry.throttle import Throttle
 from localpay.services.registry.tiers import tier_of
@@ -170,23 +173,23 @@ class Registry:
         `source` (the sender's address) is throttled: TooManyApplications."""
         checked = forms.check(city, form, self.area_labels(city))
         request_hash = _sha256(msgspec.json.encode(form).decode())
-        found = self.records.by_idem_key(city, idempotency_key)
+        found = _as_record(self.records.by_idem_key(city, idempotency_key))
         if found is not None:
             return self._again(found, request_hash)
         self.throttle.take(source, self.clock())
         brn_hash = self.registration_hash(city, checked.brn)
-        brn_taken, name_taken = self.records.taken(city, brn_hash, checked.owner_username)
+        brn_taken, name_taken = self.records.taken(city, brn_hash, checked.owner_username, REFUSED)
         if brn_taken:
             raise BadField("brn", "this business already has an application or a shop here")
         if name_taken:
             raise BadField("owner_username", "this log-in name is taken: choose another")
         record, token = self._record(city, checked, idempotency_key, request_hash, brn_hash)
-        if not self.records.add(record):  # the same key, at the same moment
+        if not self.records.add(row_of(record)):  # the same key, at the same moment
             return self._again(self._by_key(city, idempotency_key), request_hash)
         return Submitted(record.id, record.merchant, record.status, token)
 
     def _by_key(self, city: str, key: str) -> ApplicationRecord:
-        found = self.records.by_idem_key(city, key)
+        found = _as_record(self.records.by_idem_key(city, key))
         assert found is not None, "an insert refused for its key leaves that key's row"
         return found
 
@@ -224,7 +227,7 @@ class Registry:
 
     def status(self, city: str, token: str) -> ApplicationView:
         """The applicant's view, by the status token; NotFound for any other token."""
-        found = self.records.by_token(city, _sha256(token)) if token else None
+        found = _as_record(self.records.by_token(city, _sha256(token))) if token else None
         if found is None:
             raise NotFound("no application with this status link")
         return self._view(self._finish(found), officials=False)
@@ -232,14 +235,14 @@ class Registry:
     # -- officials ------------------------------------------------------------------------
 
     def applications(self, city: str, status: str | None = None) -> list[ApplicationView]:
-        found = self.records.page(city, status, LIST_MAX)
+        found = [record_of(row) for row in self.records.page(city, status, LIST_MAX)]
         return [self._view(self._finish(r), officials=True) for r in found]
 
     def application(self, city: str, application: str) -> ApplicationView:
         return self._view(self._finish(self._get(city, application)), officials=True)
 
     def _get(self, city: str, application: str) -> ApplicationRecord:
-        found = self.records.get(city, application)
+        found = _as_record(self.records.get(city, application))
         if found is None:
             raise NotFound(f"no application {application!r} in {city!r}")
         return found
@@ -272,7 +275,7 @@ class Registry:
             done.append(view)
             if view.receipt is not None and view.receipt.get("code") != "ok":
                 break
-        found = self.records.by_merchant(checker.city, subject)
+        found = _as_record(self.records.by_merchant(checker.city, subject))
         if found is not None:
             self._finish(found)
         return done
@@ -288,7 +291,7 @@ class Registry:
         for decision in self._open(city, found.merchant):
             with contextlib.suppress(Refused):
                 self.proposals.reject(official, decision.proposal)
-        self.records.decide(city, application, REFUSED, reason, self.clock())
+        self.records.decide(city, application, REFUSED, reason, self.clock(), PENDING)
         return self.application(city, application)
 
     def suspend(self, official: Principal, merchant: str, reason: str, key: str) -> ProposalView:
@@ -363,7 +366,7 @@ class Registry:
     def _open(self, city: str, subject: str) -> list[Decision]:
         """The decisions about `subject` whose proposal still waits for approvals."""
         waiting = []
-        made = self.records.decisions(city, subject)  # one millisecond may hold both steps
+        made = [Decision(*d) for d in self.records.decisions(city, subject)]  # ms may hold both
         for decision in sorted(made, key=lambda d: (d.created_ms, _STEP_ORDER.index(d.step))):
             with contextlib.suppress(Refused):
                 if self.proposals.get(city, decision.proposal).status == PROPOSAL_PENDING:
@@ -384,7 +387,7 @@ class Registry:
         made = self.proposals.propose(
             official, kind, dict(params), f"registry:{subject}:{step}:{key}"
         )
-        self.records.add_decision(official.city, Decision(made.id, subject, step, self.clock()))
+        self.records.add_decision(official.city, made.id, subject, step, self.clock())
         return made
 
     def _finish(self, found: ApplicationRecord) -> ApplicationRecord:
@@ -404,7 +407,7 @@ class Registry:
                     found.city, "merchant_owner", found.owner_username, password, found.merchant
                 )
             self.records.forget_password(found.city, found.id)
-        self.records.decide(found.city, found.id, APPROVED, "", self.clock())
+        self.records.decide(found.city, found.id, APPROVED, "", self.clock(), PENDING)
         return self._get(found.city, found.id)
 
     def _secrets(self, found: ApplicationRecord) -> Secrets:
@@ -430,6 +433,10 @@ class Registry:
             ),
             brn=_formatted(self._secrets(found).brn) if officials else None,
         )  # fmt: skip
+
+
+def _as_record(row: Row | None) -> ApplicationRecord | None:
+    return None if row is None else record_of(row)
 
 
 def _formatted(number: str) -> str:
