@@ -116,15 +116,24 @@ def _principal(site: Site, username: str) -> Principal:
     return found
 
 
-def test_console_pages_in_senior_mode_at_360_px(page: Page) -> None:
+def test_console_pages_in_senior_mode_and_english_at_360_px(page: Page) -> None:
     page.set_viewport_size(NARROW)
     sign_in(page, CITY, "maker")
     page.goto(CONSOLE)
     page.get_by_role("button", name="큰 글씨로 보기").click()
-    for path in ("", "programs", "programs/new", "programs/general/edit", "approvals"):
+    for path in PAGES:
         page.goto(CONSOLE + path)
         assert page.locator("html").get_attribute("class") == "senior"
         _clean(page)
+    page.get_by_role("button", name="English").click()
+    for path in PAGES:
+        page.goto(CONSOLE + path)
+        assert page.locator("html").get_attribute("lang") == "en"
+        expect(page.locator("h1")).not_to_be_empty()
+        _clean(page)
+
+
+PAGES = ("", "programs", "programs/new", "programs/general/edit", "approvals")
 
 
 def test_another_citys_console_and_a_shops_staff_get_the_404_page(page: Page) -> None:
