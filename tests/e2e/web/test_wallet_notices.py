@@ -52,13 +52,12 @@ def _open(
         base_url=site.base, locale="ko-KR", viewport={"width": width, "height": 740}
     )
     context.set_default_timeout(15_000)
-    context.add_cookies(
-        [  # type: ignore[list-item]
-            {"name": "localpay_lang", "value": lang, "url": site.base},
-            {"name": "localpay_senior", "value": "1" if senior else "0", "url": site.base},
-            citizen_cookie(site, CITY, wallet),
-        ]
-    )
+    cookies: list[Any] = [
+        {"name": "localpay_lang", "value": lang, "url": site.base},
+        {"name": "localpay_senior", "value": "1" if senior else "0", "url": site.base},
+        citizen_cookie(site, CITY, wallet),
+    ]
+    context.add_cookies(cookies)
     return context.new_page()
 
 
