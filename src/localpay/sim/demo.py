@@ -44,6 +44,9 @@ PAYMENTS_PER_CITIZEN_DAY: Final = 0.4
 PURCHASE_RATE: Final = 0.03
 #: What a buyer orders at once (won): within the month's limit for a few buys.
 PURCHASE_AMOUNTS: Final = (100_000, 200_000, 300_000)
+#: The general sale's discount budget minted at the start (won): 5,000 buyers' worth of
+#: 10,000 won discounts, so the buy page has a budget to show after the demo's days.
+DISCOUNT_BUDGET: Final = 50_000_000
 REFUND_RATE: Final = 0.01
 GIFT_RATE: Final = 0.003
 CARD_SHARE_OLD_TOWNS: Final = 0.6
@@ -98,6 +101,7 @@ class Simulation:
         self.merchants: list[tuple[str, str, str]] = []  # (merchant id, category, area)
         self.balances: dict[str, int] = {}
         self.signer: OfficialSigner | None = None
+        self.sale_budget_minted = False
 
     # -- helpers ------------------------------------------------------------------------
 
@@ -266,6 +270,9 @@ class Simulation:
         buyers = self.rng.sample(self.wallets, k=max(1, int(len(self.wallets) * PURCHASE_RATE)))
         wanted = [(w, self.rng.choice(PURCHASE_AMOUNTS)) for w, _ in buyers]
         discounts = sum(amount * gimpo.DISCOUNT_PERCENT // 100 for _, amount in wanted)
+        if not self.sale_budget_minted:  # the sale's discount budget, for later buyers too
+            discounts += DISCOUNT_BUDGET
+            self.sale_budget_minted = True
         ref = f"trust:discounts:{new_id()[:12]}"
         mint = c.Mint(id=new_id(), city=self.city, program="general", amount=discounts, won_ref=ref)
         self.run("mint", [self.official(mint)], report)

@@ -35,6 +35,9 @@ def up(
     days: Annotated[int, typer.Option(min=1)] = 30,
     host: str = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    bank_port: Annotated[
+        int, typer.Option(min=1, max=65535, help="Port of the simulated bank")
+    ] = 8600,
 ) -> None:
     """`make run`: seed the demo city if the store has none, verify it, then serve it."""
     from localpay.sim.demo import demo_checker, demo_directory, demo_users  # noqa: PLC0415
@@ -77,7 +80,29 @@ def up(
     )
     out.print("explore the chain: uv run localpay status --city gimpo · uv run localpay verify")
     _print_witnesses(ctx, city, base, master)
-    serve(ctx, host=host, port=port, log_level="warning")
+    bank = _start_demo_bank(ctx, master, f"{base}/v1/bank/deposits", bank_port)
+    serve(ctx, host=host, port=port, log_level="warning", bank=bank)
+
+
+def _start_demo_bank(ctx: typer.Context, master: MasterKey, notify: str, port: int) -> str:
+    """The simulated bank (sim/bank) beside the server, in a thread of this process: the
+    citizen's "banking app" for the buy page. Its secret is the one in the key store."""
+    from localpay.adapters.bank.http import bank_secret  # noqa: PLC0415
+    from localpay.adapters.keystore import KeyStore  # noqa: PLC0415
+    from localpay.sim.bank.server import BankServer  # noqa: PLC0415
+
+    settings: Settings = ctx.obj
+    keys = KeyStore(bootstrap.keys_root(settings.db, settings.keys), master)
+    db = beside_store(settings) / "bank.db"
+    try:
+        bank = BankServer(db, notify, bank_secret(keys), port).start()
+    except (OSError, RuntimeError) as exc:
+        fail(f"the simulated bank did not start on port {port}: {exc}")
+    out.print(
+        f"simulated bank (a citizen's banking app for the buy page): {bank.url}/",
+        highlight=False,
+    )
+    return bank.url
 
 
 def _demo_master_key(ctx: typer.Context) -> MasterKey:
@@ -197,6 +222,10 @@ def serve(
     staff_rate: Annotated[
         float, typer.Option(help="Requests/s per city staff or operator credential")
     ] = 500,
+    bank: Annotated[
+        str | None,
+        typer.Option(help="The bank's URL for sales (e.g. the simulated bank); else LOCALPAY_BANK"),
+    ] = None,
 ) -> None:
     """Run the HTTP API with every city's sequencer in this process.
 
@@ -214,6 +243,7 @@ def serve(
         container = bootstrap.Container(
             settings.db, settings.keys, master_file=settings.master_key, jobs=True
         )
+        container.bank_url = bank or container.bank_url
         container.start()
     except (StoreError, LeaseHeld, MissingKey) as exc:
         fail(str(exc))
