@@ -22,6 +22,7 @@ from localpay.entrypoints.cli import (
     portability,
     programs,
     registry,
+    sales,
     server,
     sim,
     transparency,
@@ -51,6 +52,7 @@ FEATURES = (
     jobs,
     registry,
     waiting,
+    sales,
 )
 
 
