@@ -69,6 +69,7 @@ UNLIMITED: Final = Limits(per_ip_rate=1e9, per_ip_burst=1e9)
 @dataclass
 class Figures:
     admission_s: list[float] = field(default_factory=list)
+    join_s: list[float] = field(default_factory=list)
     purchase_s: list[float] = field(default_factory=list)
     errors: int = 0
     dropped: int = 0
@@ -209,6 +210,7 @@ async def buy(
         figures.errors += 1
         return
     ticket = body["ticket"]
+    figures.join_s.append(time.monotonic() - arrived)
     while body["state"] == "waiting":
         # as the page does, live: look again when the estimate says, at least each 5 s
         await asyncio.sleep(min(max(float(body["estimate_s"] or 1), 0.5), 5.0))
@@ -299,6 +301,8 @@ def run_rush(url: str) -> dict[str, Any]:
         "rush_without_discount": figures.undiscounted,
         "rush_admission_p50_s": round(percentile(figures.admission_s or [0.0], 0.5), 2),
         "rush_admission_p99_s": round(percentile(figures.admission_s or [0.0], 0.99), 2),
+        "rush_join_p50_ms": round(percentile(figures.join_s or [0.0], 0.5) * 1000, 1),
+        "rush_join_p99_ms": round(percentile(figures.join_s or [0.0], 0.99) * 1000, 1),
         "rush_purchase_p50_ms": round(percentile(figures.purchase_s or [0.0], 0.5) * 1000, 1),
         "rush_purchase_p99_ms": round(percentile(figures.purchase_s or [0.0], 0.99) * 1000, 1),
         "rush_purchases_per_s": round(bought / span, 1),

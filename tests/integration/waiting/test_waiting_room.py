@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -192,3 +193,17 @@ def test_budget_used_up_is_told_to_everyone(
             assert (waiting.state, admitted.state) == (WAITING, ADMITTED)
             assert room.admitted(CITY, PROGRAM, tickets[0])
             assert math.isclose(waiting.position, 2)
+
+
+def test_concurrent_arrivals_each_get_their_own_place(room: WaitingRoom) -> None:
+    room.schedule(CITY, PROGRAM, OPENS, rate=1)
+    keys = [key() for _ in range(200)]
+    twice = keys[:5] * 3  # double clicks and retries, at the same moment as the rest
+    with ThreadPoolExecutor(16) as pool:
+        joined = list(pool.map(lambda k: room.join(CITY, PROGRAM, k), keys + twice))
+    by_key = {}
+    for k, j in zip(keys + twice, joined, strict=True):
+        assert by_key.setdefault(k, j.ticket) == j.ticket  # the same key, the same ticket
+    places = [room.status(CITY, PROGRAM, t).position for t in by_key.values()]
+    assert len(set(places)) == 200  # nobody shares a place
+    assert max(places) <= 200 + len(twice)  # at most a skipped number per racing retry

@@ -10,7 +10,7 @@ import secrets
 from typing import Final
 
 from localpay.adapters.secrets import Sealer
-from localpay.adapters.sql.runner import Row, SqlRunner
+from localpay.adapters.sql.runner import Row, SqlRunner, Statement
 
 #: The shapes of services/waiting/ports.py (adapters import no services).
 OpeningRow = tuple[str, str, int, int, int, bool, int, int, int, int, bytes]
@@ -33,17 +33,22 @@ _PAUSE: Final = (
     "UPDATE waiting_openings SET paused = ?, clock_ms = ?, updated_ms = ?"
     " WHERE city = ? AND program = ? RETURNING city"
 )
-# The next place in line and the ticket holding it, in one transaction: the UPDATE's row
-# lock orders concurrent arrivals, and the INSERT reads the number it just took.
-_TAKE_NUMBER: Final = (
-    "UPDATE waiting_openings SET issued = issued + 1 WHERE city = ? AND program = ?"
+# The next n places in line and the tickets holding them, in one transaction: the
+# UPDATE's row lock orders concurrent groups, and each INSERT reads the numbers it took
+# (issued - offset). A hash already in line keeps its place (DO NOTHING; its number is
+# left unused, a gap the bucket passes over in 1/rate s).
+_TAKE_NUMBERS: Final = (
+    "UPDATE waiting_openings SET issued = issued + ? WHERE city = ? AND program = ?"
 )
 _INSERT_TICKET: Final = (
     "INSERT INTO waiting_tickets (ticket_hash, city, program, seq, joined_ms)"
-    " SELECT ?, city, program, issued, ? FROM waiting_openings WHERE city = ? AND program = ?"
+    " SELECT ?, city, program, issued - ?, ? FROM waiting_openings WHERE city = ? AND program = ?"
+    " ON CONFLICT (ticket_hash) DO NOTHING"
 )
 _TICKET_COLUMNS: Final = "ticket_hash, city, program, seq, joined_ms, admitted_ms, active_ms"
 _TICKET: Final = f"SELECT {_TICKET_COLUMNS} FROM waiting_tickets WHERE ticket_hash = ?"
+_TICKETS: Final = f"SELECT {_TICKET_COLUMNS} FROM waiting_tickets WHERE ticket_hash IN "
+_READ_CHUNK: Final = 500
 # Moved only if nobody moved it since it was read (head and clock as read).
 _ADVANCE: Final = (
     "UPDATE waiting_openings SET head = ?, tokens_milli = ?, clock_ms = ?, updated_ms = ?"
@@ -99,16 +104,21 @@ class SqlWaitingRepository:
     def set_paused(self, city: str, program: str, paused: bool, now_ms: int) -> bool:
         return bool(self.store.sql(_PAUSE, (int(paused), now_ms, now_ms, city, program)))
 
-    def join(self, city: str, program: str, ticket_hash: str, now_ms: int) -> TicketRow:
-        self.store.sql_batch(
-            [
-                (_TAKE_NUMBER, (city, program)),
-                (_INSERT_TICKET, (ticket_hash, now_ms, city, program)),
-            ]
-        )
-        found = self.ticket(ticket_hash)
-        assert found is not None
-        return found
+    def join_many(
+        self, city: str, program: str, ticket_hashes: list[str], now_ms: int
+    ) -> list[TicketRow]:
+        n, where = len(ticket_hashes), (city, program)
+        statements: list[Statement] = [(_TAKE_NUMBERS, (n, *where))]
+        for i, digest in enumerate(ticket_hashes):
+            statements.append((_INSERT_TICKET, (digest, n - 1 - i, now_ms, *where)))
+        self.store.sql_batch(statements)
+        found: dict[str, TicketRow] = {}
+        for start in range(0, n, _READ_CHUNK):
+            chunk = ticket_hashes[start : start + _READ_CHUNK]
+            marks = ", ".join("?" * len(chunk))
+            for row in self.store.sql(f"{_TICKETS}({marks})", tuple(chunk)):
+                found[str(row[0])] = _ticket(row)
+        return [found[digest] for digest in ticket_hashes]
 
     def ticket(self, ticket_hash: str) -> TicketRow | None:
         rows = self.store.sql(_TICKET, (ticket_hash,))

@@ -77,9 +77,11 @@ class WaitingRepository(Protocol):
         """False if there is no such opening."""
         ...
 
-    def join(self, city: str, program: str, ticket_hash: str, now_ms: int) -> TicketRow:
-        """The ticket of this hash, or a new one with the next place in line (the store's
-        sequence: one transaction takes the number and records the ticket)."""
+    def join_many(
+        self, city: str, program: str, ticket_hashes: list[str], now_ms: int
+    ) -> list[TicketRow]:
+        """The tickets of these (distinct) hashes, each new one with the next place in
+        line in the order given: one transaction takes the numbers and records them."""
         ...
 
     def ticket(self, ticket_hash: str) -> TicketRow | None: ...

@@ -25,12 +25,13 @@ import math
 import re
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Final
 
 from localpay.domain.errors import Conflict, NotFound, Refused
 from localpay.services.waiting import pacing
+from localpay.services.waiting.arrivals import GroupCommit
 from localpay.services.waiting.budget import Budget, BudgetReader, no_budget
 from localpay.services.waiting.ports import Opening, Ticket, WaitingRepository
 
@@ -137,6 +138,7 @@ class WaitingRoom:
         self._lock = threading.Lock()
         self._lines: dict[tuple[str, str], _Line] = {}
         self._tickets: dict[str, Ticket] = {}
+        self._arrivals: dict[tuple[str, str], GroupCommit[str, Ticket]] = {}
 
     # -- officials -------------------------------------------------------------------------
 
@@ -210,16 +212,33 @@ class WaitingRoom:
                 raise NoOpening(f"no sale opening for {program!r}")
             ticket = _ticket_of(line.opening.salt, city, program, key)
             digest = ticket_hash(ticket)
-            found = self._tickets.get(digest) or self._stored(digest)
-            if found is None and budget is not None and budget.ended:
-                raise SaleEnded("the sale has ended: the discount budget is used up")
-            if found is None:
-                found = Ticket.of(self.repo.join(city, program, digest, now))
-                issued = max(line.opening.issued, found.seq)
-                line.opening = replace(line.opening, issued=issued)
+            found = self._tickets.get(digest)
+            arrivals = self._arrivals_of(city, program)
+        # outside the room's lock: reads and group commits run beside status reads
+        found = found or self._stored(digest)
+        if found is None and budget is not None and budget.ended:
+            raise SaleEnded("the sale has ended: the discount budget is used up")
+        if found is None:
+            found = arrivals.add(digest)
+        with self._lock:
+            line = self._line(city, program, now) or line
+            line.opening = replace(line.opening, issued=max(line.opening.issued, found.seq))
             self._remember(found)
             status = self._status(line, found, now, budget)
         return Joined(ticket, status)
+
+    def _arrivals_of(self, city: str, program: str) -> GroupCommit[str, Ticket]:
+        found = self._arrivals.get((city, program))
+        if found is None:
+
+            def flush(digests: Sequence[str]) -> list[Ticket]:
+                distinct = list(dict.fromkeys(digests))  # one place for a double click
+                rows = self.repo.join_many(city, program, distinct, self.clock())
+                by_hash = {row[0]: Ticket.of(row) for row in rows}
+                return [by_hash[d] for d in digests]
+
+            found = self._arrivals[(city, program)] = GroupCommit(flush)
+        return found
 
     def status(self, city: str, program: str, ticket: str | None) -> Status:
         budget = self.budget(city, program)
