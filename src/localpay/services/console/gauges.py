@@ -16,27 +16,31 @@ class Gauge(msgspec.Struct, frozen=True):
     program: str
     name: str
     version: int
-    minted: int
+    #: Won officials minted into the budget (the ledger's `minted` also counts won sold).
+    funded: int
     budget: int
     reserved: int
     bonus: int
     sold: int
     credited: int
     returned: int
-    #: Of the budget ever available (minted), the share still left, 0..100 (whole percent).
+    #: Of all the budget ever had (funded, and returned by expiry), the share still left,
+    #: 0..100 (whole percent, down).
     left_percent: int
     for_sale: bool
 
 
 def gauge(program: Program) -> Gauge:
     policy = program.versions[-1]
-    # Minted is what was ever put in; budget what is left of it (never above minted).
-    left = 100 * program.budget // program.minted if program.minted else 0
+    # Purchased won is minted straight into buyers' lots, never into the budget.
+    funded = program.minted - program.sold
+    had = funded + program.returned
+    left = 100 * program.budget // had if had else 0
     return Gauge(
         program=program.id,
         name=policy.name,
         version=len(program.versions),
-        minted=program.minted,
+        funded=funded,
         budget=program.budget,
         reserved=program.reserved,
         bonus=program.bonus,
