@@ -201,7 +201,7 @@ def test_concurrent_arrivals_each_get_their_own_place(room: WaitingRoom) -> None
     twice = keys[:5] * 3  # double clicks and retries, at the same moment as the rest
     with ThreadPoolExecutor(16) as pool:
         joined = list(pool.map(lambda k: room.join(CITY, PROGRAM, k), keys + twice))
-    by_key = {}
+    by_key: dict[str, str] = {}
     for k, j in zip(keys + twice, joined, strict=True):
         assert by_key.setdefault(k, j.ticket) == j.ticket  # the same key, the same ticket
     places = [room.status(CITY, PROGRAM, t).position for t in by_key.values()]
