@@ -265,3 +265,15 @@ def test_one_address_cannot_flood_the_queue(world: World) -> None:
 def _brn(n: int) -> str:
     first = f"{n:03d}810099"
     return first + str(check_digit(first))
+
+
+def test_unencodable_text_is_a_named_field_not_a_crash(world: World) -> None:
+    for changes, field in [
+        ({"owner_password": "a-long-password-\ud800"}, "owner_password"),
+        ({"account_holder": "김\ud800"}, "account"),
+        ({"name": "가게\x00"}, "name"),
+        ({"brn": "١٢٤-81-00998"}, "brn"),  # Arabic-Indic digits are not digits here
+    ]:
+        with pytest.raises(BadField) as refused:
+            world.registry.apply(CITY, form(**changes), "k")
+        assert refused.value.field == field

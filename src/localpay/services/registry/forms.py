@@ -114,6 +114,8 @@ def check(city: str, form: ApplicationForm, known_areas: set[str]) -> Checked:
         )
     if not MIN_PASSWORD <= len(form.owner_password) <= PASSWORD_MAX:
         raise BadField("owner_password", f"a password needs at least {MIN_PASSWORD} characters")
+    if any(unicodedata.category(c) in ("Cc", "Cs") for c in form.owner_password):
+        raise BadField("owner_password", "a password holds no control characters")
     return Checked(
         number, name, name_en, industry, area, form.annual_revenue, account,
         form.owner_username, form.owner_password,
