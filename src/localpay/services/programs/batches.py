@@ -28,7 +28,9 @@ from localpay.domain.errors import Conflict, NotFound, Refused
 from localpay.domain.limits import BATCH_ROWS_MAX
 from localpay.domain.policy import grant_period_key
 from localpay.ledger.batches import row_leaf
+from localpay.ledger.receipt import Receipt
 from localpay.ledger.signatures import sign_command
+from localpay.ledger.tickets import Ticket
 from localpay.services.cities.command_ids import derived_id
 from localpay.services.cities.ledgers import Ledgers
 from localpay.services.cities.officials import current_operator
@@ -238,21 +240,37 @@ class Batches:
         if tree.root.hex() != r.root:
             raise Conflict(f"batch {batch!r}'s rows no longer give its approved root")
         _, operator = current_operator(self.ledgers, city)
-        start = r.next_row
+        # Two chunks in flight: the next one is signed and queued while the sequencer
+        # applies this one, and each is recorded, in order, once its receipts are in.
+        start, waiting = r.next_row, None
         while start < r.rows and not stop.is_set():
             end = min(start + chunk, r.rows)
             envelopes = [self._credit(city, batch, x, tree, operator) for x in rows[start:end]]
-            receipts = self.ledgers.execute_many(city, envelopes)
-            refused = [
-                (x.row, rc.code)
-                for x, rc in zip(rows[start:end], receipts, strict=True)
-                if not rc.ok and rc.code != Code.ROW_ALREADY_PAID.value
-            ]
-            self.repo.record_progress(
-                city, batch, (start, end), end - start - len(refused), len(refused), refused
-            )
-            start = end
+            tickets = self.ledgers.submit_many(city, envelopes)
+            if waiting is not None and not self._record(city, batch, rows, *waiting):
+                return self.progress(city, batch)  # another runner moved the cursor on
+            waiting, start = (start, end, tickets), end
+        if waiting is not None:
+            self._record(city, batch, rows, *waiting)
         return self.progress(city, batch)
+
+    def _record(
+        self,
+        city: str,
+        batch: str,
+        rows: list[Line],
+        start: int,
+        end: int,
+        tickets: list[Ticket[Receipt]],
+    ) -> bool:
+        receipts = [t.result(self.ledgers.answer_timeout_s) for t in tickets]
+        refused = [
+            (x.row, rc.code)
+            for x, rc in zip(rows[start:end], receipts, strict=True)
+            if not rc.ok and rc.code != Code.ROW_ALREADY_PAID.value
+        ]
+        paid = end - start - len(refused)
+        return self.repo.record_progress(city, batch, (start, end), paid, len(refused), refused)
 
     def _credit(
         self, city: str, batch: str, x: Line, tree: MemoTree, key: nacl.signing.SigningKey
