@@ -6,6 +6,8 @@ discount lot. On SQLite and on PostgreSQL."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -241,3 +243,28 @@ def next_budget(lines: Iterator[str]) -> dict[str, Any]:
         if line.startswith("data:"):
             return dict(json.loads(line.removeprefix("data:").strip()))
     raise AssertionError("the stream ended")
+
+
+def run_cli(site: SaleSite, *args: str) -> subprocess.CompletedProcess[str]:
+    argv = [sys.executable, "-m", "localpay.entrypoints.cli", "--db", site.container.url]
+    return subprocess.run(
+        [*argv, "--keys", str(site.keys), *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+
+def test_the_cli_shows_budgets_and_orders(site: SaleSite) -> None:
+    placed = ordered(site, "w-0000011", 20_000)
+    status = run_cli(site, "sale", "status", "--city", CITY)
+    assert status.returncode == 0, status.stderr
+    line = next(row for row in status.stdout.splitlines() if row.startswith(SALE))
+    budget = site.container.ledgers.sequencer(CITY).state.programs[SALE].budget
+    assert f"{budget:,}" in line
+    orders = run_cli(site, "sale", "orders", "--city", CITY)
+    assert orders.returncode == 0 and placed["id"] in orders.stdout
+    assert placed["deposit"]["account"] in orders.stdout
+    nowhere = run_cli(site, "sale", "status", "--city", "nowhere")
+    assert nowhere.returncode == 1 and "does not exist" in nowhere.stderr
