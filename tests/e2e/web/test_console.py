@@ -177,7 +177,7 @@ def _signed_in(site: Site, username: str) -> tuple[httpx.Client, str]:
     return http, token.group(1)
 
 
-def test_forms_without_script_refuse_bad_input_and_repeat_as_one_proposal(site: Site) -> None:
+def test_forms_without_script_refuse_bad_input_repeat_as_one_and_withdraw(site: Site) -> None:
     http, csrf = _signed_in(site, "maker")
     key = uuid.uuid4().hex
     program = f"nojs-{uuid.uuid4().hex[:6]}"
@@ -202,9 +202,19 @@ def test_forms_without_script_refuse_bad_input_and_repeat_as_one_proposal(site: 
         # The maker is no checker: the approve route is not theirs (the 404 page).
         refused = http.post(CONSOLE + f"approvals/{proposal}/approve", data={"csrf": csrf})
         assert refused.status_code == 404
+        checker, checker_csrf = _signed_in(site, "checker")
+        other = checker.post(
+            CONSOLE + f"approvals/{proposal}/withdraw", data={"csrf": checker_csrf}
+        )
+        checker.close()
+        assert other.headers["location"].endswith("?refused=not_maker")
+        assert site.container.proposals.get(CITY, proposal).status == "pending"
+        back = http.post(CONSOLE + f"approvals/{proposal}/withdraw", data={"csrf": csrf})
+        assert back.status_code == 303
+        assert site.container.proposals.get(CITY, proposal).status == "rejected"
+        assert f"proposal-{proposal}" not in http.get(CONSOLE + "approvals").text
     finally:
         http.close()
-    site.container.proposals.reject(_principal(site, "checker"), proposal)
 
 
 def test_the_overview_goes_to_sign_in_when_its_session_ends(page: Page) -> None:

@@ -38,6 +38,7 @@ RECENT: Final = 10
 REFUSALS: Final = {
     "same_official": N_("A different official must approve a proposal: not its maker."),
     "forbidden": N_("Only a checker approves another official's proposal."),
+    "not_maker": N_("Only its maker withdraws a proposal."),
     "proposal_decided": N_("This proposal was already decided."),
     "proposal_unsigned": N_("The maker has not signed this proposal yet."),
     "signature_required": N_("You hold your own key: approve with the command shown."),
@@ -170,6 +171,20 @@ def reject(request: Request, city: str, proposal: str, _: Csrf) -> Response:
     return _decide(
         request, city, proposal, lambda: container(request).proposals.reject(who, proposal)
     )
+
+
+@router.post("/c/{city}/console/approvals/{proposal}/withdraw")
+def withdraw(request: Request, city: str, proposal: str, _: Csrf) -> Response:
+    """The maker takes back their own pending proposal (the service's reject)."""
+    who = person(request, city, lambda p: access.proposes(p, city))
+    proposals = container(request).proposals
+
+    def mine_then_reject() -> ProposalView:
+        if proposals.get(city, proposal).maker != who.id:
+            raise ProposalError("not_maker", "only its maker withdraws a proposal")
+        return proposals.reject(who, proposal)
+
+    return _decide(request, city, proposal, mine_then_reject)
 
 
 def _decide(request: Request, city: str, proposal: str, call: Any) -> Response:
