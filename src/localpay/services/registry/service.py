@@ -315,14 +315,25 @@ class Registry:
             raise Barred(facts.barred_until_ms)
         return self._propose(official, merchant, "reinstate", key, {"merchant": merchant})
 
-    def merchants(self, city: str) -> list[MerchantView]:
-        """Every merchant on the chain with its name and the proposals waiting for it."""
-        names = {s.merchant: s.name for s in self.directory.shops(city, limit=None)}
+    def merchants(self, city: str, query: str = "", limit: int | None = None) -> list[MerchantView]:
+        """Merchants on the chain with their names and the proposals waiting for them:
+        suspended and not yet approved ones first, then by id; `query` matches an id or a
+        name (spaces and case ignored); `limit` None: all."""
+        names = {s.merchant: (s.name, s.name_en) for s in self.directory.shops(city, limit=None)}
+        wanted = query.replace(" ", "").casefold()
+
+        def matches(m: Merchant) -> bool:
+            ko, en = names.get(m.id, (m.id, m.id))
+            return not wanted or any(
+                wanted in t.replace(" ", "").casefold() for t in (m.id, ko, en)
+            )
+
         state = self.ledgers.sequencer(city).state
-        return [
-            self._merchant_view(city, m, names.get(m.id, m.id))
-            for m in sorted(state.merchants.values(), key=lambda m: m.id)
-        ]
+        found = sorted(
+            (m for m in state.merchants.values() if matches(m)),
+            key=lambda m: (m.status == "active", m.id),
+        )[:limit]
+        return [self._merchant_view(city, m, names.get(m.id, (m.id, m.id))[0]) for m in found]
 
     def merchant(self, city: str, merchant: str) -> MerchantView:
         shop = self.directory.shop(city, merchant)

@@ -39,6 +39,8 @@ from localpay.services.registry.service import SUSPEND_REASONS, Barred
 router = APIRouter()
 Csrf = Annotated[None, Depends(check_csrf)]
 
+#: Merchants on one page (suspended and waiting ones first); the search finds the rest.
+SHOWN: Final = 50
 REASONS: Final = {
     "cash-out-fraud": N_("Cash-out fraud (barred for a year)"),
     "ineligible-business": N_("Not an eligible business"),
@@ -68,12 +70,17 @@ def merchants(request: Request, city: str) -> Response:
     registry = registry_of(request)
     areas = dict(area_choices(request, city))
     said = request.query_params.get("said", "")
+    query = request.query_params.get("q", "")[:40]
     context = {
         **console_context(request, city, who),
         "applications": [
             _application(request, city, a, areas) for a in registry.applications(city, PENDING)
         ],
-        "merchants": [_merchant(request, city, m, areas) for m in registry.merchants(city)],
+        "merchants": [
+            _merchant(request, city, m, areas) for m in registry.merchants(city, query, SHOWN)
+        ],
+        "query": query,
+        "shown": SHOWN,
         "uuid": str(uuid.uuid4()),  # one per view: the service adds the merchant and step
         "reasons": [(r, say(request, REASONS[r])) for r in SUSPEND_REASONS],
         "said": say(request, SAID[said]) if said in SAID else "",
