@@ -97,3 +97,41 @@ def test_another_citys_batch_is_a_404(page: Page, site: Site) -> None:
     sign_in(page, "yangju", "maker")
     answer = page.goto(f"/c/{CITY}/console/batches")
     assert answer is not None and answer.status == 404
+
+
+@pytest.mark.parametrize(
+    ("lang", "senior"),
+    [("ko", True), ("en", False), ("en", True)],
+    ids=["ko-senior", "en", "en-senior"],
+)
+def test_policy_money_list_in_every_mode(
+    browser: Browser, site: Site, lang: str, senior: bool
+) -> None:
+    wallet = "w-0000008"
+    as_officials(
+        site,
+        CITY,
+        c.Mint(id=new_id(), city=CITY, program="rewards", amount=7_000, won_ref="m"),
+        c.Credit(
+            id=new_id(), city=CITY, program="rewards", wallet=wallet, amount=7_000, origin="vol"
+        ),
+    )
+    context = browser.new_context(
+        base_url=site.base, locale="ko-KR", viewport={"width": 360, "height": 740}
+    )
+    context.add_cookies(
+        [
+            {"name": "localpay_lang", "value": lang, "url": site.base},
+            {"name": "localpay_senior", "value": "1" if senior else "0", "url": site.base},
+            citizen_cookie(site, CITY, wallet),
+        ]
+    )
+    page = context.new_page()
+    page.goto(f"/c/{CITY}/wallet/credits")
+    credit = page.locator('#credits li[data-program="rewards"]').first
+    expect(credit).to_contain_text("7,000")
+    words = "Usable until" if lang == "en" else "까지"
+    expect(credit.locator(".expires")).to_contain_text(words)
+    assert serious_violations(page) == []
+    assert horizontal_overflow(page) == 0
+    context.close()
