@@ -62,6 +62,8 @@ def run(ledgers: Ledgers, city: str, now_ms: int, month: int) -> Tally:
     if not sales:
         return Tally()
     owed = due(scan.wallets(ledgers.store, city), sales, month)
+    if not owed:
+        return Tally()
     day = iso_date(now_ms)
     sign = operator_signer(ledgers, city)
     envelopes = [

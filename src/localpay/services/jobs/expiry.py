@@ -33,5 +33,7 @@ def commands(city: str, wallets: Iterable[str], now_ms: int) -> list[c.Expire]:
 
 def run(ledgers: Ledgers, city: str, now_ms: int) -> Tally:
     due = due_wallets(scan.wallets(ledgers.store, city), now_ms)
-    sign = operator_signer(ledgers, city)
+    if not due:
+        return Tally()
+    sign = operator_signer(ledgers, city)  # only when there is something to sign
     return submit_all(ledgers, city, [sign(cmd) for cmd in commands(city, due, now_ms)])
