@@ -145,3 +145,34 @@ def test_officials_only_and_no_other_tenant(page: Page) -> None:
     assert answer is not None and answer.status == 404
     answer = page.goto(f"/c/{CITY}/merchants/status/not-a-token")
     assert answer is not None and answer.status == 404
+
+
+def test_suspension_for_fraud_shows_the_bar_and_refuses_reinstatement(
+    page: Page, other: BrowserContext
+) -> None:
+    merchant = "m-00002"
+    sign_in(page, CITY, "maker")
+    page.goto(f"/c/{CITY}/console/merchants?q={merchant}")
+    card = page.locator(f"#merchant-{merchant}")
+    expect(card).to_have_attribute("data-status", "active")
+    card.get_by_label("정지 이유").select_option("cash-out-fraud")
+    card.get_by_role("button", name="정지 제안").click()
+    expect(page.locator("#said")).to_contain_text("제안했습니다")
+
+    checker = other.new_page()
+    sign_in(checker, CITY, "checker")
+    checker.goto(f"/c/{CITY}/console/merchants?q={merchant}")
+    checker.locator(f"#merchant-{merchant}").get_by_role(
+        "button", name="두 번째 공무원으로 승인"
+    ).click()
+    expect(checker.locator("#said")).to_contain_text("원장에 보냈습니다")
+
+    page.goto(f"/c/{CITY}/console/merchants?q={merchant}")
+    expect(card).to_have_attribute("data-status", "suspended")
+    expect(page.locator(f"#barred-{merchant}")).to_contain_text("년")  # the bar's end date
+    assert serious_violations(page) == []
+    card.get_by_role("button", name="재승인 제안").click()
+    said = page.locator("#said")
+    expect(said).to_contain_text("제한이 끝나기 전에는")
+    expect(said).to_contain_text("제한 종료:")
+    assert horizontal_overflow(page) == 0
