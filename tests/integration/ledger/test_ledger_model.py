@@ -38,8 +38,10 @@ from localpay.domain.calendar import DAY_MS, day_key
 from localpay.domain.codes import Code
 from localpay.domain.limits import AMOUNT_MAX
 from localpay.domain.money import valid_amount
+from localpay.domain.policy import default_sale
 from localpay.ledger.receipt import Receipt
 from localpay.ledger.signatures import public_key_hex, sign_command
+from localpay.ledger.state import ORDERED, PAID
 from localpay.services.cities.ledgers import Ledgers
 from localpay.services.cities.officials import OfficialSigner, create_city
 from localpay.services.cities.verify import verify_city
@@ -60,6 +62,8 @@ PROGRAMS = {
         "general", denied_categories=["department_store"], transferable=True, holding_cap=400_000
     ),
     "youth": policy("youth", areas=["a1"], valid_days=2, per_payment_cap=30_000, daily_cap=60_000),
+    # A sale (issue 12): bought with won at a discount held from its budget at order.
+    "sale": policy("sale", denied_categories=["department_store"], sale=default_sale()),
 }
 MERCHANTS = {
     "m-cafe": ("cafe", "a1", 10**8),
@@ -89,6 +93,7 @@ class LedgerModel(RuleBasedStateMachine):
     wallets = Bundle("wallets")
     payments = Bundle("payments")
     envelopes = Bundle("envelopes")
+    orders = Bundle("orders")
 
     def __init__(self, make_url: Callable[[], str], keys_root: Path) -> None:
         super().__init__()
@@ -310,6 +315,58 @@ class LedgerModel(RuleBasedStateMachine):
             assert receipt.code == Code.SAME_ACCOUNT
         elif custodial and not evidence:  # a card's gift needs the card, as its payment does
             assert receipt.code == Code.EVIDENCE_MISSING
+
+    # -- sales (issue 12) ---------------------------------------------------------------------
+
+    @rule(target=orders, wallet=wallets, amount=AMOUNTS)
+    def order_purchase(self, wallet: str, amount: int) -> str:
+        command = c.OrderPurchase(id=cid(), city=CITY, wallet=wallet, program="sale", amount=amount)
+        budget = self.state.programs["sale"].budget
+        receipt = self.run(sign_command(command, [self.keys[wallet]]))
+        if not valid_amount(amount):
+            assert (receipt.code, receipt.seq) == (Code.MALFORMED, None)
+        elif receipt.ok:
+            assert self.state.programs["sale"].budget <= budget  # the discount is held
+        return command.id
+
+    @rule(order=orders, exact=st.booleans(), again=st.booleans())
+    def confirm_purchase(self, order: str, exact: bool, again: bool) -> None:
+        """The bank's notice, relayed by the operator; `again`: the same notice twice."""
+        purchase = self.state.purchases.get(order)
+        wallet = purchase.wallet if purchase else "w-first"
+        amount = (purchase.amount if purchase else 1) + (0 if exact else 1)
+        ref = f"va-{cid()[:12]}"
+        status = purchase.status if purchase else None
+        for _ in range(2 if again else 1):
+            notice = c.ConfirmPurchase(
+                id=cid(), city=CITY, wallet=wallet, order=order, amount=amount, deposit_ref=ref
+            )
+            before = self.snapshot()
+            receipt = self.official(notice)
+            if receipt.ok:
+                assert status in (ORDERED, "lapsed") and exact
+                status = None
+            else:
+                assert self.snapshot() == before
+
+    @rule(order=orders, how=st.sampled_from(["lapse", "cancel", "refund"]))
+    def settle_purchase(self, order: str, how: str) -> None:
+        purchase = self.state.purchases.get(order)
+        wallet = purchase.wallet if purchase else "w-first"
+        status = purchase.status if purchase else None
+        if how == "lapse":
+            receipt = self.official(c.LapseOrder(id=cid(), city=CITY, wallet=wallet, order=order))
+            assert not receipt.ok or status == ORDERED
+            return
+        command: c.Command = (
+            c.CancelPurchase(id=cid(), city=CITY, wallet=wallet, purchase=order)
+            if how == "cancel"
+            else c.RefundBalance(id=cid(), city=CITY, wallet=wallet, purchase=order)
+        )
+        receipt = self.run(sign_command(command, [self.keys[wallet]]))
+        if receipt.ok:
+            assert status == PAID
+            assert self.state.payouts[order].amount > 0
 
     @rule(wallet=wallets)
     def expire(self, wallet: str) -> None:
