@@ -187,6 +187,9 @@ def test_forms_without_script_refuse_bad_input_repeat_as_one_and_withdraw(site: 
         assert answer.status_code == 422 and "Syntax error" in answer.text
         pending = site.container.proposals.list(CITY, "pending", None, 100)
         assert all(p.command.get("program") != program for p in pending)  # nothing made
+        lines = {**form, "condition": "hour >= 11 &&\r\n\thour < 14"}  # a textarea's lines
+        checked = http.post(CONSOLE + "programs/check", data=lines, headers={"HX-Request": "true"})
+        assert checked.status_code == 200 and "원장 검사를 통과했습니다." in checked.text
         first = http.post(CONSOLE + "programs", data={**form, "condition": "hour < 12"})
         again = http.post(CONSOLE + "programs", data={**form, "condition": "hour < 12"})
         assert first.status_code == again.status_code == 303

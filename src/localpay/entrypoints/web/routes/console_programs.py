@@ -39,6 +39,7 @@ router = APIRouter()
 Csrf = Annotated[None, Depends(check_csrf)]
 
 PROGRAM: Final = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,39}$")
+LINE_BREAKS: Final = re.compile(r"[\r\n\t]+")
 
 #: The checkers' messages (domain.policy.check_policy, drafts) in the catalogs; a
 #: message not listed (the CEL checker's own) is shown as the checker wrote it.
@@ -96,9 +97,23 @@ def _fields(form: FormData) -> dict[str, str | list[str]]:
     for name in ("allowed_categories", "denied_categories", "areas"):
         found[name] = [v for v in form.getlist(name) if isinstance(v, str)]
     for name, value in form.multi_items():
-        if name not in found and isinstance(value, str):
+        if name not in found and name != "condition" and isinstance(value, str):
             found[name] = forms.text(form, name, max_length=1024)
+    found["condition"] = condition_text(form)
     return found
+
+
+def condition_text(form: FormData) -> str:
+    """The condition as typed: a textarea may hold line breaks and tabs, which CEL reads
+    as spaces; they become spaces (one line on the chain), other control characters
+    are refused as in every field."""
+    raw = form.get("condition")
+    if not isinstance(raw, str):
+        return ""
+    text = LINE_BREAKS.sub(" ", raw).strip()
+    if len(text) > 4096 or any(ord(ch) < 0x20 for ch in text):
+        raise PageError(422, N_("Some of what you entered is too long or not allowed."))
+    return text  # the 1024-character bound is the draft's, shown beside the field
 
 
 def _plain(request: Request, errors: dict[str, str]) -> dict[str, str]:
@@ -208,7 +223,7 @@ async def try_condition(request: Request, city: str, _: Csrf) -> Response:
     """htmx: the condition's verdict on a sample payment typed into the page."""
     who = _maker(request, city)
     form = await request.form()
-    expression = forms.text(form, "condition", max_length=1024)
+    expression = condition_text(form)
     tried: dict[str, Any] = {"message": None, "verdict": None}
     try:
         sample = sample_context(_sample_fields(form))
