@@ -8,7 +8,13 @@ import re
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from localpay.testing.browser import PHONE, Site, horizontal_overflow, serious_violations
+from localpay.testing.browser import (
+    PHONE,
+    Site,
+    citizen_cookie,
+    horizontal_overflow,
+    serious_violations,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -23,10 +29,11 @@ def ticket(page: Page) -> str | None:
 
 def test_join_reload_admitted_buy(page: Page, browser: Browser, site: Site) -> None:
     room = site.container.waiting
-    opens = site.container.clock() + 6_000  # opens in 6 s; one person a second after
-    room.schedule(CITY, PROGRAM, opens, rate=1, window_minutes=10)
-
-    page.goto(QUEUE)
+    # scheduled for later; opened by the officials below, once the line has formed
+    room.schedule(CITY, PROGRAM, site.container.clock() + 3_600_000, rate=1, window_minutes=10)
+    page.context.add_cookies([citizen_cookie(site, CITY, "w-0000001")])  # type: ignore[list-item]
+    page.goto(f"/c/{CITY}/wallet/buy?program={PROGRAM}")  # the buy page sends them to wait
+    page.wait_for_url(re.compile(r"/wallet/buy/queue\?program="))
     assert serious_violations(page) == []
     page.get_by_role("button", name=re.compile("줄 서기")).click()
     expect(page.locator("#queue-position")).to_have_text("1")
@@ -34,33 +41,39 @@ def test_join_reload_admitted_buy(page: Page, browser: Browser, site: Site) -> N
     assert held is not None
     assert serious_violations(page) == [] and horizontal_overflow(page) == 0
 
-    # a second phone arrives later: it stands behind
+    # a second phone arrives later: it stands behind, and the buy page sends it back
     other = browser.new_context(viewport=PHONE, locale="ko-KR", base_url=site.base)  # type: ignore[arg-type]
+    other.add_cookies([citizen_cookie(site, CITY, "w-0000002")])  # type: ignore[list-item]
     second = other.new_page()
     second.goto(QUEUE)
     second.get_by_role("button", name=re.compile("줄 서기")).click()
     expect(second.locator("#queue-position")).to_have_text("2")
     expect(second.locator("#queue-ahead")).to_have_text("1")
+    second.goto(f"/c/{CITY}/wallet/buy?program={PROGRAM}")
+    second.wait_for_url(re.compile(r"/wallet/buy/queue\?program="))
+    expect(second.locator("#queue-position")).to_have_text("2")
+    other.close()
 
     page.reload()  # the place is kept: same ticket, same place
     assert ticket(page) == held
     expect(page.locator("#queue-position")).to_have_text("1")
 
+    room.schedule(CITY, PROGRAM, site.container.clock(), rate=1, window_minutes=10)
     # admitted live, without a reload: the big button to the buy page
     buy = page.get_by_role("link", name=re.compile("구매하기"))
     expect(buy).to_be_visible(timeout=20_000)
     assert serious_violations(page) == [] and horizontal_overflow(page) == 0
     box = buy.bounding_box()
     assert box is not None and box["height"] >= 44
-    expect(second.locator("#queue-position")).to_have_text("1")  # one ahead less
-    other.close()
     buy.click()
+    # the buy page asked the gate and let the admitted ticket through (not sent back),
+    # and the wallet's session was never touched by the wait
     page.wait_for_url(re.compile(rf"/c/{CITY}/wallet/buy\?program={PROGRAM}$"))
-    # the buy page asked the gate and let the admitted ticket through (not sent back)
-    assert "/queue" not in page.url
+    expect(page.locator("form input[name=amount]")).to_be_visible()
 
 
-def test_no_opening_goes_straight_to_buy(page: Page) -> None:
+def test_no_opening_goes_straight_to_buy(page: Page, site: Site) -> None:
+    page.context.add_cookies([citizen_cookie(site, "yangju", "w-0000001")])  # type: ignore[list-item]
     page.goto(f"/c/yangju/wallet/buy/queue?program={PROGRAM}")
     page.wait_for_url(re.compile(r"/c/yangju/wallet/buy\?program="))
 
