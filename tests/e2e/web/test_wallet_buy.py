@@ -94,6 +94,9 @@ def test_buy_pay_at_the_bank_see_the_balance_rise_then_cancel(
     page.goto(f"/c/{CITY}/wallet/")
     page.get_by_role("link", name="지역화폐 구매").click()
     page.wait_for_url(re.compile(r"/wallet/buy$"))
+    expect(page.locator("#sale-title")).to_contain_text("김포페이 일반")  # the general sale
+    page.get_by_role("link", name=re.compile("김포사랑상품권")).click()  # the test's own sale
+    page.wait_for_url(re.compile(rf"/wallet/buy\?program={SALE}$"))
     page.wait_for_load_state()
     budget = page.locator("#budget-left")
     expect(budget).to_contain_text(_won(SALE_BUDGET))

@@ -1,5 +1,5 @@
-"""`localpay sale ...`: the sale programs' budgets and the orders placed through the
-sales service (services/sales), read from the store without a sequencer."""
+"""`localpay sale status|orders`: the sale programs' budgets and the orders placed
+through the sales service (services/sales), read from the store without a sequencer."""
 
 from __future__ import annotations
 
@@ -10,12 +10,13 @@ import typer
 
 from localpay.adapters.sql.sales import SqlSaleRepository
 from localpay.entrypoints.cli.app import CityOpt, fail, opened, out
+from localpay.entrypoints.cli.waiting import sale
 from localpay.ledger.state import Program, Purchase
 from localpay.services.cities.inspect import require_city
 
-sale = typer.Typer(help="Sales (구매/충전): budgets, sold, orders", no_args_is_help=True)
+# One `localpay sale` group with the waiting room's commands (open, queue, pause, resume):
+# these two are added to it, so neither module hides the other's.
 commands = typer.Typer()
-commands.add_typer(sale, name="sale")
 
 
 @sale.command("status")

@@ -52,6 +52,10 @@ def always(city: str, program: str, ticket: str | None) -> bool:
     return True
 
 
+def _no_ticket(program: str) -> str | None:
+    return None
+
+
 class QueueRequired(Refused):
     """The sale is opening with a waiting room: take a place in line first."""
 
@@ -159,11 +163,14 @@ class Sales:
 
     # -- the order -----------------------------------------------------------------------
 
-    def order(self, city: str, envelope: bytes, ticket: str | None = None) -> OrderAnswer:
-        """The citizen's signed order_purchase; on OK the deposit instructions."""
+    def order(
+        self, city: str, envelope: bytes, ticket_of: Callable[[str], str | None] = _no_ticket
+    ) -> OrderAnswer:
+        """The citizen's signed order_purchase; on OK the deposit instructions.
+        `ticket_of(program)`: the caller's waiting-room ticket for that program's line."""
         command = _command(envelope, city, frozenset({"order_purchase"}))
         assert isinstance(command, c.OrderPurchase)
-        if not self.admission(city, command.program, ticket):
+        if not self.admission(city, command.program, ticket_of(command.program)):
             raise QueueRequired("this sale has a waiting room: take a place in line first")
         if self.bank is None:
             raise NoBank("no bank is connected to this server: orders cannot be paid")

@@ -26,6 +26,7 @@ from localpay.domain.errors import NotFound
 from localpay.entrypoints.api.deps import ContainerDep, container_of, known_city, principal_of
 from localpay.entrypoints.api.problems import MEDIA_TYPE, ApiProblem, ledger_problem, problem
 from localpay.entrypoints.api.routers.commands import ledger_errors, submit
+from localpay.entrypoints.api.routers.waiting import ticket_of as queue_ticket
 from localpay.entrypoints.api.schemas import ENVELOPE_SCHEMA
 from localpay.ledger.receipt import Receipt
 from localpay.services.identity import access
@@ -39,7 +40,8 @@ router = APIRouter(tags=["sales"])
 #: How often an idle budget stream says it is alive (seconds).
 KEEPALIVE_S: Final = 15.0
 RETRY_MS: Final = 3000
-TICKET_HEADER: Final = "X-Waiting-Ticket"
+#: The waiting room's ticket (routers/waiting.py reads it, or its cookie).
+TICKET_HEADER: Final = "X-Queue-Ticket"
 
 
 def _problem_doc(status: int, codes: str) -> dict[str, Any]:
@@ -355,7 +357,10 @@ def _order_answer(answer: OrderAnswer) -> Response:
 async def order(
     request: Request,
     city: str,
-    ticket: Annotated[str | None, Header(alias=TICKET_HEADER)] = None,
+    ticket: Annotated[
+        str | None,
+        Header(alias=TICKET_HEADER, description="the waiting room's ticket, during an opening"),
+    ] = None,
 ) -> Response:
     container = container_of(request)
     if not container.has_city(city):
@@ -364,7 +369,9 @@ async def order(
     sales = _sales(container)
     try:
         with ledger_errors():
-            answer = await run_in_threadpool(sales.order, city, body, ticket)
+            answer = await run_in_threadpool(
+                sales.order, city, body, lambda program: queue_ticket(request, program)
+            )
     except QueueRequired as exc:
         return problem(409, "queue_required", "take a place in the waiting room first", str(exc))
     except NotAnOrder as exc:

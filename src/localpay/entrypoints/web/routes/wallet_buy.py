@@ -93,6 +93,9 @@ def _buy_context(
         "preview": _preview(room, sale, whole_won(typed) if typed else None),
         "quick_picks": QUICK_PICKS,
         "rate": f"{sale.rate_bp / 100:g}%",
+        # The waiting room's ticket (its cookie is HttpOnly and not sent to /v1): buy.js
+        # passes it on to the sales API as X-Queue-Ticket during an opening.
+        "ticket": waiting_gate.ticket_of(request, sale.program) or "",
     }
 
 

@@ -10,6 +10,7 @@
 // the catalogs): this file holds no text for people.
 
 import { postCommand } from "./api.js";
+import { canonical } from "./canonical.js";
 import { loadWallet, newCommandId, signCommand } from "./keys.js";
 
 const enc = encodeURIComponent;
@@ -66,7 +67,27 @@ async function prepare(kind, city, wallet, fields) {
 
 let busy = false;
 
-async function signAndSend({ kind, city, wallet, fields, url, button, done, refused }) {
+// An order carries the waiting room's ticket (X-Queue-Ticket) during a sale opening.
+async function postWithTicket(url, envelope, idempotencyKey, ticket) {
+  if (!ticket) return postCommand(url, envelope, idempotencyKey);
+  let response;
+  try {
+    response = await fetch(url, {
+      method: "POST",
+      credentials: "same-origin",
+      cache: "no-store",
+      headers: { "Content-Type": "application/json", "Idempotency-Key": idempotencyKey, "X-Queue-Ticket": ticket },
+      body: canonical(envelope),
+    });
+  } catch {
+    return { ok: false, status: 0, data: null, network: true };
+  }
+  const data = await response.json().catch(() => null);
+  const network = response.status >= 500 || response.status === 429;
+  return { ok: response.ok, status: response.status, data, network };
+}
+
+async function signAndSend({ kind, city, wallet, fields, url, button, done, refused, ticket }) {
   if (busy) return; // a double tap while the first is on its way
   busy = true;
   button.disabled = true;
@@ -78,7 +99,7 @@ async function signAndSend({ kind, city, wallet, fields, url, button, done, refu
       return;
     }
     showTemplate("buy-msg-sending");
-    const answer = await postCommand(url, pending.envelope, pending.idem);
+    const answer = await postWithTicket(url, pending.envelope, pending.idem, ticket);
     if (answer.network) {
       showTemplate("buy-msg-network"); // kept: the retry sends the same envelope and key
       return;
@@ -106,6 +127,7 @@ function buy(button) {
     wallet: box.dataset.wallet,
     fields: { program: box.dataset.program, amount: Number.parseInt(box.dataset.amount, 10) },
     url: `/v1/cities/${enc(city)}/sales/orders`,
+    ticket: box.dataset.ticket || "",
     button,
     done: (data) => location.assign(`${base}/buy/orders/${enc(data.id)}`),
     refused: (data) => {
