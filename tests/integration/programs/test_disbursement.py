@@ -25,7 +25,7 @@ from localpay.services.cities.ledgers import Ledgers
 from localpay.services.identity.service import Principal
 from localpay.services.programs import rows as v
 from localpay.services.programs.batches import NotApproved
-from localpay.testing.programs import Services, officials, set_up_city, wallet_id
+from localpay.testing.programs import PASSWORD, Services, officials, set_up_city, wallet_id
 
 CITY = "policytown"
 BUDGET = 10_000_000
@@ -271,3 +271,54 @@ def test_a_run_killed_mid_way_resumes_and_totals_are_exact(town: Town, tmp_path:
     assert state.batches[report.batch.id].paid_rows == rows
     assert sum(balance(town, wallet_id(n), "rewards") for n in range(WALLETS)) == rows
     assert state.programs["rewards"].budget == BUDGET - rows
+
+
+def cli(town: Town, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "LOCALPAY_DB": town.url, "LOCALPAY_KEYS": str(town.keys)}
+    return subprocess.run(
+        [sys.executable, "-m", "localpay.entrypoints.cli", *args],
+        check=False,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.slow
+def test_the_cli_loads_data_uploads_shows_and_submits(town: Town, tmp_path: Path) -> None:
+    town.ledgers.close()  # the CLI runs the city's sequencer itself
+    data = tmp_path / "youth-data.csv"
+    data.write_text("".join(evidence_file(f"{wallet_id(0)},2002-12-01,2010-01-01/,")))
+    loaded = cli(town, "eligibility", "load", str(data), "--city", CITY, "--program", "youth",
+                 "--on", "2026-12-01")  # fmt: skip
+    assert loaded.returncode == 0, loaded.stderr
+    assert "1 eligible" in loaded.stdout
+    assert town.store.sql("SELECT COUNT(*) FROM eligibility_evidence", ()) == [(0,)]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("".join(csv("w-9999999,1000,rewards,a")))
+    refused = cli(town, "batch", "upload", str(bad), "--city", CITY, "--username", "maker",
+                  "--password-stdin", stdin=PASSWORD + "\n")  # fmt: skip
+    assert refused.returncode == 1
+    assert "no line is valid" in refused.stderr and "unknown_citizen: 1" in refused.stdout
+    good = tmp_path / "good.csv"
+    good.write_text("".join(csv(f"{wallet_id(1)},5000,rewards,cli-1", "x,1")))
+    made = cli(town, "batch", "upload", str(good), "--city", CITY, "--username", "maker",
+               "--password-stdin", stdin=PASSWORD + "\n")  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    batch = made.stdout.split()[1]
+    again = cli(town, "batch", "upload", str(good), "--city", CITY, "--username", "maker",
+                "--password-stdin", stdin=PASSWORD + "\n")  # fmt: skip
+    assert again.stdout.split()[1] == batch  # the same file: the same batch
+    shown = cli(town, "batch", "show", batch, "--city", CITY, "--bad")
+    assert shown.returncode == 0 and "line 2: malformed" in shown.stdout
+    early = cli(town, "batch", "run", batch, "--city", CITY)
+    assert early.returncode == 1 and "not approved" in early.stderr
+    submitted = cli(town, "batch", "submit", batch, "--city", CITY, "--username", "maker",
+                    "--password-stdin", stdin=PASSWORD + "\n")  # fmt: skip
+    assert submitted.returncode == 0, submitted.stderr
+    assert "submitted" in submitted.stdout and "localpay official approve pr-" in submitted.stdout
+    wrong = cli(town, "batch", "upload", str(good), "--city", CITY, "--username", "maker",
+                "--password-stdin", stdin="wrong-password\n")  # fmt: skip
+    assert wrong.returncode == 1 and wrong.stderr.count("\n") == 1
