@@ -14,6 +14,7 @@ from localpay.testing.browser import (
     citizen_cookie,
     horizontal_overflow,
     serious_violations,
+    sign_in,
 )
 
 pytestmark = pytest.mark.slow
@@ -97,3 +98,26 @@ def test_other_city_ticket_is_no_place(page: Page, site: Site) -> None:
 def ticket_named(page: Page, program: str) -> str | None:
     found = [c for c in page.context.cookies() if c["name"] == f"localpay_queue_{program}"]
     return found[0]["value"] if found else None
+
+
+def test_console_shows_the_line_and_pauses_it(page: Page, site: Site) -> None:
+    site.container.waiting.schedule(CITY, "youth", site.container.clock() + 60_000, rate=7)
+    sign_in(page, CITY, "maker")
+    page.goto(f"/c/{CITY}/console/waiting")
+    card = page.locator("#opening-youth")
+    expect(card).to_contain_text("7")
+    assert serious_violations(page) == [] and horizontal_overflow(page) == 0
+    card.get_by_role("button", name=re.compile("입장 멈추기")).click()
+    expect(page.locator("#opening-youth h2")).to_contain_text("멈춤")
+    view = site.container.waiting.view(CITY, "youth")
+    assert view is not None and view.opening.paused
+    page.locator("#opening-youth").get_by_role("button", name=re.compile("입장 다시 시작")).click()
+    expect(page.locator("#opening-youth h2")).not_to_contain_text("멈춤")
+    view = site.container.waiting.view(CITY, "youth")
+    assert view is not None and not view.opening.paused
+
+
+def test_console_is_for_the_city_officials(page: Page, site: Site) -> None:
+    sign_in(page, "yangju", "maker")
+    answer = page.goto(f"/c/{CITY}/console/waiting")
+    assert answer is not None and answer.status == 404
