@@ -268,3 +268,24 @@ def test_the_cli_shows_budgets_and_orders(site: SaleSite) -> None:
     assert placed["deposit"]["account"] in orders.stdout
     nowhere = run_cli(site, "sale", "status", "--city", "nowhere")
     assert nowhere.returncode == 1 and "does not exist" in nowhere.stderr
+
+
+def test_an_order_during_an_opening_needs_an_admitted_ticket(site: SaleSite) -> None:
+    sales = site.container.sales
+    before = sales.admission
+    sales.admission = lambda city, program, ticket: ticket == "admitted-ticket"
+    try:
+        envelope = order(site.keys, "w-0000011", 10_000)
+        refused = post(site.base, f"/v1/cities/{CITY}/sales/orders", envelope)
+        assert refused.status_code == 409 and refused.json()["code"] == "queue_required"
+        state = site.container.ledgers.sequencer(CITY).state
+        assert c.decode_envelope(envelope)[1].id not in state.purchases  # nothing ordered
+        admitted = post(
+            site.base,
+            f"/v1/cities/{CITY}/sales/orders",
+            envelope,
+            {"X-Queue-Ticket": "admitted-ticket"},
+        )
+        assert admitted.status_code == 201, admitted.text
+    finally:
+        sales.admission = before
