@@ -197,6 +197,11 @@ def confirm_purchase(
     wallet = state.wallets[purchase.wallet]
     program = state.programs[purchase.program]
     touched = [f"w:{wallet.id}", f"p:{program.id}", f"u:{purchase.id}", "c"]
+    if purchase.status == ORDERED and now >= purchase.deadline_ms:
+        # Its time ran out before the lapse job came: as if lapsed, judged as of now (so
+        # its room is taken in the month the won arrived, as _charged_ms says).
+        _release(state, purchase, wallet, now)
+        purchase.status = LAPSED
     if purchase.status == LAPSED:
         # Its holds were let go: judge it afresh, and owe the won back if it no longer fits.
         bonus = _limits(state, wallet, program, purchase.amount, now)
@@ -310,6 +315,12 @@ def _paid_purchase(
     return wallet, purchase, sale
 
 
+def _charged_ms(purchase: Purchase) -> int:
+    """When a paid purchase took its room under the monthly limits: at its order if the
+    won came in time, else when they came (a late deposit is judged afresh, then)."""
+    return purchase.ordered_ms if purchase.paid_ms < purchase.deadline_ms else purchase.paid_ms
+
+
 def _owe(state: CityState, purchase: Purchase, amount: int, reason: str, now: int) -> None:
     state.payouts[purchase.id] = Payout(
         purchase.id, purchase.wallet, amount, reason, purchase.id, now
@@ -331,8 +342,9 @@ def cancel_purchase(
     _drop_lots(wallet, purchase)
     program.budget += purchase.bonus
     program.bonus -= purchase.bonus
-    _uncharge(wallet, f"buy:{program.id}", purchase.amount, purchase.paid_ms, now)
-    _uncharge(wallet, f"bonus:{program.id}", purchase.bonus, purchase.paid_ms, now)
+    charged = _charged_ms(purchase)
+    _uncharge(wallet, f"buy:{program.id}", purchase.amount, charged, now)
+    _uncharge(wallet, f"bonus:{program.id}", purchase.bonus, charged, now)
     _owe(state, purchase, purchase.amount, "cancelled", now)
     purchase.status = CANCELLED
     result = Result(

@@ -388,3 +388,31 @@ def test_a_condition_that_cannot_be_judged_is_refused_at_definition(
     city = City()
     assert city.official(city.define("cond", rules)) == Code.INVALID_POLICY
     assert "cond" not in city.state.programs
+
+
+def test_a_cancellation_gives_back_room_only_in_the_month_it_was_taken(sale: Sales) -> None:
+    """Ordered on 31 May, paid on 1 June: its room was May's. Cancelled in June, it must
+    not free June's room, or a buyer could buy past June's limit."""
+    sale.now = kst_ms(2026, 6, 1) - 5 * MINUTE
+    may, _ = sale.order("alice", 700_000)
+    sale.now = kst_ms(2026, 6, 1) + MINUTE  # the deposit comes after midnight, in time
+    assert sale.confirm("alice", may, 700_000, "va-may").code == Code.OK
+    june = sale.buy("alice", 700_000)  # June's limit, whole
+    assert sale.cancel("alice", may).code == Code.OK
+    _, refused = sale.order("alice", 1)
+    assert (refused.code, refused.room) == (Code.PURCHASE_LIMIT_EXCEEDED, 0)
+    assert sale.cancel("alice", june).code == Code.OK  # June's own cancellation does free it
+    assert sale.order("alice", 700_000)[1].code == Code.OK
+
+
+def test_a_deposit_after_the_deadline_is_judged_as_of_its_arrival(sale: Sales) -> None:
+    """The order's time ran out but the lapse job has not run yet: the deposit is booked
+    as for a lapsed order, its room taken in the month it arrives."""
+    sale.now = kst_ms(2026, 6, 1) - 5 * MINUTE
+    late, _ = sale.order("alice", 700_000)
+    sale.now = kst_ms(2026, 6, 1) + 20 * MINUTE  # past the 15 minutes, in June
+    assert sale.confirm("alice", late, 700_000, "va-late").code == Code.OK
+    _, refused = sale.order("alice", 1)  # June's room went to it
+    assert refused.code == Code.PURCHASE_LIMIT_EXCEEDED
+    assert sale.cancel("alice", late).code == Code.OK
+    assert sale.order("alice", 700_000)[1].code == Code.OK  # and comes back with it
