@@ -2,7 +2,9 @@
 
 Reads the chain only: each applied transaction's command and recorded result. Which
 program paid for a payment comes from the lots its result names (`lots`: [lot, won]):
-a credit's lot has the credit's id and program; a gift's lot (`<transfer id>.<n>`)
+a credit's lot has the credit's id and program (a batch row's, its batch's program; a
+purchase's lots `<order>` and `<order>.d`, the order's program; a cashback's, its own);
+a gift's lot (`<transfer id>.<n>`)
 keeps the program of the money given, which the result does not name, so it is read
 from the payment's own record (state `x:<payment id>`, its draws name their programs)
 or the receiving wallet's lots (`w:<wallet>`) — from the block's state changes when
