@@ -17,6 +17,7 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from localpay.domain.limits import BODY_BYTES_MAX
 from localpay.entrypoints.web.context import say
 from localpay.entrypoints.web.deps import container, person
 from localpay.entrypoints.web.errors import PageError
@@ -36,8 +37,10 @@ Csrf = Annotated[None, Depends(check_csrf)]
 
 #: Lines of the report per page.
 PAGE: Final = 50
-#: The largest file taken from the page (100,000 lines are about 4 MB).
-MAX_BYTES: Final = 16 * 1024 * 1024
+#: The largest file taken from the page: the server's one body limit (64 KiB, about 1,500
+#: lines; the body-limit middleware refuses more before this route runs). Bigger files go
+#: through `localpay batch upload`, which streams them.
+MAX_BYTES: Final = BODY_BYTES_MAX
 #: How often the progress block refreshes while a batch waits or is paid (seconds).
 REFRESH_S: Final = 2
 
@@ -110,7 +113,7 @@ async def upload(request: Request, city: str, _: Csrf) -> Response:
         return RedirectResponse(f"/c/{city}/console/batches?refused=file", status_code=303)
     data = await file.read(MAX_BYTES + 1)
     if len(data) > MAX_BYTES:
-        raise PageError(413, N_("The file is too large: at most 16 MB."))
+        raise PageError(413, N_("The file is too large for this page: use localpay batch upload."))
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
