@@ -28,7 +28,7 @@ from localpay.services.programs.batches import NotApproved
 from localpay.testing.programs import PASSWORD, Services, officials, set_up_city, wallet_id
 
 CITY = "policytown"
-BUDGET = 10_000_000
+BUDGET = 3_000_000  # below 40 wallets x the rewards cap of 100,000: a file can run it out
 #: Enough wallets that 6,000 rows of 1 won stay under the ledger's 256 lots a wallet.
 WALLETS = 40
 TODAY = date(2026, 12, 1)
@@ -171,6 +171,16 @@ def test_budget_short_and_already_paid_in_an_earlier_batch(town: Town) -> None:
         "b",
     )
     assert second.verdicts == {v.ALREADY_PAID: 1, v.OK: 7}
+
+
+def test_the_running_total_meets_the_budget_and_an_unknown_program(town: Town) -> None:
+    batches = town.services.batches
+    rows = [f"{wallet_id(n)},100000,rewards,month-{n}" for n in range(WALLETS)]
+    report = batches.upload(town.maker, "all.csv", csv(*rows), "all")
+    assert report.verdicts == {v.OK: 30, v.BUDGET_SHORT: 10}
+    assert report.batch.total == BUDGET  # exactly exhausted, never over
+    unknown = batches.upload(town.maker, "x.csv", csv(f"{wallet_id(0)},1,nosuch,r"), "x")
+    assert unknown.verdicts == {v.UNKNOWN_PROGRAM: 1} and unknown.progress.status == "empty"
 
 
 def approved(town: Town, batch: str) -> None:
