@@ -289,3 +289,12 @@ def test_an_order_during_an_opening_needs_an_admitted_ticket(site: SaleSite) -> 
         assert admitted.status_code == 201, admitted.text
     finally:
         sales.admission = before
+
+
+def test_a_budget_stream_of_no_sale_is_a_404_problem_not_a_stream(site: SaleSite) -> None:
+    for program in ("youth", "no-such-program"):
+        answer = httpx.get(f"{site.base}/v1/cities/{CITY}/sales/{program}/budget/events")
+        assert answer.status_code == 404, answer.text
+        assert answer.headers["content-type"].startswith("application/problem+json")
+    other_city = httpx.get(f"{site.base}/v1/cities/nowhere/sales/{SALE}/budget/events")
+    assert other_city.status_code == 404

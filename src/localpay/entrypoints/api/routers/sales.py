@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any, Final
 
 import orjson
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Depends, Header, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
@@ -201,6 +201,16 @@ def on_sale(container: ContainerDep, city: str) -> SalesList:
     return SalesList(items=[ProgramOnSale(**dataclasses.asdict(i)) for i in items])
 
 
+def _program_on_sale(request: Request, city: str, program: str) -> None:
+    """A dependency, so that a refusal is a 404 problem before any stream starts."""
+    container = container_of(request)
+    known_city(container, city)
+    try:
+        _sales(container).program(city, program)
+    except NotFound as exc:
+        raise ApiProblem("not_found", str(exc)) from None
+
+
 def _budget_event(budget: Any) -> ServerSentEvent:
     data = orjson.dumps(
         {"program": budget.program, "budget": budget.budget, "reserved": budget.reserved}
@@ -215,12 +225,9 @@ def _budget_event(budget: Any) -> ServerSentEvent:
     responses={404: _problem_doc(404, "not_found")},
 )
 async def budget_events(
-    request: Request, city: str, program: str
+    request: Request, city: str, program: str, _: Annotated[None, Depends(_program_on_sale)]
 ) -> AsyncIterator[ServerSentEvent]:
-    container = container_of(request)
-    known_city(container, city)
-    await run_in_threadpool(_sales(container).program, city, program)  # 404 if not on sale
-    hub: LiveBudgets = container.sale_budgets
+    hub: LiveBudgets = container_of(request).sale_budgets
     loop = asyncio.get_running_loop()
     ready = asyncio.Event()
 
@@ -343,6 +350,7 @@ def _order_answer(answer: OrderAnswer) -> Response:
     response_model=OrderModel,
     responses={
         400: _problem_doc(400, _ORDER_ERRORS),
+        404: _problem_doc(404, "city_not_found, account_not_found, program_not_found"),
         409: _problem_doc(409, "queue_required, sale_budget_exhausted"),
         422: _problem_doc(422, _ORDER_ERRORS),
         503: _problem_doc(503, "unavailable (the ledger or the bank)"),
@@ -395,6 +403,8 @@ def _money_back(kind: str, summary: str) -> None:
         response_class=Response,
         responses={
             201: {"description": "applied; the pending payout is listed under .../payouts"},
+            400: _problem_doc(400, "malformed, not_canonical, wrong_city, signature_invalid"),
+            403: _problem_doc(403, "signer_not_authorized, unknown_signer"),
             409: _problem_doc(
                 409,
                 "cancel_window_closed, purchase_used, refund_threshold_not_met, purchase_closed",

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any, Final
+from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Request
-from fastapi.concurrency import run_in_threadpool
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
+from localpay.domain.errors import NotFound
 from localpay.entrypoints.web import waiting_gate
 from localpay.entrypoints.web.context import language, page_context
 from localpay.entrypoints.web.deps import container
@@ -130,14 +130,20 @@ def _budget_html(request: Request, budget: int) -> ServerSentEvent:
     return ServerSentEvent(raw_data=html, event="budget")
 
 
+def _watching(request: Request, city: str, program: str) -> None:
+    """A dependency, so that a refusal (sign-in, 404 page) comes before any stream starts."""
+    citizen(request, city)
+    try:
+        _sales(request).program(city, program)
+    except NotFound:
+        raise PageError(404, N_("There is no such program.")) from None
+
+
 @router.get("/c/{city}/wallet/buy/budget/{program}", response_class=EventSourceResponse)
 async def budget_events(
-    request: Request, city: str, program: str
+    request: Request, city: str, program: str, _: Annotated[None, Depends(_watching)]
 ) -> AsyncIterator[ServerSentEvent]:
     """The program's remaining discount budget as it changes (htmx sse-swap "budget")."""
-    await run_in_threadpool(citizen, request, city)
-    sales = _sales(request)
-    await run_in_threadpool(sales.program, city, program)  # not on sale: the 404 page
     hub: LiveBudgets = container(request).sale_budgets
     loop = asyncio.get_running_loop()
     ready = asyncio.Event()
