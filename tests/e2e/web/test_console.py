@@ -79,6 +79,9 @@ def test_maker_drafts_a_program_checker_approves_and_the_gauge_moves(
     checker_page.goto(CONSOLE + "approvals")
     card = checker_page.locator("li", has_text=f"정책 {program} (점심 지원) 버전 1 정의")
     expect(card).to_contain_text("maker")
+    card.get_by_text("이 버전의 규칙").click()  # what the checker approves, in words
+    expect(card.locator("code")).to_have_text("weekday <= 5 && hour >= 11 && hour < 14")
+    expect(card).to_contain_text("다음 업종만: 음식점")
     _clean(checker_page)
     card.get_by_role("button", name="승인").click()
     sent = checker_page.locator("#recent ~ ul li", has_text=program).first

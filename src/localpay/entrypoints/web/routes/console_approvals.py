@@ -15,10 +15,12 @@ import msgspec
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
+from localpay.domain.policy import Policy
 from localpay.entrypoints.web.context import language, say
 from localpay.entrypoints.web.deps import container, person
 from localpay.entrypoints.web.errors import PageError
 from localpay.entrypoints.web.i18n import N_, won
+from localpay.entrypoints.web.labels import CATEGORY_NAMES, area_names
 from localpay.entrypoints.web.render import page
 from localpay.entrypoints.web.routes.console import console_context, official
 from localpay.entrypoints.web.security import check_csrf
@@ -131,6 +133,10 @@ def _row(request: Request, state: CityState, view: ProposalView) -> dict[str, An
     return {
         "view": view,
         "what": describe(request, state, view),
+        # What the checker approves, in words: the version's rules, not only its name.
+        "policy": msgspec.convert(view.command["policy"], Policy)
+        if view.kind == "define_program"
+        else None,
         "maker": maker.username if maker and maker.username else view.maker,
         "outcome": receipt.get("code"),
     }
@@ -151,6 +157,8 @@ def approvals(request: Request, city: str) -> Response:
         "self_held": self_held_key(who) is not None,
         "base_url": str(request.base_url).rstrip("/"),
         "made": request.query_params.get("made", ""),
+        "categories": CATEGORY_NAMES,
+        "area_names": area_names(request, city),
         "refused": say(request, REFUSALS[refused]) if refused in REFUSALS else "",
     }
     return page(request, "console/approvals.html", context)
