@@ -176,3 +176,14 @@ def test_suspension_for_fraud_shows_the_bar_and_refuses_reinstatement(
     expect(said).to_contain_text("제한이 끝나기 전에는")
     expect(said).to_contain_text("제한 종료:")
     assert horizontal_overflow(page) == 0
+
+
+def test_the_form_in_english(page: Page) -> None:
+    page.goto(f"/c/{CITY}/merchants/apply")
+    page.get_by_role("button", name="English").click()
+    expect(page.get_by_role("heading", name="Apply as a merchant")).to_be_visible()
+    page.get_by_label("Business registration number").fill("124-81-00997")
+    expect(page.locator("#msg-brn .bad")).to_contain_text("The last digit does not match")
+    page.get_by_label("Industry code").fill("47112")
+    expect(page.locator("#msg-industry .good")).to_contain_text("Hypermarket")
+    assert serious_violations(page) == []
