@@ -25,6 +25,7 @@ from localpay.services.cities.ledgers import Ledgers
 from localpay.services.identity.service import Principal
 from localpay.services.programs import rows as v
 from localpay.services.programs.batches import NotApproved
+from localpay.services.programs.runner import BatchRunner
 from localpay.testing.programs import PASSWORD, Services, officials, set_up_city, wallet_id
 
 CITY = "policytown"
@@ -332,3 +333,21 @@ def test_the_cli_loads_data_uploads_shows_and_submits(town: Town, tmp_path: Path
     wrong = cli(town, "batch", "upload", str(good), "--city", CITY, "--username", "maker",
                 "--password-stdin", stdin="wrong-password\n")  # fmt: skip
     assert wrong.returncode == 1 and wrong.stderr.count("\n") == 1
+
+
+def test_the_runner_pays_approved_batches_and_resumes_a_half_paid_one(town: Town) -> None:
+    batches = town.services.batches
+    first = batches.upload(
+        town.maker, "1.csv", csv(*(f"{wallet_id(n)},1000,rewards,run-{n}" for n in range(10))), "1"
+    )
+    draft = batches.upload(town.maker, "2.csv", csv(f"{wallet_id(0)},1000,rewards,d"), "2")
+    approved(town, first.batch.id)
+    batches.run(CITY, first.batch.id, chunk=4, stop=None)
+    # As after a crash: the cursor recorded half-way, the ledger already paid it all.
+    town.store.sql("UPDATE batches SET next_row = 4, paid_rows = 4 WHERE id = ?", (first.batch.id,))
+    assert batches.resumable(CITY) == [first.batch.id]  # not the draft: nobody approved it
+    BatchRunner(batches, lambda: [CITY]).run_once()
+    done = batches.progress(CITY, first.batch.id)
+    assert (done.status, done.paid, done.refused) == ("done", 10, 0)
+    assert batches.progress(CITY, draft.batch.id).status == "draft"
+    assert sum(balance(town, wallet_id(n), "rewards") for n in range(10)) == 10_000
