@@ -15,9 +15,12 @@ import nacl.signing
 import pytest
 from playwright.sync_api import Browser, Page, ViewportSize, expect
 
+from localpay.domain import commands as c
+from localpay.services.cities.ledgers import new_id
 from localpay.services.identity.service import Principal
 from localpay.sim.demo import DEMO_PASSWORD
 from localpay.testing.browser import Site, horizontal_overflow, serious_violations, sign_in
+from localpay.testing.journeys import as_officials
 
 pytestmark = pytest.mark.slow
 
@@ -230,3 +233,28 @@ def test_the_overview_goes_to_sign_in_when_its_session_ends(page: Page) -> None:
     page.context.clear_cookies()  # the session ends while the page stays open
     page.wait_for_url(re.compile(r"/c/gimpo/login\?next="), timeout=20_000)
     expect(page.get_by_label(re.compile("아이디"))).to_be_visible()
+
+
+def test_every_area_on_the_chain_can_be_chosen_even_unnamed(site: Site) -> None:
+    key = bytes(nacl.signing.SigningKey.generate().verify_key).hex()
+    as_officials(
+        site,
+        CITY,
+        c.RegisterMerchant(
+            id=new_id(),
+            city=CITY,
+            merchant="m-newri",
+            keys=[key],
+            category="bakery",
+            area="sinchon-ri",
+            annual_revenue=10_000_000,
+            registration_hash="ab" * 32,
+        ),
+    )
+    http, _ = _signed_in(site, "maker")
+    try:
+        form = http.get(CONSOLE + "programs/new").text
+    finally:
+        http.close()
+    assert 'name="areas" value="sinchon-ri"' in form  # the directory has no name for it yet
+    assert 'name="areas" value="gurae-dong"' in form  # and the named ones are there

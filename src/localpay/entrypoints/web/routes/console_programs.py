@@ -130,7 +130,7 @@ def _form_context(
         "editing": program,
         "current": state.programs[program].versions[-1] if program else None,
         "categories": CATEGORY_NAMES,
-        "area_names": area_names(request, city),
+        "area_names": _areas(request, city),
         "sale_modes": SALE_MODES,
         "when_budget_out": WHEN_BUDGET_OUT,
         "grant_periods": GRANT_PERIODS,
@@ -141,6 +141,15 @@ def _form_context(
         "preview": None,
         "uuid": uuid.uuid4().hex,
     }
+
+
+def _areas(request: Request, city: str) -> dict[str, str]:
+    """The directory's 읍·면·동, and any area a merchant is registered in that it has not
+    named yet (shown by its label), so every area on the chain can be chosen."""
+    named = area_names(request, city)
+    merchants = container(request).ledgers.sequencer(city).state.merchants.values()
+    unnamed = {m.area: m.area for m in merchants if m.area not in named}
+    return dict(sorted({**named, **unnamed}.items(), key=lambda item: item[1]))
 
 
 @router.get("/c/{city}/console/programs")
