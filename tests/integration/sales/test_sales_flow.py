@@ -15,11 +15,12 @@ from typing import Any
 import httpx
 import pytest
 
+from localpay.adapters.bank.http import HttpBank
 from localpay.domain import commands as c
 from localpay.ledger.signatures import sign_command
 from localpay.services.cities.ledgers import new_id
 from localpay.services.sales import notices
-from localpay.services.sales.ports import DepositNotice
+from localpay.services.sales.ports import BankUnavailable, DepositNotice
 from localpay.sim.bank.ledger import account_number
 from localpay.testing.bank import SALE, SaleSite, order, post, sale_site, signed, wallet_key
 from localpay.testing.servers import World, seeded_store
@@ -298,3 +299,19 @@ def test_a_budget_stream_of_no_sale_is_a_404_problem_not_a_stream(site: SaleSite
         assert answer.headers["content-type"].startswith("application/problem+json")
     other_city = httpx.get(f"{site.base}/v1/cities/nowhere/sales/{SALE}/budget/events")
     assert other_city.status_code == 404
+
+
+def test_a_debit_of_a_linked_account_books_the_order_too(site: SaleSite) -> None:
+    wallet = "w-0000009"
+    placed = ordered(site, wallet, 30_000)
+    bank = HttpBank(site.bank, site.container.sales.secret)
+    try:
+        debit = bank.request_debit(CITY, placed["id"], "110-123-456789", 30_000)
+    finally:
+        bank.close()
+    assert debit.account == placed["deposit"]["account"] and debit.amount == 30_000
+    wait_paid(site, wallet, placed["id"])
+    forged = HttpBank(site.bank, b"someone else's secret")
+    with pytest.raises(BankUnavailable):
+        forged.open_deposit(CITY, "f" * 32, 10_000, 1)
+    forged.close()
