@@ -184,6 +184,7 @@ def resume(request: Request, city: str, program: str) -> OpeningOut:
 @router.post(
     _BASE + "/tickets",
     status_code=201,
+    response_model=TicketOut,
     summary="Join the line: a ticket and its place, the same for the same Idempotency-Key",
     responses=responses("not_found", "validation_failed", "conflict"),
 )
