@@ -135,3 +135,32 @@ def test_policy_money_list_in_every_mode(
     assert serious_violations(page) == []
     assert horizontal_overflow(page) == 0
     context.close()
+
+
+def test_the_report_in_english_senior_mode_fits_a_phone(browser: Browser, site: Site) -> None:
+    context = browser.new_context(
+        base_url=site.base, locale="en-US", viewport={"width": 360, "height": 740}
+    )
+    context.add_cookies(
+        [
+            {"name": "localpay_lang", "value": "en", "url": site.base},
+            {"name": "localpay_senior", "value": "1", "url": site.base},
+        ]
+    )
+    page = context.new_page()
+    sign_in(page, CITY, "maker")
+    page.goto(f"/c/{CITY}/console/batches")
+    assert serious_violations(page) == []
+    assert horizontal_overflow(page) == 0
+    page.locator("#batch-file").set_input_files(
+        {
+            "name": "a-rather-long-file-name-for-a-phone.csv",
+            "mimeType": "text/csv",
+            "buffer": the_file(),
+        }
+    )
+    page.get_by_role("button", name="Check the file").click()
+    expect(page.locator('tr[data-verdict="duplicate"] td.bad')).to_contain_text("earlier")
+    assert serious_violations(page) == []
+    assert horizontal_overflow(page) == 0
+    context.close()

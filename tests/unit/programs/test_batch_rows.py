@@ -44,3 +44,9 @@ def test_amounts_are_whole_won_in_digits() -> None:
     f = facts(10_000_000)
     for amount in ("0", "-5", "1.5", "1e3", "١٢", " ", "1,000"):
         assert judge(1, ["w-1", amount, "rewards", "a"], f, 0).verdict == v.MALFORMED, amount
+
+
+def test_a_repeated_line_is_a_duplicate_even_when_the_first_was_refused() -> None:
+    f = facts(0)
+    assert judge(1, ["w-1", "100", "rewards", "a"], f, 0).verdict == v.BUDGET_SHORT
+    assert judge(2, ["w-1", "100", "rewards", "a"], f, 0).verdict == v.DUPLICATE

@@ -90,9 +90,11 @@ def judge(number: int, fields: list[str], facts: Facts, row: int) -> Line:
         )
     line = Line(number, -1, wallet, amount, program, reference, "", OK)
     verdict, evidence = _verdict(line, facts)
+    # A second line with the same citizen and reference is a duplicate even when the
+    # first was refused for another reason: the file says the same thing twice.
+    facts.seen.add((wallet, reference))
     if verdict != OK:
         return Line(number, -1, wallet, amount, program, reference, evidence, verdict)
-    facts.seen.add((wallet, reference))
     facts.per_wallet[wallet] = facts.per_wallet.get(wallet, 0) + amount
     facts.running += amount
     return Line(number, row, wallet, amount, program, reference, evidence, OK)
