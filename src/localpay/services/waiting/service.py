@@ -139,6 +139,7 @@ class WaitingRoom:
         self._lines: dict[tuple[str, str], _Line] = {}
         self._tickets: dict[str, Ticket] = {}
         self._arrivals: dict[tuple[str, str], GroupCommit[str, Ticket]] = {}
+        self._absent: dict[tuple[str, str], int] = {}  # (city, program) -> when read absent
 
     # -- officials -------------------------------------------------------------------------
 
@@ -162,6 +163,7 @@ class WaitingRoom:
         with self._lock:
             self.repo.schedule(city, program, opens_ms, rate, window_minutes * 60_000, self.clock())
             self._lines.pop((city, program), None)
+            self._absent.pop((city, program), None)
             line = self._line(city, program, self.clock())
         assert line is not None
         return line.opening
@@ -275,10 +277,17 @@ class WaitingRoom:
         line = self._lines.get((city, program))
         if line is not None and now - line.read_ms < self.tick_ms:
             return line
+        if (
+            line is None
+            and now - self._absent.get((city, program), now - self.tick_ms) < self.tick_ms
+        ):
+            return None  # no opening, read under a tick ago: orders ask on every request
         row = self.repo.opening(city, program)
         if row is None:
             self._lines.pop((city, program), None)
+            self._absent[(city, program)] = now
             return None
+        self._absent.pop((city, program), None)
         opening = Opening.of(row)
         if line is None:
             line = self._lines[(city, program)] = _Line(opening, now)
