@@ -98,10 +98,7 @@ def _start_demo_bank(ctx: typer.Context, master: MasterKey, notify: str, port: i
         bank = BankServer(db, notify, bank_secret(keys), port).start()
     except (OSError, RuntimeError) as exc:
         fail(f"the simulated bank did not start on port {port}: {exc}")
-    out.print(
-        f"simulated bank (a citizen's banking app for the buy page): {bank.url}/",
-        highlight=False,
-    )
+    out.print(f"simulated bank: {bank.url}/ (a citizen's banking app)", highlight=False)
     return bank.url
 
 
@@ -142,6 +139,7 @@ def _print_pages(base: str, city: str) -> None:
     for what, path in (
         ("start", "/"),
         ("citizen's wallet", f"/c/{city}/wallet/"),
+        ("buy (구매/충전)", f"/c/{city}/wallet/buy"),
         ("shop counter", f"/c/{city}/counter/"),
         ("public explorer", f"/c/{city}/explorer/"),
         ("staff sign-in", f"/c/{city}/login"),
