@@ -37,7 +37,8 @@ def grant(
     expires = lot_expiry_ms(policy, now, state.genesis.default_valid_days)
     if expires <= now:
         return rejected(Code.PROGRAM_EXPIRED), []
-    if policy.holding_cap and spending.holding(wallet, program_id) + amount > policy.holding_cap:
+    held = spending.holding(wallet, program_id) + spending.on_order(wallet, program_id)
+    if policy.holding_cap and held + amount > policy.holding_cap:
         return rejected(Code.HOLDING_LIMIT_EXCEEDED), []
     if not spending.room_for_lots(wallet, 1):
         return rejected(Code.LOT_LIMIT_EXCEEDED), []

@@ -122,7 +122,7 @@ def _limits(
         if sale.when_budget_out == "stop":
             return over_limit(Code.SALE_BUDGET_EXHAUSTED, program.minted, program.budget)
         bonus = 0  # the sale goes on without discount, as the program says
-    held = spending.holding(wallet, program.id) + wallet.on_order
+    held = spending.holding(wallet, program.id) + spending.on_order(wallet, program.id)
     if policy.holding_cap and held + amount + bonus > policy.holding_cap:
         return over_limit(
             Code.HOLDING_LIMIT_EXCEEDED, policy.holding_cap, policy.holding_cap - held
@@ -150,7 +150,7 @@ def order_purchase(
     assert sale is not None
     program.budget -= bonus
     program.reserved += bonus
-    wallet.on_order += cmd.amount + bonus
+    spending.hold_on_order(wallet, program.id, cmd.amount + bonus)
     _charge(wallet, f"buy:{program.id}", cmd.amount, now)
     _charge(wallet, f"bonus:{program.id}", bonus, now)
     deadline = now + sale.order_minutes * _MINUTE_MS
@@ -170,7 +170,7 @@ def _release(state: CityState, purchase: Purchase, wallet: Wallet, now: int) -> 
     program = state.programs[purchase.program]
     program.reserved -= purchase.bonus
     program.budget += purchase.bonus
-    wallet.on_order -= purchase.amount + purchase.bonus
+    spending.hold_on_order(wallet, program.id, -(purchase.amount + purchase.bonus))
     _uncharge(wallet, f"buy:{program.id}", purchase.amount, purchase.ordered_ms, now)
     _uncharge(wallet, f"bonus:{program.id}", purchase.bonus, purchase.ordered_ms, now)
 
@@ -213,7 +213,7 @@ def confirm_purchase(
         _charge(wallet, f"buy:{program.id}", purchase.amount, now)
         _charge(wallet, f"bonus:{program.id}", bonus, now)
     else:
-        wallet.on_order -= purchase.amount + purchase.bonus
+        spending.hold_on_order(wallet, program.id, -(purchase.amount + purchase.bonus))
     return _book(state, purchase, wallet, program, cmd, now), touched
 
 

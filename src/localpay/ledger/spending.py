@@ -62,6 +62,22 @@ def holding(wallet: Wallet, program: str) -> int:
     return sum(lot.amount for lot in wallet.lots if lot.program == program)
 
 
+def on_order(wallet: Wallet, program: str) -> int:
+    """What the wallet's open orders of the program will add once their won arrive: a
+    holding limit counts it already, for a purchase, a credit and a gift alike."""
+    return wallet.on_order_by.get(program, 0)
+
+
+def hold_on_order(wallet: Wallet, program: str, amount: int) -> None:
+    """Add (or, negative, take back) an open order's amount and discount."""
+    wallet.on_order += amount
+    left = wallet.on_order_by.get(program, 0) + amount
+    if left:
+        wallet.on_order_by[program] = left
+    else:
+        wallet.on_order_by.pop(program, None)
+
+
 def policy_of(programs: dict[str, Program], lot: Lot) -> Policy:
     return programs[lot.program].versions[lot.version - 1]
 
@@ -249,7 +265,8 @@ def plan_transfer(
             continue
         room = remaining
         if policy.holding_cap:
-            held = holding(target, lot.program) + incoming.get(lot.program, 0)
+            held = holding(target, lot.program) + on_order(target, lot.program)
+            held += incoming.get(lot.program, 0)
             room = max(policy.holding_cap - held, 0)
         take = min(lot.amount, remaining, room)
         held_out = held_out or take < min(lot.amount, remaining)

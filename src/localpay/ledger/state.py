@@ -74,9 +74,11 @@ class Wallet(msgspec.Struct, omit_defaults=True):
     windows: dict[str, Window]
     opened_ms: int = 0
     # Purchased amount plus discount of this wallet's orders waiting for their deposit:
-    # counted against the holding limit before it arrives.
+    # counted against the holding limit before it arrives. In all, and by program (a
+    # program's holding limit counts only its own open orders).
     on_order: int = 0
     accruals: dict[str, Accrual] = msgspec.field(default_factory=dict)
+    on_order_by: dict[str, int] = msgspec.field(default_factory=dict)
 
     def balance(self) -> int:
         return sum(lot.amount for lot in self.lots)
@@ -386,6 +388,8 @@ class CityState:
             problems += [
                 f"lot {lot.id} of {wallet.id} <= 0" for lot in wallet.lots if lot.amount <= 0
             ]
+            if wallet.on_order != sum(wallet.on_order_by.values()):
+                problems.append(f"on order of {wallet.id} != its programs' sum")
         problems += [f"merchant {m.id} < 0" for m in self.merchants.values() if m.balance < 0]
         problems += [f"budget {p.id} < 0" for p in self.programs.values() if p.budget < 0]
         problems += [f"reserved {p.id} < 0" for p in self.programs.values() if p.reserved < 0]
