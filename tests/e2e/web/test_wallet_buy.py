@@ -169,3 +169,24 @@ def test_a_wider_zoom_keeps_the_buy_page_in_the_window(browser: Browser, shop: S
         page.goto(f"/c/{CITY}/wallet/buy?program={SALE}&amount=100000")
         page.wait_for_load_state()
         assert horizontal_overflow(page) == 0, page.evaluate(WIDER_THAN_WINDOW)
+
+
+def test_buying_with_the_keyboard_only(citizen: Page, shop: SaleSite) -> None:
+    page = citizen
+    page.goto(f"/c/{CITY}/wallet/buy?program={SALE}")
+    page.wait_for_load_state()
+    page.locator("#amount").focus()
+    page.keyboard.type("50000")
+    expect(page.locator("#discount")).to_have_text("5,000원")
+    page.keyboard.press("Tab")  # the help text is not focusable: the first quick pick
+    page.keyboard.press("Enter")  # 100,000원
+    expect(page.locator("#discount")).to_have_text("10,000원")
+    buy = page.get_by_role("button", name="100,000원 구매")
+    for _ in range(8):  # on through the other picks and the preview's submit to "buy"
+        if page.evaluate("() => document.activeElement?.hasAttribute('data-buy-confirm')"):
+            break
+        page.keyboard.press("Tab")
+    expect(buy).to_be_focused()
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/wallet/buy/orders/[0-9a-f]{32}$"))
+    expect(page.locator("#va-amount")).to_have_text("100,000원")
