@@ -80,6 +80,7 @@ def test_the_wallet_shows_its_notices_with_a_count_of_new_ones(
     page.goto(APP)
     link = page.locator("#notices-link")
     expect(link).to_contain_text(f"새 알림 {len(told)}건")
+    assert serious_violations(page) == []  # the count's badge too (contrast, target)
     link.click()
     expect(page).to_have_url(f"{site.base}{APP}notices")
     lines = page.locator("li.notice-line")
