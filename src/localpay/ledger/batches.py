@@ -11,7 +11,6 @@ job is re-run or resumed after a crash. No official has to sign 100,000 commands
 
 from __future__ import annotations
 
-import base64
 from typing import Final
 
 import msgspec
@@ -43,19 +42,18 @@ def row_leaf(batch: str, program: str, row: int, wallet: str, amount: int, evide
 
 
 def new_batch(cmd: c.ApproveBatch, now: int) -> Batch:
-    paid = base64.b64encode(bytes((cmd.rows + 7) // 8)).decode()
+    paid = bytearray((cmd.rows + 7) // 8)
     return Batch(cmd.batch, cmd.program, cmd.rows, cmd.total, cmd.root, paid, 0, 0, now)
 
 
 def _is_paid(batch: Batch, row: int) -> bool:
-    bits = base64.b64decode(batch.paid)
-    return bool(bits[row // 8] & (1 << (row % 8)))
+    return bool(batch.paid[row // 8] & (1 << (row % 8)))
 
 
 def _mark_paid(batch: Batch, row: int, amount: int) -> None:
-    bits = bytearray(base64.b64decode(batch.paid))
-    bits[row // 8] |= 1 << (row % 8)
-    batch.paid = base64.b64encode(bytes(bits)).decode()
+    # In place: a row is one bit, whatever the batch's size (the entity is encoded, as
+    # base64, once per block that paid rows, not once per row).
+    batch.paid[row // 8] |= 1 << (row % 8)
     batch.paid_rows += 1
     batch.paid_total += amount
 
@@ -64,7 +62,7 @@ def check_row(state: CityState, cmd: c.BatchCredit) -> tuple[Batch, Code]:
     """The batch of a row and whether the row may be paid (Code.OK) or why not."""
     batch = state.batches.get(cmd.batch)
     if batch is None:
-        return Batch("", "", 0, 0, "", "", 0, 0, 0), Code.BATCH_NOT_FOUND
+        return Batch("", "", 0, 0, "", bytearray(), 0, 0, 0), Code.BATCH_NOT_FOUND
     if not 0 <= cmd.row < batch.rows:
         return batch, Code.ROW_NOT_IN_BATCH
     leaf = row_leaf(batch.id, batch.program, cmd.row, cmd.wallet, cmd.amount, cmd.evidence)

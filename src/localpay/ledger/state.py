@@ -123,7 +123,7 @@ class Batch(msgspec.Struct):
     rows: int
     total: int
     root: str
-    paid: str
+    paid: bytearray  # one bit per row, row 0 the lowest bit of the first byte
     paid_rows: int
     paid_total: int
     approved_ms: int
