@@ -38,7 +38,6 @@ from localpay.ledger.state import (
     ORDERED,
     PAID,
     REFUNDED,
-    Accrual,
     CityState,
     Lot,
     Payout,
@@ -54,6 +53,12 @@ NOTHING: Touched = []
 
 RESERVED_ORIGINS: Final = (SALE_ORIGIN, BONUS_ORIGIN)
 _MINUTE_MS: Final = 60_000
+
+
+def _funded(program: Program) -> int:
+    """What officials minted into the program's budget: its minted units less the
+    purchased won, which are minted into the buyers' lots, not the budget."""
+    return program.minted - program.sold
 
 
 def sale_of(program: Program) -> tuple[Policy, Sale] | None:
@@ -120,7 +125,7 @@ def _limits(
         bonus = max(min(bonus, sale.bonus_monthly_cap - had), 0)
     if bonus and program.budget < bonus:
         if sale.when_budget_out == "stop":
-            return over_limit(Code.SALE_BUDGET_EXHAUSTED, program.minted, program.budget)
+            return over_limit(Code.SALE_BUDGET_EXHAUSTED, _funded(program), program.budget)
         bonus = 0  # the sale goes on without discount, as the program says
     held = spending.holding(wallet, program.id) + spending.on_order(wallet, program.id)
     if policy.holding_cap and held + amount + bonus > policy.holding_cap:
@@ -396,14 +401,14 @@ def cashback(state: CityState, cmd: c.Cashback, signers: frozenset[str], now: in
         return rejected(Code.NOT_FOR_SALE), NOTHING
     policy, sale = found
     acc = wallet.accruals.get(program.id)
-    spent = _base(acc, cmd.month) if acc is not None else 0
+    spent = acc.base(cmd.month) if acc is not None else 0
     due = spent * sale.rate_bp // BP
     if sale.cashback_cap:
         due = min(due, sale.cashback_cap)
     if acc is None or cmd.month >= month_key(now) or acc.paid_month >= cmd.month or due == 0:
         return rejected(Code.CASHBACK_NOT_DUE), NOTHING
     if program.budget < due:
-        return over_limit(Code.SALE_BUDGET_EXHAUSTED, program.minted, program.budget), NOTHING
+        return over_limit(Code.SALE_BUDGET_EXHAUSTED, _funded(program), program.budget), NOTHING
     if not spending.room_for_lots(wallet, 1):
         return rejected(Code.LOT_LIMIT_EXCEEDED), NOTHING
     assert state.genesis is not None
@@ -419,16 +424,11 @@ def cashback(state: CityState, cmd: c.Cashback, signers: frozenset[str], now: in
     )
     spending.insert_lot(wallet, lot)
     acc.paid_month = cmd.month
+    acc.spent = {month: won for month, won in acc.spent.items() if int(month) > cmd.month}
     program.budget -= due
     program.bonus += due
     result = Result(code=Code.OK.value, lots=[(lot.id, due)], balance=wallet.balance())
     return result, [f"w:{wallet.id}", f"p:{program.id}"]
-
-
-def _base(acc: Accrual, month: int) -> int:
-    if acc.month == month:
-        return acc.spent
-    return acc.last_spent if acc.last_month == month else 0
 
 
 def owe_expired(state: CityState, wallet: Wallet, lot: Lot, now: int) -> str:

@@ -20,7 +20,17 @@ from localpay.domain.codes import Code
 from localpay.domain.limits import LOTS_PER_WALLET_MAX
 from localpay.domain.policy import MerchantFacts, Policy, evaluate
 from localpay.ledger import conditions
-from localpay.ledger.state import Accrual, Draw, Lot, Merchant, Payment, Program, Wallet, Window
+from localpay.ledger.state import (
+    ACCRUAL_MONTHS_MAX,
+    Accrual,
+    Draw,
+    Lot,
+    Merchant,
+    Payment,
+    Program,
+    Wallet,
+    Window,
+)
 
 #: Lot origins of sales (ledger/sales.py): the buyer's own money, and its discount or
 #: cashback. Kept here, below the sale rules, since payments and gifts read them too.
@@ -329,12 +339,10 @@ def move(
 def accrue(wallet: Wallet, program: str, amount: int, now: int) -> None:
     """Add spending of purchased money to a cashback sale's base for this month."""
     month = month_key(now)
-    acc = wallet.accruals.get(program) or Accrual(month, 0, -1, 0, -1)
-    if acc.month != month:
-        acc = Accrual(
-            month, 0, acc.month, acc.spent if acc.month == month - 1 else 0, acc.paid_month
-        )
-    acc.spent += amount
+    acc = wallet.accruals.get(program) or Accrual({}, -1)
+    acc.spent[str(month)] = acc.spent.get(str(month), 0) + amount
+    while len(acc.spent) > ACCRUAL_MONTHS_MAX:
+        del acc.spent[min(acc.spent, key=int)]
     wallet.accruals[program] = acc
 
 
@@ -345,7 +353,5 @@ def unaccrue(wallet: Wallet, program: str, amount: int, paid_at: int) -> None:
     if acc is None:
         return
     month = month_key(paid_at)
-    if acc.month == month:
-        acc.spent = max(acc.spent - amount, 0)
-    elif acc.last_month == month and acc.paid_month < month:
-        acc.last_spent = max(acc.last_spent - amount, 0)
+    if str(month) in acc.spent and month > acc.paid_month:
+        acc.spent[str(month)] = max(acc.spent[str(month)] - amount, 0)

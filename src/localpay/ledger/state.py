@@ -50,15 +50,21 @@ class Window(msgspec.Struct, array_like=True):
     month_spent: int
 
 
-class Accrual(msgspec.Struct, array_like=True):
-    """A cashback sale's base: what a wallet spent of its purchases this month and last,
-    and the last month whose cashback was paid."""
+#: Most unpaid months a cashback base keeps (a month whose cashback rounds to 0 is never
+#: paid, so without a bound the base would grow for ever).
+ACCRUAL_MONTHS_MAX: Final = 24
 
-    month: int
-    spent: int
-    last_month: int
-    last_spent: int
+
+class Accrual(msgspec.Struct, array_like=True):
+    """A cashback sale's base: what a wallet spent of its purchases in each month whose
+    cashback is not paid yet (month key -> won), and the last month paid. A late job
+    still pays a month two months back; months are paid in order, each once."""
+
+    spent: dict[str, int]  # month key as text: the state's encoding sorts its keys
     paid_month: int
+
+    def base(self, month: int) -> int:
+        return self.spent.get(str(month), 0) if month > self.paid_month else 0
 
 
 class Wallet(msgspec.Struct, omit_defaults=True):

@@ -457,7 +457,6 @@ def test_an_open_order_of_one_program_does_not_bind_another_programs_holding_lim
 # -- known faults, left to the ledger's owner (strict: they fail loudly once fixed) ---------
 
 
-@pytest.mark.xfail(strict=True, reason="a cashback base is kept for this month and the last only")
 def test_a_late_cashback_job_still_pays_a_month_two_months_back() -> None:
     city = Sales()
     city.program("cb", budget=50_000, sale=default_sale(mode="cashback", rate_bp=500))

@@ -66,6 +66,7 @@ def _wallet(bought: int, discount: int, held: int, on_order: int = 0) -> Wallet:
             "bonus:general": Window(0, 0, month, discount),
         },
         on_order=on_order,
+        on_order_by={"general": on_order} if on_order else {},
     )
 
 

@@ -39,9 +39,7 @@ def cashback_sales(programs: Iterable[Program]) -> dict[str, Sale]:
 
 
 def _spent(acc: Accrual, month: int) -> int:
-    if acc.month == month:
-        return acc.spent
-    return acc.last_spent if acc.last_month == month else 0
+    return acc.base(month)
 
 
 def due(wallets: Iterable[Wallet], sales: dict[str, Sale], month: int) -> list[tuple[str, str]]:

@@ -49,7 +49,11 @@ def sale_room(program: Program, wallet: Wallet | None, now: int) -> SaleRoom | N
         return None
     bought = _this_month(wallet, f"buy:{program.id}", now)
     had = _this_month(wallet, f"bonus:{program.id}", now)
-    held = (spending.holding(wallet, program.id) + wallet.on_order) if wallet else 0
+    held = (
+        (spending.holding(wallet, program.id) + spending.on_order(wallet, program.id))
+        if wallet
+        else 0
+    )
     rate = sale.rate_bp if sale.mode == "discount" else 0
     return SaleRoom(
         program=program.id,
