@@ -40,6 +40,10 @@ def _owner(site: Site) -> dict[str, Any]:
     return staff_cookie(site, "gimpo", "owner")
 
 
+def _maker(site: Site) -> dict[str, Any]:
+    return staff_cookie(site, "gimpo", "maker")
+
+
 #: (file name, path, who is signed in, senior mode, window)
 SHOTS: list[tuple[str, str, Who, bool, dict[str, int]]] = [
     ("start", "/c/gimpo/", None, False, PHONE),
@@ -50,6 +54,19 @@ SHOTS: list[tuple[str, str, Who, bool, dict[str, int]]] = [
     ("wallet-history", "/c/gimpo/wallet/history", _citizen, False, PHONE),
     ("wallet-gift", "/c/gimpo/wallet/gift", _citizen, False, PHONE),
     ("wallet-signup", "/c/gimpo/wallet/signup", None, False, PHONE),
+    ("wallet-buy", "/c/gimpo/wallet/buy?program=general", _citizen, False, PHONE),
+    ("wallet-buy-senior", "/c/gimpo/wallet/buy?program=general", _citizen, True, PHONE),
+    ("wallet-purchases", "/c/gimpo/wallet/purchases", _citizen, False, PHONE),
+    ("wallet-credits", "/c/gimpo/wallet/credits", _citizen, False, PHONE),
+    ("wallet-notices", "/c/gimpo/wallet/notices", _citizen, False, PHONE),
+    ("merchant-apply", "/c/gimpo/merchants/apply", None, False, PHONE),
+    ("console", "/c/gimpo/console/", _maker, False, DESK),
+    ("console-programs", "/c/gimpo/console/programs", _maker, False, DESK),
+    ("console-program-new", "/c/gimpo/console/programs/new", _maker, False, DESK),
+    ("console-approvals", "/c/gimpo/console/approvals", _maker, False, DESK),
+    ("console-batches", "/c/gimpo/console/batches", _maker, False, DESK),
+    ("console-merchants", "/c/gimpo/console/merchants", _maker, False, DESK),
+    ("console-waiting", "/c/gimpo/console/waiting", _maker, False, DESK),
     ("counter", "/c/gimpo/counter/", _owner, False, PHONE),
     ("counter-payouts", "/c/gimpo/counter/m-00000/payouts", _owner, False, PHONE),
     ("explorer", "/c/gimpo/explorer/", None, False, DESK),
