@@ -68,6 +68,12 @@ def operator_rule(role: str, target: str) -> bool:
     return role == "operator_admin"
 
 
+def own_citizen_rule(role: str, target: str) -> bool:
+    """A wallet's purchases, payouts, sale room and notices: its own session only. The
+    city's staff read the wallet's balances from the wallet view, not these (routers say so)."""
+    return target == "own" and role == "citizen"
+
+
 # (method, route) -> rule; None = not token-authorized, covered by the named test instead.
 POLICY: dict[tuple[str, str], Rule | str] = {
     ("GET", "/healthz"): anyone,
@@ -108,6 +114,68 @@ POLICY: dict[tuple[str, str], Rule | str] = {
     ("POST", "/v1/auth/logout"): "test_api_protocol: sign-in",
     ("POST", "/v1/cities/{city}/wallets/{wallet}/challenges"): "test_api_protocol: sign-in",
     ("POST", "/v1/cities/{city}/wallets/{wallet}/sessions"): "test_api_protocol: sign-in",
+    # Issue 12. Sales: what is on sale and its live budget are public; a wallet's own figures
+    # are its own session's; orders, cancellations and refunds are signed by the wallet.
+    ("GET", "/v1/cities/{city}/sales"): anyone,
+    ("GET", "/v1/cities/{city}/sales/{program}/budget/events"): anyone,
+    ("GET", "/v1/cities/{city}/wallets/{wallet}/sale-room"): own_citizen_rule,
+    ("GET", "/v1/cities/{city}/wallets/{wallet}/purchases"): own_citizen_rule,
+    ("GET", "/v1/cities/{city}/wallets/{wallet}/payouts"): own_citizen_rule,
+    ("GET", "/v1/cities/{city}/wallets/{wallet}/notices"): own_citizen_rule,
+    ("POST", "/v1/cities/{city}/sales/orders"): (
+        "test_access_issue12: a token never replaces the wallet's signature"
+    ),
+    ("POST", "/v1/cities/{city}/sales/cancellations"): (
+        "test_access_issue12: a token never replaces the wallet's signature"
+    ),
+    ("POST", "/v1/cities/{city}/sales/refunds"): (
+        "test_access_issue12: a token never replaces the wallet's signature"
+    ),
+    ("POST", "/v1/bank/deposits"): (
+        "test_sales_flow: test_a_notice_with_a_bad_signature_is_refused_and_changes_nothing"
+    ),
+    # The waiting room: its figures are public, anyone joins; officials who propose schedule,
+    # pause and resume; a place is read by its ticket (a bearer), not by a session.
+    ("GET", "/v1/cities/{city}/waiting/{program}"): anyone,
+    ("POST", "/v1/cities/{city}/waiting/{program}/tickets"): anyone,
+    ("PUT", "/v1/cities/{city}/waiting/{program}"): officials_rule,
+    ("POST", "/v1/cities/{city}/waiting/{program}/pause"): officials_rule,
+    ("POST", "/v1/cities/{city}/waiting/{program}/resume"): officials_rule,
+    ("GET", "/v1/cities/{city}/waiting/{program}/status"): (
+        "test_waiting_api: test_officials_schedule_people_join_and_wait (the ticket is the bearer)"
+    ),
+    ("GET", "/v1/cities/{city}/waiting/{program}/events"): (
+        "test_waiting_api: test_live_stream_says_the_status (the ticket is the bearer)"
+    ),
+    # Policy money: officials who propose load eligibility data and upload and submit
+    # batches; the city's staff (auditors too) read the batches.
+    ("POST", "/v1/cities/{city}/programs/{program}/eligibility"): officials_rule,
+    ("POST", "/v1/cities/{city}/batches"): officials_rule,
+    ("POST", "/v1/cities/{city}/batches/{batch}/submit"): officials_rule,
+    ("GET", "/v1/cities/{city}/batches/{batch}"): staff_rule,
+    ("GET", "/v1/cities/{city}/batches/{batch}/lines"): staff_rule,
+    ("GET", "/v1/cities/{city}/batches/{batch}/progress"): staff_rule,
+    # The console's previews write nothing: the city's staff.
+    ("POST", "/v1/cities/{city}/programs/preview"): staff_rule,
+    ("POST", "/v1/cities/{city}/programs/condition-check"): staff_rule,
+    # The merchant registry: a shop applies in public and follows its application by its
+    # status token; the staff read; officials decide; a checker checks; the shop's own staff
+    # and the city's staff read its eligibility.
+    ("POST", "/v1/cities/{city}/merchant-applications"): (
+        "test_registry_api: test_the_whole_registry_over_http (public, throttled)"
+    ),
+    ("GET", "/v1/cities/{city}/merchant-applications/status/{token}"): (
+        "test_access_issue12: a status token opens its own city's application only"
+    ),
+    ("GET", "/v1/cities/{city}/merchant-applications"): staff_rule,
+    ("GET", "/v1/cities/{city}/merchant-applications/{application}"): staff_rule,
+    ("POST", "/v1/cities/{city}/merchant-applications/{application}/approval"): officials_rule,
+    ("POST", "/v1/cities/{city}/merchant-applications/{application}/refusal"): officials_rule,
+    ("GET", "/v1/cities/{city}/registry/merchants"): staff_rule,
+    ("POST", "/v1/cities/{city}/registry/merchants/{merchant}/suspension"): officials_rule,
+    ("POST", "/v1/cities/{city}/registry/merchants/{merchant}/reinstatement"): officials_rule,
+    ("POST", "/v1/cities/{city}/registry/merchants/{merchant}/check"): checker_rule,
+    ("GET", "/v1/cities/{city}/merchants/{merchant}/eligibility"): merchant_rule,
 }
 SIGNED = (
     "wallets",
@@ -169,7 +237,94 @@ _keys = iter(range(10**9))
 
 
 def httpx_key() -> str:
-    return f"matrix-{next(_keys)}"
+    return f"matrix-{next(_keys):012d}"  # the waiting room wants 16 characters at least
+
+
+BATCH_FILE = "citizen,amount,program,reference\nw-0000002,1000,general,matrix-1\n"
+EVIDENCE_FILE = "citizen,birth,residence,employment\nw-0000002,1990-01-01,2015-03-01/,employed\n"
+_batches: dict[tuple[str, str], str] = {}
+
+
+def _batch(world: World, city: str) -> str:
+    """A batch of `city` (made once by its maker), so a read that is allowed finds it."""
+    if (world.base, city) not in _batches:
+        with world.client(world.tokens[city]["city_maker"]) as c:
+            r = c.post(
+                f"/v1/cities/{city}/batches",
+                content=BATCH_FILE,
+                headers={"Idempotency-Key": f"matrix-batch-{city}", "Content-Type": "text/csv"},
+            )
+        assert r.status_code == 201, r.text
+        _batches[(world.base, city)] = str(r.json()["id"])
+    return _batches[(world.base, city)]
+
+
+APPLICATION = {
+    "brn": "124-81-00998",
+    "name": "구래동 매트릭스 베이커리",
+    "name_en": "Gurae-dong Matrix Bakery",
+    "industry": "56191",
+    "area": "gurae-dong",
+    "annual_revenue": 150_000_000,
+    "bank": "088",
+    "account_number": "110-123-456789",
+    "account_holder": "김하나",
+    "owner_username": "matrix-owner",
+    "owner_password": "owner-password-2026",
+}
+_applications: dict[str, str] = {}
+
+
+def _application(world: World) -> str:
+    """A pending application of gimpo (the public form, once): what an allowed look-up finds.
+    Another city's path names it too: its people must not learn it exists."""
+    if world.base not in _applications:
+        with world.client() as c:
+            r = c.post(
+                "/v1/cities/gimpo/merchant-applications",
+                json=APPLICATION,
+                headers={"Idempotency-Key": "matrix-application"},
+            )
+        assert r.status_code == 201, r.text
+        _applications[world.base] = str(r.json()["application"])
+    return _applications[world.base]
+
+
+def _policy() -> dict[str, Any]:
+    import msgspec  # noqa: PLC0415
+
+    from localpay.testing.builders import policy  # noqa: PLC0415
+
+    return dict(msgspec.to_builtins(policy("Matrix voucher")))
+
+
+def _body(route: str, merchant: str) -> dict[str, Any]:
+    """What the request sends: valid, so that a refusal is the access rule's, not validation's."""
+    csv = {"Content-Type": "text/csv"}
+    if route.endswith("/batches"):
+        return {"content": BATCH_FILE, "headers": csv}
+    if route.endswith("/eligibility") and route.startswith("/v1/cities/{city}/programs/"):
+        return {"content": EVIDENCE_FILE, "headers": csv}
+    found: dict[str, Any] = {}
+    if route.endswith("/merchants/{merchant}/refunds"):
+        found = {"payment": "0" * 32, "amount": 1000}
+    elif route.endswith("/payouts") and "{merchant}" in route:
+        found = {"amount": 10**9}
+    elif route.endswith("/api-keys"):
+        found = {"label": "matrix"}
+    elif route.endswith("/proposals"):
+        found = {"kind": "suspend_merchant", "params": {"merchant": merchant, "reason": "x"}}
+    elif route == "/v1/cities/{city}/waiting/{program}":
+        found = {"opens_at": "2030-01-01T00:00:00+00:00"}
+    elif route.endswith("/programs/preview"):
+        found = {"policy": _policy()}
+    elif route.endswith("/condition-check"):
+        found = {"expression": "amount > 1000", "sample": {"amount": 5000}}
+    elif route.endswith("/refusal"):
+        found = {"reason": "matrix"}
+    elif route.endswith("/suspension"):
+        found = {"reason": "closed"}
+    return {"json": found} if found else {}
 
 
 def _request(world: World, method: str, route: str, target: str) -> tuple[str, dict[str, Any]]:
@@ -179,25 +334,23 @@ def _request(world: World, method: str, route: str, target: str) -> tuple[str, d
         "merchant": merchant,
         "wallet": wallet,
         "height": "1",
-        "program": "general",
+        # The waiting room's own program, so that an opening the matrix schedules does not
+        # put the sale of "general" behind a line.
+        "program": "matrix" if "/waiting/" in route else "general",
         "key_id": "000000000000",
         "size": "1",
     }
+    if "{application}" in route:
+        values["application"] = _application(world)
     if "{tx_id}" in route:
         values["tx_id"] = _first_tx_of(world, city, wallet)
     if "{proposal}" in route:
         values["proposal"] = _proposal(world, city)
-    path = route.format(**values)
-    body: dict[str, Any] = {}
-    if route.endswith("/refunds"):
-        body = {"payment": "0" * 32, "amount": 1000}
-    elif route.endswith("/payouts"):
-        body = {"amount": 10**9}
-    elif route.endswith("/api-keys"):
-        body = {"label": "matrix"}
-    elif route.endswith("/proposals"):
-        body = {"kind": "suspend_merchant", "params": {"merchant": merchant, "reason": "x"}}
-    return path, body
+    if "{batch}" in route:
+        values["batch"] = _batch(world, city)
+    if route.endswith("/check"):
+        values["merchant"] = "m-00004"  # nobody's proposals wait for it: none of its own
+    return route.format(**values), _body(route, merchant)
 
 
 def _routes(world: World) -> list[tuple[str, str]]:
@@ -223,6 +376,17 @@ def _refused(response: httpx.Response) -> bool:
     )
 
 
+def _send(
+    world: World, token: str | None, method: str, path: str, sent: dict[str, Any]
+) -> httpx.Response:
+    """The answer; of a live stream (Server-Sent Events) only its head, then it is closed."""
+    headers = {"Idempotency-Key": httpx_key(), **sent.pop("headers", {})}
+    with world.client(token) as c, c.stream(method, path, headers=headers, **sent) as response:
+        if not response.headers.get("content-type", "").startswith("text/event-stream"):
+            response.read()
+        return response
+
+
 @pytest.mark.parametrize("role", ROLES)
 def test_each_role_gets_exactly_what_the_policy_allows(world: World, role: str) -> None:
     token = (
@@ -237,11 +401,8 @@ def test_each_role_gets_exactly_what_the_policy_allows(world: World, role: str) 
         for target in TARGETS:
             if "{city}" not in route and target != "own":
                 continue
-            path, body = _request(world, method, route, target)
-            with world.client(token) as c:
-                response = c.request(
-                    method, path, json=body or None, headers={"Idempotency-Key": httpx_key()}
-                )
+            path, sent = _request(world, method, route, target)
+            response = _send(world, token, method, path, sent)
             assert response.status_code < 500, (method, path, response.text)
             allowed = rule(role, target)
             refused = _refused(response)
