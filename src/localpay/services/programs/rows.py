@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Final
 
+from localpay.domain.errors import Refused
 from localpay.domain.money import valid_amount
 from localpay.domain.policy import Policy
 from localpay.services.programs.eligibility import judges_anything
@@ -36,7 +37,7 @@ VERDICTS: Final = (
 )  # fmt: skip
 
 
-class HeaderError(ValueError):
+class HeaderError(Refused, ValueError):
     """The file does not start with the expected header: no line is judged."""
 
 

@@ -50,6 +50,11 @@ class BatchRunner:
 
     def run_once(self) -> None:
         for city in self.cities():
+            # Only a city whose sequencer runs: asking `ledgers.sequencer()` of a failed one
+            # would restart it every round, behind the supervisor's back and its backoff.
+            running = self.batches.ledgers.running_sequencer(city)
+            if running is None or not running.running:
+                continue
             try:
                 for batch in self.batches.resumable(city):
                     self.batches.run(city, batch, self._stop)
