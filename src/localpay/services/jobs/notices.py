@@ -81,7 +81,10 @@ class LogChannel:
     name = "log"
 
     def deliver(self, notice: NoticeRecord) -> None:
-        log.info(
+        # The logger looked up at each delivery, not the module's: a logger cached on first
+        # use (the server's logging setup) would keep its processors for ever, so a test's
+        # (or an operator's) later capture of this channel would see nothing.
+        structlog.get_logger("localpay.jobs").info(
             "notice",
             city=notice.city,
             wallet=notice.wallet,
