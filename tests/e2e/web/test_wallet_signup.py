@@ -187,7 +187,7 @@ def test_the_wallet_home_is_for_its_citizen_only(
     assert staff_page.goto(f"/c/{CITY}/wallet/").status == 404  # type: ignore[union-attr]
 
 
-def test_senior_mode_shows_balance_cards_and_three_big_buttons(page: Page, site: Site) -> None:
+def test_senior_mode_shows_balance_cards_and_four_big_buttons(page: Page, site: Site) -> None:
     sign_up(page)
     page.get_by_role("button", name=re.compile("큰 글씨")).click()
     page.wait_for_load_state()
@@ -195,7 +195,9 @@ def test_senior_mode_shows_balance_cards_and_three_big_buttons(page: Page, site:
     expect(page.locator("#wallet-id")).to_be_hidden()
     expect(page.locator("#total-balance")).to_be_visible()
     actions = page.locator(".wallet-actions a")
-    expect(actions).to_have_count(3)
+    expect(actions).to_have_count(4)  # pay, charge, history, notices: no gift, no lists
+    names = [" ".join(link.inner_text().split()) for link in actions.all()]
+    assert [n.split()[0] for n in names] == ["결제하기", "충전하기", "내역", "알림"], names
     for link in actions.all():
         assert link.bounding_box()["height"] >= 44  # type: ignore[index]
     assert serious_violations(page) == []
