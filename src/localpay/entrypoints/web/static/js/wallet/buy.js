@@ -11,7 +11,7 @@
 
 import { postCommand } from "./api.js";
 import { canonical } from "./canonical.js";
-import { loadWallet, newCommandId, signCommand } from "./keys.js";
+import { forget, prepare } from "./pending.js";
 
 const enc = encodeURIComponent;
 
@@ -39,30 +39,6 @@ async function showPartial(url) {
   } catch {
     showTemplate("buy-msg-network");
   }
-}
-
-const slotKey = (kind, city) => `localpay.pending.${kind}.${city}`;
-
-function pendingFor(key, wallet, fields) {
-  try {
-    const found = JSON.parse(sessionStorage.getItem(key) || "null");
-    const same = found && found.wallet === wallet && JSON.stringify(found.fields) === JSON.stringify(fields);
-    return same ? found : null;
-  } catch {
-    return null;
-  }
-}
-
-async function prepare(kind, city, wallet, fields) {
-  const key = slotKey(kind, city);
-  const pending = pendingFor(key, wallet, fields);
-  if (pending) return pending;
-  const device = await loadWallet(city);
-  if (!device || device.wallet !== wallet) return null;
-  const body = { type: kind, id: newCommandId(), city, wallet, ...fields };
-  const made = { wallet, fields, idem: newCommandId(), envelope: await signCommand(device.seed, body) };
-  sessionStorage.setItem(key, JSON.stringify(made));
-  return made;
 }
 
 let busy = false;
@@ -104,7 +80,7 @@ async function signAndSend({ kind, city, wallet, fields, url, button, done, refu
       showTemplate("buy-msg-network"); // kept: the retry sends the same envelope and key
       return;
     }
-    sessionStorage.removeItem(slotKey(kind, city));
+    forget(kind, city);
     if (answer.ok && answer.data && answer.data.id) {
       done(answer.data);
       return;

@@ -14,7 +14,7 @@
 // both from the catalogs): this file holds no text for people.
 
 import { postCommand } from "./api.js";
-import { loadWallet, newCommandId, signCommand } from "./keys.js";
+import { forget, prepare } from "./pending.js";
 
 const ROUTES = { pay: "payments", transfer: "transfers" };
 
@@ -52,30 +52,6 @@ async function showRefusal(city, code, kind) {
   }
 }
 
-const slotKey = (kind, city) => `localpay.pending.${kind}.${city}`;
-
-function pendingFor(key, wallet, fields) {
-  try {
-    const found = JSON.parse(sessionStorage.getItem(key) || "null");
-    const same = found && found.wallet === wallet && JSON.stringify(found.fields) === JSON.stringify(fields);
-    return same ? found : null;
-  } catch {
-    return null;
-  }
-}
-
-async function prepare(kind, city, wallet, fields) {
-  const key = slotKey(kind, city);
-  const pending = pendingFor(key, wallet, fields);
-  if (pending) return pending;
-  const device = await loadWallet(city);
-  if (!device || device.wallet !== wallet) return null;
-  const body = { type: kind, id: newCommandId(), city, wallet, ...fields, evidence: "" };
-  const made = { wallet, fields, idem: newCommandId(), envelope: await signCommand(device.seed, body) };
-  sessionStorage.setItem(key, JSON.stringify(made));
-  return made;
-}
-
 let busy = false;
 
 export async function signAndSend({ kind, city, wallet, fields, button }) {
@@ -84,7 +60,7 @@ export async function signAndSend({ kind, city, wallet, fields, button }) {
   button.disabled = true;
   button.setAttribute("aria-busy", "true");
   try {
-    const pending = await prepare(kind, city, wallet, fields);
+    const pending = await prepare(kind, city, wallet, fields, { evidence: "" });
     if (!pending) {
       showTemplate("pay-msg-nokey");
       return;
@@ -96,7 +72,7 @@ export async function signAndSend({ kind, city, wallet, fields, button }) {
       showTemplate("pay-msg-network"); // kept: the retry sends the same envelope and key
       return;
     }
-    sessionStorage.removeItem(slotKey(kind, city));
+    forget(kind, city);
     if (answer.ok && answer.data && answer.data.id) {
       location.assign(`/c/${encodeURIComponent(city)}/wallet/receipts/${answer.data.id}`);
       return;
