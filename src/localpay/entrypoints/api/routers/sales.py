@@ -8,7 +8,6 @@ anyone else gets 404, so a wallet id never confirms anything to another tenant.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Final
@@ -34,6 +33,7 @@ from localpay.services.sales import notices
 from localpay.services.sales.live import LiveBudgets
 from localpay.services.sales.purchases import PurchaseLine, payouts, purchases
 from localpay.services.sales.service import NotAnOrder, OrderAnswer, QueueRequired, Sales
+from localpay.services.sales.stream import changes
 
 router = APIRouter(tags=["sales"])
 
@@ -228,30 +228,9 @@ async def budget_events(
     request: Request, city: str, program: str, _: Annotated[None, Depends(_program_on_sale)]
 ) -> AsyncIterator[ServerSentEvent]:
     hub: LiveBudgets = container_of(request).sale_budgets
-    loop = asyncio.get_running_loop()
-    ready = asyncio.Event()
-
-    def wake() -> None:  # from the sequencer's thread: never blocks
-        loop.call_soon_threadsafe(ready.set)
-
-    watcher = hub.watch(city, program, wake)
-    try:
-        yield ServerSentEvent(comment="open", retry=RETRY_MS)
-        last: tuple[int, int] | None = None
-        while True:
-            budget = hub.budget(city, program)
-            if budget is not None and (budget.budget, budget.reserved) != last:
-                last = (budget.budget, budget.reserved)
-                yield _budget_event(budget)
-            try:
-                await asyncio.wait_for(ready.wait(), KEEPALIVE_S)
-            except TimeoutError:
-                if await request.is_disconnected():
-                    return
-                yield ServerSentEvent(comment="alive")
-            ready.clear()
-    finally:
-        hub.unwatch(watcher)
+    yield ServerSentEvent(comment="open", retry=RETRY_MS)
+    async for budget in changes(hub, city, program, KEEPALIVE_S, request.is_disconnected):
+        yield ServerSentEvent(comment="alive") if budget is None else _budget_event(budget)
 
 
 # -- the wallet's own ----------------------------------------------------------------------------

@@ -8,7 +8,6 @@ refund_balance with the device's key and posts them to the API (routers/sales.py
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Final
 
@@ -31,6 +30,7 @@ from localpay.services.sales.live import LiveBudgets
 from localpay.services.sales.purchases import payouts, purchases
 from localpay.services.sales.rooms import SaleRoom
 from localpay.services.sales.service import ProgramSale, Sales
+from localpay.services.sales.stream import changes
 
 router = APIRouter()
 
@@ -145,30 +145,13 @@ async def budget_events(
 ) -> AsyncIterator[ServerSentEvent]:
     """The program's remaining discount budget as it changes (htmx sse-swap "budget")."""
     hub: LiveBudgets = container(request).sale_budgets
-    loop = asyncio.get_running_loop()
-    ready = asyncio.Event()
-
-    def wake() -> None:  # from the sequencer's thread: never blocks
-        loop.call_soon_threadsafe(ready.set)
-
-    watcher = hub.watch(city, program, wake)
-    try:
-        yield ServerSentEvent(comment="open", retry=3000)
-        last: int | None = None
-        while True:
-            budget = hub.budget(city, program)
-            if budget is not None and budget.budget != last:
-                last = budget.budget
-                yield _budget_html(request, budget.budget)
-            try:
-                await asyncio.wait_for(ready.wait(), KEEPALIVE_S)
-            except TimeoutError:
-                if await request.is_disconnected():
-                    return
-                yield ServerSentEvent(comment="alive")
-            ready.clear()
-    finally:
-        hub.unwatch(watcher)
+    yield ServerSentEvent(comment="open", retry=3000)
+    async for budget in changes(hub, city, program, KEEPALIVE_S, request.is_disconnected):
+        yield (
+            ServerSentEvent(comment="alive")
+            if budget is None
+            else _budget_html(request, budget.budget)
+        )
 
 
 @router.get("/c/{city}/wallet/buy/orders/{order}")
