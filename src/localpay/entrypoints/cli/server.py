@@ -139,8 +139,10 @@ def _print_pages(base: str, city: str) -> None:
     for what, path in (
         ("start", "/"),
         ("citizen's wallet", f"/c/{city}/wallet/"),
-        ("buy (구매/충전)", f"/c/{city}/wallet/buy"),
+        ("buy at a discount", f"/c/{city}/wallet/buy"),
         ("shop counter", f"/c/{city}/counter/"),
+        ("shop application", f"/c/{city}/merchants/apply"),
+        ("city console", f"/c/{city}/console/"),
         ("public explorer", f"/c/{city}/explorer/"),
         ("staff sign-in", f"/c/{city}/login"),
     ):
