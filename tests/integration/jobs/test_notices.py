@@ -4,6 +4,9 @@ notice each, written once whatever the number of runs, delivered through the cha
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import pytest
 import structlog
 
 from localpay.adapters.sql.notices import SqlNotices
@@ -24,6 +27,18 @@ def _notices(town: Town) -> list[tuple[int, int, str]]:
     return [(n.days_before, n.amount, n.status) for n in found]
 
 
+@pytest.fixture
+def default_logging() -> Iterator[None]:
+    """structlog's defaults for the test: a server started earlier in the same process
+    (`serve --log-level warning`) leaves a filtering logger that drops the channel's info
+    lines before any capture sees them."""
+    saved = structlog.get_config()
+    structlog.reset_defaults()
+    yield
+    structlog.configure(**saved)
+
+
+@pytest.mark.usefixtures("default_logging")
 def test_notices_30_and_7_days_before_once_each_through_the_log_channel(town: Town) -> None:
     _credited(town)
     scheduler = town.scheduler()
