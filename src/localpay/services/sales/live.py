@@ -70,6 +70,15 @@ class LiveBudgets:
             found = self._latest.get((city, program))
         return found or self._read(city, program)
 
+    def current(self, city: str, program: str) -> Budget | None:
+        """The budget read from the running sequencer's state now, not the last published:
+        a stream checks it at each keep-alive, so a wake it missed costs one keep-alive."""
+        sequencer = self.ledgers.running_sequencer(city)
+        found = sequencer.state.programs.get(program) if sequencer is not None else None
+        if found is None:
+            return self.budget(city, program)
+        return Budget(program, found.budget, found.reserved, 0)
+
     def _read(self, city: str, program: str) -> Budget | None:
         found = self.ledgers.sequencer(city).state.programs.get(program)
         if found is None:

@@ -29,17 +29,20 @@ async def changes(
     watcher = hub.watch(city, program, wake)
     try:
         last: tuple[int, int] | None = None
+        fresh = False
         while True:
-            budget = hub.budget(city, program)
+            budget = hub.current(city, program) if fresh else hub.budget(city, program)
             if budget is not None and (budget.budget, budget.reserved) != last:
                 last = (budget.budget, budget.reserved)
                 yield budget
+            fresh = False
             try:
                 await asyncio.wait_for(ready.wait(), keepalive_s)
             except TimeoutError:
                 if await gone():
                     return
                 yield None
+                fresh = True  # no wake for a while: look at the state itself
             ready.clear()
     finally:
         hub.unwatch(watcher)
