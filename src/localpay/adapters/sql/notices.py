@@ -5,27 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 from localpay.adapters.sql.runner import Row, SqlRunner
-
-
-class _NewNotice(Protocol):
-    # What `add` reads of a new notice (services/jobs/ports.NewNotice, by structure).
-    @property
-    def id(self) -> str: ...
-    @property
-    def wallet(self) -> str: ...
-    @property
-    def lot(self) -> str: ...
-    @property
-    def days_before(self) -> int: ...
-    @property
-    def program(self) -> str: ...
-    @property
-    def amount(self) -> int: ...
-    @property
-    def expires_ms(self) -> int: ...
+from localpay.services.jobs.ports import NewNotice
 
 
 @dataclass(frozen=True)
@@ -114,7 +97,7 @@ class SqlNotices:
     def __init__(self, store: SqlRunner) -> None:
         self.store = store
 
-    def add(self, city: str, notices: Sequence[_NewNotice], now_ms: int) -> int:
+    def add(self, city: str, notices: Sequence[NewNotice], now_ms: int) -> int:
         if not notices:
             return 0
         rows: list[tuple[str, tuple[Any, ...]]] = [(_COUNT, (city,))]
