@@ -1,0 +1,2 @@
+"""Online checkout: intents created by merchant servers, approved by citizens in the wallet,
+captured, cancelled and refunded."""
