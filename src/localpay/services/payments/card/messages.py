@@ -73,6 +73,7 @@ class CardAnswer:
 class CardAuthority(Protocol):
     """What the host calls for each request; blocking (the host runs it in a worker
     thread), safe to call from several threads at once, and it never raises for a
-    business outcome: every outcome is an answer code."""
+    business outcome: every outcome is an answer code. The city is the terminal's: the
+    service finds it from the terminal id (ids are unique across the platform)."""
 
-    def answer(self, city: str, request: CardRequest) -> CardAnswer: ...
+    def answer(self, request: CardRequest) -> CardAnswer: ...
