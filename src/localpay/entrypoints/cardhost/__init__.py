@@ -1,0 +1,1 @@
+"""The ISO 8583 authorization host over TCP: terminals reach the card service through it."""
