@@ -17,6 +17,7 @@ from localpay.adapters.keystore import KeyStore
 from localpay.adapters.runtime import settle_heap
 from localpay.adapters.secrets import MasterKey, Sealer, master_key_from_environment
 from localpay.adapters.sql.approvals import SqlProposalRepository
+from localpay.adapters.sql.checkout import SqlCheckoutRepository
 from localpay.adapters.sql.directory import SqlDirectoryRepository
 from localpay.adapters.sql.history import SqlHistoryIndex
 from localpay.adapters.sql.idempotency import SqlIdempotencyRepository
@@ -41,6 +42,8 @@ from localpay.services.identity.service import Identity, LoginLimits
 from localpay.services.jobs.notices import LogChannel
 from localpay.services.jobs.scheduler import Scheduler
 from localpay.services.jobs.service import Jobs
+from localpay.services.payments.checkout.expiry import ExpiryRunner
+from localpay.services.payments.checkout.service import Checkout
 from localpay.services.programs.batches import Batches
 from localpay.services.programs.evidence import EligibilityData
 from localpay.services.programs.ports import ProgramRepository
@@ -226,6 +229,9 @@ class Container:
         waiting = SqlWaitingRepository(self.store, self.master)
         self.waiting = WaitingRoom(waiting, now_ms, ledger_budget(self.ledgers))
         self._cities = set(self.store.cities())
+        # Online checkout intents (services/payments/checkout), approved in the wallet.
+        intents = SqlCheckoutRepository(self.store)
+        self.checkout = Checkout(self.ledgers, self.store, intents, now_ms)
         # The bank sales go through (`localpay serve --bank URL`, or LOCALPAY_BANK).
         self.bank_url: str | None = os.environ.get("LOCALPAY_BANK") or None
 
@@ -261,6 +267,8 @@ class Container:
         # Approved disbursement batches are paid, and resumed after a restart.
         self.batch_runner = BatchRunner(self.batches, self.cities).start()
         self._closers.append(self.batch_runner.close)
+        # Checkout intents not approved in time are marked expired (store only).
+        self._closers.append(ExpiryRunner(self.checkout, self.clock).start().close)
         # Expiry at Korean midnight, lapsed orders, cashback, notices (services/jobs).
         self.jobs, runs = open_jobs(self.store, self.ledgers)
         if self.run_jobs:
