@@ -25,6 +25,7 @@ from localpay.entrypoints.api.problems import (
     error_problem,
     problem,
 )
+from localpay.entrypoints.api.routers import checkout as checkout_router
 from localpay.entrypoints.api.routers import (
     commands,
     console,
@@ -76,6 +77,7 @@ def create_app(
     app.include_router(registry_router.router)
     app.include_router(notices_router.router)
     app.include_router(programs_router.router)
+    app.include_router(checkout_router.router)
     _install_errors(app)
     # Outermost first: refuse floods before doing any work, then idempotency.
     records = Records(container.idempotency, container.clock)
