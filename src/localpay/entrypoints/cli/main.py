@@ -12,6 +12,7 @@ from localpay.entrypoints.cli import (
     accounts,
     bank_sim,
     batches,
+    cardhost,
     cities,
     directory,
     jobs,
@@ -53,6 +54,7 @@ FEATURES = (
     registry,
     waiting,
     sales,
+    cardhost,
 )
 
 
