@@ -18,6 +18,7 @@ from localpay.adapters.secrets import (
     write_master_key_file,
 )
 from localpay.entrypoints.cli.app import CityOpt, Settings, beside_store, err, fail, opened, out
+from localpay.entrypoints.cli.cardhost import CARD_PORT, CardPort, start_card_host
 from localpay.entrypoints.cli.cities import verify
 from localpay.entrypoints.cli.sim import demo
 from localpay.ledger.ports import LeaseHeld, StoreError
@@ -226,6 +227,7 @@ def serve(
         str | None,
         typer.Option(help="The bank's URL for sales (e.g. the simulated bank); else LOCALPAY_BANK"),
     ] = None,
+    card_port: CardPort = CARD_PORT,
 ) -> None:
     """Run the HTTP API with every city's sequencer in this process.
 
@@ -248,6 +250,8 @@ def serve(
     except (StoreError, LeaseHeld, MissingKey) as exc:
         fail(str(exc))
     telemetry.configure_logging(log_level)
+    if card_port:  # the ISO 8583 card host, in a thread beside uvicorn (docs/cardhost.md)
+        start_card_host(container, host, card_port)
     err.print(
         f"localpay serving {len(container.cities())} cities on http://{host}:{port} "
         f"(API docs http://{host}:{port}/docs)"
