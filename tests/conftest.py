@@ -27,6 +27,9 @@ from localpay.testing.postgres import PgServer, running_server
 # that every key store and identity service, and the CLI run in subprocesses, find it.
 os.environ[ENV_KEY] = f"v1:{secrets.token_hex(32)}"
 os.environ.pop(ENV_FILE, None)
+# `localpay serve` children run no card host unless a test asks (--card-port): parallel
+# workers would all reach for port 8583.
+os.environ.setdefault("LOCALPAY_CARD_PORT", "0")
 
 
 @pytest.fixture(scope="session")
