@@ -29,7 +29,9 @@ from localpay.adapters.sql.runner import SqlStore
 from localpay.adapters.sql.sales import SqlSaleRepository
 from localpay.adapters.sql.sqlite import SQLiteStore
 from localpay.adapters.sql.waiting import SqlWaitingRepository
+from localpay.adapters.sql.webhooks import SqlWebhooks
 from localpay.adapters.sql.witness import SqlWitnessRecords
+from localpay.adapters.webhook_sender import HttpSender
 from localpay.ledger.ports import StoreError
 from localpay.services.approvals.service import Proposals
 from localpay.services.cities.ledgers import Ledgers
@@ -54,6 +56,8 @@ from localpay.services.sales.service import Sales
 from localpay.services.transparency.service import Transparency
 from localpay.services.waiting.budget import ledger_budget
 from localpay.services.waiting.service import WaitingRoom
+from localpay.services.webhooks.service import Webhooks
+from localpay.services.webhooks.worker import Worker as WebhookWorker
 from localpay.services.witness.service import Witness
 from localpay.services.witness.settings import WitnessSettings
 
@@ -232,6 +236,10 @@ class Container:
         # Online checkout intents (services/payments/checkout), approved in the wallet.
         intents = SqlCheckoutRepository(self.store)
         self.checkout = Checkout(self.ledgers, self.store, intents, now_ms)
+        # Merchants' webhook endpoints, cursors and delivery log (services/webhooks).
+        sender = HttpSender()
+        self._closers.append(sender.close)
+        self.webhooks = Webhooks(SqlWebhooks(self.store), self.store, self.master, sender, now_ms)
         # The bank sales go through (`localpay serve --bank URL`, or LOCALPAY_BANK).
         self.bank_url: str | None = os.environ.get("LOCALPAY_BANK") or None
 
@@ -262,6 +270,11 @@ class Container:
         self.sales.admission = self.waiting.admitted  # sale openings' waiting rooms
         self.sale_budgets = LiveBudgets(self.ledgers)
         self.ledgers.observers.append(self.sale_budgets)
+        # Webhooks delivered from the committed chain, woken by each block (serve only).
+        if self.run_jobs:
+            self.webhook_worker = WebhookWorker(self.webhooks.deliverer).start()
+            self.ledgers.observers.append(self.webhook_worker)
+            self._closers.insert(0, self.webhook_worker.close)  # before the sender closes
         for city in self.cities():
             self.ledgers.sequencer(city)
         # Approved disbursement batches are paid, and resumed after a restart.
