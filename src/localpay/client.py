@@ -165,6 +165,79 @@ class Client:
         cmd = c.RefundBalance(id=new_id(), city=self.city, wallet=wallet, purchase=purchase)
         return self.send("sales/refunds", sign_command(cmd, [key]))
 
+    # -- holds, cards and one-time codes -------------------------------------------------------
+
+    def bind_card(
+        self, wallet: str, key: nacl.signing.SigningKey, card: str, card_key: str, active: bool
+    ) -> dict[str, Any]:
+        """Bind (or unbind) a prepaid card's key to the wallet; `card` is its id on the chain."""
+        cmd = c.BindCard(
+            id=new_id(), city=self.city, wallet=wallet, card=card, key=card_key, active=active
+        )
+        return self.send("cards/bindings", sign_command(cmd, [key]))
+
+    def hold(
+        self,
+        wallet: str,
+        key: nacl.signing.SigningKey,
+        merchant: str,
+        amount: int,
+        *,
+        intent: str,
+        order: str,
+        command_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Approve a checkout: hold `amount` for the merchant's intent and order."""
+        cmd = c.Hold(
+            id=command_id or new_id(),
+            city=self.city,
+            wallet=wallet,
+            merchant=merchant,
+            amount=amount,
+            intent=intent,
+            order=order,
+        )
+        return self.send("holds", sign_command(cmd, [key]))
+
+    def capture(
+        self, merchant: str, key: nacl.signing.SigningKey, hold: str, wallet: str, amount: int
+    ) -> dict[str, Any]:
+        cmd = c.Capture(
+            id=new_id(), city=self.city, hold=hold, wallet=wallet, merchant=merchant, amount=amount
+        )
+        return self.send("captures", sign_command(cmd, [key]))
+
+    def release(
+        self, merchant: str, key: nacl.signing.SigningKey, hold: str, wallet: str
+    ) -> dict[str, Any]:
+        cmd = c.Release(id=new_id(), city=self.city, hold=hold, wallet=wallet, merchant=merchant)
+        return self.send("releases", sign_command(cmd, [key]))
+
+    def present_code(
+        self, wallet: str, key: nacl.signing.SigningKey, code_hash: str, cap: int
+    ) -> dict[str, Any]:
+        """Offer to pay up to `cap` to the shop that claims the code (its hash) in 3 minutes."""
+        cmd = c.PresentCode(id=new_id(), city=self.city, wallet=wallet, code=code_hash, cap=cap)
+        return self.send("presented-codes", sign_command(cmd, [key]))
+
+    def claim_code(
+        self,
+        merchant: str,
+        key: nacl.signing.SigningKey,
+        code_hash: str,
+        wallet: str,
+        amount: int,
+    ) -> dict[str, Any]:
+        cmd = c.ClaimCode(
+            id=new_id(),
+            city=self.city,
+            code=code_hash,
+            wallet=wallet,
+            merchant=merchant,
+            amount=amount,
+        )
+        return self.send("presented-codes/claims", sign_command(cmd, [key]))
+
     # -- reads --------------------------------------------------------------------------------
 
     def wallet(self, wallet: str) -> dict[str, Any]:

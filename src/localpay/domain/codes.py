@@ -77,6 +77,21 @@ class Code(enum.StrEnum):
     BATCH_NOT_FOUND = "batch_not_found"
     ROW_NOT_IN_BATCH = "row_not_in_batch"
     ROW_ALREADY_PAID = "row_already_paid"
+    CARD_NOT_BOUND = "card_not_bound"
+    HOLD_INVALID = "hold_invalid"
+    HOLD_VOIDED = "hold_voided"
+    INTENT_USED = "intent_used"
+    HOLD_NOT_FOUND = "hold_not_found"
+    HOLD_CLOSED = "hold_closed"
+    HOLD_EXPIRED = "hold_expired"
+    HOLD_NOT_EXPIRED = "hold_not_expired"
+    CAPTURE_EXCEEDS_HOLD = "capture_exceeds_hold"
+    REVERSAL_WINDOW_CLOSED = "reversal_window_closed"
+    CODE_USED = "code_used"
+    CODE_NOT_FOUND = "code_not_found"
+    CODE_EXPIRED = "code_expired"
+    CODE_CAP_EXCEEDED = "code_cap_exceeded"
+    CARD_LIMIT_EXCEEDED = "card_limit_exceeded"
 
     @property
     def recorded(self) -> bool:
@@ -151,4 +166,22 @@ REASONS: dict[Code, str] = {
     Code.ROW_NOT_IN_BATCH: "the row is not the approved batch's: its proof does not verify",
     Code.ROW_ALREADY_PAID: "this row of the batch was already paid",
     Code.CASHBACK_NOT_DUE: "no cashback is due for this month (not over, paid, or nothing spent)",
+    Code.CARD_NOT_BOUND: "the card is not bound to this wallet, or was unbound",
+    Code.HOLD_INVALID: (
+        "a hold names either a card with its terminal, STAN and RRN, or a checkout intent"
+        " with its order"
+    ),
+    Code.HOLD_VOIDED: "this hold was reversed before it arrived: it is void",
+    Code.INTENT_USED: "this checkout intent was already approved",
+    Code.HOLD_NOT_FOUND: "no such hold of this wallet at this merchant",
+    Code.HOLD_CLOSED: "the hold was already captured, released or reversed",
+    Code.HOLD_EXPIRED: "the hold expired: it can only be released",
+    Code.HOLD_NOT_EXPIRED: "the hold has not expired: only its merchant or card may release it",
+    Code.CAPTURE_EXCEEDS_HOLD: "the capture is larger than the amount held",
+    Code.REVERSAL_WINDOW_CLOSED: "a captured card payment can be reversed for 24 hours only",
+    Code.CODE_USED: "this one-time code was already presented or captured",
+    Code.CODE_NOT_FOUND: "no such one-time code of this wallet",
+    Code.CODE_EXPIRED: "the one-time code expired",
+    Code.CODE_CAP_EXCEEDED: "the amount is above the cap the wallet set for this code",
+    Code.CARD_LIMIT_EXCEEDED: "the wallet has as many cards bound as allowed: unbind one first",
 }

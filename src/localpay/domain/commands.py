@@ -264,6 +264,84 @@ class Cashback(_Command, frozen=True, tag="cashback"):
     month: Annotated[int, msgspec.Meta(ge=0, le=12 * 10_000)]
 
 
+CardId = Annotated[str, msgspec.Meta(pattern=r"^([0-9a-f]{64})?$")]
+#: ISO 8583 field 41 (terminal id, ans 8), field 11 (STAN, n 6), field 37 (RRN, an 12).
+TerminalId = Annotated[str, msgspec.Meta(pattern=r"^[\x21-\x7e]{0,8}$")]
+Stan = Annotated[str, msgspec.Meta(pattern=r"^([0-9]{6})?$")]
+Rrn = Annotated[str, msgspec.Meta(pattern=r"^[\x21-\x7e]{0,12}$")]
+ShortRef = Annotated[str, msgspec.Meta(pattern=r"^[\x21-\x7e]{0,64}$")]
+
+
+class BindCard(_Command, frozen=True, tag="bind_card"):
+    """A prepaid card bound to a wallet (active) or unbound (not active). `card` is the
+    card's pseudonymous id (an HMAC of its number under the city's card secret: the number
+    never reaches the chain), `key` the card host's key for it, the only key that signs
+    the card's holds. Signed by one of the wallet's own keys."""
+
+    wallet: AccountId
+    card: HashHex
+    key: PublicKeyHex
+    active: bool
+
+
+class Hold(_Command, frozen=True, tag="hold", omit_defaults=True):
+    """Money of a wallet held for one merchant, drawn by the same rules as a payment.
+
+    A card authorization names the card, terminal, STAN and RRN and is signed by the
+    card's bound key; a checkout approval names the intent and the merchant's order and is
+    signed by the wallet's own key. `capture`: captured in full at once (a card purchase
+    with no authorization before it). Fields at their defaults are omitted."""
+
+    wallet: AccountId
+    merchant: AccountId
+    amount: Amount
+    card: CardId = ""
+    terminal: TerminalId = ""
+    stan: Stan = ""
+    rrn: Rrn = ""
+    intent: ShortRef = ""
+    order: ShortRef = ""
+    capture: bool = False
+
+
+class Capture(_Command, frozen=True, tag="capture"):
+    """A held amount paid to the merchant, in full or in part; the rest goes back to the
+    wallet at once. Signed by the merchant or, for a card hold, by the card's key. The
+    payment it makes has the hold's id, so refunds name the hold."""
+
+    hold: CommandId
+    wallet: AccountId
+    merchant: AccountId
+    amount: Amount
+
+
+class Release(_Command, frozen=True, tag="release"):
+    """A hold given back in full (a cancellation, a reversal, an expiry). A release of a
+    hold not seen yet voids its id: a reversal that overtook its original."""
+
+    hold: CommandId
+    wallet: AccountId
+    merchant: AccountId
+
+
+class PresentCode(_Command, frozen=True, tag="present_code"):
+    """A customer-presented one-time code: the wallet offers to pay up to `cap` to the
+    merchant that claims it within minutes. `code` is the hash of the shown digits."""
+
+    wallet: AccountId
+    code: HashHex
+    cap: Amount
+
+
+class ClaimCode(_Command, frozen=True, tag="claim_code"):
+    """A merchant's capture of a presented code: `amount` (at most its cap), once."""
+
+    code: HashHex
+    wallet: AccountId
+    merchant: AccountId
+    amount: Amount
+
+
 class Expire(_Command, frozen=True, tag="expire"):
     wallet: AccountId
 
@@ -307,6 +385,12 @@ Command = (
     | CancelPurchase
     | RefundBalance
     | Cashback
+    | BindCard
+    | Hold
+    | Capture
+    | Release
+    | PresentCode
+    | ClaimCode
     | Expire
     | Redeem
     | RotateOperator

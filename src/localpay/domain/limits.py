@@ -33,6 +33,8 @@ COMMAND_BYTES_MAX: Final = 8192
 SIGNATURES_MAX: Final = 4
 #: Most keys one wallet or merchant may register.
 KEYS_MAX: Final = 4
+#: Most prepaid cards one wallet may have bound at once (a lost card's replacement too).
+CARDS_PER_WALLET_MAX: Final = 4
 #: Most witnesses one city may name.
 WITNESSES_MAX: Final = 16
 #: Most categories or areas one policy may list; keeps evaluation bounded.
@@ -40,6 +42,16 @@ POLICY_LIST_MAX: Final = 64
 #: Most lots a credit or a gift may bring a wallet to: bounds what one payment walks
 #: (256 lots keep a payment well under a millisecond of ledger time).
 LOTS_PER_WALLET_MAX: Final = 256
+
+#: How long money stays held for a card authorization or a checkout approval before the
+#: jobs give it back (card schemes keep authorizations about a week).
+HOLD_MS_MAX: Final = 7 * 86_400_000
+#: How long after its capture a card payment may still be reversed by its card.
+REVERSAL_MS_MAX: Final = 86_400_000
+#: How long a customer-presented one-time code may be claimed (the Korean QR standard's 3 min).
+CODE_MS_MAX: Final = 3 * 60_000
+#: How long a void (a reversal before its hold) and a claimed or lapsed code are kept.
+VOID_KEEP_MS_MAX: Final = 30 * 86_400_000
 
 #: Most rows one disbursement batch may hold (a batch of 100,000 is the issue's scale).
 BATCH_ROWS_MAX: Final = 1_000_000
@@ -121,6 +133,11 @@ def relations() -> list[tuple[str, bool]]:
         ("a refund window lies within money's validity", REFUND_WINDOW_DAYS_MAX <= VALID_DAYS_MAX),
         ("maker-checker fits in the signatures", SIGNATURES_MAX >= 2),
         ("an idempotency flush fits in the queue", IDEMPOTENCY_FLUSH_MAX <= QUEUE_MAX),
+        ("a card payment is reversible only while holds live", REVERSAL_MS_MAX <= HOLD_MS_MAX),
+        # A reversal may void a hold that arrives later; the void must outlive the hold's
+        # own life, or a late original could find it gone and debit after all.
+        ("a void outlives any hold", VOID_KEEP_MS_MAX > HOLD_MS_MAX),
+        ("a code is kept past its expiry", VOID_KEEP_MS_MAX > CODE_MS_MAX),
     ]
 
 

@@ -22,7 +22,7 @@ from localpay.domain.limits import (
 )
 from localpay.domain.money import valid_amount
 from localpay.domain.policy import check_policy
-from localpay.ledger import batches, conditions, grants, sales, spending
+from localpay.ledger import batches, conditions, grants, holds, offers, sales, spending
 from localpay.ledger.results import OK, Result, rejected
 from localpay.ledger.rotation import operator_keys, valid_point
 from localpay.ledger.state import (
@@ -91,7 +91,11 @@ def _known_signer(state: CityState, cmd: c.Command, signers: frozenset[str]) -> 
         return True
     for field in _PARTY_FIELDS[type(cmd)]:
         name = getattr(cmd, field)
-        account = state.wallets.get(name) or state.merchants.get(name)
+        wallet = state.wallets.get(name)
+        # A wallet's bound cards sign its card holds: their keys are known too.
+        if wallet is not None and not signers.isdisjoint(wallet.cards.values()):
+            return True
+        account = wallet or state.merchants.get(name)
         if account is not None and not signers.isdisjoint(account.keys):
             return True
     return False
@@ -507,6 +511,12 @@ _HANDLERS: dict[type, Callable[[CityState, Any, frozenset[str], int], Outcome]] 
     c.CancelPurchase: sales.cancel_purchase,
     c.RefundBalance: sales.refund_balance,
     c.Cashback: sales.cashback,
+    c.BindCard: holds.bind_card,
+    c.Hold: holds.hold,
+    c.Capture: holds.capture,
+    c.Release: holds.release,
+    c.PresentCode: offers.present_code,
+    c.ClaimCode: offers.claim_code,
     c.Expire: _expire,
     c.Redeem: _redeem,
     c.RotateOperator: _rotate_operator,

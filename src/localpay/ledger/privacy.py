@@ -20,14 +20,17 @@ from localpay.ledger.state import CityState
 #: The fields naming accounts, the acting one first, with their entity prefix.
 NAMING: Final = (("wallet", "w"), ("merchant", "m"), ("to", "w"))
 
-#: An account's registered keys by entity key ("w:<id>", "m:<id>"); empty if unknown.
+#: An account's registered keys by entity key ("w:<id>", "m:<id>"), a wallet's bound card
+#: keys among them; empty if unknown.
 KeysOf = Callable[[str], Collection[str]]
 
 
 def sender(command: c.Command, signers: Collection[str], keys_of: KeysOf) -> str | None:
     """The account that sent `command`: the first it names whose own key signed it.
 
-    Account keys never change once registered, so the live state (sequencer) and the
+    Account keys never change once registered (a card's key may be unbound, but the
+    sequencer stores each transaction's parties, so only rows older than cards are ever
+    derived again from the stored state), so the live state (sequencer) and the
     stored state (history catch-up) give the same answer for any recorded command."""
     fields = command.__struct_fields__
     for field, prefix in NAMING:
@@ -53,8 +56,12 @@ def state_keys(state: CityState) -> KeysOf:
 
     def keys_of(entity: str) -> Collection[str]:
         prefix, _, account = entity.partition(":")
-        found = state.wallets.get(account) if prefix == "w" else state.merchants.get(account)
-        return found.keys if found is not None else ()
+        if prefix == "w":
+            wallet = state.wallets.get(account)
+            # A card's key acts for its wallet: the card host is the wallet's sender.
+            return [*wallet.keys, *wallet.cards.values()] if wallet is not None else ()
+        merchant = state.merchants.get(account)
+        return merchant.keys if merchant is not None else ()
 
     return keys_of
 

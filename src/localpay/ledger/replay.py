@@ -217,7 +217,7 @@ class Replayer:
         self._check_checkpoint(block, header, where)
         self._follow_rotation()
         # As the sequencer does at the end of each block it seals (ledger/state.py).
-        self.retired = self.state.retire_payments(header.time_ms)
+        self.retired = self.state.retire(header.time_ms)
         self.head.height += 1
         self.head.prev = block.hash.hex()
         self.head.time_ms = header.time_ms

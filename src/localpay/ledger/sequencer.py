@@ -368,7 +368,7 @@ class Sequencer:
         block = seal(self.head, now, draft.txs, changes, self.operator)
         self.operator = self.operator_keys.find(self.state.operator_key()) or self.operator
         # At every block's end, as every replay does: the same state on both sides.
-        if retired := self.state.retire_payments(now):
+        if retired := self.state.retire(now):
             block = msgspec.structs.replace(block, retired=retired)
         for pending in draft.pending:
             pending.handed = True

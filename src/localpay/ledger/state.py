@@ -23,6 +23,7 @@ from typing import Final
 import msgspec
 
 from localpay.domain.commands import CreateCity
+from localpay.domain.limits import VOID_KEEP_MS_MAX
 from localpay.domain.policy import Policy
 
 
@@ -85,6 +86,8 @@ class Wallet(msgspec.Struct, omit_defaults=True):
     on_order: int = 0
     accruals: dict[str, Accrual] = msgspec.field(default_factory=dict)
     on_order_by: dict[str, int] = msgspec.field(default_factory=dict)
+    # Prepaid cards bound to the wallet: card id (HMAC of its number) -> the card key.
+    cards: dict[str, str] = msgspec.field(default_factory=dict)
 
     def balance(self) -> int:
         return sum(lot.amount for lot in self.lots)
@@ -196,6 +199,56 @@ class Payment(msgspec.Struct):
     draws: list[Draw]
 
 
+#: A hold's life: held (money out of the wallet, not yet the merchant's), captured
+#: (paid, in full or in part, the rest given back), released (all given back), reversed
+#: (captured by card, then taken back from the merchant by the card's reversal).
+HELD: Final = "held"
+CAPTURED: Final = "captured"
+RELEASED: Final = "released"
+REVERSED: Final = "reversed"
+
+
+class HoldRecord(msgspec.Struct, omit_defaults=True):
+    """Money held for a merchant (ledger/holds.py): by a card's authorization (card,
+    terminal, STAN, RRN) or a checkout approval (intent, order). `draws` are the lots it
+    came from, given back on release; `captured` what the merchant was paid."""
+
+    id: str
+    wallet: str
+    merchant: str
+    amount: int
+    status: str
+    at_ms: int
+    expires_ms: int
+    draws: list[Draw]
+    captured: int = 0
+    captured_ms: int = 0
+    card: str = ""
+    terminal: str = ""
+    stan: str = ""
+    rrn: str = ""
+    intent: str = ""
+    order: str = ""
+
+
+class Void(msgspec.Struct, array_like=True):
+    """A hold id released before its hold arrived (a card reversal that overtook its
+    original): the hold is refused if it ever comes."""
+
+    at_ms: int
+
+
+class Offer(msgspec.Struct, omit_defaults=True):
+    """A customer-presented one-time code (ledger/offers.py): who offers to pay, up to
+    what, until when; `claimed` the payment it became."""
+
+    wallet: str
+    cap: int
+    at_ms: int
+    expires_ms: int
+    claimed: str = ""
+
+
 class Rotation(msgspec.Struct, frozen=True, array_like=True):
     """One rotate_operator command that took effect: its id and the key it made current."""
 
@@ -241,12 +294,21 @@ class CityState:
         self.purchases: dict[str, Purchase] = {}
         self.payouts: dict[str, Payout] = {}
         self.batches: dict[str, Batch] = {}
+        self.holds: dict[str, HoldRecord] = {}
+        self.voids: dict[str, Void] = {}
+        self.offers: dict[str, Offer] = {}
+        # Checkout intent -> the hold that approved it: derived from the holds.
+        self.intents: dict[str, str] = {}
         # Deposit refs booked, and (deadline, id) of orders waiting: derived from the
         # purchases, never stored on their own.
         self.deposits: set[str] = set()
         self._order_deadlines: list[tuple[int, str]] = []
         # (paid at, payment id) of every payment record, oldest first: what retires next.
         self._payment_ages: list[tuple[int, str]] = []
+        # (placed at, hold id) of the holds, and (made at, state key) of the voids and
+        # offers, oldest first: see `retire`.
+        self._hold_ages: list[tuple[int, str]] = []
+        self._leaving: list[tuple[int, str]] = []
         self.totals = Totals()
         self.authorities = Authorities()
 
@@ -255,6 +317,22 @@ class CityState:
     def add_payment(self, payment: Payment) -> None:
         self.payments[payment.id] = payment
         heapq.heappush(self._payment_ages, (payment.at_ms, payment.id))
+
+    def add_hold(self, hold: HoldRecord) -> None:
+        self.holds[hold.id] = hold
+        if hold.intent:
+            self.intents[hold.intent] = hold.id
+        # An open hold stays until released; a closed one as long as its payment record
+        # (a refund, a late reversal, a repeated intent are still answered).
+        heapq.heappush(self._hold_ages, (hold.at_ms, hold.id))
+
+    def add_void(self, ident: str, void: Void) -> None:
+        self.voids[ident] = void
+        heapq.heappush(self._leaving, (void.at_ms, f"v:{ident}"))
+
+    def add_offer(self, code: str, offer: Offer) -> None:
+        self.offers[code] = offer
+        heapq.heappush(self._leaving, (offer.at_ms, f"k:{code}"))
 
     def add_purchase(self, purchase: Purchase) -> None:
         self.purchases[purchase.id] = purchase
@@ -282,9 +360,11 @@ class CityState:
         """Is `now_ms` still inside the payment's refund window?"""
         return now_ms < payment.at_ms + self.refund_window_ms()
 
-    def retire_payments(self, now_ms: int) -> list[str]:
-        """Drop the payment records whose refund window closed more than the grace ago;
-        their state keys, oldest first. Called once at the end of every block."""
+    def retire(self, now_ms: int) -> list[str]:
+        """Drop the records whose time is over; their state keys. Called once at the end of
+        every block. Payment records go when their refund window closed more than the
+        grace ago; closed holds with them; voids and offers VOID_KEEP_MS_MAX after they were
+        made (an open hold never goes: the jobs release it first)."""
         if self.genesis is None:
             return []
         ages = self._payment_ages
@@ -294,6 +374,31 @@ class CityState:
             _, ident = heapq.heappop(ages)
             if self.payments.pop(ident, None) is not None:
                 retired.append(f"x:{ident}")
+        return retired + self._retire_leaving(now_ms, horizon)
+
+    def _retire_leaving(self, now_ms: int, horizon: int) -> list[str]:
+        retired = []
+        holds = self._hold_ages
+        open_holds = []
+        while holds and holds[0][0] + horizon <= now_ms:
+            item = heapq.heappop(holds)
+            hold = self.holds.get(item[1])
+            if hold is None:
+                continue
+            if hold.status == HELD:
+                open_holds.append(item)  # looked at again next block (a job releases it)
+                continue
+            del self.holds[hold.id]
+            self.intents.pop(hold.intent, None)
+            retired.append(f"h:{hold.id}")
+        for item in open_holds:
+            heapq.heappush(holds, item)
+        leaving = self._leaving
+        while leaving and leaving[0][0] + VOID_KEEP_MS_MAX <= now_ms:
+            _, key = heapq.heappop(leaving)
+            kind, _, ident = key.partition(":")
+            if (self.voids if kind == "v" else self.offers).pop(ident, None) is not None:
+                retired.append(key)
         return retired
 
     def operator_key(self) -> str:
@@ -322,6 +427,12 @@ class CityState:
                 return self.payouts[ident]
             case "b":
                 return self.batches[ident]
+            case "h":
+                return self.holds[ident]
+            case "v":
+                return self.voids[ident]
+            case "k":
+                return self.offers[ident]
             case "c":
                 return self.totals
             case "o":
@@ -340,6 +451,9 @@ class CityState:
         keys += [f"u:{k}" for k in self.purchases]
         keys += [f"q:{k}" for k in self.payouts]
         keys += [f"b:{k}" for k in self.batches]
+        keys += [f"h:{k}" for k in self.holds]
+        keys += [f"v:{k}" for k in self.voids]
+        keys += [f"k:{k}" for k in self.offers]
         return keys
 
     def encode_entity(self, key: str) -> bytes:
@@ -364,6 +478,12 @@ class CityState:
             case "b":
                 batch = msgspec.json.decode(data, type=Batch)
                 self.batches[batch.id] = batch
+            case "h":
+                self.add_hold(msgspec.json.decode(data, type=HoldRecord))
+            case "v":
+                self.add_void(ident, msgspec.json.decode(data, type=Void))
+            case "k":
+                self.add_offer(ident, msgspec.json.decode(data, type=Offer))
             case "c":
                 self.totals = msgspec.json.decode(data, type=Totals)
             case "o":
@@ -382,6 +502,7 @@ class CityState:
             + sum(m.balance for m in self.merchants.values())
             + sum(p.budget + p.reserved for p in self.programs.values())
             + sum(q.amount for q in self.payouts.values() if q.status == "pending")
+            + sum(h.amount for h in self.holds.values() if h.status == HELD)
         )
 
     def check_invariants(self) -> list[str]:
@@ -405,6 +526,16 @@ class CityState:
         problems += [f"payout {q.id} <= 0" for q in self.payouts.values() if q.amount <= 0]
         problems += [
             f"batch {b.id} overpaid" for b in self.batches.values() if b.paid_total > b.total
+        ]
+        problems += [
+            f"hold {h.id} draws != amount"
+            for h in self.holds.values()
+            if h.status == HELD and sum(d.amount for d in h.draws) != h.amount
+        ]
+        problems += [
+            f"hold {h.id} captured {h.captured} > {h.amount}"
+            for h in self.holds.values()
+            if h.captured > h.amount
         ]
         return problems
 

@@ -254,6 +254,66 @@ class City:
     def redeem(self, merchant: str, amount: int) -> Result:
         return self.run(self.redeem_cmd(merchant, amount), self.keys[merchant])
 
+    # -- cards, holds and one-time codes ---------------------------------------------------------
+
+    def card(self, wallet: str, card: str) -> nacl.signing.SigningKey:
+        """Bind a card (its id on the chain: `card`, 64 hex) to the wallet; the card's key."""
+        key = self.keys[f"card:{card}"] = signing_key(next(self._keys))
+        binding = c.BindCard(
+            id=self.new_id(),
+            city=CITY,
+            wallet=wallet,
+            card=card,
+            key=public_key_hex(key),
+            active=True,
+        )
+        assert self.code(binding, self.keys[wallet]) == Code.OK
+        return key
+
+    def card_hold_cmd(
+        self, wallet: str, card: str, merchant: str, amount: int, rrn: str, capture: bool = False
+    ) -> c.Hold:
+        return c.Hold(
+            id=self.new_id(),
+            city=CITY,
+            wallet=wallet,
+            merchant=merchant,
+            amount=amount,
+            card=card,
+            terminal="T0000001",
+            stan=rrn[-6:].rjust(6, "0"),
+            rrn=rrn,
+            capture=capture,
+        )
+
+    def checkout_hold_cmd(
+        self, wallet: str, merchant: str, amount: int, intent: str, order: str = "order-1"
+    ) -> c.Hold:
+        return c.Hold(
+            id=self.new_id(),
+            city=CITY,
+            wallet=wallet,
+            merchant=merchant,
+            amount=amount,
+            intent=intent,
+            order=order,
+        )
+
+    def capture_cmd(self, hold: c.Hold, amount: int) -> c.Capture:
+        return c.Capture(
+            id=self.new_id(),
+            city=CITY,
+            hold=hold.id,
+            wallet=hold.wallet,
+            merchant=hold.merchant,
+            amount=amount,
+        )
+
+    def release_cmd(self, hold: c.Hold) -> c.Release:
+        return c.Release(
+            id=self.new_id(), city=CITY, hold=hold.id, wallet=hold.wallet, merchant=hold.merchant
+        )
+
     # -- reading ---------------------------------------------------------------------------------
 
     def lots(self, wallet: str) -> list[tuple[str, int]]:

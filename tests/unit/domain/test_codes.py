@@ -63,6 +63,21 @@ PRECEDENCE = [
     "batch_not_found",
     "row_not_in_batch",
     "row_already_paid",
+    "card_not_bound",
+    "hold_invalid",
+    "hold_voided",
+    "intent_used",
+    "hold_not_found",
+    "hold_closed",
+    "hold_expired",
+    "hold_not_expired",
+    "capture_exceeds_hold",
+    "reversal_window_closed",
+    "code_used",
+    "code_not_found",
+    "code_expired",
+    "code_cap_exceeded",
+    "card_limit_exceeded",
 ]
 
 PRE_SEQUENCING = {

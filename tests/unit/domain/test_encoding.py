@@ -565,10 +565,46 @@ ALL_COMMANDS: list[c.Command] = [
     c.CancelPurchase(id=ID, city="gimpo", wallet="w-0000001", purchase=ID),
     c.RefundBalance(id=ID, city="gimpo", wallet="w-0000001", purchase=ID),
     c.Cashback(id=ID, city="gimpo", wallet="w-0000001", program="general", month=24_322),
+    c.BindCard(id=ID, city="gimpo", wallet="w-0000001", card="ab" * 32, key=PUBLIC, active=True),
+    c.Hold(
+        id=ID,
+        city="gimpo",
+        wallet="w-0000001",
+        merchant="m-00042",
+        amount=12_000,
+        card="ab" * 32,
+        terminal="T0000001",
+        stan="000123",
+        rrn="633512000123",
+        capture=True,
+    ),
+    c.Hold(
+        id=ID,
+        city="gimpo",
+        wallet="w-0000001",
+        merchant="m-00042",
+        amount=12_000,
+        intent="0f" * 16,
+        order="ORDER-2026-1201-7",
+    ),
+    c.Capture(id=ID, city="gimpo", hold=ID, wallet="w-0000001", merchant="m-00042", amount=9_000),
+    c.Release(id=ID, city="gimpo", hold=ID, wallet="w-0000001", merchant="m-00042"),
+    c.PresentCode(id=ID, city="gimpo", wallet="w-0000001", code="cd" * 32, cap=50_000),
+    c.ClaimCode(
+        id=ID, city="gimpo", code="cd" * 32, wallet="w-0000001", merchant="m-00042", amount=8_000
+    ),
     c.Expire(id=ID, city="gimpo", wallet="w-0000001"),
     c.Redeem(id=ID, city="gimpo", merchant="m-00042", amount=1, payout_ref="bank-7"),
     c.RotateOperator(id=ID, city="gimpo", old_key=PUBLIC, new_key="29" + "ac" * 31),
 ]
+
+
+def test_a_card_hold_omits_the_checkout_fields_and_a_checkout_hold_the_card_fields() -> None:
+    card, checkout = (cmd for cmd in ALL_COMMANDS if isinstance(cmd, c.Hold))
+    card_body, checkout_body = c.encode_canonical(card), c.encode_canonical(checkout)
+    assert b'"intent"' not in card_body and b'"order"' not in card_body
+    assert b'"card"' not in checkout_body and b'"capture"' not in checkout_body
+    assert b'"capture":true' in card_body
 
 
 def test_every_command_type_is_covered_by_the_round_trip() -> None:

@@ -33,15 +33,15 @@ def test_records_retire_oldest_first_at_the_horizon_whatever_the_load_order() ->
     times = {3: 3_000, 1: 1_000, 2: 2_000, 4: 2_000}
     for n, at in times.items():  # as a store returns them: by key, not by time
         state.load_entity(f"x:{n:032x}", msgspec.json.encode(_payment(n, at)))
-    assert state.retire_payments(1_000 + HORIZON - 1) == []
-    assert state.retire_payments(2_000 + HORIZON) == [
+    assert state.retire(1_000 + HORIZON - 1) == []
+    assert state.retire(2_000 + HORIZON) == [
         f"x:{1:032x}",
         f"x:{2:032x}",
         f"x:{4:032x}",
     ]
     assert list(state.payments) == [f"{3:032x}"]
     assert f"x:{3:032x}" in state.entity_keys()
-    assert state.retire_payments(10**15) == [f"x:{3:032x}"] and state.payments == {}
+    assert state.retire(10**15) == [f"x:{3:032x}"] and state.payments == {}
 
 
 def test_loaded_records_share_their_wallet_merchant_and_lot_names() -> None:

@@ -75,6 +75,21 @@ LEDGER_STATUS: Final[dict[Code, int]] = {
     Code.BATCH_NOT_FOUND: 404,
     Code.ROW_NOT_IN_BATCH: 422,
     Code.ROW_ALREADY_PAID: 409,
+    Code.CARD_NOT_BOUND: 422,
+    Code.HOLD_INVALID: 422,
+    Code.HOLD_VOIDED: 409,
+    Code.INTENT_USED: 409,
+    Code.HOLD_NOT_FOUND: 404,
+    Code.HOLD_CLOSED: 409,
+    Code.HOLD_EXPIRED: 409,
+    Code.HOLD_NOT_EXPIRED: 409,
+    Code.CAPTURE_EXCEEDS_HOLD: 422,
+    Code.REVERSAL_WINDOW_CLOSED: 409,
+    Code.CODE_USED: 409,
+    Code.CODE_NOT_FOUND: 404,
+    Code.CODE_EXPIRED: 409,
+    Code.CODE_CAP_EXCEEDED: 422,
+    Code.CARD_LIMIT_EXCEEDED: 409,
 }
 
 #: API-level problems (not from the ledger): code -> (status, title).

@@ -66,6 +66,24 @@ PLAIN: Final[dict[str, str]] = {
     Code.ROW_ALREADY_PAID: N_("This row was already paid."),
     Code.MERCHANT_BARRED: N_("This shop is barred for a year after cash-out fraud."),
     Code.NOTHING_TO_EXPIRE: N_("Nothing has expired in this wallet."),
+    # Cards, checkouts and one-time codes.
+    Code.CARD_NOT_BOUND: N_("This card is not linked to this wallet."),
+    Code.CARD_LIMIT_EXCEEDED: N_("This wallet has as many cards as allowed. Remove one first."),
+    Code.HOLD_INVALID: N_("The payment could not be read. Reload the page and try again."),
+    Code.HOLD_VOIDED: N_("This payment was cancelled by the terminal before it arrived."),
+    Code.INTENT_USED: N_("This order was already paid."),
+    Code.HOLD_NOT_FOUND: N_("There is no such payment waiting at this shop."),
+    Code.HOLD_CLOSED: N_("This payment was already completed or cancelled."),
+    Code.HOLD_EXPIRED: N_("This payment waited too long and has expired."),
+    Code.HOLD_NOT_EXPIRED: N_("This payment has not expired yet."),
+    Code.CAPTURE_EXCEEDS_HOLD: N_("This is more than the customer approved."),
+    Code.REVERSAL_WINDOW_CLOSED: N_(
+        "A card payment can be cancelled by the terminal for 24 hours only."
+    ),
+    Code.CODE_USED: N_("This code was already used. Ask for a new code."),
+    Code.CODE_NOT_FOUND: N_("This code is not known. Ask the customer to show a new code."),
+    Code.CODE_EXPIRED: N_("This code expired after 3 minutes. Ask for a new code."),
+    Code.CODE_CAP_EXCEEDED: N_("This is more than the customer allowed for this code."),
     # Refused before the chain: nothing was recorded.
     Code.MALFORMED: N_("The payment could not be read. Reload the page and try again."),
     Code.NOT_CANONICAL: N_("The payment could not be read. Reload the page and try again."),

@@ -33,6 +33,7 @@ CATCH_UP_PAGE: Final = 10_000
 
 class _Keys(msgspec.Struct):
     keys: list[str] = []
+    cards: dict[str, str] = {}  # a wallet's bound card keys act for it (ledger/privacy.py)
 
 
 def parties_of(store: Store, city: str, tx: TxRecord) -> list[str]:
@@ -62,7 +63,10 @@ def _payer(payment: TxRecord) -> str | None:
 def _stored_keys(store: Store, city: str) -> privacy.KeysOf:
     def keys_of(entity: str) -> Collection[str]:
         raw = store.state_value(city, entity)
-        return msgspec.json.decode(raw, type=_Keys).keys if raw is not None else ()
+        if raw is None:
+            return ()
+        found = msgspec.json.decode(raw, type=_Keys)
+        return [*found.keys, *found.cards.values()]
 
     return keys_of
 
