@@ -80,7 +80,7 @@ def test_encode_reproduces_the_spec_example() -> None:
     assert encode(_spec_elements()) == EMVCO_SPEC_EXAMPLE
 
 
-def _korean(**change: str) -> list[tuple[str, emvco.Value]]:
+def _korean(**change: emvco.Value) -> list[tuple[str, emvco.Value]]:
     base: dict[str, emvco.Value] = {
         "00": "01",
         "01": "11",
@@ -100,6 +100,11 @@ def test_lengths_count_characters_not_bytes() -> None:
     payload = encode(_korean())
     assert "0105한빛 빵집0202서울" in payload  # 5 and 2 characters (15 and 6 bytes)
     assert parse(payload)["64"] == {"00": "KO", "01": "한빛 빵집", "02": "서울"}
+
+
+def test_a_no_break_space_is_a_printable_name() -> None:
+    payload = encode(_korean(**{"64": [("00", "KO"), ("01", "한빛\u00a0빵집")]}))
+    assert parse(payload)["64"] == {"00": "KO", "01": "한빛\u00a0빵집"}
 
 
 def test_won_amount_round_trip() -> None:
@@ -170,6 +175,8 @@ def _replace_element(tag: str, value: str) -> str:
         ("64", "0002KO0126" + "가" * 26, "64/01: merchant name longer than 25"),
         ("64", "0002KO0102빵집0216" + "가" * 16, "64/02: merchant city longer than 15"),
         ("64", "0002KO0103빵\n집", "64/01: control characters"),
+        ("64", "0002KO0103빵\u2028집", "64/01: control characters"),
+        ("64", "0002KO0103빵\u200b집", "64/01: control characters"),
         ("64", "0002KO0103빵집", "01: length 3 runs past the end"),
         ("64", "0002KO0102빵집0102빵집", "01 appears twice"),
         ("26", "0003abc0202m\u00e9", "26/02: character 'é' is not printable ASCII"),

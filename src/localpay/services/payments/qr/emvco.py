@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import binascii
 import re
+import unicodedata
 from collections.abc import Sequence
 
 MAX_PAYLOAD = 512  # characters; the spec's upper bound for a whole payload
@@ -197,7 +198,9 @@ def _check_template(tag: str, subs: dict[str, str], at: int) -> None:
 
 def _check_language(subs: dict[str, str], at: int) -> None:
     """64: language preference (ISO 639-1, two letters), the merchant's name (<= 25) and
-    optionally city (<= 15) in that language. Any script, but no control characters."""
+    optionally city (<= 15) in that language. Any script, but no control, format or
+    unassigned characters, nor line breaks (str.isprintable would also refuse a no-break
+    space, which a shop's name may have)."""
     if not re.fullmatch(r"[A-Za-z]{2}", subs.get("00", "")):
         raise EmvError("64: 00 (language) must be two letters, e.g. KO", at)
     if "01" not in subs:
@@ -207,7 +210,7 @@ def _check_language(subs: dict[str, str], at: int) -> None:
     if len(subs.get("02", "")) > 15:
         raise EmvError("64/02: merchant city longer than 15 characters", at)
     for sub, value in subs.items():
-        if any(not ch.isprintable() for ch in value):
+        if any(unicodedata.category(ch)[0] == "C" or ch in "\u2028\u2029" for ch in value):
             raise EmvError(f"64/{sub}: control characters are not allowed", at)
 
 
