@@ -16,6 +16,7 @@ For each store, in the same run (so ratios compare like with like):
 A 100,000-row disbursement batch (bench/batch.py): validate, approve, execute.
 And CEL conditions (bench/conditions.py): evaluations per second, and payments per second
 through the state machine with and without a condition on the program.
+Card authorizations over TCP (bench/card.py): the ISO 8583 host beside a bare echo host.
 Results go to stdout as a table and to bench/results.json.
 """
 
@@ -36,6 +37,7 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).parent))
 
 import batch
+import card
 import conditions
 import rush
 from conventional import PostgresBank, SQLiteBank, best_of, run_conventional
@@ -186,6 +188,8 @@ def main() -> None:
         report("PostgreSQL", results["postgres"])
     results["conditions"] = conditions.measure()  # CEL: evaluations/s, cost per payment
     conditions.report(results["conditions"])
+    results["card"] = card.measure()  # bench/card.py: ISO 8583 over TCP beside an echo host
+    card.report(results["card"])
     Path(__file__).with_name("results.json").write_text(json.dumps(results, indent=2) + "\n")
 
 
