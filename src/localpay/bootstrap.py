@@ -12,6 +12,7 @@ import nacl.signing
 
 from localpay.adapters.bank.http import HttpBank, bank_secret
 from localpay.adapters.clock import now_ms
+from localpay.adapters.documents.stickers import WeasyStickerPrinter
 from localpay.adapters.feed_client import FeedClient, PeerClient
 from localpay.adapters.keystore import KeyStore
 from localpay.adapters.runtime import settle_heap
@@ -46,6 +47,7 @@ from localpay.services.jobs.scheduler import Scheduler
 from localpay.services.jobs.service import Jobs
 from localpay.services.payments.checkout.expiry import ExpiryRunner
 from localpay.services.payments.checkout.service import Checkout
+from localpay.services.payments.qr.static import MerchantQrs
 from localpay.services.programs.batches import Batches
 from localpay.services.programs.evidence import EligibilityData
 from localpay.services.programs.ports import ProgramRepository
@@ -218,6 +220,10 @@ class Container:
         self.idempotency = SqlIdempotencyRepository(self.store)
         self.history = SqlHistoryIndex(self.store)
         self.directory = Directory(self.store, SqlDirectoryRepository(self.store))
+        # The shops' static QR codes, signed by each city's "qr" key (services/payments/qr).
+        self.merchant_qrs = MerchantQrs(
+            self.store, self.directory, self.keys, WeasyStickerPrinter()
+        )
         # The merchant registry: applications, approval, suspension (services/registry).
         self.registry = Registry(
             SqlRegistryRepository(self.store), self.ledgers, self.proposals, self.identity,
