@@ -25,6 +25,7 @@ from localpay.adapters.sql.idempotency import SqlIdempotencyRepository
 from localpay.adapters.sql.identity import SqlIdentityRepository
 from localpay.adapters.sql.notices import SqlJobRuns, SqlNotices
 from localpay.adapters.sql.programs import SqlProgramTables
+from localpay.adapters.sql.qr_requests import SqlQrRequests
 from localpay.adapters.sql.registry import SqlRegistryRepository
 from localpay.adapters.sql.runner import SqlStore
 from localpay.adapters.sql.sales import SqlSaleRepository
@@ -47,6 +48,7 @@ from localpay.services.jobs.scheduler import Scheduler
 from localpay.services.jobs.service import Jobs
 from localpay.services.payments.checkout.expiry import ExpiryRunner
 from localpay.services.payments.checkout.service import Checkout
+from localpay.services.payments.qr.requests import QrRequests, ledger_lookup
 from localpay.services.payments.qr.static import MerchantQrs
 from localpay.services.programs.batches import Batches
 from localpay.services.programs.evidence import EligibilityData
@@ -223,6 +225,10 @@ class Container:
         # The shops' static QR codes, signed by each city's "qr" key (services/payments/qr).
         self.merchant_qrs = MerchantQrs(
             self.store, self.directory, self.keys, WeasyStickerPrinter()
+        )
+        # Dynamic QR codes: the counters' and POSes' one-time payment requests.
+        self.qr_requests = QrRequests(
+            SqlQrRequests(self.store), ledger_lookup(self.store), self.merchant_qrs.payload, now_ms
         )
         # The merchant registry: applications, approval, suspension (services/registry).
         self.registry = Registry(
