@@ -106,8 +106,14 @@ def apply_tx(book: _Book, tx: TxRecord, time_ms: int, row: StateRow) -> None:
             book.day(time_ms).burned += command.amount
         case c.Transfer():
             _learn_gifts(book, result, row(f"w:{command.to}"))
-        case c.Pay():
-            drawn = _programs_drawn(book, command.id, result, row)
+        case c.Pay() | c.ClaimCode() | c.Capture() | c.Hold():
+            # Every channel's payment: a QR or app payment, a claimed one-time code, a
+            # captured hold (card or checkout; its record has the hold's id), a card
+            # purchase captured at once. A hold not captured yet is no payment.
+            payment = command.hold if isinstance(command, c.Capture) else command.id
+            if isinstance(command, c.Hold) and not command.capture:
+                return
+            drawn = _programs_drawn(book, payment, result, row)
             area = book.areas.get(command.merchant, UNKNOWN_PROGRAM)
             book.day(time_ms).add_payment(area, drawn)
 

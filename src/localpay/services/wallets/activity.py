@@ -14,25 +14,31 @@ import msgspec
 
 from localpay.domain.commands import (
     BatchCredit,
+    BindCard,
     CancelPurchase,
+    Capture,
     Cashback,
+    ClaimCode,
     Command,
     ConfirmPurchase,
     Credit,
     Expire,
+    Hold,
     LapseOrder,
     OpenWallet,
     OrderPurchase,
     Pay,
+    PresentCode,
     Refund,
     RefundBalance,
+    Release,
     Transfer,
     decode_envelope,
 )
 from localpay.ledger.blocks import BlockHeader, TxRecord
 from localpay.ledger.ports import Store
 from localpay.ledger.results import Result
-from localpay.ledger.state import Batch, Payment, Purchase
+from localpay.ledger.state import Batch, HoldRecord, Payment, Purchase
 from localpay.services.wallets.preview import load_programs, load_wallet, program_name
 
 #: The kinds of a wallet's line; the pages word them (결제, 환불, 선물, 받음, 지급, 소멸,
@@ -52,6 +58,15 @@ BALANCE_REFUND: Final = "balance_refund"
 CASHBACK: Final = "cashback"
 DEPOSIT_RETURNED: Final = "deposit_returned"
 EXPIRED_OWED: Final = "expired_owed"
+#: Cards, checkouts and one-time codes (ledger/holds.py, ledger/offers.py): money held for
+#: a shop (a card authorization, an approved online order), the rest of a hold given back
+#: at its capture, a hold given back or reversed, a code shown, a card linked.
+HELD: Final = "held"
+CAPTURED: Final = "captured"
+RELEASED: Final = "released"
+VOIDED: Final = "voided"
+CODE_SHOWN: Final = "code_shown"
+CARD_LINKED: Final = "card_linked"
 OTHER: Final = "other"
 
 #: Kinds whose `party` is a program (the pages show its name).
@@ -132,6 +147,22 @@ def _kind(command: Command, wallet: str, result: Result) -> tuple[str, str, int]
             return BALANCE_REFUND, "", 0
         case Cashback():
             return CASHBACK, command.program, sum(amount for _, amount in lots)
+        case Hold() if command.capture:
+            return PAID, command.merchant, -command.amount
+        case Hold():
+            return HELD, command.merchant, -command.amount
+        case ClaimCode():
+            return PAID, command.merchant, -command.amount
+        case Capture():
+            return CAPTURED, command.merchant, 0  # the rest given back: see _details
+        case Release() if not lots:
+            return VOIDED, command.merchant, 0  # a reversal before its hold: nothing moved
+        case Release():
+            return RELEASED, command.merchant, sum(amount for _, amount in lots)
+        case PresentCode():
+            return CODE_SHOWN, "", 0
+        case BindCard():
+            return CARD_LINKED, "", 0
     return OTHER, "", 0
 
 
@@ -180,12 +211,23 @@ def line_of(
     _, command = decode_envelope(tx.envelope)
     result = tx.decoded_result()
     kind, party, signed = _kind(command, wallet, result)
+    if isinstance(command, Capture) and result.ok:
+        signed = _given_back(store, city, command)
     program, bonus, owed = _details(store, city, command, result)
     if kind == EXPIRED and owed:
         kind = EXPIRED_OWED  # purchased money past its validity: owed back in won
     at = _block_time(store, city, tx.height, {} if times is None else times)
     line = Line(tx.id, tx.seq, kind, party or program, abs(signed), signed, at, result.code)
     return msgspec.structs.replace(line, bonus=bonus, owed=owed)
+
+
+def _given_back(store: Store, city: str, capture: Capture) -> int:
+    """What a capture gave back to the wallet: the hold's amount less the capture's, while
+    the hold's record stays in the state (0 once it retired: the line still says captured)."""
+    raw = _state(store, city, f"h:{capture.hold}")
+    if raw is None:
+        return 0
+    return msgspec.json.decode(raw, type=HoldRecord).amount - capture.amount
 
 
 def lines(store: Store, city: str, wallet: str, txs: list[TxRecord]) -> list[Line]:
@@ -227,6 +269,11 @@ def drawn(store: Store, city: str, wallet: str, tx: TxRecord) -> list[Drawn]:
 def _wallets_of(command: Command) -> tuple[str, ...]:
     if isinstance(command, Transfer):
         return (command.wallet, command.to)
-    if isinstance(command, Pay | Credit | Expire | BatchCredit | ConfirmPurchase | Cashback):
+    if isinstance(
+        command,
+        Pay | Credit | Expire | BatchCredit | ConfirmPurchase | Cashback | Hold | ClaimCode,
+    ):
+        return (command.wallet,)
+    if isinstance(command, Capture | Release):
         return (command.wallet,)
     return ()
