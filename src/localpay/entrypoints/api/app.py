@@ -40,6 +40,7 @@ from localpay.entrypoints.api.routers import programs as programs_router
 from localpay.entrypoints.api.routers import registry as registry_router
 from localpay.entrypoints.api.routers import sales as sales_router
 from localpay.entrypoints.api.routers import waiting as waiting_router
+from localpay.entrypoints.api.routers import webhooks as webhooks_router
 
 
 def create_app(
@@ -78,6 +79,7 @@ def create_app(
     app.include_router(notices_router.router)
     app.include_router(programs_router.router)
     app.include_router(checkout_router.router)
+    app.include_router(webhooks_router.router)
     _install_errors(app)
     # Outermost first: refuse floods before doing any work, then idempotency.
     records = Records(container.idempotency, container.clock)

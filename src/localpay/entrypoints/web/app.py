@@ -17,6 +17,7 @@ from localpay.entrypoints.web.routes import (
     console_programs,
     console_waiting,
     counter,
+    counter_webhooks,
     explorer,
     home,
     merchant_apply,
@@ -55,6 +56,7 @@ def install(app: FastAPI) -> None:
         console_merchants.router,
         wallet_credits.router,
         wallet_buy.router,
+        counter_webhooks.router,
     ):
         app.include_router(router, include_in_schema=False)
     install_errors(app)
