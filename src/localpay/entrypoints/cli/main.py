@@ -22,6 +22,7 @@ from localpay.entrypoints.cli import (
     ops,
     portability,
     programs,
+    qr,
     registry,
     sales,
     server,
