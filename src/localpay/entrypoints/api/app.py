@@ -37,6 +37,7 @@ from localpay.entrypoints.api.routers import (
 )
 from localpay.entrypoints.api.routers import notices as notices_router
 from localpay.entrypoints.api.routers import programs as programs_router
+from localpay.entrypoints.api.routers import qr_requests as qr_requests_router
 from localpay.entrypoints.api.routers import registry as registry_router
 from localpay.entrypoints.api.routers import sales as sales_router
 from localpay.entrypoints.api.routers import waiting as waiting_router
@@ -78,6 +79,7 @@ def create_app(
     app.include_router(registry_router.router)
     app.include_router(notices_router.router)
     app.include_router(programs_router.router)
+    app.include_router(qr_requests_router.router)
     app.include_router(checkout_router.router)
     app.include_router(webhooks_router.router)
     _install_errors(app)

@@ -17,6 +17,7 @@ from localpay.entrypoints.web.routes import (
     console_programs,
     console_waiting,
     counter,
+    counter_charge,
     counter_webhooks,
     explorer,
     home,
@@ -29,6 +30,7 @@ from localpay.entrypoints.web.routes import (
     wallet_notices,
     wallet_pay,
     wallet_queue,
+    wallet_scan,
 )
 
 STATIC: Final = Path(__file__).parent / "static"
@@ -56,6 +58,8 @@ def install(app: FastAPI) -> None:
         console_merchants.router,
         wallet_credits.router,
         wallet_buy.router,
+        wallet_scan.router,
+        counter_charge.router,
         counter_webhooks.router,
     ):
         app.include_router(router, include_in_schema=False)
