@@ -56,6 +56,7 @@ FEATURES = (
     waiting,
     sales,
     cardhost,
+    qr,
 )
 
 
