@@ -20,7 +20,7 @@ from typing import Final
 import structlog
 
 from localpay.services.jobs.ports import RunLog
-from localpay.services.jobs.service import Jobs, Run, period_of
+from localpay.services.jobs.service import MINUTELY, Jobs, Run, period_of
 
 #: The jobs done once per period, in the order they run in a tick: expiry before the
 #: notices (money expired is not announced), cashback after both.
@@ -62,9 +62,9 @@ class Scheduler:
 
     def _city(self, city: str, now: int) -> list[Run]:
         ran = []
-        for job in ("lapse", *PERIODIC):
+        for job in (*MINUTELY, *PERIODIC):
             period = period_of(job, now)
-            if job != "lapse" and self.runs.done(city, job, period):
+            if job not in MINUTELY and self.runs.done(city, job, period):
                 continue
             try:
                 done = self.jobs.run(job, city, now)
@@ -72,7 +72,7 @@ class Scheduler:
                 self.failures += 1
                 log.exception("job_failed", job=job, city=city, period=period)
                 continue
-            if job != "lapse":
+            if job not in MINUTELY:
                 self.runs.record(city, job, done.period, now, done.line)
             ran.append(done)
         return ran

@@ -14,10 +14,12 @@ import structlog
 from localpay.domain.calendar import iso_date, month_key
 from localpay.domain.errors import Refused
 from localpay.services.cities.ledgers import Ledgers
-from localpay.services.jobs import cashback, expiry, lapse, notices, scan
+from localpay.services.jobs import cashback, expiry, holds, lapse, notices, scan
 from localpay.services.jobs.ports import Channel, NoticeRepository
 
-JOBS: Final = ("expiry", "lapse", "cashback", "notices")
+JOBS: Final = ("expiry", "lapse", "holds", "cashback", "notices")
+#: The jobs that look every minute (the others once per period, recorded as done).
+MINUTELY: Final = ("lapse", "holds")
 
 log = structlog.get_logger("localpay.jobs")
 
@@ -39,10 +41,10 @@ class Run:
 
 def period_of(job: str, now_ms: int) -> str:
     """The period a run at `now_ms` does: the Korean day (expiry, notices), the month just
-    over (cashback), the minute (lapse)."""
+    over (cashback), the minute (lapse, holds)."""
     if job == "cashback":
         return cashback.month_label(month_key(now_ms) - 1)
-    if job == "lapse":
+    if job in MINUTELY:
         return str(now_ms // 60_000)
     return iso_date(now_ms)
 
@@ -53,6 +55,7 @@ class Jobs:
         self.outbox = outbox
         self.channel = channel
         self._orders: dict[str, lapse.OpenOrders] = {}
+        self._open_holds: dict[str, holds.OpenHolds] = {}
         self._lock = threading.Lock()
 
     def run(self, job: str, city: str, now_ms: int) -> Run:
@@ -62,7 +65,7 @@ class Jobs:
             line, busy = getattr(self, f"_{job}")(city, now_ms)
         done = Run(job, city, period_of(job, now_ms), line, busy)
         # A lapse check every minute that found nothing is not worth a line each.
-        (log.info if busy or job != "lapse" else log.debug)(
+        (log.info if busy or job not in MINUTELY else log.debug)(
             "job_run", job=job, city=city, period=done.period, result=line
         )
         return done
@@ -77,6 +80,14 @@ class Jobs:
             orders = self._orders[city] = lapse.OpenOrders(self.ledgers.store, city)
         tally = lapse.run(self.ledgers, orders, now_ms)
         line = f"{tally.line()} open={len(orders)}"
+        return line, tally.done + tally.repeated + sum(tally.refused.values()) > 0
+
+    def _holds(self, city: str, now_ms: int) -> tuple[str, bool]:
+        open_holds = self._open_holds.get(city)
+        if open_holds is None:
+            open_holds = self._open_holds[city] = holds.OpenHolds(self.ledgers.store, city)
+        tally = holds.run(self.ledgers, open_holds, now_ms)
+        line = f"{tally.line()} open={len(open_holds)}"
         return line, tally.done + tally.repeated + sum(tally.refused.values()) > 0
 
     def _cashback(self, city: str, now_ms: int) -> tuple[str, bool]:
