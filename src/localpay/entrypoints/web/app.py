@@ -18,6 +18,7 @@ from localpay.entrypoints.web.routes import (
     console_waiting,
     counter,
     counter_charge,
+    counter_qr,
     counter_webhooks,
     explorer,
     home,
