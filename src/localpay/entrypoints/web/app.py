@@ -62,6 +62,7 @@ def install(app: FastAPI) -> None:
         wallet_scan.router,
         counter_charge.router,
         counter_webhooks.router,
+        counter_qr.router,
     ):
         app.include_router(router, include_in_schema=False)
     install_errors(app)
