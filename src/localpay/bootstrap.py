@@ -18,6 +18,7 @@ from localpay.adapters.keystore import KeyStore
 from localpay.adapters.runtime import settle_heap
 from localpay.adapters.secrets import MasterKey, Sealer, master_key_from_environment
 from localpay.adapters.sql.approvals import SqlProposalRepository
+from localpay.adapters.sql.cards import SqlCardRepository
 from localpay.adapters.sql.checkout import SqlCheckoutRepository
 from localpay.adapters.sql.directory import SqlDirectoryRepository
 from localpay.adapters.sql.history import SqlHistoryIndex
@@ -46,6 +47,7 @@ from localpay.services.identity.service import Identity, LoginLimits
 from localpay.services.jobs.notices import LogChannel
 from localpay.services.jobs.scheduler import Scheduler
 from localpay.services.jobs.service import Jobs
+from localpay.services.payments.card.service import CardService
 from localpay.services.payments.checkout.expiry import ExpiryRunner
 from localpay.services.payments.checkout.service import Checkout
 from localpay.services.payments.qr.requests import QrRequests, ledger_lookup
@@ -248,6 +250,10 @@ class Container:
         # Online checkout intents (services/payments/checkout), approved in the wallet.
         intents = SqlCheckoutRepository(self.store)
         self.checkout = Checkout(self.ledgers, self.store, intents, now_ms)
+        # Prepaid cards and terminals: the card host's authority (services/payments/card).
+        self.cards = CardService(
+            SqlCardRepository(self.store), self.ledgers, self.master, now_ms, hasher
+        )
         # Merchants' webhook endpoints, cursors and delivery log (services/webhooks).
         sender = HttpSender()
         self._closers.append(sender.close)
