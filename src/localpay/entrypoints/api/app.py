@@ -37,6 +37,7 @@ from localpay.entrypoints.api.routers import (
 )
 from localpay.entrypoints.api.routers import notices as notices_router
 from localpay.entrypoints.api.routers import programs as programs_router
+from localpay.entrypoints.api.routers import qr as qr_router
 from localpay.entrypoints.api.routers import qr_requests as qr_requests_router
 from localpay.entrypoints.api.routers import registry as registry_router
 from localpay.entrypoints.api.routers import sales as sales_router
