@@ -81,6 +81,7 @@ def create_app(
     app.include_router(notices_router.router)
     app.include_router(programs_router.router)
     app.include_router(qr_requests_router.router)
+    app.include_router(qr_router.router)
     app.include_router(checkout_router.router)
     app.include_router(webhooks_router.router)
     _install_errors(app)
