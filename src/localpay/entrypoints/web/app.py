@@ -25,6 +25,7 @@ from localpay.entrypoints.web.routes import (
     merchant_apply,
     wallet,
     wallet_buy,
+    wallet_checkout,
     wallet_credits,
     wallet_gift,
     wallet_history,
@@ -63,6 +64,7 @@ def install(app: FastAPI) -> None:
         counter_charge.router,
         counter_webhooks.router,
         counter_qr.router,
+        wallet_checkout.router,
     ):
         app.include_router(router, include_in_schema=False)
     install_errors(app)
