@@ -104,6 +104,10 @@ class CardHost:
             await self._serve(reader, conn)
         except (ConnectionError, OSError) as exc:
             log.info("terminal connection lost", peer=conn.peer, reason=type(exc).__name__)
+        except asyncio.CancelledError:
+            # The host stopping. This task is the connection's top: ending it normally
+            # keeps asyncio's stream callback from logging the cancellation as an error.
+            pass
         finally:
             self._handlers.discard(task)
             await self._finish(conn)
