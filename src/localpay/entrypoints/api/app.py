@@ -25,6 +25,7 @@ from localpay.entrypoints.api.problems import (
     error_problem,
     problem,
 )
+from localpay.entrypoints.api.routers import cards as cards_router
 from localpay.entrypoints.api.routers import checkout as checkout_router
 from localpay.entrypoints.api.routers import (
     commands,
@@ -84,6 +85,7 @@ def create_app(
     app.include_router(qr_router.router)
     app.include_router(checkout_router.router)
     app.include_router(webhooks_router.router)
+    app.include_router(cards_router.router)
     _install_errors(app)
     # Outermost first: refuse floods before doing any work, then idempotency.
     records = Records(container.idempotency, container.clock)
