@@ -176,6 +176,25 @@ POLICY: dict[tuple[str, str], Rule | str] = {
     ("POST", "/v1/cities/{city}/registry/merchants/{merchant}/reinstatement"): officials_rule,
     ("POST", "/v1/cities/{city}/registry/merchants/{merchant}/check"): checker_rule,
     ("GET", "/v1/cities/{city}/merchants/{merchant}/eligibility"): merchant_rule,
+    # Issue 13. Prepaid cards: officials write, the city's staff read, a merchant's owner
+    # manages its own terminals; the ids (cards, terminals) are made by the tests.
+    **{
+        route: "test_cards_api: test_access and test_issue_top_up_and_pay_at_a_terminal"
+        for route in (
+            ("POST", "/v1/cities/{city}/cards"),
+            ("GET", "/v1/cities/{city}/wallets/{wallet}/cards"),
+            ("GET", "/v1/cities/{city}/cards/{card}"),
+            ("POST", "/v1/cities/{city}/cards/{card}/block"),
+            ("POST", "/v1/cities/{city}/cards/{card}/lost"),
+            ("POST", "/v1/cities/{city}/cards/{card}/reissue"),
+            ("POST", "/v1/cities/{city}/cards/{card}/pin"),
+            ("POST", "/v1/cities/{city}/wallets/{wallet}/top-ups"),
+            ("GET", "/v1/cities/{city}/wallets/{wallet}/card-balance"),
+            ("POST", "/v1/cities/{city}/terminals"),
+            ("GET", "/v1/cities/{city}/terminals"),
+            ("DELETE", "/v1/cities/{city}/terminals/{terminal}"),
+        )
+    },
 }
 SIGNED = (
     "wallets",
