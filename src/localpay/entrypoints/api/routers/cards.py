@@ -72,7 +72,7 @@ class IssuedOut(BaseModel):
     bind: str = Field(
         "",
         description="for a wallet with its own key: the BindCard command (canonical JSON)"
-        " its holder signs and sends to POST /v1/cities/{city}/commands; else empty",
+        " its holder signs and sends to POST /v1/cities/{city}/cards/bindings; else empty",
     )
 
 
