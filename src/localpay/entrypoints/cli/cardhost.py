@@ -18,7 +18,6 @@ from localpay.entrypoints.cardhost.server import CardHost, HostThread
 from localpay.entrypoints.cli.app import Settings, err, fail
 from localpay.ledger.ports import LeaseHeld, StoreError
 from localpay.services.cities.ledgers import MissingKey
-from localpay.services.payments.card.messages import CardAuthority
 
 #: The port ISO 8583 hosts listen on by custom.
 CARD_PORT: Final = 8583
@@ -37,22 +36,10 @@ CardPort = Annotated[
 ]
 
 
-def card_authority(container: bootstrap.Container) -> CardAuthority:
-    """The container's card service, or a clear failure if this build has none."""
-    cards: CardAuthority | None = getattr(container, "cards", None)
-    if cards is None:
-        fail("the card service is not part of this installation (no container.cards)")
-    return cards
-
-
-def start_card_host(container: bootstrap.Container, address: str, port: int) -> HostThread | None:
-    """The card host in a thread of this process (for `localpay serve`); None, said on
-    stderr, while the installation has no card service."""
-    if getattr(container, "cards", None) is None:
-        err.print("no card host: the card service is not part of this installation")
-        return None
+def start_card_host(container: bootstrap.Container, address: str, port: int) -> HostThread:
+    """The card host in a thread of this process (for `localpay serve`)."""
     try:
-        running = HostThread(CardHost(card_authority(container)), address, port).start()
+        running = HostThread(CardHost(container.cards), address, port).start()
     except OSError as exc:
         fail(f"the card host cannot listen on {address}:{port}: {exc.strerror or exc}")
     err.print(f"card host (ISO 8583) on {address}:{running.host.port}", highlight=False)
@@ -77,7 +64,7 @@ def cardhost(
         fail(str(exc))
     telemetry.configure_logging(log_level)
     try:
-        asyncio.run(_serve(CardHost(card_authority(container)), host, port))
+        asyncio.run(_serve(CardHost(container.cards), host, port))
     except OSError as exc:
         fail(f"the card host cannot listen on {host}:{port}: {exc.strerror or exc}")
     finally:
