@@ -48,6 +48,8 @@ from localpay.bootstrap import open_store
 from localpay.sim.memory import SMALL_CITIES, rss_of_small_cities
 from localpay.testing.postgres import throwaway_postgres
 
+# The `localpay serve` children run no card host: bench/card.py measures its own.
+os.environ.setdefault("LOCALPAY_CARD_PORT", "0")
 PAYMENTS = int(os.environ.get("BENCH_PAYMENTS", "50000"))
 HTTP_PAYMENTS = int(os.environ.get("BENCH_HTTP_PAYMENTS", "20000"))
 HTTP_CONNECTIONS = int(os.environ.get("BENCH_HTTP_CONNECTIONS", "64"))
