@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -47,14 +48,14 @@ class World:
     keys: Path
     store: SqlStore
 
-    def pay(self, req: qr.QrRequest, wallet: str = WALLET, **change: object) -> bytes:
-        fields: dict[str, object] = {
+    def pay(self, req: qr.QrRequest, wallet: str = WALLET, **change: Any) -> bytes:
+        fields: dict[str, Any] = {
             "merchant": req.merchant,
             "amount": req.amount,
             "evidence": qr.evidence_of(req.reference),
         }
         fields.update(change)
-        command = c.Pay(id=new_id(), city=CITY, wallet=wallet, **fields)  # type: ignore[arg-type]
+        command = c.Pay(id=new_id(), city=CITY, wallet=wallet, **fields)
         secret = bytes(KeyStore(self.keys).load(CITY, DEMO_SECRET))
         return sign_command(command, [derived_key(secret, wallet)])
 
@@ -152,7 +153,7 @@ def test_expired_is_refused_and_changes_nothing(world: World) -> None:
         {"evidence": ""},
     ],
 )
-def test_a_pay_that_is_not_the_request_is_refused(world: World, change: dict[str, object]) -> None:
+def test_a_pay_that_is_not_the_request_is_refused(world: World, change: dict[str, Any]) -> None:
     made = world.service.create(CITY, SHOP, 5_000, key())
     envelope = world.pay(made, **change)
     with pytest.raises(qr.PaymentMismatch):
@@ -178,7 +179,7 @@ def test_a_claim_whose_answer_was_lost_is_settled_from_the_chain(world: World) -
     envelope = world.pay(made)
     _, command = decode_envelope(envelope)
     # The server stopped after the claim and the ledger's answer: the claim alone is stored.
-    assert SqlQrRequests(world.store).claim(CITY, made.reference, command.id, "", 1)  # type: ignore[arg-type]
+    assert SqlQrRequests(world.store).claim(CITY, made.reference, command.id, "", 1)
     assert world.ledgers.execute(CITY, envelope).ok
     with pytest.raises(qr.RequestPaid):
         world.send(made, world.pay(made))

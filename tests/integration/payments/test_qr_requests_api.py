@@ -146,3 +146,13 @@ def test_other_shops_and_anonymous_callers_are_refused(site: Site) -> None:
             )
             assert refused.status_code == 404
         assert pos.get(f"{BASE}/AAAAAAAAAAAAAAAA").status_code == 404
+
+
+def test_the_routes_are_described_in_openapi(site: Site) -> None:
+    with site.anyone() as client:
+        paths = client.get("/openapi.json").json()["paths"]
+    pay = paths[f"{BASE.replace(CITY, '{city}')}/{{reference}}/pay"]["post"]
+    assert {"201", "409", "410", "422"} <= set(pay["responses"])
+    assert "qr_request_paid" in pay["responses"]["409"]["description"]
+    made = paths[BASE.replace(CITY, "{city}")]["post"]
+    assert made["responses"]["201"]["content"]["application/json"]["schema"]
