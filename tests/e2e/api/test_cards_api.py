@@ -6,6 +6,9 @@ another city's people get 404."""
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +20,13 @@ import pytest
 from localpay.bootstrap import Container
 from localpay.services.payments.card import numbers
 from localpay.services.payments.card.messages import CardRequest
-from localpay.testing.servers import World, live_container, problem_code, seeded_store
+from localpay.testing.servers import (
+    DEMO_PASSWORD,
+    World,
+    live_container,
+    problem_code,
+    seeded_store,
+)
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
@@ -106,3 +115,37 @@ def test_access(world: tuple[World, Container]) -> None:
     assert other.status_code == 404
     with site.client() as anonymous:
         assert anonymous.get(f"/v1/cities/gimpo/wallets/{wallet}/cards").status_code == 401
+
+
+def cli(site: World, *args: str) -> subprocess.CompletedProcess[str]:
+    """`localpay card|terminal ...` in its own process, signing in as maker."""
+    return subprocess.run(
+        [sys.executable, "-m", "localpay.entrypoints.cli", *args, "--city", "gimpo",
+         "--username", "maker", "--url", site.base, "--password-stdin"],
+        check=False, input=DEMO_PASSWORD + "\n", capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def test_the_cli(world: tuple[World, Container]) -> None:
+    site, _ = world
+    issued = cli(site, "card", "issue")
+    assert issued.returncode == 0, issued.stderr
+    number = re.search(r"\(shown once\): ((?:\d{4} ?){4})", issued.stdout)
+    assert number is not None and numbers.luhn_valid(number.group(1).replace(" ", ""))
+    wallet = re.search(r"wallet (wc-[0-9a-f]{16})", issued.stdout)
+    card = re.search(r"id ([0-9a-f]{64})", issued.stdout)
+    assert wallet is not None and card is not None
+    topped = cli(site, "card", "topup", wallet.group(1), "20000")
+    assert topped.returncode == 0 and "paid 20,000 won" in topped.stdout, topped.stderr
+    shown = cli(site, "card", "show", wallet.group(1))
+    assert shown.returncode == 0 and "active" in shown.stdout and "general" in shown.stdout
+    assert number.group(1).replace(" ", "") not in shown.stdout
+    assert cli(site, "card", "lost", card.group(1)).returncode == 0
+    again = cli(site, "card", "block", card.group(1))
+    assert again.returncode == 1 and "card_not_active: the card is already lost" in again.stderr
+    assert cli(site, "terminal", "add", "CLI00001", "m-00001").returncode == 0
+    listed = cli(site, "terminal", "list", "--merchant", "m-00001")
+    assert "CLI00001  m-00001" in listed.stdout
+    bad = cli(site, "terminal", "add", "x", "m-00001")
+    assert bad.returncode == 1 and len(bad.stderr.strip().splitlines()) == 1
+    assert cli(site, "terminal", "remove", "CLI00001").returncode == 0
