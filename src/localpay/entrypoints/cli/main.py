@@ -13,6 +13,7 @@ from localpay.entrypoints.cli import (
     bank_sim,
     batches,
     cardhost,
+    cards,
     cities,
     directory,
     jobs,
@@ -57,6 +58,7 @@ FEATURES = (
     sales,
     cardhost,
     qr,
+    cards,
 )
 
 
