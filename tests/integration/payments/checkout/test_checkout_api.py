@@ -376,3 +376,40 @@ def test_another_merchants_intent_is_not_found(site: Site) -> None:
     foreign = act(site, intent["id"], "capture", shop=SHOP, city="yangju")
     assert foreign.status_code == 404
     assert intent_now(site, intent["id"])["status"] == "approved"  # untouched
+
+
+# -- the chain is the truth from the approval on ---------------------------------------------
+
+
+def _generic_hold(site: Site, envelope: bytes) -> httpx.Response:
+    """A hold sent to the ledger's own route, past the checkout service."""
+    return httpx.post(
+        f"{site.base}/v1/cities/{CITY}/holds",
+        content=envelope,
+        headers={**idem(), "Content-Type": "application/json"},
+        timeout=30,
+    )
+
+
+def test_an_approval_the_store_never_heard_of_is_read_from_the_chain(site: Site) -> None:
+    """The hold reached the ledger but not the intent's store (an answer lost on the way):
+    the status comes from the chain, and the merchant can capture it."""
+    intent = create(site, 5_500)
+    landed = _generic_hold(site, hold_for(site, intent))
+    assert landed.status_code == 201, landed.text
+    assert site.container.checkout.repo.get(CITY, intent["id"]).hold == ""  # type: ignore[union-attr]
+    now = intent_now(site, intent["id"])
+    assert now["status"] == "approved" and now["payment"] == landed.json()["id"]
+    assert act(site, intent["id"], "capture").json()["status"] == "captured"
+
+
+def test_a_hold_naming_the_intent_with_another_amount_is_not_its_approval(site: Site) -> None:
+    """Past the checkout service, the ledger takes a hold naming the intent with any
+    amount; the intent does not count it as approved, so nothing can be captured."""
+    intent = create(site, 40_000)
+    landed = _generic_hold(site, hold_for(site, intent, {"amount": 1}))
+    assert landed.status_code == 201, landed.text
+    now = intent_now(site, intent["id"])
+    assert now["status"] == "requires_approval" and now["held"] == 0 and now["payment"] == ""
+    refused = act(site, intent["id"], "capture")
+    assert refused.status_code == 409 and code_of(refused) == "intent_not_approved"

@@ -271,7 +271,11 @@ class Checkout:
         """The intent now; the store learns the status if it changed."""
         hold_id = self._hold_id(record)
         hold = _entity(self.store, record.city, f"h:{hold_id}", HoldRecord) if hold_id else None
-        payment = _entity(self.store, record.city, f"x:{hold_id}", Payment) if hold_id else None
+        if hold is not None and not _approves(hold, record):
+            # A hold naming the intent that did not come through `approve` (the generic
+            # holds route) with another shop, amount or order: not this intent's approval.
+            hold = None
+        payment = _entity(self.store, record.city, f"x:{hold.id}", Payment) if hold else None
         now = self.clock()
         snap = derive(record, hold, payment, now)
         known = Snapshot(record.status, record.hold, record.captured, record.refunded)
@@ -315,6 +319,12 @@ def _hold_of(envelope: bytes, city: str) -> c.Hold:
     if command.city != city:
         raise e.UnreadableHold(Code.WRONG_CITY.value, f"the hold is for {command.city!r}")
     return command
+
+
+def _approves(hold: HoldRecord, record: IntentRecord) -> bool:
+    """Does the chain's hold approve this intent: its merchant, amount and order?"""
+    expected = (record.intent, record.merchant, record.amount, record.order)
+    return (hold.intent, hold.merchant, hold.amount, hold.order) == expected and not hold.card
 
 
 def _matches(hold: c.Hold, record: IntentRecord) -> None:
