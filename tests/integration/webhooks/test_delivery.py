@@ -226,3 +226,32 @@ def test_bad_urls_are_refused(shop: Shop, url: str) -> None:
 def test_unknown_event_type_refused(shop: Shop) -> None:
     with pytest.raises(errors.UnknownEventType, match=r"payment\.sucseeded"):
         shop.hooks.create(CITY, "bakery", "https://shop.example/h", ["payment.sucseeded"], "k")
+
+
+def test_a_checkout_through_the_sequencer_approved_captured_refunded(
+    shop: Shop, receiver: Receiver
+) -> None:
+    town = shop.town
+    _subscribe(shop, receiver, ("checkout.approved", "checkout.captured", "payment.refunded"))
+    hold = c.Hold(
+        id=new_id(), city=CITY, wallet="alice", merchant="bakery", amount=30_000,
+        intent="ci_web_1", order="order-1",
+    )  # fmt: skip
+    assert town.by("alice", hold).ok
+    capture = c.Capture(
+        id=new_id(), city=CITY, hold=hold.id, wallet="alice", merchant="bakery", amount=20_000
+    )
+    assert town.by("bakery", capture).ok
+    refund = _refunded(town, "bakery", hold.id, 5_000)
+    shop.hooks.deliverer.tick()
+    got = receiver.delivered()
+    assert [(r.id, r.type) for r in got] == [
+        (f"evt_{hold.id}", "checkout.approved"),
+        (f"evt_{capture.id}", "checkout.captured"),
+        (f"evt_{refund}", "payment.refunded"),
+    ]
+    assert got[1].payload["data"] == {
+        "merchant": "bakery", "hold": hold.id, "payment": hold.id, "amount": 20_000,
+        "held": 30_000, "channel": "checkout", "intent": "ci_web_1", "order": "order-1",
+    }  # fmt: skip
+    assert got[0].payload["timestamp"].endswith("Z")

@@ -71,7 +71,7 @@ def test_checkout_approved_captured_cancelled_refunded() -> None:
     assert approved is not None and approved.type == "checkout.approved"
     assert approved.data == {
         "merchant": "m-1", "hold": CHECKOUT.id, "amount": 30_000, "channel": "checkout",
-        "intent": "ci_abc", "order": "order-77",
+        "intent": "ci_abc", "order": "order-77", "expires_at": "2026-06-04T20:26:40.123Z",
     }  # fmt: skip
     capture = c.Capture(
         id=_id(3), city=CITY, hold=CHECKOUT.id, wallet="w-0000001", merchant="m-1", amount=25_000

@@ -21,6 +21,7 @@ from typing import Any, Final
 
 from localpay.domain import commands as c
 from localpay.domain.commands import DecodeError, decode_envelope
+from localpay.domain.limits import HOLD_MS_MAX
 from localpay.ledger.blocks import TxRecord
 
 CHECKOUT_APPROVED: Final = "checkout.approved"
@@ -145,6 +146,8 @@ def _hold(hold: c.Hold, time_ms: int) -> Typed | None:
     if not hold.card and not hold.intent:
         return None  # the ledger refuses such a hold (hold_invalid): never applied
     data = {"hold": hold.id, "amount": hold.amount, **_channel(hold)}
+    # Held from its block's time; the jobs give it back after HOLD_MS_MAX unless captured.
+    data["expires_at"] = iso(time_ms + HOLD_MS_MAX)
     kind = CARD_AUTHORIZED if hold.card else CHECKOUT_APPROVED
     return kind, hold.merchant, _at(hold.merchant, data)
 
