@@ -23,24 +23,36 @@ import asyncio
 import json
 import os
 import re
+import secrets
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, Final
 
+from localpay.adapters.secrets import ENV_FILE, ENV_KEY
+from localpay.bootstrap import Container
+from localpay.domain.principals import Principal
 from localpay.entrypoints.api import telemetry
-from localpay.entrypoints.cardhost import terminal
+from localpay.entrypoints.cardhost import server, terminal
 from localpay.entrypoints.cardhost.echo import EchoHost
 from localpay.entrypoints.cardhost.server import CardHost
 from localpay.services.payments.card.messages import CardAnswer, CardRequest
 from localpay.sim.bench import percentile
+from localpay.testing.servers import FAST_HASHER, seed
 
 REQUESTS: Final = int(os.environ.get("BENCH_CARD_REQUESTS", "20000"))
 CONNECTIONS: Final = int(os.environ.get("BENCH_CARD_CONNECTIONS", "50"))
+#: The host's threads for the card service (server.WORKERS by default).
+WORKERS: Final = int(os.environ.get("BENCH_CARD_WORKERS", str(server.WORKERS)))
 SIM: Final = ["uvx", "--from", "iso8583sim==1.6.0", "iso8583sim"]
 PAN: Final = "9410001234567897"
+CITY: Final = "gimpo"
+#: Each authorization holds this much; each connection's card is topped up with enough.
+AMOUNT: Final = 100
+TOP_UP: Final = 200_000
 
 
 class Instant:
@@ -53,25 +65,56 @@ class Instant:
 # -- the hosts, each in its own process ------------------------------------------------------------
 
 
-async def _serve(kind: str) -> None:
-    host: EchoHost | CardHost = EchoHost() if kind == "echo" else CardHost(Instant())
+async def _serve(kind: str, url: str) -> None:
+    """Serves `kind` until the parent closes our stdin; first prints a JSON line: the
+    port, and the card and terminal of each connection."""
+    cards = [PAN] * CONNECTIONS
+    terminals = [f"T{n:07d}" for n in range(CONNECTIONS)]
+    container = None
+    if kind == "ledger":
+        container, cards = _seeded(url, terminals)
+        host: EchoHost | CardHost = CardHost(container.cards, workers=WORKERS)
+    else:
+        host = EchoHost() if kind == "echo" else CardHost(Instant())
     port = await host.start("127.0.0.1", 0)
-    print(port, flush=True)
-    # Until the parent closes our stdin.
+    print(json.dumps({"port": port, "cards": cards, "terminals": terminals}), flush=True)
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
     await host.stop()
+    if container is not None:
+        container.close()
+
+
+def _seeded(url: str, terminals: list[str]) -> tuple[Container, list[str]]:
+    """A seeded SQLite city (testing/servers.seed), a card-only wallet with a card and
+    TOP_UP won per connection, each connection's terminal registered to a demo shop."""
+    folder = Path(url.removeprefix("sqlite:///")).parent
+    seed(url, folder / "keys")
+    container = Container(url, str(folder / "keys"), hasher=FAST_HASHER)
+    container.start()
+    maker = Principal(id="p-bench-maker", city=CITY, role="city_maker", username="maker")
+    cards = []
+    for n, tid in enumerate(terminals):
+        container.cards.add_terminal(maker, CITY, tid, f"m-{n % 3:05d}")
+        issued = container.cards.issue(maker, CITY, f"bench-card-{n}")
+        wallet = issued.view.wallet
+        container.cards.top_up(maker, CITY, wallet, "general", TOP_UP, f"bench-top-up-{n}")
+        cards.append(issued.number)
+    return container, cards
 
 
 class Child:
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, url: str) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, __file__, "--serve", kind],
+            [sys.executable, __file__, "--serve", kind, url],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
         )
         assert self.process.stdout is not None
-        self.port = int(self.process.stdout.readline())
+        setup = json.loads(self.process.stdout.readline())
+        self.port: int = setup["port"]
+        self.cards: list[str] = setup["cards"]
+        self.terminals: list[str] = setup["terminals"]
 
     def cpu_s(self) -> float:
         """The child's CPU time so far (Linux /proc), user + system."""
@@ -87,14 +130,17 @@ class Child:
 # -- the load ----------------------------------------------------------------------------------
 
 
-async def _terminal(port: int, n: int, first_stan: int, latencies: list[float]) -> int:
+async def _terminal(
+    port: int, card: str, tid: str, n: int, first_stan: int, latencies: list[float]
+) -> int:
     link = await terminal.Terminal().connect("127.0.0.1", port)
     approved = 0
     try:
         for i in range(n):
+            stan = first_stan + i
             fields = terminal.purchase(
-                first_stan + i, pan=PAN, amount=1_000, terminal=f"T{first_stan:07d}"[:8],
-                acceptor="M" * 15,
+                stan % 1_000_000, pan=card, amount=AMOUNT, terminal=tid, acceptor="M" * 15,
+                rrn=f"{stan:012d}",
             )  # fmt: skip
             started = time.perf_counter()
             answer = await link.request(fields)
@@ -105,12 +151,15 @@ async def _terminal(port: int, n: int, first_stan: int, latencies: list[float]) 
     return approved
 
 
-async def _load(port: int) -> dict[str, Any]:
+async def _load(child: Child) -> dict[str, Any]:
     latencies: list[float] = []
     each = REQUESTS // CONNECTIONS
     started = time.perf_counter()
     approved = await asyncio.gather(
-        *(_terminal(port, each, 1 + c * each, latencies) for c in range(CONNECTIONS))
+        *(
+            _terminal(child.port, child.cards[c], child.terminals[c], each, 1 + c * each, latencies)
+            for c in range(CONNECTIONS)
+        )
     )
     wall = time.perf_counter() - started
     return {
@@ -148,11 +197,11 @@ def _sim_load(port: int) -> dict[str, Any]:
     }
 
 
-def _one_host(kind: str) -> dict[str, Any]:
-    child = Child(kind)
+def _one_host(kind: str, url: str = "") -> dict[str, Any]:
+    child = Child(kind, url)
     try:
         before = child.cpu_s()
-        ours = asyncio.run(_load(child.port))
+        ours = asyncio.run(_load(child))
         ours["host_cpu_us_per_request"] = round((child.cpu_s() - before) / REQUESTS * 1e6)
         ours.update(_sim_load(child.port))
     finally:
@@ -161,10 +210,17 @@ def _one_host(kind: str) -> dict[str, Any]:
 
 
 def measure() -> dict[str, Any]:
+    if not (os.environ.get(ENV_FILE) or os.environ.get(ENV_KEY)):
+        os.environ[ENV_KEY] = f"v1:{secrets.token_hex(32)}"  # throwaway, like the city's keys
     result: dict[str, Any] = {"card_connections": CONNECTIONS, "card_requests": REQUESTS}
     for kind in ("echo", "null"):
         result.update(_one_host(kind))
-    result["card_null_over_echo"] = round(result["card_null_per_s"] / result["card_echo_per_s"], 3)
+    with tempfile.TemporaryDirectory(prefix="localpay-card-bench-") as folder:
+        result.update(_one_host("ledger", f"sqlite:///{folder}/card.db"))
+    for kind in ("null", "ledger"):
+        result[f"card_{kind}_over_echo"] = round(
+            result[f"card_{kind}_per_s"] / result["card_echo_per_s"], 3
+        )
     return result
 
 
@@ -184,6 +240,15 @@ SHOWN: Final = (
     "card_null_sim_p99_ms",
     "card_null_sim_codes",
     "card_null_over_echo",
+    "card_ledger_per_s",
+    "card_ledger_p50_ms",
+    "card_ledger_p99_ms",
+    "card_ledger_approved",
+    "card_ledger_host_cpu_us_per_request",
+    "card_ledger_sim_per_s",
+    "card_ledger_sim_p99_ms",
+    "card_ledger_sim_codes",
+    "card_ledger_over_echo",
 )
 
 
@@ -196,7 +261,7 @@ def report(result: dict[str, Any]) -> None:
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--serve"]:
         telemetry.configure_logging("error")  # a line per request (or per 30) would be the cost
-        asyncio.run(_serve(sys.argv[2]))
+        asyncio.run(_serve(sys.argv[2], sys.argv[3]))
     else:
         found = measure()
         report(found)
