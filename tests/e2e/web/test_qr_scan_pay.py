@@ -209,3 +209,28 @@ def test_another_shops_request_is_a_404_and_senior_mode_has_one_big_button(
         assert horizontal_overflow(senior) == 0
     finally:
         senior.context.close()
+
+
+@pytest.mark.parametrize("senior", [False, True], ids=["normal", "senior"])
+@pytest.mark.parametrize("width", [360, 180], ids=["360px", "360px-at-200%"])
+def test_both_screens_fit_a_small_phone_and_pass_axe(
+    browser: Browser, site: Site, tmp_path: Path, width: int, senior: bool
+) -> None:
+    size = {"width": width, "height": 740}
+    counter = _context(browser, site, senior)
+    phone = _phone(browser, site, senior)
+    try:
+        counter.set_viewport_size(size)  # type: ignore[arg-type]
+        counter.context.add_cookies([staff_cookie(site, CITY, "owner")])  # type: ignore[list-item]
+        _show_qr(counter, "1,234,000")
+        assert horizontal_overflow(counter) == 0
+        assert serious_violations(counter) == []
+        phone.set_viewport_size(size)  # type: ignore[arg-type]
+        _upload(phone, site.container.merchant_qrs.image(CITY, SHOP, "png"), tmp_path)
+        phone.get_by_label("금액 (원)").fill("1200")
+        expect(phone.locator("[data-scan-pay]")).to_be_visible()
+        assert horizontal_overflow(phone) == 0
+        assert serious_violations(phone) == []
+    finally:
+        counter.context.close()
+        phone.context.close()
