@@ -187,3 +187,14 @@ def test_logs_mask_the_card_number_and_never_carry_the_pin_block(start_host: Sta
     assert "card request answered" in text and "card request malformed" in text
     assert "941000******7897" in text
     assert PAN not in text and "0123456789ABCDEF" not in text
+
+
+def test_a_connection_over_its_in_flight_limit_waits_and_is_answered(start_host: Start) -> None:
+    authority = Ledgerless(balances={PAN: 1_000_000}, delay=lambda _: 0.1)
+    running = start_host(authority, max_in_flight=3)
+    t = BlockingTerminal("127.0.0.1", running.port)
+    for stan in range(1, 11):
+        t.send(_buy(stan))
+    answers = [t.read() for _ in range(10)]
+    assert all(a is not None and a["39"] == "00" for a in answers)
+    assert authority.most_busy == 3  # never more at once for this connection
