@@ -106,6 +106,8 @@ def approval_page(request: Request, city: str, intent: str) -> Response:
         "holdings": balances(box, city, wallet) if wallet is not None else [],
         "link": link_of(request, city, intent),
         "status_words": STATUS_WORDS.get(view.status, ""),
+        # The receipt of the hold, for the wallet that signed it (its own page checks it).
+        "own_receipt": wallet is not None and box.checkout.approver(view) == wallet,
         "plain": plain,
     }
     return page(request, "wallet/checkout.html", values)

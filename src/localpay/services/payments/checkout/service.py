@@ -114,6 +114,12 @@ class Checkout:
         views = [self._view(r) for r in records]
         return [v for v in views if status is None or v.status == status]
 
+    def approver(self, view: IntentView) -> str | None:
+        """The wallet whose hold approved the intent, while the chain keeps the hold: for
+        the wallet's own receipt link, never for the merchant."""
+        hold = _entity(self.store, view.city, f"h:{view.hold}", HoldRecord) if view.hold else None
+        return hold.wallet if hold is not None else None
+
     # -- the citizen's approval ------------------------------------------------------------
 
     def approve(self, city: str, intent: str, envelope: bytes) -> tuple[Receipt, Approval]:
