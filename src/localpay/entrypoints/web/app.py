@@ -13,6 +13,7 @@ from localpay.entrypoints.web.routes import (
     console,
     console_approvals,
     console_batches,
+    console_cards,
     console_merchants,
     console_programs,
     console_waiting,
@@ -65,6 +66,7 @@ def install(app: FastAPI) -> None:
         counter_webhooks.router,
         counter_qr.router,
         wallet_checkout.router,
+        console_cards.router,
     ):
         app.include_router(router, include_in_schema=False)
     install_errors(app)
