@@ -234,3 +234,37 @@ def test_both_screens_fit_a_small_phone_and_pass_axe(
     finally:
         counter.context.close()
         phone.context.close()
+
+
+def _tab_to(page: Page, selector: str, most: int = 30) -> None:
+    """Press Tab until `selector` has the focus (a keyboard user's way there)."""
+    for _ in range(most):
+        page.keyboard.press("Tab")
+        if page.evaluate("(s) => document.activeElement.matches(s)", selector):
+            return
+    pytest.fail(f"Tab never reached {selector}")
+
+
+def test_keyboard_only_counter_and_scan_to_pay(
+    counter: Page, citizen: Page, site: Site, tmp_path: Path
+) -> None:
+    counter.goto(f"/c/{CITY}/counter/charge")
+    _tab_to(counter, "#charge-input")
+    counter.keyboard.type("2500")
+    counter.keyboard.press("Enter")
+    counter.wait_for_url(re.compile(r"/counter/charge/[A-Z2-7]{16}$"))
+    reference = counter.url.rsplit("/", 1)[1]
+    png = counter.request.get(f"/c/{CITY}/counter/charge/{reference}/qr.png").body()
+    file = tmp_path / "qr.png"
+    file.write_bytes(png)
+
+    page = citizen
+    _tab_to(page, "#scan-file")
+    with page.expect_file_chooser() as chooser:
+        page.keyboard.press("Enter")
+    chooser.value.set_files(str(file))
+    expect(page.locator("#scan-result")).to_be_focused()  # the answer takes the focus
+    _tab_to(page, "[data-scan-pay]")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/wallet/receipts/[0-9a-f]{32}$"))
+    expect(counter.locator("#charge-paid")).to_be_visible(timeout=10_000)
