@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field, StrictInt
 from localpay.domain.errors import LocalpayError
 from localpay.domain.limits import INTEGER_MAX
 from localpay.entrypoints.api.deps import container_of, known_city, require
-from localpay.entrypoints.api.problems import ApiProblem, problem, responses
+from localpay.entrypoints.api.problems import MEDIA_TYPE, ApiProblem, problem, responses
 from localpay.entrypoints.api.schemas import DEFAULT_PAGE, Cursor, Limit, decode_cursor
 from localpay.entrypoints.api.schemas import encode_cursor as encode
 from localpay.services.identity.service import Principal
@@ -55,13 +55,16 @@ PROBLEMS: Final[dict[str, tuple[int, str]]] = {
 }
 
 
+_PROBLEM: Final = {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+
+
 def _documented(*codes: str) -> dict[int | str, dict[str, object]]:
     out: dict[int | str, dict[str, object]] = dict(
         responses("unauthenticated", "forbidden", "not_found", "validation_failed")
     )
     for code in codes:
         status = PROBLEMS[code][0]
-        entry = out.setdefault(status, {"description": ""})
+        entry = out.setdefault(status, {"description": "", "content": _PROBLEM})
         entry["description"] = ", ".join(filter(None, [str(entry["description"]), code]))
     return out
 
