@@ -195,8 +195,10 @@ class CardService:
         )
         if not record.custodial:
             return c.encode_canonical(bind).decode()
-        signing = self.keys.get_or_create(city, wallet_key_name(record.wallet))
-        if new_wallet:
+        if not new_wallet:  # the key the chain already knows: never a new one
+            signing = self._custodial_key(city, record.wallet)
+        else:
+            signing = self.keys.get_or_create(city, wallet_key_name(record.wallet))
             opened = c.OpenWallet(
                 id=derived_id(city, official.id, "card/open", key),
                 city=city,
