@@ -14,8 +14,13 @@ import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook
 
+from localpay.adapters.keystore import KeyStore
 from localpay.bootstrap import Container
+from localpay.domain import commands as c
+from localpay.ledger.signatures import sign_command
+from localpay.services.cities.ledgers import new_id
 from localpay.services.webhooks.worker import Worker
+from localpay.sim.demo import DEMO_SECRET, derived_key
 from localpay.testing.servers import (
     World,
     live_container,
@@ -172,3 +177,43 @@ def test_who_may(live: Live) -> None:
         assert client.get("/v1/cities/gimpo/merchants/m-00001/webhooks").status_code == 404
     with live.world.client() as anonymous:
         assert anonymous.get(BASE).status_code == 401
+
+
+def test_a_checkout_through_the_wallets_approval_to_verified_webhooks(live: Live) -> None:
+    """The mall's flow (docs/integrations.md): its server makes an intent, the citizen's
+    wallet approves it with a signed hold, the server captures part and refunds some; the
+    mall's webhook server receives each step, verified, in order."""
+    sub = _subscribe(live, "merchant_api", types=["checkout.approved", "checkout.captured",
+                                                   "payment.refunded"])  # fmt: skip
+    assert sub["types"] == ["checkout.approved", "checkout.captured", "payment.refunded"]
+    before = len(live.receiver.delivered())
+    intents = "/v1/cities/gimpo/checkout/intents"
+    with _as(live, "merchant_api") as mall:
+        made = _post(mall, intents, {"amount": 30_000, "order_id": "ORD-77",
+                                     "return_url": "https://mall.example/back"})  # fmt: skip
+        assert made.status_code == 201, made.text
+        intent = made.json()
+        secret = bytes(KeyStore(live.world.keys).load("gimpo", DEMO_SECRET))
+        hold = c.Hold(
+            id=new_id(), city="gimpo", wallet="w-0000001", merchant="m-00000", amount=30_000,
+            intent=intent["id"], order="ORD-77",
+        )  # fmt: skip
+        approval = httpx.post(
+            f"{live.world.base}{intents}/{intent['id']}/approval",
+            content=sign_command(hold, [derived_key(secret, "w-0000001")]),
+            headers={"Idempotency-Key": str(uuid.uuid4()), "Content-Type": "application/json"},
+            timeout=30,
+        )
+        assert approval.status_code == 201, approval.text
+        assert _post(mall, f"{intents}/{intent['id']}/capture", {"amount": 25_000}).is_success
+        assert _post(mall, f"{intents}/{intent['id']}/refund", {"amount": 5_000}).is_success
+    got = live.receiver.wait(before + 3)[before:]
+    assert [r.type for r in got] == ["checkout.approved", "checkout.captured", "payment.refunded"]
+    for r in got:
+        Webhook(live.receiver.secret).verify(r.body, r.headers)
+        assert r.payload["data"]["intent"] == intent["id"]
+        assert r.payload["data"]["order"] == "ORD-77"
+    assert got[0].id == f"evt_{hold.id}"
+    assert (got[1].payload["data"]["amount"], got[1].payload["data"]["held"]) == (25_000, 30_000)
+    assert got[2].payload["data"]["amount"] == 5_000
+    assert "w-0000001" not in str([r.payload for r in got])
