@@ -107,11 +107,13 @@ class CardService:
             self._secrets[city] = found
         return found
 
-    def card_key(self, city: str, card: str) -> nacl.signing.SigningKey:
-        """The key that signs the card's holds (created when the card is issued)."""
+    def card_key(self, city: str, card: str, create: bool = False) -> nacl.signing.SigningKey:
+        """The key that signs the card's holds: made when the card is issued, only loaded
+        after (a key made anew would not be the one bound on the chain)."""
         found = self._card_keys.get((city, card))
         if found is None:
-            found = self.keys.get_or_create(city, card_key_name(card))
+            name = card_key_name(card)
+            found = self.keys.get_or_create(city, name) if create else self.keys.load(city, name)
             self._card_keys[(city, card)] = found
         return found
 
@@ -190,7 +192,7 @@ class CardService:
             city=city,
             wallet=record.wallet,
             card=record.card,
-            key=public_key_hex(self.card_key(city, record.card)),
+            key=public_key_hex(self.card_key(city, record.card, create=True)),
             active=True,
         )
         if not record.custodial:
