@@ -213,6 +213,10 @@ def test_only_merchants_create_intents(site: Site) -> None:
         f"{site.base}/v1/cities/{CITY}/checkout/intents", json=body, headers=idem(), timeout=30
     )
     assert anonymous.status_code == 401
+    unchecked = httpx.post(  # who asks is checked before what is asked
+        f"{site.base}/v1/cities/{CITY}/checkout/intents", json={}, headers=idem(), timeout=30
+    )
+    assert unchecked.status_code == 401
     with site.merchant(SHOP, "yangju") as client:  # a merchant of another city
         answer = client.post(f"/v1/cities/{CITY}/checkout/intents", json=body, headers=idem())
     assert answer.status_code == 404

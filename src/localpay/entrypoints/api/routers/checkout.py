@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Annotated, Any, Final, TypeVar
 
 import orjson
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import BaseModel, Field, StrictInt
@@ -159,7 +159,8 @@ def _checkout(request: Request, city: str) -> Checkout:
 
 
 def _merchant(request: Request, city: str) -> str:
-    """The merchant whose server (API key) or staff calls: another city's caller is 404."""
+    """The merchant whose server (API key) or staff calls: another city's caller is 404.
+    A dependency, so the caller is checked before the body is (401/403/404 before 422)."""
 
     def rule(p: Principal) -> bool:
         return p.city == city and p.role in MERCHANT_ROLES and p.merchant is not None
@@ -167,6 +168,9 @@ def _merchant(request: Request, city: str) -> str:
     found = allow(request, rule).merchant
     assert found is not None
     return found
+
+
+Merchant = Annotated[str, Depends(_merchant)]
 
 
 def _key(request: Request) -> str:
@@ -247,8 +251,9 @@ _WRITE: Final = ("unauthenticated", "forbidden", "validation_failed", "intent_no
     response_model=IntentOut,
     responses=_doc("unauthenticated", "forbidden", "validation_failed", "intent_invalid"),
 )
-async def create_intent(request: Request, city: str, body: IntentIn) -> Response:
-    merchant = _merchant(request, city)
+async def create_intent(
+    request: Request, merchant: Merchant, city: str, body: IntentIn
+) -> Response:
     checkout, key = _checkout(request, city), _key(request)
     found = await _call(
         lambda: checkout.create(
@@ -275,12 +280,12 @@ async def create_intent(request: Request, city: str, body: IntentIn) -> Response
 )
 async def list_intents(
     request: Request,
+    merchant: Merchant,
     city: str,
     status: Annotated[str | None, Query(pattern="^(" + "|".join(STATUSES) + ")$")] = None,
     before_ms: Annotated[int | None, Query(ge=0, lt=2**62)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> IntentList:
-    merchant = _merchant(request, city)
     checkout = _checkout(request, city)
     views = await run_in_threadpool(
         lambda: checkout.intents(city, merchant, status, before_ms, limit)
@@ -295,8 +300,7 @@ async def list_intents(
     response_model=IntentOut,
     responses=_doc("unauthenticated", "forbidden", "intent_not_found"),
 )
-async def get_intent(request: Request, city: str, intent: str) -> Response:
-    merchant = _merchant(request, city)
+async def get_intent(request: Request, merchant: Merchant, city: str, intent: str) -> Response:
     checkout = _checkout(request, city)
     found = await _call(lambda: checkout.intent(city, intent, merchant))
     if isinstance(found, Response):
@@ -320,8 +324,9 @@ async def get_intent(request: Request, city: str, intent: str) -> Response:
         "invalid_amount",
     ),
 )
-async def capture(request: Request, city: str, intent: str, body: CaptureIn) -> Response:
-    merchant = _merchant(request, city)
+async def capture(
+    request: Request, merchant: Merchant, city: str, intent: str, body: CaptureIn
+) -> Response:
     checkout, key = _checkout(request, city), _key(request)
     found = await _call(lambda: checkout.capture(city, merchant, intent, body.amount, key))
     return _answer(request, city, found)
@@ -335,8 +340,7 @@ async def capture(request: Request, city: str, intent: str, body: CaptureIn) -> 
         *_WRITE, "intent_expired", "intent_captured", "merchant_key_missing", "hold_closed"
     ),
 )
-async def cancel(request: Request, city: str, intent: str) -> Response:
-    merchant = _merchant(request, city)
+async def cancel(request: Request, merchant: Merchant, city: str, intent: str) -> Response:
     checkout = _checkout(request, city)
     found = await _call(lambda: checkout.cancel(city, merchant, intent))
     return _answer(request, city, found)
@@ -355,8 +359,9 @@ async def cancel(request: Request, city: str, intent: str) -> Response:
         "invalid_amount",
     ),
 )
-async def refund(request: Request, city: str, intent: str, body: RefundIn) -> Response:
-    merchant = _merchant(request, city)
+async def refund(
+    request: Request, merchant: Merchant, city: str, intent: str, body: RefundIn
+) -> Response:
     checkout, key = _checkout(request, city), _key(request)
     found = await _call(lambda: checkout.refund(city, merchant, intent, body.amount, key))
     return _answer(request, city, found)
