@@ -195,6 +195,21 @@ POLICY: dict[tuple[str, str], Rule | str] = {
             ("DELETE", "/v1/cities/{city}/terminals/{terminal}"),
         )
     },
+    # Issue 13. Checkout: a merchant's server (or staff) creates and lists its own intents;
+    # an intent's routes need an intent the tests make (another merchant's is 404 there).
+    ("POST", "/v1/cities/{city}/checkout/intents"): lambda r, t: (
+        t != "foreign" and r in MERCHANT_STAFF
+    ),
+    ("GET", "/v1/cities/{city}/checkout/intents"): lambda r, t: (
+        t != "foreign" and r in MERCHANT_STAFF
+    ),
+    **{
+        ("POST" if action else "GET", "/v1/cities/{city}/checkout/intents/{intent}" + action): (
+            "test_checkout_api: test_another_merchants_intent_is_not_found (the approval: a"
+            " signed hold, test_a_hold_that_differs_from_the_intent_is_refused...)"
+        )
+        for action in ("", "/capture", "/cancel", "/refund", "/approval")
+    },
 }
 SIGNED = (
     "wallets",
