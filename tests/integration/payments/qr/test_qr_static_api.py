@@ -6,6 +6,7 @@ get 404."""
 from __future__ import annotations
 
 import io
+import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -163,3 +164,15 @@ def test_officials_and_anonymous(site: Site) -> None:
         assert bad.status_code == 422
     with site.world.client() as anyone:
         assert anyone.get(CODE).status_code == 401
+
+
+def test_without_weasyprint_the_sticker_is_503_and_the_rest_works(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "weasyprint", None)  # as on a server without pango
+    with site.as_role("merchant_owner") as owner:
+        pdf = owner.get(CODE, params={"format": "pdf"})
+        assert pdf.status_code == 503, pdf.text
+        assert pdf.json()["code"] == "pdf_unavailable" and "pango" in pdf.json()["detail"]
+        assert pdf.headers["retry-after"]
+        assert owner.get(CODE).status_code == 200  # the PNG needs no WeasyPrint
