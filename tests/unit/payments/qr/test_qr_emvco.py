@@ -254,13 +254,20 @@ def test_encode_refuses_nested_templates() -> None:
         encode([*_korean(), ("62", nested)])  # type: ignore[list-item]
 
 
+def test_a_lone_surrogate_is_refused_not_a_crash() -> None:
+    at = GOOD.index("한")
+    with pytest.raises(EmvError, match="not valid Unicode text") as caught:
+        parse(GOOD[:at] + "\ud800" + GOOD[at + 1 :])
+    assert caught.value.position == at
+
+
 # --- fuzz ---------------------------------------------------------------------------------
 
 _ALPHABET = st.sampled_from("0123456789ABCDEFabc *.-가\n\x00é")
 
 
 @settings(max_examples=1500, deadline=None)
-@given(st.text(max_size=600))
+@given(st.text(st.characters(exclude_categories=[]), max_size=600))  # surrogates too
 def test_fuzz_any_text_gives_dict_or_emv_error(text: str) -> None:
     _parse_or_error(text)
 
