@@ -81,7 +81,7 @@ def _decode(data: bytes) -> str:
 def test_the_cashier_finds_the_code_and_it_verifies(page: Page, site: Site) -> None:
     sign_in(page, CITY, "cashier")
     page.goto(f"/c/{CITY}/counter/{SHOP}/")
-    page.get_by_role("link", name="QR 코드").click()
+    page.get_by_role("link", name="QR 코드", exact=True).click()
     page.wait_for_url(f"**{QR_PAGE}")
     assert page.get_by_role("heading", level=1).inner_text() == "QR 코드"
     image = page.locator("#shop-qr")
