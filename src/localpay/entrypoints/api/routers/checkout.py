@@ -126,7 +126,12 @@ class ApprovalOut(BaseModel):
     redirect: str = Field(description="the return URL with `intent` and `status`")
 
 
-_API_STATUS: Final = {"unauthenticated": 401, "forbidden": 403, "validation_failed": 422}
+_API_STATUS: Final = {
+    "unauthenticated": 401,
+    "forbidden": 403,
+    "not_found": 404,
+    "validation_failed": 422,
+}
 
 # -- helpers -----------------------------------------------------------------------------------
 
@@ -238,7 +243,13 @@ def _answer(request: Request, city: str, found: Any, status: int = 200) -> Respo
     return Response(body, status_code=status, media_type="application/json")
 
 
-_WRITE: Final = ("unauthenticated", "forbidden", "validation_failed", "intent_not_found")
+_WRITE: Final = (
+    "unauthenticated",
+    "forbidden",
+    "not_found",
+    "validation_failed",
+    "intent_not_found",
+)
 
 
 # -- the merchant's server ---------------------------------------------------------------------
@@ -249,7 +260,9 @@ _WRITE: Final = ("unauthenticated", "forbidden", "validation_failed", "intent_no
     status_code=201,
     summary="Create a checkout intent (merchant API key): the citizen approves it in the wallet",
     response_model=IntentOut,
-    responses=_doc("unauthenticated", "forbidden", "validation_failed", "intent_invalid"),
+    responses=_doc(
+        "unauthenticated", "forbidden", "not_found", "validation_failed", "intent_invalid"
+    ),
 )
 async def create_intent(
     request: Request, merchant: Merchant, city: str, body: IntentIn
@@ -276,7 +289,7 @@ async def create_intent(
     BASE,
     summary="The merchant's checkout intents, newest first (by status if asked)",
     response_model=IntentList,
-    responses=_doc("unauthenticated", "forbidden", "validation_failed"),
+    responses=_doc("unauthenticated", "forbidden", "not_found", "validation_failed"),
 )
 async def list_intents(
     request: Request,
@@ -389,6 +402,9 @@ async def refund(
         "merchant_not_active",
         "category_denied",
         "signer_not_authorized",
+        "unknown_signer",
+        "account_not_found",
+        "id_reused",
     ),
     openapi_extra={
         "requestBody": {
