@@ -225,6 +225,12 @@ SIGNED = (
     "expiries",
     "officials",
     "witnesses",
+    "cards/bindings",
+    "holds",
+    "captures",
+    "releases",
+    "presented-codes",
+    "presented-codes/claims",
 )
 for _collection in SIGNED:
     POLICY[("POST", f"/v1/cities/{{city}}/{_collection}")] = (
