@@ -184,3 +184,15 @@ def test_a_claim_whose_answer_was_lost_is_settled_from_the_chain(world: World) -
     with pytest.raises(qr.RequestPaid):
         world.send(made, world.pay(made))
     assert world.service.get(CITY, made.reference).status == "paid"
+
+
+def test_a_broken_signature_is_refused_before_any_claim(world: World) -> None:
+    made = world.service.create(CITY, SHOP, 1_500, key())
+    envelope = bytearray(world.pay(made))
+    at = envelope.index(b'"sig":"') + len(b'"sig":"')
+    envelope[at] = ord("0") if envelope[at] != ord("0") else ord("1")  # one hex digit changed
+    with pytest.raises(qr.SignatureInvalid):
+        world.send(made, bytes(envelope))
+    stored = SqlQrRequests(world.store).get(CITY, made.reference)
+    assert stored is not None and stored[7] == ""  # never claimed
+    assert world.send(made, world.pay(made)).ok

@@ -84,6 +84,8 @@ def _problem(exc: LocalpayError) -> Response:
     if exc.code in PROBLEMS:
         status, title = PROBLEMS[exc.code]
         return problem(status, exc.code, title, str(exc))
+    if exc.code == Code.SIGNATURE_INVALID:  # the ledger's code, as the ledger would answer
+        return ledger_problem(exc.code, str(exc))
     return error_problem(exc)
 
 

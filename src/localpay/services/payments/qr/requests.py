@@ -28,6 +28,7 @@ from localpay.domain.errors import Conflict, NotFound, Refused
 from localpay.domain.limits import AMOUNT_MAX
 from localpay.ledger.ports import Store
 from localpay.ledger.receipt import Receipt
+from localpay.ledger.signatures import envelopes_verified
 from localpay.services.payments.qr.request_ports import QrRequestRepository, StoredRequest
 
 #: How long a dynamic QR can be paid, from its making: long enough to scan and confirm.
@@ -65,6 +66,13 @@ class PaymentMismatch(Refused):
 
 class BadAmount(Refused):
     code = "invalid_amount"
+
+
+class SignatureInvalid(Refused):
+    """The ledger's own refusal, given before the claim: a Pay with a broken signature must
+    not hold the reference even for the moment the ledger takes to say no."""
+
+    code = Code.SIGNATURE_INVALID.value
 
 
 @dataclass(frozen=True)
@@ -149,6 +157,8 @@ class QrRequests:
         """Pay the request with the wallet's signed `pay` (`envelope`, its bytes)."""
         stored = self._settled(self._stored(city, reference))
         self._check_matches(stored, pay)
+        if envelopes_verified([envelope]) != b"\x01":
+            raise SignatureInvalid("a signature of the payment does not verify")
         if stored.command != pay.id:
             self._claim(stored, pay.id)
         receipt = await submit(city, envelope)
