@@ -8,11 +8,14 @@ from __future__ import annotations
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from localpay.adapters.secrets import MasterKey, Sealer, master_key_from_environment
+from localpay.adapters.sql.webhooks import SqlWebhooks
 from localpay.domain import commands as c
 from localpay.services.cities.ledgers import new_id
 from localpay.services.webhooks import errors
 from localpay.services.webhooks.delivery import BACKOFF_MS
 from localpay.services.webhooks.ports import ACTIVE, FAILING
+from localpay.services.webhooks.service import Webhooks
 from localpay.testing.town import CITY, Town
 from localpay.testing.webhooks import Receiver, Shop
 
@@ -255,3 +258,51 @@ def test_a_checkout_through_the_sequencer_approved_captured_refunded(
         "held": 30_000, "channel": "checkout", "intent": "ci_web_1", "order": "order-1",
     }  # fmt: skip
     assert got[0].payload["timestamp"].endswith("Z")
+
+
+def _restarted(shop: Shop, master: Sealer) -> Webhooks:
+    """The webhooks of a new process over the same store (its own reader and caches)."""
+    store = shop.town.store
+    return Webhooks(SqlWebhooks(store), store, master, shop.hooks.poster.sender, shop.clock)
+
+
+def test_a_repeated_rotation_rotates_nothing(shop: Shop, receiver: Receiver) -> None:
+    sub = _subscribe(shop, receiver)
+    key = new_id()
+    new = shop.hooks.rotate(CITY, "bakery", sub, key).secret
+    with pytest.raises(errors.AlreadyRotated):  # a double submit: the receiver's secret,
+        shop.hooks.rotate(CITY, "bakery", sub, key)  # and the one shown, still sign
+    _paid(shop.town, "alice", "bakery", 1_000)
+    shop.hooks.deliverer.tick()
+    got = receiver.delivered()[-1]
+    Webhook(receiver.secret).verify(got.body, got.headers)
+    Webhook(new).verify(got.body, got.headers)
+    assert shop.hooks.rotate(CITY, "bakery", sub, new_id()).secret not in (new, receiver.secret)
+
+
+def test_secrets_resealed_under_a_new_master_key(shop: Shop, receiver: Receiver) -> None:
+
+    sub = _subscribe(shop, receiver)
+    shop.hooks.rotate(CITY, "bakery", sub, new_id())  # an old secret beside the new one
+    old = master_key_from_environment()
+    new = MasterKey.generate(old.version + 1, "the test's new master key")
+    assert shop.repo.reseal(old, new) == 1
+    assert shop.repo.reseal(old, new) == 0  # a re-run finds nothing left to do
+    hooks = _restarted(shop, new)
+    _paid(shop.town, "alice", "bakery", 1_000)
+    hooks.deliverer.tick()  # opens both secrets under the new key, signs with both
+    got = receiver.delivered()[-1]
+    Webhook(receiver.secret).verify(got.body, got.headers)
+    assert len(got.headers["webhook-signature"].split(" ")) == 2
+
+
+def test_after_a_restart_delivery_goes_on_from_the_stored_cursor(
+    shop: Shop, receiver: Receiver
+) -> None:
+
+    _subscribe(shop, receiver)
+    first = _paid(shop.town, "alice", "bakery", 1_000)
+    shop.hooks.deliverer.tick()
+    second = _paid(shop.town, "alice", "bakery", 2_000)  # committed while "down"
+    _restarted(shop, master_key_from_environment()).deliverer.tick()
+    assert [r.id for r in receiver.delivered()] == [f"evt_{first}", f"evt_{second}"]

@@ -7,21 +7,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Final
 
+from localpay.adapters.secrets import Sealer, seal_of
 from localpay.adapters.sql.runner import Row, SqlRunner
 from localpay.services.webhooks.ports import (
     ACTIVE,
     Attempt,
     LoggedAttempt,
     Subscription,
+    secret_context,
 )
 
 _COLUMNS: Final = (
     "city, id, merchant, url, types, secret_sealed, previous_sealed, previous_until_ms,"
-    " created_ms, cursor_seq, attempts, next_ms, status, last_error, delivered_ms"
+    " created_ms, cursor_seq, attempts, next_ms, status, last_error, delivered_ms, rotation_key"
 )
 _ADD: Final = (
     f"INSERT INTO webhook_subscriptions ({_COLUMNS})"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING 1"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING 1"
 )
 _GET: Final = f"SELECT {_COLUMNS} FROM webhook_subscriptions WHERE city = ? AND id = ?"
 _OF_MERCHANT: Final = (
@@ -34,7 +36,8 @@ _DELETE_LOG: Final = "DELETE FROM webhook_attempts WHERE city = ? AND subscripti
 _DELETE: Final = "DELETE FROM webhook_subscriptions WHERE city = ? AND id = ? RETURNING 1"
 _ROTATE: Final = (
     "UPDATE webhook_subscriptions SET secret_sealed = ?, previous_sealed = ?,"
-    " previous_until_ms = ? WHERE city = ? AND id = ? RETURNING 1"
+    " previous_until_ms = ?, rotation_key = ? WHERE city = ? AND id = ?"
+    " AND (? = '' OR rotation_key <> ?) RETURNING 1"
 )
 _ADVANCE: Final = (
     "UPDATE webhook_subscriptions SET cursor_seq = ?, attempts = 0, next_ms = 0, status = ?,"
@@ -61,19 +64,24 @@ _ATTEMPTS: Final = (
     f"SELECT {_ATTEMPT_COLUMNS} FROM webhook_attempts WHERE city = ? AND subscription = ?"
     " AND id < ? ORDER BY id DESC LIMIT ?"
 )
+_SEALED: Final = "SELECT city, id, secret_sealed, previous_sealed FROM webhook_subscriptions"
+_RESEAL: Final = (
+    "UPDATE webhook_subscriptions SET secret_sealed = ?, previous_sealed = ?"
+    " WHERE city = ? AND id = ? AND secret_sealed = ?"
+)
 #: Larger than any attempt id: "from the newest".
 _NO_END: Final = 2**62
 
 
 def _subscription(row: Row) -> Subscription:
     (city, ident, merchant, url, types, sealed, previous, until, created, cursor, tries,
-     next_ms, status, error, delivered) = row  # fmt: skip
+     next_ms, status, error, delivered, rotation) = row  # fmt: skip
     return Subscription(
         str(city), str(ident), str(merchant), str(url),
         tuple(t for t in str(types).split(",") if t), bytes(sealed),
         None if previous is None else bytes(previous), int(until), int(created), int(cursor),
         int(tries), int(next_ms), str(status), str(error),
-        None if delivered is None else int(delivered),
+        None if delivered is None else int(delivered), str(rotation),
     )  # fmt: skip
 
 
@@ -101,7 +109,7 @@ class SqlWebhooks:
         row = (
             s.city, s.id, s.merchant, s.url, ",".join(s.types), s.secret_sealed,
             s.previous_sealed, s.previous_until_ms, s.created_ms, s.cursor, s.attempts,
-            s.next_ms, s.status, s.last_error, s.delivered_ms,
+            s.next_ms, s.status, s.last_error, s.delivered_ms, s.rotation_key,
         )  # fmt: skip
         return bool(self.store.sql(_ADD, row))
 
@@ -125,9 +133,10 @@ class SqlWebhooks:
         return bool(answers[-1])
 
     def rotate(
-        self, city: str, subscription: str, sealed: bytes, previous: bytes, until_ms: int
+        self, city: str, subscription: str, sealed: bytes, previous: bytes, until_ms: int, key: str
     ) -> bool:
-        return bool(self.store.sql(_ROTATE, (sealed, previous, until_ms, city, subscription)))
+        params = (sealed, previous, until_ms, key, city, subscription, key, key)
+        return bool(self.store.sql(_ROTATE, params))
 
     def advance(
         self, city: str, subscription: str, expected: int, cursor: int, delivered_ms: int | None
@@ -160,3 +169,21 @@ class SqlWebhooks:
     ) -> list[LoggedAttempt]:
         params = (city, subscription, _NO_END if before is None else before, limit)
         return [_attempt(r) for r in self.store.sql(_ATTEMPTS, params)]
+
+    def reseal(self, old: Sealer, new: Sealer) -> int:
+        """Seal every endpoint's secrets under the `new` master key (`localpay keys
+        rotate-master`); rows already under it are skipped, so a re-run finishes the job."""
+        done = 0
+        for city, ident, sealed, previous in self.store.sql(_SEALED):
+            current = bytes(sealed)
+            seal = seal_of(current)
+            if seal is not None and seal.key_id == new.key_id:
+                continue
+            context = secret_context(str(city), str(ident))
+            again = new.seal(old.open(current, context), context)
+            before = (
+                None if previous is None else new.seal(old.open(bytes(previous), context), context)
+            )
+            self.store.sql(_RESEAL, (again, before, city, ident, current))
+            done += 1
+        return done

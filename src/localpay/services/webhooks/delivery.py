@@ -30,6 +30,7 @@ from localpay.services.webhooks.ports import (
     Sender,
     Subscription,
     WebhookRepository,
+    secret_context,
 )
 
 #: Waits after the 1st, 2nd, ... failed try of an event; the last is the cap.
@@ -38,12 +39,6 @@ BACKOFF_MS: Final = (5_000, 30_000, 120_000, 600_000, 3_600_000, 21_600_000)
 PAGE: Final = 500
 PAGES_PER_TICK: Final = 20
 ERROR_MAX: Final = 200
-
-
-def secret_context(city: str, subscription: str) -> bytes:
-    """What a sealed secret is bound to: its subscription (a seal moved to another row
-    does not open)."""
-    return f"localpay/webhook-secret/v1\n{city}\n{subscription}".encode()
 
 
 @dataclass

@@ -35,6 +35,12 @@ class NoSuchEvent(NotFound):
     code = "webhook_event_not_found"
 
 
+class AlreadyRotated(Conflict):
+    """This idempotency key already rotated the secret; the new one was shown once."""
+
+    code = "webhook_secret_rotated"
+
+
 class AlreadyCreated(Conflict):
     """This idempotency key already made an endpoint; its secret was shown once."""
 

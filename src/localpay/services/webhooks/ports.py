@@ -37,6 +37,7 @@ class Subscription:
     status: str
     last_error: str
     delivered_ms: int | None
+    rotation_key: str = ""  # the idempotency key of the last rotation (a repeat is refused)
 
 
 @dataclass(frozen=True)
@@ -83,8 +84,11 @@ class WebhookRepository(Protocol):
     def delete(self, city: str, subscription: str) -> bool: ...
 
     def rotate(
-        self, city: str, subscription: str, sealed: bytes, previous: bytes, until_ms: int
-    ) -> bool: ...
+        self, city: str, subscription: str, sealed: bytes, previous: bytes, until_ms: int, key: str
+    ) -> bool:
+        """A new sealed secret, the old one signing until `until_ms`; False if the last
+        rotation had this (non-empty) key: a repeated request rotates nothing."""
+        ...
 
     def advance(
         self, city: str, subscription: str, expected: int, cursor: int, delivered_ms: int | None
@@ -148,3 +152,9 @@ class Sealer(Protocol):
     def seal(self, plaintext: bytes, context: bytes) -> bytes: ...
 
     def open(self, blob: bytes, context: bytes) -> bytes: ...
+
+
+def secret_context(city: str, subscription: str) -> bytes:
+    """What a sealed secret is bound to: its subscription (a seal moved to another row
+    does not open)."""
+    return f"localpay/webhook-secret/v1\n{city}\n{subscription}".encode()

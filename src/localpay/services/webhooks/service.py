@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from localpay.ledger.ports import Store
 from localpay.services.webhooks import errors, signing
 from localpay.services.webhooks.chain import ChainReader
-from localpay.services.webhooks.delivery import BACKOFF_MS, Deliverer, Poster, secret_context
+from localpay.services.webhooks.delivery import BACKOFF_MS, Deliverer, Poster
 from localpay.services.webhooks.events import EVENT_TYPES, WEBHOOK_TEST, event_id, iso, tx_id_of
 from localpay.services.webhooks.ports import (
     ACTIVE,
@@ -28,6 +28,7 @@ from localpay.services.webhooks.ports import (
     Sender,
     Subscription,
     WebhookRepository,
+    secret_context,
 )
 from localpay.services.webhooks.views import Created, subscription_view
 
@@ -132,14 +133,17 @@ class Webhooks:
         self.get(city, merchant, subscription)
         self.repo.delete(city, subscription)
 
-    def rotate(self, city: str, merchant: str, subscription: str) -> Created:
-        """A new secret (shown once); the old one signs beside it for a day."""
+    def rotate(self, city: str, merchant: str, subscription: str, key: str = "") -> Created:
+        """A new secret (shown once); the old one signs beside it for a day. A repeat of
+        the same request (`key`) rotates nothing: a second new secret would leave the one
+        the receiver still uses signing nothing."""
         sub = self.get(city, merchant, subscription)
         secret = signing.new_secret()
         now = self.clock()
         sealed = self.master.seal(secret.encode(), secret_context(city, sub.id))
         until = now + signing.ROTATION_OVERLAP_MS
-        self.repo.rotate(city, sub.id, sealed, sub.secret_sealed, until)
+        if not self.repo.rotate(city, sub.id, sealed, sub.secret_sealed, until, key):
+            raise errors.AlreadyRotated("this request already made the new secret (shown once)")
         return Created(subscription_view(self.get(city, merchant, subscription), now), secret)
 
     def attempts(

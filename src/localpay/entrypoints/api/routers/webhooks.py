@@ -52,6 +52,7 @@ PROBLEMS: Final[dict[str, tuple[int, str]]] = {
     e.NoSuchSubscription.code: (404, "no such webhook endpoint"),
     e.NoSuchEvent.code: (404, "no such event"),
     e.AlreadyCreated.code: (409, "this request already made the endpoint"),
+    e.AlreadyRotated.code: (409, "this request already made the new secret"),
 }
 
 
@@ -247,11 +248,12 @@ async def delete(request: Request, city: str, merchant: str, subscription: str) 
     ONE + "/rotate",
     summary="A new signing secret (shown once); the old one also signs for 24 hours",
     response_model=CreatedOut,
-    responses=_documented(e.NoSuchSubscription.code),
+    responses=_documented(e.NoSuchSubscription.code, e.AlreadyRotated.code),
 )
 async def rotate(request: Request, city: str, merchant: str, subscription: str) -> Response:
     hooks = _manager(request, city, merchant)
-    made = await _call(lambda: hooks.rotate(city, merchant, subscription))
+    key = request.headers.get("idempotency-key", "")
+    made = await _call(lambda: hooks.rotate(city, merchant, subscription, key))
     return made if isinstance(made, Response) else _secret(_created(made), 200)
 
 

@@ -60,6 +60,9 @@ REFUSALS: Final = {
     e.TooManySubscriptions.code: N_("A shop can have at most 10 endpoints. Remove one first."),
     e.NoSuchSubscription.code: N_("That endpoint is no longer there."),
     e.NoSuchEvent.code: N_("There is no such event for this shop."),
+    e.AlreadyRotated.code: N_(
+        "The new secret was already made and shown once. Make another if you did not copy it."
+    ),
     e.AlreadyCreated.code: N_(
         "This endpoint was already added. Its secret was shown only once; make a new secret if"
         " you lost it."
@@ -171,7 +174,8 @@ async def _ping(request: Request, hooks: Webhooks, where: Where, form: Form) -> 
 
 
 async def _rotate(request: Request, hooks: Webhooks, where: Where, form: Form) -> Outcome:
-    made, error = await _do(request, lambda: hooks.rotate(*where))
+    key = forms.idempotency_key(form)
+    made, error = await _do(request, lambda: hooks.rotate(*where, key))
     return "", error, made.secret if made else ""
 
 

@@ -18,6 +18,7 @@ CREATE TABLE webhook_subscriptions (
     next_ms           BIGINT NOT NULL,
     status            TEXT COLLATE "C" NOT NULL,
     last_error        TEXT NOT NULL,
+    rotation_key      TEXT NOT NULL,
     delivered_ms      BIGINT,
     PRIMARY KEY (city, id)
 );

@@ -18,6 +18,7 @@ CREATE TABLE webhook_subscriptions (
     next_ms           INTEGER NOT NULL,
     status            TEXT NOT NULL,
     last_error        TEXT NOT NULL,
+    rotation_key      TEXT NOT NULL,
     delivered_ms      INTEGER,
     PRIMARY KEY (city, id)
 );
