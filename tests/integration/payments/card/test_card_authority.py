@@ -33,6 +33,10 @@ def test_a_duplicate_transmission_gets_the_first_answer_and_no_second_debit(worl
     assert again == first and first.code == "00"
     assert world.balance(wallet) == 38_000
     assert merchant_balance(world) == 12_000
+    assert world.ask("0200", number, 8_000).code == "00"  # the wallet moves on
+    late = world.ask("0200", number, 12_000, rrn="000000000777", stan="000777")
+    assert late == first  # the first answer, its balance (54) too, from the first receipt
+    assert world.balance(wallet) == 30_000
 
 
 def test_another_message_under_a_used_rrn_is_94(world: World) -> None:
