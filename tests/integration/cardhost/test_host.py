@@ -5,13 +5,14 @@ from __future__ import annotations
 import random
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
+import structlog
 from cardhost_double import Ledgerless, Running
 from structlog.testing import capture_logs
 
-from localpay.entrypoints.cardhost import terminal
+from localpay.entrypoints.cardhost import server, terminal
 from localpay.entrypoints.cardhost.framing import frame
 from localpay.entrypoints.cardhost.terminal import BlockingTerminal
 
@@ -176,6 +177,19 @@ def test_connections_over_the_limit_are_closed(start_host: Start) -> None:
     assert extra.closed_by_host()
 
 
+@pytest.fixture
+def fresh_log(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """structlog's defaults and a fresh host logger for the test: importing the test kit
+    (testing/servers.py) configures warning-level loggers cached on first use, and the
+    host's module logger may have been used under that configuration already."""
+    saved = structlog.get_config()
+    structlog.reset_defaults()
+    monkeypatch.setattr(server, "log", structlog.get_logger("localpay.cardhost"))
+    yield
+    structlog.configure(**saved)
+
+
+@pytest.mark.usefixtures("fresh_log")
 def test_logs_mask_the_card_number_and_never_carry_the_pin_block(start_host: Start) -> None:
     running = start_host(_rich())
     t = BlockingTerminal("127.0.0.1", running.port)
