@@ -152,6 +152,16 @@ def test_a_reversal_after_the_answer_restores_the_money(world: World) -> None:
     assert again.code == "00" and world.balance(wallet) == 50_000  # repeated advice
 
 
+def test_a_reversal_of_a_completion_by_its_own_rrn_restores_the_money(world: World) -> None:
+    number, wallet = world.card_wallet(50_000)
+    held = world.ask("0100", number, 20_000, rrn="000000000911")
+    done = world.ask("0200", number, 18_000, rrn="000000000912", auth_code=held.auth_code)
+    assert done.code == "00" and merchant_balance(world) == 18_000
+    back = world.ask("0400", number, 18_000, rrn="000000000912")  # no field 38
+    assert back.code == "00" and world.balance(wallet) == 50_000
+    assert merchant_balance(world) == 0
+
+
 def test_a_reversal_before_its_original_voids_it(world: World) -> None:
     number, wallet = world.card_wallet(50_000)
     assert world.ask("0400", number, 20_000, rrn="000000000950").code == "00"

@@ -187,7 +187,14 @@ def _complete(
         amount=request.amount,
     )
     receipt = _signed(service, city, card, command)
+    if receipt.ok:  # a reversal of this completion by its own RRN finds the hold
+        service.repo.add_approval(city, terminal.terminal, _by_rrn(request.rrn), held)
     return _approved(service, receipt, card, terminal, held)
+
+
+def _by_rrn(rrn: str) -> str:
+    """The approvals table's key of a completion's RRN (apart from the 6-character codes)."""
+    return f"rrn:{rrn}"
 
 
 def _reverse(
@@ -200,7 +207,8 @@ def _reverse(
         return CardAnswer(m.INVALID_CARD)
     city = terminal.city
     named = request.auth_code and service.repo.approval(city, terminal.terminal, request.auth_code)
-    held = named or hold_id(city, terminal.terminal, request.rrn)
+    completed = service.repo.approval(city, terminal.terminal, _by_rrn(request.rrn))
+    held = named or completed or hold_id(city, terminal.terminal, request.rrn)
     command = c.Release(
         id=derived_id(city, f"terminal:{terminal.terminal}", "card/release", request.rrn),
         city=city,
