@@ -86,16 +86,21 @@ class SqlCheckoutRepository:
         return _record(rows[0]) if rows else None
 
     def of_merchant(
-        self, city: str, merchant: str, status: str | None, before_ms: int | None, limit: int
+        self,
+        city: str,
+        merchant: str,
+        statuses: tuple[str, ...] | None,
+        after: tuple[int, str] | None,
+        limit: int,
     ) -> list[IntentRecord]:
         query = _SELECT + " WHERE city = ? AND merchant = ?"
         params: list[object] = [city, merchant]
-        if status is not None:
-            query += " AND status = ?"
-            params.append(status)
-        if before_ms is not None:
-            query += " AND created_ms < ?"
-            params.append(before_ms)
+        if statuses:
+            query += f" AND status IN ({', '.join('?' for _ in statuses)})"
+            params.extend(statuses)
+        if after is not None:
+            query += " AND (created_ms < ? OR (created_ms = ? AND intent < ?))"
+            params.extend((after[0], after[0], after[1]))
         rows = self.store.sql(query + _NEWEST, (*params, limit))
         return [_record(r) for r in rows]
 

@@ -417,3 +417,32 @@ def test_a_hold_naming_the_intent_with_another_amount_is_not_its_approval(site: 
     assert now["status"] == "requires_approval" and now["held"] == 0 and now["payment"] == ""
     refused = act(site, intent["id"], "capture")
     assert refused.status_code == 409 and code_of(refused) == "intent_not_approved"
+
+
+def test_lists_page_on_and_find_an_intent_whose_status_moved_on_the_chain(site: Site) -> None:
+    intent = create(site, 6_000)
+    assert approve(site, intent).status_code == 201
+    payment = act(site, intent["id"], "capture").json()["payment"]
+    with site.merchant() as client:  # a refund at the counter's route, past checkout
+        refunded = client.post(
+            f"/v1/cities/{CITY}/merchants/{SHOP}/refunds",
+            json={"payment": payment, "amount": 1_000},
+            headers=idem(),
+        )
+        assert refunded.status_code == 201, refunded.text
+        found = client.get(f"/v1/cities/{CITY}/checkout/intents?status=partially_refunded")
+        assert intent["id"] in [i["id"] for i in found.json()["items"]]
+        everything = client.get(f"/v1/cities/{CITY}/checkout/intents?limit=100").json()
+        seen: list[str] = []
+        cursor = None
+        while True:
+            query = f"limit=3&cursor={cursor}" if cursor else "limit=3"
+            page = client.get(f"/v1/cities/{CITY}/checkout/intents?{query}").json()
+            assert "items" in page, page
+            seen += [i["id"] for i in page["items"]]
+            cursor = page["next"]
+            if cursor is None:
+                break
+        bad = client.get(f"/v1/cities/{CITY}/checkout/intents?cursor=nope")
+    assert seen == [i["id"] for i in everything["items"]]
+    assert bad.status_code == 422 and code_of(bad) == "validation_failed"

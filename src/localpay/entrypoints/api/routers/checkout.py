@@ -11,6 +11,7 @@ of another city, is 404.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Annotated, Any, Final, TypeVar
 
@@ -26,11 +27,16 @@ from localpay.entrypoints.api.deps import allow, container_of, known_city, trans
 from localpay.entrypoints.api.problems import (
     LEDGER_STATUS,
     MEDIA_TYPE,
+    ApiProblem,
     ledger_problem,
     problem,
 )
 from localpay.entrypoints.api.routers.commands import ledger_errors, receipt_response
-from localpay.entrypoints.api.schemas import ENVELOPE_SCHEMA
+from localpay.entrypoints.api.schemas import (
+    ENVELOPE_SCHEMA,
+    decode_cursor,
+    encode_cursor,
+)
 from localpay.ledger.receipt import Receipt
 from localpay.services.identity.service import MERCHANT_ROLES, Principal
 from localpay.services.payments.checkout import errors as e
@@ -116,7 +122,7 @@ class IntentOut(BaseModel):
 
 class IntentList(BaseModel):
     items: list[IntentOut]
-    next: str | None = None
+    next: str | None = Field(None, description="`cursor` of the next (older) page")
 
 
 class ApprovalOut(BaseModel):
@@ -296,15 +302,28 @@ async def list_intents(
     merchant: Merchant,
     city: str,
     status: Annotated[str | None, Query(pattern="^(" + "|".join(STATUSES) + ")$")] = None,
-    before_ms: Annotated[int | None, Query(ge=0, lt=2**62)] = None,
+    cursor: Annotated[
+        str | None, Query(max_length=80, description="the `next` of the previous page")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> IntentList:
-    checkout = _checkout(request, city)
-    views = await run_in_threadpool(
-        lambda: checkout.intents(city, merchant, status, before_ms, limit)
+    checkout, after = _checkout(request, city), _place(cursor)
+    views, following = await run_in_threadpool(
+        lambda: checkout.intents(city, merchant, status, after, limit)
     )
-    following = str(views[-1].created_ms) if len(views) == limit else None
-    return IntentList(items=[_out(request, v) for v in views], next=following)
+    place = f"{encode_cursor(following[0])}.{following[1]}" if following else None
+    return IntentList(items=[_out(request, v) for v in views], next=place)
+
+
+def _place(cursor: str | None) -> tuple[int, str] | None:
+    """The place a `next` cursor names: the last intent seen (its time and id)."""
+    if not cursor:
+        return None
+    when, _, intent = cursor.partition(".")
+    created_ms = decode_cursor(when)
+    if created_ms is None or not re.fullmatch(r"[0-9a-f]{32}", intent):
+        raise ApiProblem("validation_failed", "the cursor is not one this API gave")
+    return created_ms, intent
 
 
 @router.get(

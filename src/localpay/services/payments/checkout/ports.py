@@ -34,8 +34,10 @@ STATUSES: Final = (
     CANCELLED,
     EXPIRED,
 )
-#: Statuses no later event changes.
+#: Statuses no later event changes; the others may move on without the store seeing it
+#: at once (a hold released by the operator's expiry job, a refund at the counter).
 FINAL: Final = frozenset({REFUNDED, CANCELLED, EXPIRED})
+MOVING: Final = tuple(s for s in STATUSES if s not in FINAL)
 
 
 @dataclass(frozen=True)
@@ -77,10 +79,15 @@ class CheckoutRepository(Protocol):
     def get(self, city: str, intent: str) -> IntentRecord | None: ...
 
     def of_merchant(
-        self, city: str, merchant: str, status: str | None, before_ms: int | None, limit: int
+        self,
+        city: str,
+        merchant: str,
+        statuses: tuple[str, ...] | None,
+        after: tuple[int, str] | None,
+        limit: int,
     ) -> list[IntentRecord]:
-        """The merchant's intents, newest first, by last known status if given, created
-        before `before_ms` if given."""
+        """The merchant's intents, newest first (by created_ms, then id), of these last
+        known statuses if given, after the place `after` (created_ms, intent) if given."""
         ...
 
     def set_state(self, city: str, intent: str, state: str, only_from: str, now_ms: int) -> bool:

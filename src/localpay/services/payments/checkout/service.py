@@ -104,15 +104,19 @@ class Checkout:
         city: str,
         merchant: str,
         status: str | None = None,
-        before_ms: int | None = None,
+        after: tuple[int, str] | None = None,
         limit: int = 50,
-    ) -> list[IntentView]:
-        """The merchant's intents, newest first; `status` as it is now. The store filters
-        by the status last seen and every intent is brought up to date as it is read, so
-        one that moved on since is seen under its new status at the next read."""
-        records = self.repo.of_merchant(city, merchant, status, before_ms, limit)
+    ) -> tuple[list[IntentView], tuple[int, str] | None]:
+        """The merchant's intents, newest first, `status` as it is now; and the place to
+        go on from (None: no more). The store keeps each intent's last known status, so
+        the page reads those of `status` and those whose status may have moved on since,
+        and brings each up to date as it is read."""
+        wanted = None if status is None else tuple(dict.fromkeys((status, *p.MOVING)))
+        records = self.repo.of_merchant(city, merchant, wanted, after, limit)
         views = [self._view(r) for r in records]
-        return [v for v in views if status is None or v.status == status]
+        last = records[-1] if len(records) == limit else None
+        following = (last.created_ms, last.intent) if last is not None else None
+        return [v for v in views if status is None or v.status == status], following
 
     def approver(self, view: IntentView) -> str | None:
         """The wallet whose hold approved the intent, while the chain keeps the hold: for
