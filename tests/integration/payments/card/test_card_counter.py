@@ -10,7 +10,7 @@ import pytest
 
 from localpay.domain import commands as c
 from localpay.ledger.signatures import public_key_hex, sign_command
-from localpay.services.cities.ledgers import new_id
+from localpay.services.cities.ledgers import MissingKey, new_id
 from localpay.services.payments.card import numbers
 from localpay.services.payments.card.errors import (
     BadPin,
@@ -129,3 +129,13 @@ def test_another_city_sees_nothing(world: World) -> None:
         with pytest.raises(NotCounterStaff):
             call()
     assert world.cards.cards(world.foreign, OTHER, wallet) == []
+
+
+def test_a_custodial_wallet_whose_key_is_not_here_gets_no_card(world: World) -> None:
+    key = nacl.signing.SigningKey.generate()  # a card wallet whose key another system holds
+    opened = c.OpenWallet(id=new_id(), city=CITY, wallet="w-card0001", keys=[public_key_hex(key)],
+                          custodial=True)  # fmt: skip
+    assert world.ledgers.execute(CITY, sign_command(opened, [key])).ok
+    with pytest.raises(MissingKey):
+        world.cards.issue(world.maker, CITY, "key-9", wallet="w-card0001")
+    assert world.cards.cards(world.maker, CITY, "w-card0001") == []

@@ -142,6 +142,8 @@ class CardService:
             wallet = "wc-" + derived_id(city, official.id, "card/wallet", key)[:16]
         else:
             custodial = self._wallet(city, wallet).custodial
+            if custodial:
+                self._custodial_key(city, wallet)  # before any row: MissingKey if not held here
         record = self._recorded(official, city, key, wallet, custodial, pin, replaces)
         if record.wallet != wallet:
             raise IdempotencyKeyReused("this idempotency key was used for another card")
