@@ -306,3 +306,20 @@ def test_after_a_restart_delivery_goes_on_from_the_stored_cursor(
     second = _paid(shop.town, "alice", "bakery", 2_000)  # committed while "down"
     _restarted(shop, master_key_from_environment()).deliverer.tick()
     assert [r.id for r in receiver.delivered()] == [f"evt_{first}", f"evt_{second}"]
+
+
+def test_a_secret_under_another_master_key_is_never_sent_unsigned_nor_stops_the_others(
+    shop: Shop, receiver: Receiver
+) -> None:
+    stray = MasterKey.generate(9, "a key this process does not have")
+    broken = _restarted(shop, stray).create(CITY, "bakery", receiver.url, (), new_id())
+    sub = _subscribe(shop, receiver)
+    payment = _paid(shop.town, "alice", "bakery", 1_000)
+    shop.hooks.deliverer.tick()
+    assert [r.id for r in receiver.delivered()] == [f"evt_{payment}"]  # the good one only
+    assert receiver.requests == 1
+    (tried,) = shop.hooks.attempts(CITY, "bakery", broken.subscription.id, None, 10)
+    assert tried.attempt.status_code is None
+    assert tried.attempt.error.startswith("signing secret unavailable")
+    stuck = shop.repo.get(CITY, broken.subscription.id)
+    assert stuck is not None and stuck.attempts == 1 and sub != broken.subscription.id

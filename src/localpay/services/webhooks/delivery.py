@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Final
 
+from localpay.domain.errors import Unavailable
 from localpay.services.webhooks import signing
 from localpay.services.webhooks.chain import ChainReader
 from localpay.services.webhooks.events import Event
@@ -28,6 +29,7 @@ from localpay.services.webhooks.ports import (
     Attempt,
     Sealer,
     Sender,
+    Sent,
     Subscription,
     WebhookRepository,
     secret_context,
@@ -77,8 +79,12 @@ class Poster:
         replay: bool = False,
     ) -> Attempt:  # fmt: skip
         now = self.clock()
-        headers = signing.headers(event_id, body, self.keys(sub, now), now)
-        sent = self.sender.post(sub.url, body, headers)
+        try:
+            keys = self.keys(sub, now)
+        except Unavailable as exc:  # a seal under another master key: never send unsigned
+            sent = Sent(None, f"signing secret unavailable: {exc}", 0)
+        else:
+            sent = self.sender.post(sub.url, body, signing.headers(event_id, body, keys, now))
         done = Attempt(
             sub.city, sub.id, event_id, kind, seq, number, sent.status_code,
             sent.error[:ERROR_MAX], sent.duration_ms, now, replay,
