@@ -45,6 +45,8 @@ EXEMPT_SUFFIXES: Final = (
     "/sessions",
     # A witness cosigning the same checkpoint again changes nothing: naturally idempotent.
     "/cosignatures",
+    # Reading a scanned QR code writes nothing: a read that POSTs only for its body.
+    "/qr/read",
 )
 
 
