@@ -55,7 +55,6 @@ PROBLEMS: Final[dict[str, tuple[int, str]]] = {
     e.IntentInvalid.code: (422, "a field of the intent is not acceptable"),
     e.IntentExpired.code: (409, "the intent was not approved in time"),
     e.IntentCancelled.code: (409, "the merchant cancelled the intent"),
-    e.IntentNotPending.code: (409, "the intent was approved already"),
     e.IntentNotApproved.code: (409, "the citizen has not approved the intent yet"),
     e.IntentNotCaptured.code: (409, "nothing of the intent was captured"),
     e.IntentCaptured.code: (409, "the intent was captured: refund it instead"),

@@ -35,12 +35,6 @@ class IntentCancelled(Conflict):
     code = "intent_cancelled"
 
 
-class IntentNotPending(Conflict):
-    """The intent was approved already: a second approval is not taken."""
-
-    code = "intent_not_pending"
-
-
 class IntentNotApproved(Conflict):
     """Capture or cancel after approval needs a held amount; refund needs a capture."""
 
