@@ -28,6 +28,7 @@ from localpay.entrypoints.api.problems import (
 from localpay.entrypoints.api.routers import cards as cards_router
 from localpay.entrypoints.api.routers import checkout as checkout_router
 from localpay.entrypoints.api.routers import (
+    codes,
     commands,
     console,
     feed,
@@ -83,6 +84,7 @@ def create_app(
     app.include_router(programs_router.router)
     app.include_router(qr_requests_router.router)
     app.include_router(qr_router.router)
+    app.include_router(codes.router)
     app.include_router(checkout_router.router)
     app.include_router(webhooks_router.router)
     app.include_router(cards_router.router)
