@@ -23,6 +23,7 @@ from localpay.domain import commands as c
 from localpay.ledger.signatures import sign_command
 from localpay.services.cities.inspect import merchant_view, wallet_view
 from localpay.services.cities.ledgers import new_id
+from localpay.services.payments.checkout.expiry import ExpiryRunner
 from localpay.sim.demo import DEMO_SECRET, derived_key
 from localpay.testing.servers import live_container, seeded_store
 
@@ -361,6 +362,15 @@ def test_an_intent_not_approved_in_time_expires(site: Site) -> None:
     with site.merchant() as client:
         listed = client.get(f"/v1/cities/{CITY}/checkout/intents?status=expired").json()
     assert intent["id"] in [i["id"] for i in listed["items"]]
+
+
+def test_the_expiry_job_marks_due_intents_in_the_store(site: Site) -> None:
+    intent = create(site, 2_500, expires_in=60)
+    runner = ExpiryRunner(site.container.checkout, lambda: intent["expires_ms"] + 1)
+    assert runner.run_once() >= 1
+    stored = site.container.checkout.repo.get(CITY, intent["id"])
+    assert stored is not None and (stored.state, stored.status) == ("expired", "expired")
+    assert runner.run_once() == 0  # once
 
 
 # -- tenancy -----------------------------------------------------------------------------------
