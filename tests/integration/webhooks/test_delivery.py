@@ -5,11 +5,16 @@ ping, rotation, deletion, and the secret sealed at rest."""
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
+
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from localpay.adapters.secrets import MasterKey, Sealer, master_key_from_environment
 from localpay.adapters.sql.webhooks import SqlWebhooks
+from localpay.adapters.webhook_sender import HttpSender
 from localpay.domain import commands as c
 from localpay.services.cities.ledgers import new_id
 from localpay.services.webhooks import errors
@@ -323,3 +328,33 @@ def test_a_secret_under_another_master_key_is_never_sent_unsigned_nor_stops_the_
     assert tried.attempt.error.startswith("signing secret unavailable")
     stuck = shop.repo.get(CITY, broken.subscription.id)
     assert stuck is not None and stuck.attempts == 1 and sub != broken.subscription.id
+
+
+def test_a_hanging_endpoint_holds_up_no_other_shop(shop: Shop, receiver: Receiver) -> None:
+    """The florist's endpoint answers nothing until the sender's timeout; the bakery's
+    delivery does not wait for it."""
+    hang = threading.Event()
+    server = socket.create_server(("127.0.0.1", 0))  # accepts, never answers
+    try:
+        port = server.getsockname()[1]
+        slow = Webhooks(shop.repo, shop.town.store, master_key_from_environment(),
+                        HttpSender(connect_s=1.0, total_s=3.0), shop.clock)  # fmt: skip
+        slow.create(CITY, "florist", f"http://127.0.0.1:{port}/h", (), new_id())
+        _subscribe(shop, receiver)
+        _paid(shop.town, "bob", "florist", 1_000)
+        bakery = _paid(shop.town, "alice", "bakery", 1_000)
+
+        def tick() -> None:
+            slow.deliverer.tick()
+            hang.set()
+
+        ticking = threading.Thread(target=tick)
+        started = time.monotonic()
+        ticking.start()
+        got = receiver.wait(1, timeout=2.5)
+        assert [r.id for r in got] == [f"evt_{bakery}"]
+        assert time.monotonic() - started < 2.5 and not hang.is_set()  # the florist still hangs
+        ticking.join(10)
+        assert hang.is_set()
+    finally:
+        server.close()

@@ -58,3 +58,4 @@ class Worker:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(30)
+        self.deliverer.close()
