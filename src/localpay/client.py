@@ -187,7 +187,8 @@ class Client:
         order: str,
         command_id: str | None = None,
     ) -> dict[str, Any]:
-        """Approve a checkout: hold `amount` for the merchant's intent and order."""
+        """Approve a checkout intent: hold `amount` for the merchant's intent and order,
+        through the intent's approval route (which checks both are the intent's)."""
         cmd = c.Hold(
             id=command_id or new_id(),
             city=self.city,
@@ -197,7 +198,7 @@ class Client:
             intent=intent,
             order=order,
         )
-        return self.send("holds", sign_command(cmd, [key]))
+        return self.send(f"checkout/intents/{intent}/approval", sign_command(cmd, [key]))
 
     def capture(
         self, merchant: str, key: nacl.signing.SigningKey, hold: str, wallet: str, amount: int

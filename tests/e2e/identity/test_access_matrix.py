@@ -226,7 +226,6 @@ SIGNED = (
     "officials",
     "witnesses",
     "cards/bindings",
-    "holds",
     "captures",
     "releases",
     "presented-codes",

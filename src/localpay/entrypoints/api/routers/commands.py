@@ -402,16 +402,9 @@ _operation(
     "unknown_signer",
     "id_reused",
 )
-_operation(
-    "/v1/cities/{city}/holds",
-    {"hold"},
-    "Hold money for a merchant: a card authorization or a checkout approval",
-    *_SPENDING,
-    "card_not_bound",
-    "hold_invalid",
-    "hold_voided",
-    "intent_used",
-)
+# No generic route for `hold`: a card's holds are made by the card host from the terminal's
+# message (services/payments/card), a checkout's by the approval route of its intent
+# (routers/checkout.py), which checks the hold is that intent's amount and order first.
 _operation(
     "/v1/cities/{city}/captures",
     {"capture"},
