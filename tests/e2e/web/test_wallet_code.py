@@ -121,6 +121,8 @@ def test_the_wallet_shows_a_code_the_counter_captures_it_once(
     expect(counter.locator("#claim-approved")).to_contain_text("12,000원")
     expect(counter.locator("#claim-approved")).to_contain_text("승인")
     assert serious_violations(counter) == []
+    counter.goto(f"/c/{CITY}/counter/{BAKERY}/")  # the day's list shows it as a payment
+    expect(counter.locator("#rows")).to_contain_text("12,000원")
 
     used = phone.locator("#code-state [data-state=used]")
     expect(used).to_be_visible(timeout=10_000)

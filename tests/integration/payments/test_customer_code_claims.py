@@ -23,6 +23,7 @@ from localpay.ledger.signatures import public_key_hex, sign_command
 from localpay.services.cities.inspect import merchant_view, wallet_view
 from localpay.services.cities.ledgers import Ledgers, new_id
 from localpay.services.cities.officials import OfficialSigner, create_city
+from localpay.services.counter.live import live_tx
 from localpay.services.payments.qr import code_claims
 from localpay.services.payments.qr.codes import CodeMalformed, code_hash
 from localpay.testing.builders import policy
@@ -226,3 +227,17 @@ def test_the_state_of_an_open_code_counts_down_by_the_clock(town: Town) -> None:
     )
     with pytest.raises(code_claims.CodeNotFound):
         code_claims.status(town.store, CITY, code_hash(CITY, OTHER_DIGITS), town.clock())
+
+
+def test_a_capture_is_a_payment_on_the_shop_s_counter_and_nobody_else_s(town: Town) -> None:
+    assert town.present().ok
+    paid = town.claim(DIGITS, 6_000, "k")
+    tx = town.store.find_tx(CITY, paid.id)
+    assert tx is not None
+    event = live_tx(tx, 0, "m-cafe")
+    assert event is not None
+    assert (event.kind, event.amount, event.payment) == ("pay", 6_000, paid.id)
+    assert live_tx(tx, 0, "m-deli") is None
+    refused = town.claim(DIGITS, 6_000, "again")  # code_used: on the chain, not a payment
+    again = town.store.find_tx(CITY, refused.id)
+    assert again is not None and live_tx(again, 0, "m-cafe") is None

@@ -23,7 +23,7 @@ from typing import Final
 
 import structlog
 
-from localpay.domain.commands import DecodeError, Pay, Refund, decode_envelope
+from localpay.domain.commands import ClaimCode, DecodeError, Pay, Refund, decode_envelope
 from localpay.domain.errors import Unavailable
 from localpay.ledger.blocks import BlockRecord, TxRecord
 from localpay.ledger.results import Result
@@ -36,6 +36,10 @@ RECENT: Final = 64
 SUBSCRIBERS_MAX: Final = 32
 
 log = structlog.get_logger("localpay.counter")
+
+#: Transactions a counter shows: payments (a customer's code captured at the counter is
+#: one, shown as a payment) and refunds.
+_KINDS: Final = ("pay", "refund", "claim_code")
 
 
 @dataclass(frozen=True)
@@ -53,18 +57,20 @@ class LiveTx:
 def live_tx(tx: TxRecord, time_ms: int, merchant: str | None = None) -> LiveTx | None:
     """The LiveTx of a stored transaction if it is an applied pay or refund (of `merchant`
     when given); None otherwise."""
-    if tx.kind not in ("pay", "refund"):
+    if tx.kind not in _KINDS:
         return None
     try:
         _, command = decode_envelope(tx.envelope)
     except DecodeError:
         return None
-    if not isinstance(command, Pay | Refund) or (merchant and command.merchant != merchant):
+    paid = Pay | Refund | ClaimCode
+    if not isinstance(command, paid) or (merchant and command.merchant != merchant):
         return None
     if not tx.decoded_result().ok:
         return None
     payment = command.payment if isinstance(command, Refund) else command.id
-    return LiveTx(tx.seq, tx.id, tx.kind, command.amount, time_ms, payment)
+    kind = "refund" if isinstance(command, Refund) else "pay"
+    return LiveTx(tx.seq, tx.id, kind, command.amount, time_ms, payment)
 
 
 def merchant_of(tx: TxRecord) -> str | None:
@@ -72,7 +78,7 @@ def merchant_of(tx: TxRecord) -> str | None:
         _, command = decode_envelope(tx.envelope)
     except DecodeError:
         return None
-    return command.merchant if isinstance(command, Pay | Refund) else None
+    return command.merchant if isinstance(command, Pay | Refund | ClaimCode) else None
 
 
 class TooManyScreens(Unavailable):
@@ -147,7 +153,7 @@ class LivePayments:
     def _events(block: BlockRecord) -> list[tuple[str, LiveTx]]:
         found = []
         for tx in block.txs:
-            if tx.kind not in ("pay", "refund"):
+            if tx.kind not in _KINDS:
                 continue  # cheap: most of a block needs no decoding here
             merchant = merchant_of(tx)
             event = live_tx(tx, block.header.time_ms) if merchant else None
