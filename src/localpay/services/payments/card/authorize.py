@@ -152,22 +152,28 @@ def _hold(
     card: CardRecord,
     capture: bool,
 ) -> CardAnswer:
-    city = terminal.city
-    ident = hold_id(city, terminal.terminal, request.rrn)
-    command = c.Hold(
-        id=ident,
-        city=city,
+    command = hold_command(terminal, card, request.amount, request.stan, request.rrn, capture)
+    receipt = _signed(service, terminal.city, card, command)
+    return _approved(service, receipt, card, terminal, command.id)
+
+
+def hold_command(
+    terminal: TerminalRecord, card: CardRecord, amount: int, stan: str, rrn: str, capture: bool
+) -> c.Hold:
+    """The hold a terminal's 0100 (or, captured at once, 0200) makes, under the id a
+    duplicate transmission finds again; the card's key signs it (`_signed`)."""
+    return c.Hold(
+        id=hold_id(terminal.city, terminal.terminal, rrn),
+        city=terminal.city,
         wallet=card.wallet,
         merchant=terminal.merchant,
-        amount=request.amount,
+        amount=amount,
         card=card.card,
         terminal=terminal.terminal,
-        stan=request.stan,
-        rrn=request.rrn,
+        stan=stan,
+        rrn=rrn,
         capture=capture,
     )
-    receipt = _signed(service, city, card, command)
-    return _approved(service, receipt, card, terminal, ident)
 
 
 def _complete(

@@ -10,6 +10,7 @@ lost answer is the same command and the ledger answers it with the first receipt
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Final
 
 import argon2
@@ -67,6 +68,30 @@ def wallet_key_name(wallet: str) -> str:
 
 def card_key_name(card: str) -> str:
     return f"card-{card[:16]}"
+
+
+def card_only_wallet(city: str, official: str, key: str) -> str:
+    """The id of the card-only wallet an official's issue under `key` opens (the same on a
+    retry, so a retry opens no second wallet)."""
+    return "wc-" + derived_id(city, official, "card/wallet", key)[:16]
+
+
+@dataclass(frozen=True)
+class Step:
+    """A signed ledger command, and what it does in words (for LedgerRefused)."""
+
+    what: str
+    envelope: bytes
+
+
+@dataclass(frozen=True)
+class PreparedCard:
+    """A card recorded whose ledger steps (open the wallet, bind) are not run yet."""
+
+    record: CardRecord
+    number: str
+    bind: str
+    steps: tuple[Step, ...]
 
 
 def valid_terminal_id(terminal: str) -> bool:
@@ -133,13 +158,32 @@ class CardService:
         replaces: str = "",
     ) -> IssuedCard:
         """A new card: for a new card-only wallet (`wallet` None) or an existing wallet."""
+        prepared = self.prepare(official, city, key, wallet, pin, replaces)
+        for step in prepared.steps:
+            self._run(city, step)
+        return IssuedCard(
+            view=self._view(prepared.record), number=prepared.number, bind=prepared.bind
+        )
+
+    def prepare(
+        self,
+        official: Principal,
+        city: str,
+        key: str,
+        wallet: str | None = None,
+        pin: str | None = None,
+        replaces: str = "",
+    ) -> PreparedCard:
+        """What `issue` does up to the ledger: the card's row, number and key recorded, and
+        the signed commands that open its wallet and bind it, not yet run. For a caller
+        that batches many cards' commands (the demo seeds hundreds with execute_many)."""
         self._official(official, city)
         key = _idem_key(key)
         if pin is not None and not pins.valid_pin(pin):
             raise BadPin("a PIN is 4 to 6 digits")
         custodial, known = True, wallet is not None
         if wallet is None:
-            wallet = "wc-" + derived_id(city, official.id, "card/wallet", key)[:16]
+            wallet = card_only_wallet(city, official.id, key)
         else:
             custodial = self._wallet(city, wallet).custodial
             if custodial:
@@ -147,9 +191,9 @@ class CardService:
         record = self._recorded(official, city, key, wallet, custodial, pin, replaces)
         if record.wallet != wallet:
             raise IdempotencyKeyReused("this idempotency key was used for another card")
-        number = self.master.open(record.sealed, _seal_context(city, record.card)).decode()
-        bind = self._bind(record, official, key, new_wallet=not known)
-        return IssuedCard(view=self._view(record), number=number, bind=bind)
+        number = self.master.open(record.sealed, seal_context(city, record.card)).decode()
+        bind, steps = self._bind(record, official, key, new_wallet=not known)
+        return PreparedCard(record, number, bind, steps)
 
     def _recorded(
         self,
@@ -174,7 +218,7 @@ class CardService:
             expiry=numbers.expiry_of(now),
             status=ACTIVE,
             custodial=custodial,
-            sealed=self.master.seal(number.encode(), _seal_context(city, card)),
+            sealed=self.master.seal(number.encode(), seal_context(city, card)),
             pin_hash="" if pin is None else pins.hash_pin(self.hasher, pin),
             pin_tries=0,
             idem_key=key,
@@ -185,9 +229,12 @@ class CardService:
         )
         return CardRecord.of(self.repo.add_card(fresh.row()))
 
-    def _bind(self, record: CardRecord, official: Principal, key: str, new_wallet: bool) -> str:
-        """Binds a card-only wallet's card on the chain (opening the wallet first); for a
-        wallet with its own key, the BindCard its holder must sign (canonical JSON)."""
+    def _bind(
+        self, record: CardRecord, official: Principal, key: str, new_wallet: bool
+    ) -> tuple[str, tuple[Step, ...]]:
+        """The steps that bind a card-only wallet's card on the chain (opening the wallet
+        first); for a wallet with its own key, no step but the BindCard its holder must
+        sign (canonical JSON)."""
         city = record.city
         bind = c.BindCard(
             id=derived_id(city, "cards", "bind", record.card),
@@ -198,28 +245,36 @@ class CardService:
             active=True,
         )
         if not record.custodial:
-            return c.encode_canonical(bind).decode()
+            return c.encode_canonical(bind).decode(), ()
         if not new_wallet:  # the key the chain already knows: never a new one
-            signing = self._custodial_key(city, record.wallet)
-        else:
-            signing = self.keys.get_or_create(city, wallet_key_name(record.wallet))
-            opened = c.OpenWallet(
-                id=derived_id(city, official.id, "card/open", key),
-                city=city,
-                wallet=record.wallet,
-                keys=[public_key_hex(signing)],
-                custodial=True,
+            return "", (
+                Step(
+                    "binding the card",
+                    sign_command(bind, [self._custodial_key(city, record.wallet)]),
+                ),
             )
-            self._execute(city, opened, signing, "opening the card's wallet")
-        self._execute(city, bind, signing, "binding the card")
-        return ""
+        signing = self.keys.get_or_create(city, wallet_key_name(record.wallet))
+        opened = c.OpenWallet(
+            id=derived_id(city, official.id, "card/open", key),
+            city=city,
+            wallet=record.wallet,
+            keys=[public_key_hex(signing)],
+            custodial=True,
+        )
+        return "", (
+            Step("opening the card's wallet", sign_command(opened, [signing])),
+            Step("binding the card", sign_command(bind, [signing])),
+        )
 
     def _execute(
         self, city: str, command: c.Command, key: nacl.signing.SigningKey, what: str
     ) -> Receipt:
-        receipt = self.ledgers.execute(city, sign_command(command, [key]))
+        return self._run(city, Step(what, sign_command(command, [key])))
+
+    def _run(self, city: str, step: Step) -> Receipt:
+        receipt = self.ledgers.execute(city, step.envelope)
         if not receipt.ok:
-            raise LedgerRefused(what, receipt.code)
+            raise LedgerRefused(step.what, receipt.code)
         return receipt
 
     def cards(self, person: Principal, city: str, wallet: str) -> list[CardView]:
@@ -439,7 +494,8 @@ def _cards_of(wallet_json: bytes) -> dict[str, str]:
     return msgspec.json.decode(wallet_json, type=_CardsOnly).cards
 
 
-def _seal_context(city: str, card: str) -> bytes:
+def seal_context(city: str, card: str) -> bytes:
+    """What a card's sealed number is bound to: its city and card id."""
     return f"localpay/card-number/v1\n{city}\n{card}".encode()
 
 
