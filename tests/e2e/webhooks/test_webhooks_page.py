@@ -150,3 +150,28 @@ def test_others_get_the_404_page(page: Page, city: str, who: str) -> None:
     answer = page.goto(HOME)
     assert answer is not None and answer.status == 404
     expect(page.get_by_role("heading", name="없는 화면입니다.")).to_be_visible()
+
+
+@pytest.mark.parametrize("width", [360, 180], ids=["360px", "360px-at-200%"])
+@pytest.mark.parametrize("senior", [False, True], ids=["normal", "senior"])
+@pytest.mark.parametrize("lang", ["ko", "en"])
+def test_fits_the_phone_in_both_languages_and_modes(
+    page: Page, receiver: Receiver, width: int, senior: bool, lang: str
+) -> None:
+    sign_in(page, "gimpo", "owner")
+    page.goto(HOME)
+    if page.locator("#endpoints li").count() == 0:  # this test run alone: one endpoint
+        page.get_by_label("가게 서버 주소 (URL)").fill(receiver.url)
+        page.get_by_role("button", name="주소 추가하기").click()
+    if lang == "en":
+        page.get_by_role("button", name="English").click()
+    if senior:
+        page.get_by_role(
+            "button", name="Large text (senior mode)" if lang == "en" else "큰 글씨로 보기"
+        ).click()
+    page.set_viewport_size({"width": width, "height": 740})
+    page.goto(HOME)
+    heading = "Webhooks" if lang == "en" else "웹훅"
+    expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
+    assert horizontal_overflow(page) == 0
+    assert serious_violations(page) == []
