@@ -16,8 +16,10 @@ import zxingcpp
 from PIL import Image
 from playwright.sync_api import Browser, Page, expect
 
+from localpay.adapters.clock import now_ms
 from localpay.adapters.keystore import KeyStore
 from localpay.domain import commands as c
+from localpay.domain.limits import CODE_MS_MAX
 from localpay.ledger.signatures import sign_command
 from localpay.services.cities.inspect import merchant_view, wallet_view
 from localpay.sim.demo import DEMO_SECRET, derived_key
@@ -243,3 +245,71 @@ def test_another_wallet_s_code_and_the_counter_page_are_404_to_a_citizen(
     assert phone.request.get(f"/c/{CITY}/counter/code").status == 404
     # Rendering is the wallet's own too: another city's wallet page refuses it.
     assert phone.request.get("/c/yangju/wallet/code", max_redirects=0).status in (303, 404)
+
+
+def test_an_expired_code_leaves_the_screen_with_a_button_for_a_new_one(
+    phone: Page, site: Site
+) -> None:
+    first = _show_code(phone, "3000")
+    # The pages read the time from the container's clock (the ledger has its own): past
+    # the code's 3 minutes for them, the wallet's page hears "expired" at its next poll.
+    site.container.clock = lambda: now_ms() + CODE_MS_MAX + 1_000
+    try:
+        expired = phone.locator("#code-state [data-state=expired]")
+        expect(expired).to_be_visible(timeout=10_000)
+        expect(expired).to_contain_text("만료")
+        expect(phone.locator("#code-bars")).to_have_count(0)
+    finally:
+        site.container.clock = now_ms
+    phone.get_by_role("button", name="새 코드 만들기").click()
+    expect(phone.locator("#code-state [data-state=open]")).to_be_visible()
+    second = re.sub(r"\s", "", phone.locator("#code-digits").inner_text())
+    assert re.fullmatch(r"[0-9]{20}", second) and second != first
+    assert _decoded(phone, "#code-bars") == [second]
+
+
+@pytest.mark.parametrize("senior", ["0", "1"], ids=["normal", "senior"])
+def test_no_horizontal_scroll_at_200_percent_zoom(
+    browser: Browser, site: Site, senior: str
+) -> None:
+    context = browser.new_context(
+        viewport={"width": 180, "height": 740}, locale="ko-KR", base_url=site.base
+    )
+    context.add_cookies(
+        [
+            citizen_cookie(site, CITY, WALLET),  # type: ignore[list-item]
+            {"name": "localpay_senior", "value": senior, "url": site.base},
+        ]
+    )
+    page = context.new_page()
+    try:
+        page.goto(f"/c/{CITY}/wallet/code")
+        seed = bytes(derived_key(bytes(KeyStore(site.keys).load(CITY, DEMO_SECRET)), WALLET))
+        page.evaluate(
+            """async ([city, wallet, seed]) => {
+              const keys = await import("/static/js/wallet/keys.js");
+              await keys.saveWallet(city, wallet, keys.hexToBytes(seed));
+            }""",
+            [CITY, WALLET, seed.hex()],
+        )
+        assert horizontal_overflow(page) == 0
+        page.locator("#make-code").click()
+        expect(page.locator("#code-digits")).to_be_visible()
+        assert horizontal_overflow(page) == 0
+    finally:
+        context.close()
+    counter = browser.new_context(
+        viewport={"width": 180, "height": 740}, locale="ko-KR", base_url=site.base
+    )
+    counter.add_cookies(
+        [
+            staff_cookie(site, CITY, "cashier"),  # type: ignore[list-item]
+            {"name": "localpay_senior", "value": senior, "url": site.base},
+        ]
+    )
+    try:
+        screen = counter.new_page()
+        screen.goto(f"/c/{CITY}/counter/code")
+        assert horizontal_overflow(screen) == 0
+    finally:
+        counter.close()
