@@ -17,6 +17,7 @@ A 100,000-row disbursement batch (bench/batch.py): validate, approve, execute.
 And CEL conditions (bench/conditions.py): evaluations per second, and payments per second
 through the state machine with and without a condition on the program.
 Card authorizations over TCP (bench/card.py): the ISO 8583 host beside a bare echo host.
+QR payments over HTTP (bench/qr.py), static and dynamic, beside plain signed payments.
 Results go to stdout as a table and to bench/results.json.
 """
 
@@ -39,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import batch
 import card
 import conditions
+import qr
 import rush
 from conventional import PostgresBank, SQLiteBank, best_of, run_conventional
 from localpay.adapters.clock import now_ms
@@ -188,6 +190,8 @@ def main() -> None:
         results["postgres"].update(rush.measure(new_database(url, "rush")))  # bench/rush.py
         results["postgres"].update(batch.measure(new_database(url, "batch")))  # bench/batch.py
         report("PostgreSQL", results["postgres"])
+        results["qr"] = qr.measure(new_database(url, "qr"))  # bench/qr.py: SQLite, then this
+        qr.report(results["qr"])
     results["conditions"] = conditions.measure()  # CEL: evaluations/s, cost per payment
     conditions.report(results["conditions"])
     results["card"] = card.measure()  # bench/card.py: ISO 8583 over TCP beside an echo host
