@@ -11,8 +11,8 @@ answers 30 (it is in US dollars and lacks 7, 12, 13 and 37; the CLI cannot chang
 so its figure measures the host's framing and checks, not the service.
 
 Hosts: `echo` (the anchor), `null` (the real CardHost in front of a service that answers
-00 at once: the host's own cost) and, once the card service is in the container,
-`ledger` (a seeded SQLite city, every 0100 a hold on the chain).
+00 at once: the host's own cost) and `ledger` (the real host over `container.cards` on a
+seeded SQLite city, every 0100 a signed hold through the sequencer).
 
 Run alone: `uv run python bench/card.py`.
 """
