@@ -212,3 +212,19 @@ def test_a_connection_over_its_in_flight_limit_waits_and_is_answered(start_host:
     answers = [t.read() for _ in range(10)]
     assert all(a is not None and a["39"] == "00" for a in answers)
     assert authority.most_busy == 3  # never more at once for this connection
+
+
+def test_a_terminal_that_leaves_with_requests_in_flight_harms_no_one(start_host: Start) -> None:
+    authority = Ledgerless(balances={PAN: 1_000_000}, delay=lambda _: 0.2)
+    running = start_host(authority)
+    gone = BlockingTerminal("127.0.0.1", running.port)
+    for stan in range(1, 6):
+        gone.send(_buy(stan))
+    time.sleep(0.05)
+    gone.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    gone.close()  # a reset, with five answers still to come
+    time.sleep(0.5)
+    t = BlockingTerminal("127.0.0.1", running.port)
+    answer = t.ask(_buy(99))
+    assert answer is not None and answer["39"] == "00"
+    assert len(authority.seen) == 6  # the five were decided all the same (reversals cover them)
