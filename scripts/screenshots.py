@@ -102,9 +102,10 @@ def _scan_static_qr(page: Page, site: Site) -> None:
 
 
 def _show_code(page: Page, site: Site) -> None:
-    """The citizen makes a one-time code for at most 30,000 won."""
+    """The citizen makes a one-time code for at most 30,000 won (senior mode: the balance)."""
     _hold_key(page, site)
-    page.locator("#cap").fill("30000")
+    if page.locator("#cap").is_visible():  # senior mode sets no cap: the whole balance
+        page.locator("#cap").fill("30000")
     page.locator("#make-code").click()
     expect(page.locator("#code-digits")).to_be_visible(timeout=15_000)
     page.locator("#code-bars").evaluate("img => img.decode()")
