@@ -174,3 +174,17 @@ def test_twenty_purchases_in_flight_on_one_connection(world: World) -> None:
     assert set(answers) == {f["11"] for f in sent}
     assert all(a["39"] == "00" for a in answers.values()), answers
     assert world.balance(card) == start - sum(1_000 + n for n in range(20))
+
+
+def test_an_authorization_completed_in_part_by_a_0200(world: World) -> None:
+    card = world.card(30_000)
+    start = world.balance(card)
+    link = world.link()
+    held = _ask(link, world.request(card, 10_000))
+    assert held["39"] == "00"
+    assert world.balance(card) == start - 10_000
+    completion = {**world.request(card, 8_000, mti="0200"), "38": held["38"]}
+    done = _ask(link, completion)
+    assert (done["t"], done["39"]) == ("0210", "00")
+    assert world.balance(card) == start - 8_000  # the 2,000 not captured went back
+    assert done["54"] == _field54(start - 8_000)
