@@ -210,6 +210,12 @@ POLICY: dict[tuple[str, str], Rule | str] = {
         )
         for action in ("", "/capture", "/cancel", "/refund", "/approval")
     },
+    # Issue 13. The customer-presented code: a shop's own staff or API key captures one; a
+    # code's state is its wallet's alone, by a code the test presents.
+    ("POST", "/v1/cities/{city}/merchants/{merchant}/codes/claim"): refund_rule,
+    ("GET", "/v1/cities/{city}/presented-codes/{code}"): (
+        "test_codes_api: test_a_code_s_state_is_its_wallet_s_alone"
+    ),
 }
 SIGNED = (
     "wallets",
@@ -347,6 +353,8 @@ def _body(route: str, merchant: str) -> dict[str, Any]:
     found: dict[str, Any] = {}
     if route.endswith("/merchants/{merchant}/refunds"):
         found = {"payment": "0" * 32, "amount": 1000}
+    elif route.endswith("/codes/claim"):
+        found = {"code": "0" * 20, "amount": 1000}  # nobody's code: 404 code_not_found
     elif route.endswith("/payouts") and "{merchant}" in route:
         found = {"amount": 10**9}
     elif route.endswith("/api-keys"):
