@@ -10,10 +10,11 @@ double submit (two Enters from a scanner) is one command with one answer.
 
 from __future__ import annotations
 
+import re
 import uuid
+from collections.abc import Callable
 from typing import Annotated, Any, Final
 
-import msgspec
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
@@ -30,7 +31,6 @@ from localpay.entrypoints.web.render import page
 from localpay.entrypoints.web.routes.counter import shop_name
 from localpay.entrypoints.web.security import check_csrf, finish
 from localpay.ledger.receipt import Receipt
-from localpay.ledger.results import Result
 from localpay.services.identity import access
 from localpay.services.identity.service import MERCHANT_ROLES, Principal
 from localpay.services.payments.qr import code_claims
@@ -38,7 +38,8 @@ from localpay.services.payments.qr.codes import CodeMalformed
 
 router = APIRouter()
 Csrf = Annotated[None, Depends(check_csrf)]
-TX_ID: Final = "0123456789abcdef"
+#: A command id, as the redirect after a capture names it.
+TX_ID: Final = re.compile(r"[0-9a-f]{32}")
 
 #: Why a capture was refused, as the cashier needs to hear it where the customer's words
 #: (outcomes.PLAIN, which also has the codes' own: used, expired, over the cap) do not fit.
@@ -87,18 +88,12 @@ def _context(request: Request, city: str, staff: Principal) -> dict[str, Any]:
 def _claimed(request: Request, city: str, merchant: str, tx_id: str) -> int | None:
     """The amount of this merchant's successful capture `tx_id` (after the redirect), or
     None: the page never confirms another shop's capture."""
-    if len(tx_id) != 32 or any(ch not in TX_ID for ch in tx_id):
-        return None
-    box = container(request)
-    tx = box.store.find_tx(city, tx_id)
-    if tx is None:
+    tx = container(request).store.find_tx(city, tx_id) if TX_ID.fullmatch(tx_id) else None
+    if tx is None or not tx.decoded_result().ok:
         return None
     try:
         _, command = decode_envelope(tx.envelope)
-        result = msgspec.json.decode(tx.result, type=Result)
-    except (DecodeError, msgspec.DecodeError):
-        return None
-    if result.code != Code.OK:
+    except DecodeError:
         return None
     if not isinstance(command, ClaimCode) or command.merchant != merchant:
         return None
@@ -151,9 +146,9 @@ async def capture(request: Request, city: str, _: Csrf) -> Response:
     return page(request, "counter/code.html", context, status=409)
 
 
-def _run(call: Any) -> Receipt:
+def _run(call: Callable[[], Receipt]) -> Receipt:
     try:
-        result: Receipt = call()
+        return call()
     except TimeoutError:
         # The command may still land: the same form (same key) gets its one answer.
         raise PageError(503, N_("The service is busy. Please try again in a moment.")) from None
@@ -161,4 +156,3 @@ def _run(call: Any) -> Receipt:
         raise PageError(
             503, N_("This server cannot sign for the shop now. Ask the operator.")
         ) from None
-    return result
