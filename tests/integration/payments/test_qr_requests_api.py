@@ -112,6 +112,21 @@ def test_mismatched_pay_is_refused_and_changes_nothing(site: Site) -> None:
         assert pos.get(f"{BASE}/{found['reference']}").json()["status"] == "open"
 
 
+def test_a_dynamic_qrs_pay_sent_to_the_payments_route_is_refused(site: Site) -> None:
+    """Paid past its request, the counter would wait for a payment that came: the plain
+    payments route refuses a Pay naming a dynamic QR's reference, and nothing moves."""
+    with site.pos() as pos, site.anyone() as wallet:
+        found = create(pos, 7_000).json()
+        answer = wallet.post(
+            f"/v1/cities/{CITY}/payments",
+            content=site.pay(found),
+            headers={"Content-Type": "application/json", "Idempotency-Key": new_id()},
+        )
+        assert answer.status_code == 422 and answer.json()["code"] == "qr_request_route"
+        assert pos.get(f"{BASE}/{found['reference']}").json()["status"] == "open"
+        assert send(wallet, found["reference"], site.pay(found)).status_code == 201
+
+
 def test_expired_request_is_refused(site: Site) -> None:
     with site.pos() as pos, site.anyone() as wallet:
         found = create(pos, 4_000).json()

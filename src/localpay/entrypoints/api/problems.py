@@ -97,6 +97,7 @@ API_PROBLEMS: Final[dict[str, tuple[int, str]]] = {
     "not_found": (404, "no such resource"),
     "validation_failed": (422, "the request does not match the schema"),
     "wrong_command_type": (422, "this endpoint takes another kind of command"),
+    "qr_request_route": (422, "a dynamic QR's payment goes through its request's route"),
     "idempotency_key_missing": (400, "POST requests need an Idempotency-Key header"),
     "idempotency_key_reused": (422, "this Idempotency-Key was used with a different request"),
     "idempotency_key_in_flight": (409, "a request with this Idempotency-Key is still running"),

@@ -24,7 +24,7 @@ from fastapi.responses import Response
 from starlette.requests import HTTPConnection
 
 from localpay.domain.codes import Code
-from localpay.domain.commands import DecodeError, command_type, decode_envelope
+from localpay.domain.commands import DecodeError, Pay, command_type, decode_envelope
 from localpay.domain.errors import NotFound
 from localpay.domain.limits import COMMAND_BYTES_MAX
 from localpay.entrypoints.api.deps import container_of, principal_of, transparency_of
@@ -40,6 +40,9 @@ from localpay.services.transparency.service import LogMismatch, Transparency
 
 router = APIRouter()
 log = structlog.get_logger("localpay.entrypoints.api")
+
+#: The evidence of a dynamic QR's payment (services/payments/qr/requests.evidence_of).
+QR_EVIDENCE: Final = "qr:"
 
 #: Longest a request waits for its block to become durable before answering 503.
 ANSWER_TIMEOUT_S: Final = 30.0
@@ -142,6 +145,12 @@ async def submit(
         )
     if command.city != city:
         return ledger_problem(Code.WRONG_CITY, f"the command is for {command.city!r}")
+    if isinstance(command, Pay) and command.evidence.startswith(QR_EVIDENCE):
+        # Paid here, a dynamic QR's request would stay open at the shop's counter.
+        raise ApiProblem(
+            "qr_request_route",
+            "a dynamic QR is paid through its request: POST .../qr/requests/{reference}/pay",
+        )
     container = container_of(request)
     if not container.has_city(city):
         return ledger_problem(Code.CITY_NOT_FOUND, f"no city {city!r} here")
@@ -226,6 +235,7 @@ _operation(
     "/v1/cities/{city}/payments",
     {"pay"},
     "Pay a merchant (signed by the wallet)",
+    "qr_request_route",
     "account_not_found",
     "signer_not_authorized",
     "invalid_amount",
