@@ -313,3 +313,20 @@ def test_no_horizontal_scroll_at_200_percent_zoom(
         assert horizontal_overflow(screen) == 0
     finally:
         counter.close()
+
+
+def test_the_counter_form_sent_twice_is_one_capture(phone: Page, counter: Page, site: Site) -> None:
+    digits = _show_code(phone, "4000")
+    before = wallet_view(site.container.store, CITY, WALLET).balance
+    counter.goto(f"/c/{CITY}/counter/code")
+    form = {
+        "csrf": counter.locator("#claim-form input[name=csrf]").input_value(),
+        "idempotency_key": counter.locator("#claim-form input[name=idempotency_key]").input_value(),
+        "amount": "4000",
+        "code": digits,
+    }
+    first = counter.request.post(f"/c/{CITY}/counter/code", form=form, max_redirects=0)
+    second = counter.request.post(f"/c/{CITY}/counter/code", form=form, max_redirects=0)
+    assert first.status == second.status == 303
+    assert first.headers["location"] == second.headers["location"]  # the same capture
+    assert wallet_view(site.container.store, CITY, WALLET).balance == before - 4_000
