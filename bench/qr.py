@@ -22,6 +22,9 @@ one payment in flight, framed by hand on asyncio streams (the load must cost the
   (POST .../qr/requests/{reference}/pay), the POS polls once (GET, must say `paid` with
   the payment's id). Latency is the whole loop; its steps' p50 are shown too.
 
+After the server stops, the shops' money on the chain (read afresh from the store) must
+have grown by exactly the won the answers said were paid: `won_mismatch` must be 0.
+
 Signing: pre-signed for plain and static (the wallet signs on its phone; signing is not
 the server's cost), in the loop for dynamic (the reference is only known then), in this
 process. Each lane owns its wallets (a phone pays one payment at a time), and each lane is
@@ -45,6 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
+import msgspec
 import nacl.signing
 import orjson
 import psycopg
@@ -55,6 +59,7 @@ from localpay.adapters.secrets import ENV_FILE, ENV_KEY
 from localpay.bootstrap import open_directory, open_identity, open_store
 from localpay.domain import commands as c
 from localpay.ledger.signatures import sign_command
+from localpay.ledger.state import Merchant
 from localpay.services.cities.ledgers import Ledgers, new_id
 from localpay.sim.bench import BenchCity, percentile
 from localpay.sim.demo import demo_directory
@@ -108,6 +113,17 @@ def seed_city(url: str, keys: Path) -> City:
         store.close()
     lanes = min(CONNECTIONS, len(bench.merchants))
     return City(name, bench.wallet_keys, bench.merchants, pos, dict(list(pos.items())[:lanes]))
+
+
+def shops_received(url: str, city: str) -> int:
+    """The won every shop of `city` has received (held or redeemed), from the chain's state."""
+    store = open_store(url)
+    try:
+        rows = [raw for key, raw in store.state(city) if key.startswith("m:")]
+    finally:
+        store.close()
+    shops = [msgspec.json.decode(raw, type=Merchant) for raw in rows]
+    return sum(shop.balance + shop.redeemed for shop in shops)
 
 
 def signed_pay(city: City, wallet: str, merchant: str, amount: int, evidence: str = "") -> bytes:
@@ -181,6 +197,7 @@ class Phase:
     errors: int = 0
     first_error: str = ""
     reads: int = 0
+    won: int = 0  # paid in the answers: the chain must have exactly this more
 
     def step(self, name: str, since: float) -> float:
         now = time.perf_counter()
@@ -224,17 +241,17 @@ def _amount(rng: random.Random) -> int:
 def plain_work(city: City, lanes: int, rng: random.Random) -> list[list[Payment]]:
     path = f"/v1/cities/{city.name}/payments"
 
-    def payment(envelope: bytes) -> Payment:
+    def payment(wallet: str, amount: int) -> Payment:
+        envelope = signed_pay(city, wallet, rng.choice(city.merchants), amount)
+
         async def pay(lane: Lane, phase: Phase) -> None:
             await lane.expect(201, "POST", path, envelope, **{"Idempotency-Key": idem()})
+            phase.won += amount
 
         return pay
 
     return [
-        [
-            payment(signed_pay(city, own[n % len(own)], rng.choice(city.merchants), _amount(rng)))
-            for n in range(PAYMENTS // lanes)
-        ]
+        [payment(own[n % len(own)], _amount(rng)) for n in range(PAYMENTS // lanes)]
         for own in _lane_wallets(city, lanes)
     ]
 
@@ -246,7 +263,9 @@ def static_work(city: City, lanes: int, rng: random.Random, cached: bool) -> lis
     pay_path = f"/v1/cities/{city.name}/payments"
     each = PAYMENTS // lanes
 
-    def payment(wallet: str, merchant: str, envelope: bytes, cache: set[str]) -> Payment:
+    def payment(wallet: str, merchant: str, amount: int, cache: set[str]) -> Payment:
+        envelope = signed_pay(city, wallet, merchant, amount)
+
         async def pay(lane: Lane, phase: Phase) -> None:
             began = time.perf_counter()
             if not cached or wallet + merchant not in cache:
@@ -258,6 +277,7 @@ def static_work(city: City, lanes: int, rng: random.Random, cached: bool) -> lis
                 cache.add(wallet + merchant)
                 began = phase.step("read", began)
             await lane.expect(201, "POST", pay_path, envelope, **{"Idempotency-Key": idem()})
+            phase.won += amount
             phase.step("pay", began)
 
         return pay
@@ -271,7 +291,7 @@ def static_work(city: City, lanes: int, rng: random.Random, cached: bool) -> lis
         else:
             pairs = [(own[n % len(own)], rng.choice(city.merchants)) for n in range(each)]
         chosen = [pairs[n % len(pairs)] for n in range(each)]
-        work.append([payment(w, m, signed_pay(city, w, m, _amount(rng)), cache) for w, m in chosen])
+        work.append([payment(w, m, _amount(rng), cache) for w, m in chosen])
     return work
 
 
@@ -305,6 +325,7 @@ def dynamic_work(city: City, lanes: int, rng: random.Random) -> list[list[Paymen
                 201, "POST", f"{base}/requests/{reference}/pay", envelope,
                 **{"Idempotency-Key": idem()},
             )  # fmt: skip
+            phase.won += amount
             began = phase.step("pay", began)
             polled = await lane.expect(200, "GET", f"{base}/requests/{reference}", b"", **auth)
             if polled["status"] != "paid" or polled["payment"] != paid["id"]:
@@ -339,6 +360,7 @@ def _figures(phase: Phase, wall: float, server_cpu_s: float | None) -> dict[str,
         "ok": done,
         "errors": phase.errors,
         "reads": phase.reads,
+        "won": phase.won,
         "server_cpu_us": round(server_cpu_s * 1e6 / done) if server_cpu_s and done else None,
     }
     out.update({f"{step}_p50_ms": _ms(values, 0.5) for step, values in phase.steps.items()})
@@ -398,10 +420,16 @@ def measure_store(url: str, keys: Path) -> dict[str, Any]:
     began = time.perf_counter()
     city = seed_city(url, keys)
     seeded = time.perf_counter() - began
+    before = shops_received(url, city.name)
     with Server(url, keys) as server:
         client = time.process_time()
         out = _run(_drive(server.port, city, server))
         out["client_cpu_s"] = round(time.process_time() - client, 2)
+    # Money both ways: what the answers said was paid is what the shops received on the
+    # chain, read afresh from the store (no payment "failed but deducted", none lost).
+    answered = sum(v for k, v in out.items() if k.endswith("_won"))
+    out["won_answered"] = answered
+    out["won_mismatch"] = shops_received(url, city.name) - before - answered
     plain = (out["plain_per_s"] + out["plain_again_per_s"]) / 2
     for name in ("static_read", "static_cached", "dynamic"):
         out[f"{name}_over_plain"] = round(out[f"{name}_per_s"] / plain, 3) if plain else None
@@ -463,6 +491,8 @@ SHOWN: Final = (
     "plain_again_per_s",
     "plain_again_p99_ms",
     "errors",
+    "won_answered",
+    "won_mismatch",
     "client_cpu_s",
 )
 
