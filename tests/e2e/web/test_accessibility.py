@@ -44,6 +44,8 @@ SCREENS = [
     Screen("/c/gimpo/"),
     Screen("/c/gimpo/login"),
     Screen("/c/nowhere/"),
+    Screen("/c/gimpo/wallet/code", _citizen),  # the customer's one-time code
+    Screen("/c/gimpo/counter/code", _owner),  # the counter's capture of it
 ]
 MODES = [
     pytest.param("ko", False, id="ko"),
