@@ -5,27 +5,41 @@ citizens' and merchants' keys are derived from one demo secret kept in the key
 store, so later runs (and the demo web apps) can act as them again. Time is
 simulated: the run covers the `days` days before now (or after the chain's last
 block, whichever is later), so block times stay non-decreasing.
+
+Card-only wallets (citizens without a phone, in the old towns) get real prepaid cards
+through the card service (services/payments/card): a number in the city's BIN, its row
+sealed in the store, the card bound on the chain; every merchant gets a terminal, and a
+card wallet's payments are the card purchases a terminal's 0200 makes (`hold` with
+`capture`, signed by the card's key, terminal, STAN and RRN bound in). Their custodial
+keys are in the key store, as the counter's keys are, so the console can top them up.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import hashlib
 import math
 import random
 from collections import Counter
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, TypeVar, cast
 
 import msgspec
 import nacl.signing
 
+from localpay.adapters.keystore import KeyStore
+from localpay.adapters.secrets import Sealer
+from localpay.adapters.sql.cards import SqlCardRepository
+from localpay.adapters.sql.runner import SqlRunner, SqlStore
 from localpay.domain import commands as c
-from localpay.domain.calendar import DAY_MS
+from localpay.domain.calendar import DAY_MS, KST
+from localpay.domain.principals import Principal
 from localpay.ledger.receipt import Receipt
 from localpay.ledger.signatures import public_key_hex, sign_command
-from localpay.ledger.state import MERCHANT_ACTIVE
+from localpay.ledger.state import MERCHANT_ACTIVE, Merchant
 from localpay.services.approvals.service import new_merchant_key
 from localpay.services.cities.ledgers import Ledgers, new_id
 from localpay.services.cities.officials import (
@@ -36,6 +50,15 @@ from localpay.services.cities.officials import (
 )
 from localpay.services.directory.service import Directory
 from localpay.services.identity.service import Identity, IdentityError
+from localpay.services.payments.card import authorize, pins
+from localpay.services.payments.card.errors import TerminalTaken
+from localpay.services.payments.card.ports import ACTIVE, CardRecord, TerminalRecord
+from localpay.services.payments.card.service import (
+    CardService,
+    card_only_wallet,
+    seal_context,
+    wallet_key_name,
+)
 from localpay.sim import gimpo
 
 DEMO_SECRET: Final = "demo-secret"  # noqa: S105 (a key file name, not a secret)
@@ -50,8 +73,18 @@ DISCOUNT_BUDGET: Final = 50_000_000
 REFUND_RATE: Final = 0.01
 GIFT_RATE: Final = 0.003
 CARD_SHARE_OLD_TOWNS: Final = 0.6
+#: The demo card printed by `make run` to try a terminal with: its issue's idempotency
+#: key (so a later run finds the same card), PIN and the cash it is topped up with.
+TRY_CARD_KEY: Final = "demo-try-card"
+TRY_CARD_PIN: Final = "1234"
+TRY_CARD_TOP_UP: Final = 50_000
+#: Merchants numbered up to this get a terminal (the id has five digits for the number).
+TERMINALS_MAX: Final = 99_999
 
 Progress = Callable[[str, int, int], None]
+T = TypeVar("T")
+#: Threads that write the card wallets' key files (each write waits for its fsync).
+FILE_WORKERS: Final = 8
 
 
 @dataclass
@@ -90,6 +123,34 @@ def derived_key(secret: bytes, account: str) -> nacl.signing.SigningKey:
     return nacl.signing.SigningKey(hashlib.sha256(secret + account.encode()).digest())
 
 
+def demo_counter(city: str) -> Principal:
+    """The official at the demo's counter, who issues the demo's cards (no sign-in)."""
+    return Principal(id="demo-counter", city=city, role="city_maker", username="demo-counter")
+
+
+def terminal_id(city: str, merchant_number: int) -> str:
+    """A demo merchant's terminal (field 41, 8 characters, unique across the installation):
+    three letters of the city and the merchant's number, e.g. GIM00042."""
+    letters = "".join(ch for ch in city.upper() if ch.isascii() and ch.isalnum())
+    return f"{letters[:3].ljust(3, 'X')}{merchant_number:05d}"
+
+
+def card_service(ledgers: Ledgers, clock: Callable[[], int]) -> CardService:
+    """The card service over the demo's store and keys, as bootstrap.Container makes it
+    (the demo's stores are the SQL ones, SQLite or PostgreSQL)."""
+    store = cast(SqlRunner, ledgers.store)
+    master = cast(KeyStore, ledgers.keys).master
+    return CardService(SqlCardRepository(store), ledgers, master, clock)
+
+
+def reference(now_ms: int, n: int) -> tuple[str, str]:
+    """A terminal's n-th message of the day: STAN (6 digits) and RRN (12: the year's last
+    digit, the day of the year and the hour, then the STAN), as terminals number them."""
+    at = dt.datetime.fromtimestamp(now_ms / 1000, KST)
+    stan = f"{n % 1_000_000:06d}"
+    return stan, f"{at:%y}"[1] + f"{at:%j%H}" + stan
+
+
 class Simulation:
     def __init__(self, ledgers: Ledgers, clock: SimClock, city: str, seed: int) -> None:
         self.ledgers = ledgers
@@ -102,24 +163,32 @@ class Simulation:
         self.balances: dict[str, int] = {}
         self.signer: OfficialSigner | None = None
         self.sale_budget_minted = False
+        self.cards = card_service(ledgers, clock)
+        self.counter = demo_counter(city)
+        self.held: dict[str, nacl.signing.SigningKey] = {}  # card wallets' custodial keys
+        self.card_of: dict[str, CardRecord] = {}  # wallet -> its card
+        self.terminal_of: dict[str, TerminalRecord] = {}  # merchant -> its terminal
 
     # -- helpers ------------------------------------------------------------------------
 
     def key(self, account: str) -> nacl.signing.SigningKey:
-        """A citizen's key: on a real phone it never leaves the device; here it is derived."""
-        return derived_key(self.secret, account)
+        """A citizen's key: on a real phone it never leaves the device; here it is derived.
+        A card-only wallet's is the city's custodial key, in the key store."""
+        return self.held.get(account) or derived_key(self.secret, account)
 
     def merchant_key(self, merchant: str) -> nacl.signing.SigningKey:
         # Merchants' staff sign in with passwords, so the server holds their keys.
         return new_merchant_key(self.ledgers, self.city, merchant)
 
-    def card_evidence(self, wallet: str) -> str:
-        """A card wallet's payments and gifts carry the card's authorization (simulated)."""
-        custodial = self.ledgers.sequencer(self.city).state.wallets[wallet].custodial
-        return f"card-auth:{new_id()[:12]}" if custodial else ""
-
     def run(self, kind: str, items: list[bytes], report: DemoReport) -> list[Receipt]:
         return report.count(kind, self.ledgers.execute_many(self.city, items, timeout=120))
+
+    def run_kinds(self, kinds: list[str], items: list[bytes], report: DemoReport) -> list[Receipt]:
+        """One batch of commands of several kinds (the day's payments: app and card)."""
+        receipts = self.ledgers.execute_many(self.city, items, timeout=120)
+        for kind, receipt in zip(kinds, receipts, strict=True):
+            report.count(kind, [receipt])
+        return receipts
 
     def official(self, command: c.Command) -> bytes:
         assert self.signer is not None
@@ -169,11 +238,17 @@ class Simulation:
         areas = [a[0] for a in gimpo.AREAS]
         weights = [a[2] for a in gimpo.AREAS]
         card_towns = {a[0] for a in gimpo.AREAS if a[3]}
-        items = []
+        chosen = []
         for n in range(start, start + count):
-            wallet = f"w-{n:07d}"
             area = self.rng.choices(areas, weights)[0]
             custodial = area in card_towns and self.rng.random() < CARD_SHARE_OLD_TOWNS
+            chosen.append((f"w-{n:07d}", area, custodial))
+        card_wallets = [w for w, _, custodial in chosen if custodial]
+        # The counter's keys for citizens without a phone, in the key store (a file each).
+        keys = self.in_parallel(self.custodial_key, card_wallets)
+        self.held.update(zip(card_wallets, keys, strict=True))
+        items = []
+        for wallet, area, custodial in chosen:
             key = self.key(wallet)
             cmd = c.OpenWallet(
                 id=new_id(),
@@ -184,7 +259,32 @@ class Simulation:
             )
             items.append(sign_command(cmd, [key]))
             self.wallets.append((wallet, area))
-        self.run("open_wallet", items, report)
+        opened = self.run("open_wallet", items, report)
+        ok = {w for (w, _), r in zip(self.wallets[-count:], opened, strict=True) if r.ok}
+        self.issue_cards([w for w in card_wallets if w in ok], report)
+
+    def custodial_key(self, wallet: str) -> nacl.signing.SigningKey:
+        return self.ledgers.keys.get_or_create(self.city, wallet_key_name(wallet))
+
+    @staticmethod
+    def in_parallel(work: Callable[[str], T], items: list[str]) -> list[T]:
+        """`work` on each item, in threads: each writes and syncs a key file (the card
+        service is safe to call from several threads, as the card host does)."""
+        if not items:
+            return []
+        with ThreadPoolExecutor(max_workers=FILE_WORKERS) as pool:
+            return list(pool.map(work, items))
+
+    def issue_cards(self, wallets: list[str], report: DemoReport) -> None:
+        """A prepaid card for each card-only wallet, issued at the demo's counter: its row
+        (number sealed) and key recorded by the card service, the binds run as one batch."""
+        prepared = self.in_parallel(
+            lambda w: self.cards.prepare(self.counter, self.city, f"demo:{w}", w), wallets
+        )
+        binds = [step.envelope for p in prepared for step in p.steps]
+        self.run("bind_card", binds, report)
+        for p in prepared:
+            self.card_of[p.record.wallet] = p.record
 
     def register_merchants(self, count: int, report: DemoReport) -> None:
         state = self.ledgers.sequencer(self.city).state
@@ -222,6 +322,24 @@ class Simulation:
             self.merchants.append((merchant, category, area))
         self.run("register_merchant", registered, report)
         self.run("approve_merchant", approvals, report)
+        self.add_terminals(range(start, start + count))
+
+    def add_terminals(self, numbers: range) -> None:
+        """A card terminal for each merchant (numbered up to TERMINALS_MAX), registered at
+        the demo's counter; an id another city's demo took is left out."""
+        for n in numbers:
+            if n > TERMINALS_MAX:
+                break
+            merchant = f"m-{n:05d}"
+            try:
+                added = self.cards.add_terminal(
+                    self.counter, self.city, terminal_id(self.city, n), merchant
+                )
+            except TerminalTaken:
+                continue
+            self.terminal_of[merchant] = TerminalRecord(
+                added.terminal, self.city, merchant, self.counter.id, added.added_ms
+            )
 
     # -- money in ----------------------------------------------------------------------------
 
@@ -296,7 +414,12 @@ class Simulation:
                 wallet=o.wallet,
                 order=o.id,
                 amount=o.amount,
-                deposit_ref=f"demo-va-{o.id[:16]}",
+                # A card-only citizen pays cash at the counter; others by bank transfer.
+                deposit_ref=(
+                    f"counter:{self.counter.username}:{o.id[:16]}"
+                    if o.wallet in self.card_of
+                    else f"demo-va-{o.id[:16]}"
+                ),
             )
             for o, _ in confirmed
         ]
@@ -337,7 +460,8 @@ class Simulation:
         for merchant, _, area in self.merchants:
             by_area.setdefault(area, []).append(merchant)
         every = [m for m, _, _ in self.merchants]
-        planned, items = [], []
+        planned, items, kinds = [], [], []
+        sent: Counter[str] = Counter()  # card purchases per terminal today (STAN, RRN)
         for wallet, area in self.wallets:
             balance = self.balances.get(wallet, 0)
             for _ in range(self._poisson(PAYMENTS_PER_CITIZEN_DAY)):
@@ -347,31 +471,48 @@ class Simulation:
                     break
                 local = by_area.get(area)
                 merchant = self.rng.choice(local if local and self.rng.random() < 0.7 else every)
-                evidence = self.card_evidence(wallet)
-                pid = new_id()
-                items.append(
-                    sign_command(
-                        c.Pay(
-                            id=pid,
-                            city=self.city,
-                            wallet=wallet,
-                            merchant=merchant,
-                            amount=int(amount),
-                            evidence=evidence,
-                        ),
-                        [self.key(wallet)],
+                if wallet in self.card_of:
+                    if merchant not in self.terminal_of:
+                        continue  # no terminal at that shop: the card is not used there
+                    envelope, pid = self.card_purchase(wallet, merchant, int(amount), sent)
+                    kinds.append("hold")
+                else:
+                    pid = new_id()
+                    pay = c.Pay(
+                        id=pid,
+                        city=self.city,
+                        wallet=wallet,
+                        merchant=merchant,
+                        amount=int(amount),
+                        evidence="",
                     )
-                )
+                    envelope = sign_command(pay, [self.key(wallet)])
+                    kinds.append("pay")
+                items.append(envelope)
                 planned.append((pid, wallet, merchant, int(amount)))
                 balance -= int(amount)
-        receipts = self.run("pay", items, report)
+        receipts = self.run_kinds(kinds, items, report)
         paid = []
         for (pid, wallet, merchant, amount), receipt in zip(planned, receipts, strict=True):
             after = receipt.balance_of(wallet)  # the paying wallet's own receipt shows it
+            if receipt.ok and after is None:  # a card's receipt is its key's: read the state
+                after = self.ledgers.sequencer(self.city).state.wallets[wallet].balance()
             if receipt.ok and after is not None:
                 paid.append((pid, merchant, amount))
                 self.balances[wallet] = after
         return paid
+
+    def card_purchase(
+        self, wallet: str, merchant: str, amount: int, sent: Counter[str]
+    ) -> tuple[bytes, str]:
+        """The purchase a shop's terminal sends for the card (0200, captured at once), as
+        the card service turns it into a hold signed by the card's key; its id."""
+        terminal = self.terminal_of[merchant]
+        sent[terminal.terminal] += 1
+        stan, rrn = reference(self.clock.now_ms, sent[terminal.terminal])
+        card = self.card_of[wallet]
+        hold = authorize.hold_command(terminal, card, amount, stan, rrn, capture=True)
+        return sign_command(hold, [self.cards.card_key(self.city, card.card)]), hold.id
 
     def _poisson(self, rate: float) -> int:
         threshold, k, p = math.exp(-rate), 0, self.rng.random()
@@ -398,6 +539,8 @@ class Simulation:
     def gifts(self, report: DemoReport) -> None:
         items = []
         for wallet, _ in self.wallets:
+            if wallet in self.card_of:  # a card-only citizen has no app to send a gift with
+                continue
             if self.rng.random() < GIFT_RATE and self.balances.get(wallet, 0) >= 10_000:
                 to = self.rng.choice(self.wallets)[0]
                 if to != wallet:
@@ -410,7 +553,7 @@ class Simulation:
                                 wallet=wallet,
                                 to=to,
                                 amount=amount,
-                                evidence=self.card_evidence(wallet),
+                                evidence="",
                             ),
                             [self.key(wallet)],
                         )
@@ -437,6 +580,19 @@ class Simulation:
             if m.balance > 0 and m.status == MERCHANT_ACTIVE
         ]
         self.run("redeem", items, report)
+
+    def try_card(self, report: DemoReport) -> None:
+        """The card `make run` prints for trying a terminal: a card-only wallet's, with a
+        PIN, topped up with cash at the counter. Issued through `issue` and `top_up` as an
+        official would, under fixed idempotency keys: a later run finds the same card."""
+        issued = self.cards.issue(self.counter, self.city, TRY_CARD_KEY, pin=TRY_CARD_PIN)
+        report.outcomes["issue_card:ok"] += 1
+        if issued.view.status != ACTIVE:
+            return  # marked lost or blocked since: left as it is
+        self.cards.top_up(
+            self.counter, self.city, issued.view.wallet, "general", TRY_CARD_TOP_UP, TRY_CARD_KEY
+        )
+        report.outcomes["top_up:ok"] += 1
 
     def expire(self, report: DemoReport) -> None:
         state = self.ledgers.sequencer(self.city).state
@@ -491,6 +647,55 @@ def demo_checker(identity: Identity, city: str, public_key_hex: str) -> None:
         )
 
 
+@dataclass(frozen=True)
+class TryCard:
+    """The demo's card to try a terminal with: demo data, printed on purpose."""
+
+    number: str
+    expiry: str
+    pin: str  # "" if the card has no PIN (any more)
+    pin_locked: bool
+    wallet: str
+    terminal: str
+    merchant: str
+
+
+def try_card(store: SqlStore, master: Sealer, city: str) -> TryCard | None:
+    """The demo's try card (its number opened from the sealed row) and a terminal of an
+    active shop of an ordinary category (the demo owner's, m-00000, if it is one), or None
+    if the city has no such card or terminal."""
+    repo = SqlCardRepository(store)
+    wallet = card_only_wallet(city, demo_counter(city).id, TRY_CARD_KEY)
+    cards = [CardRecord.of(row) for row in repo.cards_of(city, wallet)]
+    card = next((x for x in cards if x.status == ACTIVE), None)
+    terminals = sorted(
+        (TerminalRecord.of(row) for row in repo.terminals(city, None)), key=lambda t: t.terminal
+    )
+    usable = [t for t in terminals if _ordinary_shop(store, city, t.merchant)]
+    if card is None or not usable:
+        return None
+    terminal = next((t for t in usable if t.merchant == "m-00000"), usable[0])
+    return TryCard(
+        number=master.open(card.sealed, seal_context(city, card.card)).decode(),
+        expiry=card.expiry,
+        pin=TRY_CARD_PIN if card.pin_hash else "",
+        pin_locked=card.pin_tries >= pins.MAX_TRIES,
+        wallet=wallet,
+        terminal=terminal.terminal,
+        merchant=terminal.merchant,
+    )
+
+
+def _ordinary_shop(store: SqlStore, city: str, merchant: str) -> bool:
+    """An active shop whose category the general program pays (no large mart)."""
+    raw = store.state_value(city, f"m:{merchant}")
+    if raw is None:
+        return False
+    found = msgspec.json.decode(raw, type=Merchant)
+    ordinary = {x[0] for x in gimpo.LOCAL_CATEGORIES}
+    return found.status == MERCHANT_ACTIVE and found.category in ordinary
+
+
 def start_time(ledgers: Ledgers, city: str, days: int, now_ms: int) -> int:
     head = ledgers.store.head(city)
     begin = now_ms - days * DAY_MS
@@ -533,4 +738,5 @@ def run_demo(
         sim.settle(report)
         sim.expire(report)
         tell("day", day + 1, days)
+    sim.try_card(report)
     return report
