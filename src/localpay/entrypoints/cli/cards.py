@@ -17,6 +17,7 @@ import httpx
 import typer
 
 from localpay.entrypoints.cli.app import CityOpt, fail, out, print_json
+from localpay.entrypoints.cli.terminal_send import send
 
 cards = typer.Typer(help="Prepaid cards at the counter (officials)", no_args_is_help=True)
 terminals = typer.Typer(help="Card terminals of merchants", no_args_is_help=True)
@@ -263,3 +264,7 @@ def remove(
     session = _Session(url, city, username, password_stdin)
     session.call("DELETE", f"/terminals/{terminal}", ok=204)
     out.print(f"terminal {terminal}: removed", highlight=False, soft_wrap=True)
+
+
+# One message to a card host over TCP, for trying the host by hand (terminal_send.py).
+terminals.command("send")(send)

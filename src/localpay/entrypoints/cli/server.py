@@ -39,6 +39,7 @@ def up(
     bank_port: Annotated[
         int, typer.Option(min=1, max=65535, help="Port of the simulated bank")
     ] = 8600,
+    card_port: CardPort = CARD_PORT,
 ) -> None:
     """`make run`: seed the demo city if the store has none, verify it, then serve it."""
     from localpay.sim.demo import demo_checker, demo_directory, demo_users  # noqa: PLC0415
@@ -79,10 +80,11 @@ def up(
         highlight=False,
         soft_wrap=True,
     )
+    _print_try_card(ctx, city, host, card_port, master)
     out.print("explore the chain: uv run localpay status --city gimpo · uv run localpay verify")
     _print_witnesses(ctx, city, base, master)
     bank = _start_demo_bank(ctx, master, f"{base}/v1/bank/deposits", bank_port)
-    serve(ctx, host=host, port=port, log_level="warning", bank=bank)
+    serve(ctx, host=host, port=port, log_level="warning", bank=bank, card_port=card_port)
 
 
 def _start_demo_bank(ctx: typer.Context, master: MasterKey, notify: str, port: int) -> str:
@@ -171,6 +173,32 @@ def _print_demo_citizen(ctx: typer.Context, city: str, base: str, master: Master
         f"a demo citizen ({balance:,}원): {base}/c/{city}/wallet/restore, the wallet number"
         f" {wallet} and the recovery code\n  {code}",
         highlight=False,
+    )
+
+
+def _print_try_card(
+    ctx: typer.Context, city: str, host: str, card_port: int, master: MasterKey
+) -> None:
+    """The demo's card to try the card host with, and the command that sends a purchase
+    to it: demo data, so its number is printed (a real card's is shown once, at issue)."""
+    from localpay.sim.demo import try_card  # noqa: PLC0415
+
+    with opened(ctx) as store:
+        card = try_card(store, master, city)
+        shop = None if card is None else bootstrap.open_directory(store).shop(city, card.merchant)
+    if card is None or not card_port:
+        return
+    pin = f", PIN {card.pin}" + (" (locked: reset it at the console)" if card.pin_locked else "")
+    name = f" {shop.name}" if shop is not None else ""
+    out.print(
+        f"a demo card (card-only wallet {card.wallet}): {card.number}, expiry {card.expiry}"
+        f"{pin if card.pin else ''}; terminal {card.terminal} of shop {card.merchant}{name}."
+        f" A purchase over TCP to the card host on {host}:{card_port}:\n"
+        f"  uv run localpay terminal send --host {host} --port {card_port}"
+        f" --terminal {card.terminal} --card {card.number} --amount 5000"
+        + (f" --pin {card.pin}" if card.pin else ""),
+        highlight=False,
+        soft_wrap=True,
     )
 
 
