@@ -23,6 +23,7 @@ from localpay.ledger.signatures import public_key_hex, sign_command
 from localpay.services.cities.ledgers import Ledgers, new_id
 from localpay.services.cities.officials import OfficialSigner, create_city
 from localpay.services.cities.verify import verify_city
+from localpay.services.counter.live import live_tx
 from localpay.services.history.service import parties_of
 from localpay.services.portability.exporter import export_city
 from localpay.services.portability.importer import import_city
@@ -211,6 +212,13 @@ def test_holds_replay_from_genesis_move_between_stores_and_read_as_history(
             ("code_shown", "", 0),
             ("paid", "bakery", -8_000),
         ]
+        assert _counter_lines(source) == [
+            ("pay", 25_000, "capture"),
+            ("pay", 10_000, "hold"),
+            ("pay", 15_000, "capture"),
+            ("refund", 5_000, "refund"),
+            ("pay", 8_000, "claim_code"),
+        ]
         archive = tmp_path / "city.archive"
         export_city(source, CITY, archive)
         import_city(target, archive)
@@ -219,6 +227,17 @@ def test_holds_replay_from_genesis_move_between_stores_and_read_as_history(
     finally:
         source.close()
         target.close()
+
+
+def _counter_lines(store: Store) -> list[tuple[str, int, str]]:
+    """What the shop's counter lists: every channel's payment once captured (a hold not
+    captured yet paid the shop nothing), and refunds."""
+    found = []
+    for tx in store.txs(CITY):
+        event = live_tx(tx, 0, "bakery")
+        if event is not None:
+            found.append((event.kind, event.amount, tx.kind))
+    return found
 
 
 def _history(store: Store) -> list[tuple[str, str, int]]:

@@ -23,7 +23,15 @@ from typing import Final
 
 import structlog
 
-from localpay.domain.commands import ClaimCode, DecodeError, Pay, Refund, decode_envelope
+from localpay.domain.commands import (
+    Capture,
+    ClaimCode,
+    DecodeError,
+    Hold,
+    Pay,
+    Refund,
+    decode_envelope,
+)
 from localpay.domain.errors import Unavailable
 from localpay.ledger.blocks import BlockRecord, TxRecord
 from localpay.ledger.results import Result
@@ -37,9 +45,11 @@ SUBSCRIBERS_MAX: Final = 32
 
 log = structlog.get_logger("localpay.counter")
 
-#: Transactions a counter shows: payments (a customer's code captured at the counter is
-#: one, shown as a payment) and refunds.
-_KINDS: Final = ("pay", "refund", "claim_code")
+#: Transactions a counter shows: payments (a customer's code captured at the counter, a
+#: card purchase or a captured card or checkout hold are each one, shown as a payment) and
+#: refunds. A hold not captured yet is no payment: the shop was not paid.
+_KINDS: Final = ("pay", "refund", "claim_code", "hold", "capture")
+_Paid = Pay | Refund | ClaimCode | Hold | Capture
 
 
 @dataclass(frozen=True)
@@ -63,12 +73,16 @@ def live_tx(tx: TxRecord, time_ms: int, merchant: str | None = None) -> LiveTx |
         _, command = decode_envelope(tx.envelope)
     except DecodeError:
         return None
-    paid = Pay | Refund | ClaimCode
-    if not isinstance(command, paid) or (merchant and command.merchant != merchant):
+    if not isinstance(command, _Paid) or (merchant and command.merchant != merchant):
+        return None
+    if isinstance(command, Hold) and not command.capture:
         return None
     if not tx.decoded_result().ok:
         return None
+    # A captured hold's payment record has the hold's id (refunds name it).
     payment = command.payment if isinstance(command, Refund) else command.id
+    if isinstance(command, Capture):
+        payment = command.hold
     kind = "refund" if isinstance(command, Refund) else "pay"
     return LiveTx(tx.seq, tx.id, kind, command.amount, time_ms, payment)
 
@@ -78,7 +92,7 @@ def merchant_of(tx: TxRecord) -> str | None:
         _, command = decode_envelope(tx.envelope)
     except DecodeError:
         return None
-    return command.merchant if isinstance(command, Pay | Refund | ClaimCode) else None
+    return command.merchant if isinstance(command, _Paid) else None
 
 
 class TooManyScreens(Unavailable):
