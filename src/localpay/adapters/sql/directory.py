@@ -7,6 +7,7 @@ from typing import Final
 from localpay.adapters.sql.runner import SqlRunner
 
 _SHOPS: Final = "SELECT merchant, name, name_en FROM directory_shops WHERE city = ?"
+_SHOP: Final = "SELECT name, name_en FROM directory_shops WHERE city = ? AND merchant = ?"
 _AREAS: Final = "SELECT area, name, name_en FROM directory_areas WHERE city = ?"
 _NAME_SHOP: Final = (
     "INSERT INTO directory_shops (city, merchant, name, name_en, updated_ms) VALUES (?, ?, ?, ?, ?)"
@@ -25,6 +26,10 @@ class SqlDirectoryRepository:
 
     def shop_names(self, city: str) -> dict[str, tuple[str, str]]:
         return {str(m): (str(n), str(e)) for m, n, e in self.store.sql(_SHOPS, (city,))}
+
+    def shop_name(self, city: str, merchant: str) -> tuple[str, str] | None:
+        rows = self.store.sql(_SHOP, (city, merchant))
+        return (str(rows[0][0]), str(rows[0][1])) if rows else None
 
     def area_names(self, city: str) -> dict[str, tuple[str, str]]:
         return {str(a): (str(n), str(e)) for a, n, e in self.store.sql(_AREAS, (city,))}

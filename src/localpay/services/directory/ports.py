@@ -10,6 +10,11 @@ class DirectoryRepository(Protocol):
         """merchant -> (Korean name, English name) for every named shop of the city."""
         ...
 
+    def shop_name(self, city: str, merchant: str) -> tuple[str, str] | None:
+        """(Korean name, English name) of one shop, None if it has none: one row, for the
+        paths that name one shop (a scanned QR code, a receipt)."""
+        ...
+
     def area_names(self, city: str) -> dict[str, tuple[str, str]]:
         """area label -> (Korean name, English name)."""
         ...

@@ -114,7 +114,10 @@ class Directory:
         if raw is None:
             return None
         facts = msgspec.json.decode(raw, type=Merchant)
-        return self._shop(facts, self.records.shop_names(city), self.records.area_names(city))
+        # One shop's row, not the city's every name: a scanned code names one shop.
+        named = self.records.shop_name(city, merchant)
+        names = {merchant: named} if named is not None else {}
+        return self._shop(facts, names, self.records.area_names(city))
 
     def area_names(self, city: str) -> dict[str, tuple[str, str]]:
         """area label -> (Korean name, English name), for the areas that have names."""
