@@ -191,8 +191,8 @@ SHOTS: list[Shot] = [
     Shot("wallet-credits", "/c/gimpo/wallet/credits", _citizen),
     Shot("wallet-notices", "/c/gimpo/wallet/notices", _citizen),
     # Payment channels (issue 13).
-    Shot("wallet-scan", "/c/gimpo/wallet/scan", _citizen),
-    Shot("wallet-scan-shop", SCAN, _citizen, act=_scan_static_qr),
+    Shot("wallet-scan-start", "/c/gimpo/wallet/scan", _citizen),
+    Shot("wallet-scan", SCAN, _citizen, act=_scan_static_qr),
     Shot("wallet-scan-senior", SCAN, _citizen, senior=True, act=_scan_static_qr),
     Shot("wallet-code", "/c/gimpo/wallet/code", _citizen, act=_show_code),
     Shot("wallet-checkout", "{checkout}", _citizen),
