@@ -178,3 +178,21 @@ def test_an_unexpected_failure_is_96_and_never_raised(world: World) -> None:
 
 def test_network_management_is_approved(world: World) -> None:
     assert world.ask("0800", "").code == "00"
+
+
+def test_an_approval_the_store_cannot_keep_is_still_approved(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ledger's hold is durable before the approval row is written: a store refusing
+    that row (a busy file) must not turn the approved purchase into 96 at the terminal,
+    or the customer would be failed but deducted. The reversal still finds the hold."""
+    number, wallet = world.card_wallet(50_000)
+
+    def busy(*_: object) -> None:
+        raise RuntimeError("database is locked")
+
+    monkeypatch.setattr(world.cards.repo, "add_approval", busy)
+    answer = world.ask("0100", number, 20_000, rrn="000000000960")
+    assert answer.code == "00" and answer.balance == 30_000 == world.balance(wallet)
+    assert world.ask("0400", number, 20_000, rrn="000000000960").code == "00"
+    assert world.balance(wallet) == 50_000

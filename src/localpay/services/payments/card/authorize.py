@@ -194,7 +194,7 @@ def _complete(
     )
     receipt = _signed(service, city, card, command)
     if receipt.ok:  # a reversal of this completion by its own RRN finds the hold
-        service.repo.add_approval(city, terminal.terminal, _by_rrn(request.rrn), held)
+        _remember(service, city, terminal.terminal, _by_rrn(request.rrn), held)
     return _approved(service, receipt, card, terminal, held)
 
 
@@ -243,8 +243,22 @@ def _approved(
     if not receipt.ok:
         return _iso(receipt)
     code = approval_code(hold)
-    service.repo.add_approval(terminal.city, terminal.terminal, code, hold)
+    _remember(service, terminal.city, terminal.terminal, code, hold)
     return CardAnswer(m.APPROVED, auth_code=code, balance=_balance(service, card, receipt))
+
+
+def _remember(service: CardService, city: str, terminal: str, code: str, hold: str) -> None:
+    """Keep (terminal, approval code) -> hold for a later completion or reversal.
+
+    The ledger has decided by now and its block is durable: the terminal must hear that
+    answer whatever happens here, or its customer would be "failed but deducted". So a
+    store that refuses this write (a busy SQLite file) is logged, never answered 96; the
+    reversal still finds the hold by its id from terminal and RRN, and a completion by
+    code then gets 57 and the terminal sends a purchase instead."""
+    try:
+        service.repo.add_approval(city, terminal, code, hold)
+    except Exception:  # the store's own error types are the adapters'
+        log.exception("card_approval_not_kept", terminal=terminal, hold=hold)
 
 
 def _iso(receipt: Receipt) -> CardAnswer:
