@@ -539,12 +539,12 @@ class Simulation:
     def gifts(self, report: DemoReport) -> None:
         items = []
         for wallet, _ in self.wallets:
-            if wallet in self.card_of:  # a card-only citizen has no app to send a gift with
-                continue
             if self.rng.random() < GIFT_RATE and self.balances.get(wallet, 0) >= 10_000:
                 to = self.rng.choice(self.wallets)[0]
-                if to != wallet:
-                    amount = self.rng.choice((10_000, 30_000, 50_000))
+                amount = self.rng.choice((10_000, 30_000, 50_000)) if to != wallet else 0
+                # A card-only citizen has no app to send a gift with (drawn all the same,
+                # so the other citizens' days stay as they were).
+                if amount and wallet not in self.card_of:
                     items.append(
                         sign_command(
                             c.Transfer(
@@ -730,6 +730,8 @@ def run_demo(
         clock.now_ms += DAY_MS // 3  # morning: money arrives
         sim.policy_money(day, report)
         sim.purchases(report)
+        if day == 0:  # the sale's discount budget is minted now: the try card's top-up gets it
+            sim.try_card(report)
         clock.now_ms += DAY_MS // 3  # day: spending
         paid = sim.payments(report)
         sim.refunds(paid, report)
@@ -738,5 +740,4 @@ def run_demo(
         sim.settle(report)
         sim.expire(report)
         tell("day", day + 1, days)
-    sim.try_card(report)
     return report
