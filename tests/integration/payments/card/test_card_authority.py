@@ -8,7 +8,7 @@ import pytest
 
 from localpay.domain.calendar import DAY_MS
 from localpay.services.cities import inspect
-from localpay.services.payments.card import numbers
+from localpay.services.payments.card import authorize, numbers
 from localpay.services.payments.card.messages import CardAnswer
 
 from .conftest import CITY, World
@@ -196,3 +196,20 @@ def test_an_approval_the_store_cannot_keep_is_still_approved(
     assert answer.code == "00" and answer.balance == 30_000 == world.balance(wallet)
     assert world.ask("0400", number, 20_000, rrn="000000000960").code == "00"
     assert world.balance(wallet) == 50_000
+
+
+def test_a_failure_after_the_ledger_took_the_money_gives_it_back(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 96 is a decline to the terminal, which then sends no reversal: the host reverses
+    on its own whatever the purchase did, so no customer is declined and charged."""
+    number, wallet = world.card_wallet(50_000)
+
+    def broken(*_: object, **__: object) -> int:
+        raise RuntimeError("the balance could not be read")
+
+    shop = merchant_balance(world)
+    monkeypatch.setattr(authorize, "_balance", broken)
+    answer = world.ask("0200", number, 12_000, rrn="000000000970")
+    assert answer.code == "96"
+    assert world.balance(wallet) == 50_000 and merchant_balance(world) == shop

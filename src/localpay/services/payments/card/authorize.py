@@ -79,7 +79,25 @@ def answer(service: CardService, request: CardRequest) -> CardAnswer:
             error=type(exc).__name__,
             reason=str(exc)[:200],
         )
+        _compensate(service, request)
         return CardAnswer(m.SYSTEM_MALFUNCTION)
+
+
+def _compensate(service: CardService, request: CardRequest) -> None:
+    """After a 96 to a hold or purchase, give back whatever it may have done: the ledger
+    may have applied it (a failure after the commit, or a block that was durable only
+    after the wait timed out). The terminal takes 96 as a decline and sends no reversal,
+    so the host sends its own: sequenced after the hold, it releases or reverses it, or
+    voids its id if it never came. No customer is declined and charged."""
+    if request.mti not in {"0100", "0200"} or request.auth_code:
+        return
+    try:
+        terminal = service.terminal(request.terminal)
+        card = service.find_card(terminal.city, request.pan) if terminal and request.pan else None
+        if terminal is not None and card is not None:
+            _reverse(service, request, terminal, card)
+    except Exception as exc:
+        log.error("card_compensation_failed", terminal=request.terminal, error=type(exc).__name__)
 
 
 def _answer(service: CardService, request: CardRequest) -> CardAnswer:
