@@ -27,6 +27,8 @@ from localpay.sim.demo import (
     TRY_CARD_PIN,
     DemoReport,
     SimClock,
+    card_service,
+    demo_counter,
     run_demo,
     terminal_id,
     try_card,
@@ -137,3 +139,21 @@ def test_the_try_card_has_a_pin_money_and_stays_the_same_card(seeded: Seeded) ->
     again = try_card(seeded.store, seeded.keys.master, CITY)
     assert again == first
     assert _wallets(seeded.store)[first.wallet].balance() == wallet.balance()
+
+
+def test_the_counter_serves_a_demo_card_wallet(seeded: Seeded) -> None:
+    """The demo's card wallets are the counter's like any card-only wallet: their keys are
+    in the key store, so an official tops one up and reports its card lost (unbound)."""
+    wallet, held = next((w, x) for w, x in _wallets(seeded.store).items() if x.custodial)
+    (card,) = held.cards
+    clock = SimClock(1_780_000_000_000 + 10 * 86_400_000)
+    ledgers = Ledgers(seeded.store, seeded.keys, clock, max_clock_skew_ms=None)
+    try:
+        cards = card_service(ledgers, clock)
+        official = demo_counter(CITY)
+        topped = cards.top_up(official, CITY, wallet, "general", 10_000, "counter-test")
+        assert topped.balance.balance >= held.balance() + 10_000
+        assert cards.mark(official, CITY, card, "lost").status == "lost"
+    finally:
+        ledgers.close()
+    assert _wallets(seeded.store)[wallet].cards == {}
