@@ -22,6 +22,7 @@ from typing import Final
 import iso8583
 from iso8583.specs import default_ascii
 
+from localpay.domain.errors import Refused
 from localpay.services.payments.card.messages import (
     APPROVED,
     FORMAT_ERROR,
@@ -109,9 +110,10 @@ ECHOED_ON_ERROR: Final[tuple[str, ...]] = ("11", "37", "41")
 
 
 @dataclass
-class FormatError(Exception):
+class FormatError(Refused):
     """A message we cannot act on. `mti` and `echo` are set when it can be answered 30."""
 
+    code = "iso8583_format"
     reason: str
     mti: str = ""
     echo: dict[str, str] = field(default_factory=dict)

@@ -12,6 +12,8 @@ import asyncio
 from dataclasses import dataclass
 from typing import Final
 
+from localpay.domain.errors import Refused
+
 HEADER_SIZE: Final = 2
 #: The largest message we accept. Our longest request (every field we read, at its
 #: longest) is under 300 bytes; a VAN's extra private fields stay well below this.
@@ -37,8 +39,10 @@ class Limits:
     max_connections: int = MAX_CONNECTIONS
 
 
-class FrameError(Exception):
+class FrameError(Refused):
     """The stream cannot go on: the connection is closed (never answered)."""
+
+    code = "iso8583_frame"
 
 
 async def read_frame(reader: asyncio.StreamReader, limits: Limits) -> bytes | None:

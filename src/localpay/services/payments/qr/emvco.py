@@ -19,6 +19,8 @@ import re
 import unicodedata
 from collections.abc import Sequence
 
+from localpay.domain.errors import Refused
+
 MAX_PAYLOAD = 512  # characters; the spec's upper bound for a whole payload
 CRC_ID = "63"
 CRC_TAG = "6304"
@@ -27,10 +29,12 @@ Value = str | Sequence[tuple[str, str]]
 Parsed = dict[str, str | dict[str, str]]
 
 
-class EmvError(ValueError):
+class EmvError(Refused, ValueError):
     """A payload or element that breaks the spec: `position` is the character index where the
     fault is (in the payload being parsed, or in the payload `encode` was building), `reason`
     says what is wrong in plain words."""
+
+    code = "qr_invalid"
 
     def __init__(self, reason: str, position: int = 0) -> None:
         super().__init__(f"at character {position}: {reason}")
