@@ -15,9 +15,12 @@ from typing import Generic, Protocol, TypeVar
 
 import msgspec
 
+from localpay.domain import commands as c
 from localpay.domain.codes import Code
 from localpay.ledger.blocks import BlockHeader
 from localpay.ledger.ports import Store
+from localpay.services.cities.ledgers import Ledgers
+from localpay.services.jobs.submit import Tally, operator_signer, submit_all
 
 
 class Record(Protocol):
@@ -99,3 +102,20 @@ class Deadlines(Generic[R]):
 
     def __len__(self) -> int:
         return len(self._heap)
+
+
+def close_due(
+    ledgers: Ledgers, index: Deadlines[R], now_ms: int, close: Callable[[R], c.Command]
+) -> Tally:
+    """Submit `close` of each record due, signed by the operator."""
+    index.follow()
+    due = index.due(now_ms)
+    if not due:
+        return Tally()
+    sign = operator_signer(ledgers, index.city)
+    envelopes = [sign(close(record)) for record in due]
+    try:
+        return submit_all(ledgers, index.city, envelopes)
+    except BaseException:
+        index.again(due)  # asked again next minute, under the same ids
+        raise

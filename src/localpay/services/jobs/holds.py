@@ -13,8 +13,8 @@ from localpay.domain import commands as c
 from localpay.ledger.ports import Store
 from localpay.ledger.state import HELD, HoldRecord
 from localpay.services.cities.ledgers import Ledgers
-from localpay.services.jobs.deadlines import Deadlines
-from localpay.services.jobs.submit import Tally, job_id, operator_signer, submit_all
+from localpay.services.jobs.deadlines import Deadlines, close_due
+from localpay.services.jobs.submit import Tally, job_id
 
 
 class OpenHolds(Deadlines[HoldRecord]):
@@ -34,25 +34,15 @@ class OpenHolds(Deadlines[HoldRecord]):
 
 def run(ledgers: Ledgers, holds: OpenHolds, now_ms: int) -> Tally:
     city = holds.city
-    holds.follow()
-    due = holds.due(now_ms)
-    if not due:
-        return Tally()
-    sign = operator_signer(ledgers, city)
-    envelopes = [
-        sign(
-            c.Release(
-                id=job_id(city, "release_hold", h.id),
-                city=city,
-                hold=h.id,
-                wallet=h.wallet,
-                merchant=h.merchant,
-            )
-        )
-        for h in due
-    ]
-    try:
-        return submit_all(ledgers, city, envelopes)
-    except BaseException:
-        holds.again(due)  # asked again next minute, under the same ids
-        raise
+    return close_due(
+        ledgers,
+        holds,
+        now_ms,
+        lambda h: c.Release(
+            id=job_id(city, "release_hold", h.id),
+            city=city,
+            hold=h.id,
+            wallet=h.wallet,
+            merchant=h.merchant,
+        ),
+    )

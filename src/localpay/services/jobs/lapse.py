@@ -13,8 +13,8 @@ from localpay.domain import commands as c
 from localpay.ledger.ports import Store
 from localpay.ledger.state import ORDERED, Purchase
 from localpay.services.cities.ledgers import Ledgers
-from localpay.services.jobs.deadlines import Deadlines
-from localpay.services.jobs.submit import Tally, job_id, operator_signer, submit_all
+from localpay.services.jobs.deadlines import Deadlines, close_due
+from localpay.services.jobs.submit import Tally, job_id
 
 
 class OpenOrders(Deadlines[Purchase]):
@@ -34,21 +34,11 @@ class OpenOrders(Deadlines[Purchase]):
 
 def run(ledgers: Ledgers, orders: OpenOrders, now_ms: int) -> Tally:
     city = orders.city
-    orders.follow()
-    due = orders.due(now_ms)
-    if not due:
-        return Tally()
-    sign = operator_signer(ledgers, city)
-    envelopes = [
-        sign(
-            c.LapseOrder(
-                id=job_id(city, "lapse_order", p.id), city=city, wallet=p.wallet, order=p.id
-            )
-        )
-        for p in due
-    ]
-    try:
-        return submit_all(ledgers, city, envelopes)
-    except BaseException:
-        orders.again(due)  # asked again next minute, under the same ids
-        raise
+    return close_due(
+        ledgers,
+        orders,
+        now_ms,
+        lambda p: c.LapseOrder(
+            id=job_id(city, "lapse_order", p.id), city=city, wallet=p.wallet, order=p.id
+        ),
+    )
