@@ -51,7 +51,9 @@ def test_issue_top_up_balance_and_lost(page: Page, site: Site) -> None:
     page.get_by_role("button", name="충전하기").click()
     expect(page.locator("#said")).to_contain_text("충전했습니다")
     expect(page.locator("#balance-total")).to_have_text("33,000원")  # 10 % off the sale
-    expect(page.locator("#balance-programs")).to_contain_text("general")
+    expect(page.locator("#balance-programs")).to_contain_text(
+        "김포페이 일반"
+    )  # the name people know, not the id
     page.get_by_role("button", name="분실 신고").click()
     expect(page.locator("#said")).to_contain_text("분실 신고")
     expect(page.locator(f"#card-{number[-4:]}")).to_have_attribute("data-status", "lost")

@@ -79,7 +79,9 @@ def test_marks_reissue_and_pins(world: World) -> None:
     assert world.ask("0200", number, 1_000).code == "14"
     block = world.pin_block("1234", new.number)
     assert world.ask("0200", new.number, 1_000, pin_block=block).code == "00"
-    world.cards.mark(world.maker, CITY, new.view.card, "lost")
+    first = world.cards.mark(world.maker, CITY, new.view.card, "lost")
+    # Said twice (the form sent again): the same answer, nothing more happens.
+    assert world.cards.mark(world.maker, CITY, new.view.card, "lost") == first
     with pytest.raises(CardNotActive):
         world.cards.mark(world.maker, CITY, new.view.card, "blocked")
 

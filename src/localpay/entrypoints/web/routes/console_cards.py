@@ -30,6 +30,7 @@ from localpay.entrypoints.web.security import check_csrf
 from localpay.services.payments.card import numbers
 from localpay.services.payments.card.errors import BadPin, LedgerRefused
 from localpay.services.payments.card.service import CardService
+from localpay.services.wallets.preview import load_programs, program_name
 
 router = APIRouter()
 Csrf = Annotated[None, Depends(check_csrf)]
@@ -110,9 +111,12 @@ def wallet_cards(request: Request, city: str, wallet: str) -> Response:
         balance = cards.balance(who, city, wallet)
     except NotFound:
         raise PageError(404, N_("There is no such wallet, card or terminal.")) from None
+    store = container(request).store
+    programs = load_programs(store, city, (p.program for p in balance.by_program))
     context = {
         **console_context(request, city, who),
         **_said(request),
+        "program_names": {p: program_name(programs.get(p), p) for p in programs},
         "wallet": wallet,
         "cards": found,
         "custodial": any(card.custodial for card in found),

@@ -24,6 +24,7 @@ from localpay.entrypoints.web.errors import PageError
 from localpay.entrypoints.web.i18n import N_
 from localpay.entrypoints.web.render import page
 from localpay.entrypoints.web.security import check_csrf, finish
+from localpay.services.identity import access
 from localpay.services.identity.service import MERCHANT_ROLES, Principal
 from localpay.services.payments.qr.requests import (
     REQUEST_VALID_MS,
@@ -78,6 +79,7 @@ def _base(request: Request, city: str, staff: Principal) -> dict[str, Any]:
         "home": f"/c/{city}/counter/{merchant}/",
         "charge": f"/c/{city}/counter/charge",
         "valid_minutes": REQUEST_VALID_MS // 60_000,
+        "owner": access.pays_out(staff, city, merchant),  # the owner's menu items
     }
 
 

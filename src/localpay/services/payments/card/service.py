@@ -292,6 +292,8 @@ class CardService:
         if status not in MARKS:
             raise BadCardInput(f"a card is marked lost or blocked, not {status!r}")
         record = self._card(city, card)
+        if record.status == status:
+            return self._view(record)  # said twice (a form sent again): the same answer
         if record.status != ACTIVE:
             raise CardNotActive(f"the card is already {record.status}")
         self.repo.set_status(city, card, status, self.clock())
