@@ -216,6 +216,38 @@ POLICY: dict[tuple[str, str], Rule | str] = {
     ("GET", "/v1/cities/{city}/presented-codes/{code}"): (
         "test_codes_api: test_a_code_s_state_is_its_wallet_s_alone"
     ),
+    # Issue 13. QR codes: the city's QR key and reading a scanned code are public (no
+    # secret in either); a shop's printed code is its staff's and the city's officials'.
+    ("GET", "/v1/cities/{city}/qr/key"): "test_qr_static_api (public: the wallet verifies with it)",
+    ("POST", "/v1/cities/{city}/qr/read"): "test_qr_static_api (public: a read, no secret)",
+    ("GET", "/v1/cities/{city}/merchants/{merchant}/qr"): "test_qr_static_api: test_others_get_404",
+    # A dynamic QR's request: the shop's staff or API key makes and polls it; anyone
+    # holding the wallet's signed Pay pays it (the signature is the authority).
+    **{
+        route: "test_qr_requests_api: test_other_shops_and_anonymous_callers_are_refused"
+        for route in (
+            ("POST", "/v1/cities/{city}/qr/requests"),
+            ("GET", "/v1/cities/{city}/qr/requests/{reference}"),
+            ("POST", "/v1/cities/{city}/qr/requests/{reference}/pay"),
+        )
+    },
+    # Webhooks: the shop's owner or API key; a cashier 403, anyone else 404.
+    **{
+        (method, "/v1/cities/{city}/merchants/{merchant}/webhooks" + tail): (
+            "test_webhooks_api: test_who_may"
+        )
+        for method, tail in (
+            ("GET", ""),
+            ("POST", ""),
+            ("GET", "/{subscription}"),
+            ("DELETE", "/{subscription}"),
+            ("GET", "/{subscription}/deliveries"),
+            ("POST", "/{subscription}/deliveries/{event_id}/replay"),
+            ("POST", "/{subscription}/ping"),
+            ("POST", "/{subscription}/replay"),
+            ("POST", "/{subscription}/rotate"),
+        )
+    },
 }
 SIGNED = (
     "wallets",

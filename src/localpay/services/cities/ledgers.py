@@ -33,6 +33,10 @@ class Keys(Protocol):
 
     def get_or_create(self, city: str, name: str) -> nacl.signing.SigningKey: ...
 
+    def put(
+        self, city: str, name: str, key: nacl.signing.SigningKey
+    ) -> nacl.signing.SigningKey: ...
+
     def names(self, city: str) -> list[str]: ...
 
 
