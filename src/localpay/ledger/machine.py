@@ -31,7 +31,6 @@ from localpay.ledger.state import (
     MERCHANT_SUSPENDED,
     CityState,
     Merchant,
-    Payment,
     Program,
     Rotation,
     Wallet,
@@ -381,16 +380,10 @@ def _pay(state: CityState, cmd: c.Pay, signers: frozenset[str], now: int) -> Out
         return rejected(Code.EVIDENCE_MISSING), NOTHING
     if merchant.status != MERCHANT_ACTIVE:
         return rejected(Code.MERCHANT_NOT_ACTIVE), NOTHING
-    plan = spending.plan_payment(state.programs, wallet, merchant, cmd.amount, now)
-    if isinstance(plan, Code):
-        return rejected(plan), NOTHING
-    draws = spending.take(state.programs, wallet, plan, now)
-    merchant.balance += cmd.amount
-    state.add_payment(Payment(cmd.id, wallet.id, merchant.id, cmd.amount, 0, now, draws))
-    result = Result(
-        code=Code.OK.value, lots=[(d.lot, d.amount) for d in draws], balance=wallet.balance()
-    )
-    return result, [f"w:{wallet.id}", f"m:{merchant.id}", f"x:{cmd.id}"]
+    paid = spending.pay_merchant(state, wallet, merchant, cmd.amount, cmd.id, now)
+    if isinstance(paid, Code):
+        return rejected(paid), NOTHING
+    return paid, [f"w:{wallet.id}", f"m:{merchant.id}", f"x:{cmd.id}"]
 
 
 def _refund(state: CityState, cmd: c.Refund, signers: frozenset[str], now: int) -> Outcome:

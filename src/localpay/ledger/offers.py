@@ -16,7 +16,7 @@ from localpay.domain.limits import CODE_MS_MAX
 from localpay.domain.money import valid_amount
 from localpay.ledger import spending
 from localpay.ledger.results import Result, rejected
-from localpay.ledger.state import MERCHANT_ACTIVE, CityState, Offer, Payment
+from localpay.ledger.state import MERCHANT_ACTIVE, CityState, Offer
 
 Outcome = tuple[Result, list[str]]
 _NOTHING: list[str] = []
@@ -60,14 +60,8 @@ def claim_code(state: CityState, cmd: c.ClaimCode, signers: frozenset[str], now:
     if merchant.status != MERCHANT_ACTIVE:
         return rejected(Code.MERCHANT_NOT_ACTIVE), _NOTHING
     wallet = state.wallets[offer.wallet]
-    plan = spending.plan_payment(state.programs, wallet, merchant, cmd.amount, now)
-    if isinstance(plan, Code):
-        return rejected(plan), _NOTHING
-    draws = spending.take(state.programs, wallet, plan, now)
-    merchant.balance += cmd.amount
-    state.add_payment(Payment(cmd.id, wallet.id, merchant.id, cmd.amount, 0, now, draws))
+    paid = spending.pay_merchant(state, wallet, merchant, cmd.amount, cmd.id, now)
+    if isinstance(paid, Code):
+        return rejected(paid), _NOTHING
     offer.claimed = cmd.id
-    result = Result(
-        code=Code.OK.value, lots=[(d.lot, d.amount) for d in draws], balance=wallet.balance()
-    )
-    return result, [f"w:{wallet.id}", f"m:{merchant.id}", f"x:{cmd.id}", f"k:{cmd.code}"]
+    return paid, [f"w:{wallet.id}", f"m:{merchant.id}", f"x:{cmd.id}", f"k:{cmd.code}"]

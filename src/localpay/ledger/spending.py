@@ -20,9 +20,11 @@ from localpay.domain.codes import Code
 from localpay.domain.limits import LOTS_PER_WALLET_MAX
 from localpay.domain.policy import MerchantFacts, Policy, evaluate
 from localpay.ledger import conditions
+from localpay.ledger.results import Result
 from localpay.ledger.state import (
     ACCRUAL_MONTHS_MAX,
     Accrual,
+    CityState,
     Draw,
     Lot,
     Merchant,
@@ -214,6 +216,22 @@ def take(programs: dict[str, Program], wallet: Wallet, plan: Plan, now: int) -> 
             accrue(wallet, lot.program, amount, now)
     wallet.lots = [lot for lot in wallet.lots if lot.amount > 0]
     return draws
+
+
+def pay_merchant(
+    state: CityState, wallet: Wallet, merchant: Merchant, amount: int, payment: str, now: int
+) -> Result | Code:
+    """A payment after its command's own checks: the plan, the draws, the merchant paid and
+    the payment record (id `payment`, for refunds). The one body of `pay` and of a claimed
+    one-time code; a refusal (the plan's code) changes nothing."""
+    plan = plan_payment(state.programs, wallet, merchant, amount, now)
+    if isinstance(plan, Code):
+        return plan
+    draws = take(state.programs, wallet, plan, now)
+    merchant.balance += amount
+    state.add_payment(Payment(payment, wallet.id, merchant.id, amount, 0, now, draws))
+    lots = [(d.lot, d.amount) for d in draws]
+    return Result(code=Code.OK.value, lots=lots, balance=wallet.balance())
 
 
 def restore(wallet: Wallet, payment: Payment, amount: int, now: int) -> list[tuple[str, int]]:
