@@ -92,6 +92,11 @@ class Code(enum.StrEnum):
     CODE_EXPIRED = "code_expired"
     CODE_CAP_EXCEEDED = "code_cap_exceeded"
     CARD_LIMIT_EXCEEDED = "card_limit_exceeded"
+    # Settlement (ledger/settlement.py).
+    PAYOUT_ACCOUNT_MISSING = "payout_account_missing"
+    PAYOUT_ACCOUNT_MISMATCH = "payout_account_mismatch"
+    PAYOUT_NOT_FOUND = "payout_not_found"
+    PAYOUT_CLOSED = "payout_closed"
 
     @property
     def recorded(self) -> bool:
@@ -184,4 +189,8 @@ REASONS: dict[Code, str] = {
     Code.CODE_EXPIRED: "the one-time code expired",
     Code.CODE_CAP_EXCEEDED: "the amount is above the cap the wallet set for this code",
     Code.CARD_LIMIT_EXCEEDED: "the wallet has as many cards bound as allowed: unbind one first",
+    Code.PAYOUT_ACCOUNT_MISSING: "the merchant has registered no payout account yet",
+    Code.PAYOUT_ACCOUNT_MISMATCH: "the payout names an account other than the registered one",
+    Code.PAYOUT_NOT_FOUND: "no pending or past payout has this id and owner",
+    Code.PAYOUT_CLOSED: "the payout was settled or returned already",
 }

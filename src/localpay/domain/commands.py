@@ -354,6 +354,57 @@ class Redeem(_Command, frozen=True, tag="redeem"):
     payout_ref: Reference
 
 
+#: A payout's id, written into the bank's file as its EndToEndId (Max35Text): the id of
+#: the command that made it (32 hex), or of a citizen's payout (its purchase or lot id).
+PayoutId = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-z][0-9a-z._:-]{0,34}$")]
+#: An ISO 20022 status or return reason code (ExternalStatusReason1Code: AC04, AM04, …).
+ReasonCode = Annotated[str, msgspec.Meta(pattern=r"^[A-Z0-9]{4}$")]
+
+
+class SetPayoutAccount(_Command, frozen=True, tag="set_payout_account"):
+    """The bank account a merchant's balance is paid to, as a keyed digest (HMAC under
+    the city's settlement secret of bank code, number and holder): the account itself
+    stays off the chain (PIPA), yet no payout can go anywhere the merchant did not name.
+    Signed by the merchant."""
+
+    merchant: AccountId
+    account: HashHex
+
+
+class Payout(_Command, frozen=True, tag="payout"):
+    """`amount` of a merchant's balance on its way to its registered bank account: the
+    units leave the balance for settlement in transit (still in the supply; the won are
+    still in the trust account) until the bank confirms or returns them. Signed by the
+    merchant (an instant payout) or by the operator (the daily batch, which can only pay
+    a merchant's balance to the merchant's own registered account)."""
+
+    merchant: AccountId
+    amount: Amount
+    account: HashHex
+
+
+class SettlePayout(_Command, frozen=True, tag="settle_payout", omit_defaults=True):
+    """The bank booked a payout (its statement entry `bank_ref`): the units in transit
+    are burned against the won that left the trust account. Names the payout's owner
+    (one of `merchant`, `wallet`) so its history shows it. Signed by the operator."""
+
+    payout: PayoutId
+    bank_ref: Reference
+    merchant: str = ""
+    wallet: str = ""
+
+
+class ReturnPayout(_Command, frozen=True, tag="return_payout", omit_defaults=True):
+    """The bank refused or sent back a payout (`reason`, e.g. AC04 closed account): a
+    merchant's units go back to its balance; a citizen's payout stays owed (pending,
+    with the reason) until it is sent to a corrected account. Signed by the operator."""
+
+    payout: PayoutId
+    reason: ReasonCode
+    merchant: str = ""
+    wallet: str = ""
+
+
 class RotateOperator(_Command, frozen=True, tag="rotate_operator"):
     """Hand the signing of blocks and checkpoints from the current operator key to a new
     one, from the block after this one on. Signed by the current key (`old_key`, named so
@@ -393,6 +444,10 @@ Command = (
     | ClaimCode
     | Expire
     | Redeem
+    | SetPayoutAccount
+    | Payout
+    | SettlePayout
+    | ReturnPayout
     | RotateOperator
 )
 

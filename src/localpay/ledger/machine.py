@@ -22,7 +22,7 @@ from localpay.domain.limits import (
 )
 from localpay.domain.money import valid_amount
 from localpay.domain.policy import check_policy
-from localpay.ledger import batches, conditions, grants, holds, offers, sales, spending
+from localpay.ledger import batches, conditions, grants, holds, offers, sales, settlement, spending
 from localpay.ledger.results import OK, Result, rejected
 from localpay.ledger.rotation import operator_keys, valid_point
 from localpay.ledger.state import (
@@ -67,7 +67,8 @@ def accounts_of(cmd: c.Command, payer: str | None = None) -> tuple[str, ...]:
     (wallet, merchant, recipient) and, for a refund, the payer of the refunded payment,
     which the caller looks up (in the state here, in the stored payment for the history
     index). The sequencer's parties, the history index and privacy all follow it."""
-    named = [getattr(cmd, f) for f in _PARTY_FIELDS[type(cmd)]]
+    # An optional owner field left empty (settle_payout names one of two) names no one.
+    named = [n for f in _PARTY_FIELDS[type(cmd)] if (n := getattr(cmd, f))]
     if payer is not None and isinstance(cmd, c.Refund):
         named.append(payer)
     return tuple(dict.fromkeys(named))
@@ -512,5 +513,9 @@ _HANDLERS: dict[type, Callable[[CityState, Any, frozenset[str], int], Outcome]] 
     c.ClaimCode: offers.claim_code,
     c.Expire: _expire,
     c.Redeem: _redeem,
+    c.SetPayoutAccount: settlement.set_payout_account,
+    c.Payout: settlement.payout,
+    c.SettlePayout: settlement.settle_payout,
+    c.ReturnPayout: settlement.return_payout,
     c.RotateOperator: _rotate_operator,
 }

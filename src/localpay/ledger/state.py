@@ -105,6 +105,8 @@ class Merchant(msgspec.Struct, omit_defaults=True):
     redeemed: int
     # Until when approval is refused after a suspension for cash-out fraud.
     barred_until_ms: int = 0
+    # The digest of the bank account its payouts go to (ledger/settlement.py).
+    payout_account: str = ""
 
 
 class Program(msgspec.Struct, omit_defaults=True):
@@ -176,6 +178,15 @@ class Payout(msgspec.Struct):
     source: str
     at_ms: int
     status: str = "pending"
+    # A merchant's payout (ledger/settlement.py) names its merchant (and `wallet` is "")
+    # and the digest of the account it goes to.
+    merchant: str = ""
+    account: str = ""
+    # The bank's reference of the booking that settled it, and when.
+    bank_ref: str = ""
+    settled_ms: int = 0
+    # The reason code of the last return (a citizen's payout stays pending after one).
+    returned: str = ""
 
 
 class Draw(msgspec.Struct, array_like=True):
@@ -277,6 +288,12 @@ RETIRE_GRACE_MS: Final = 30 * 86_400_000
 _DAY_MS: Final = 86_400_000
 
 MERCHANT_PENDING: Final = "pending"
+
+#: A payout's life (ledger/settlement.py): pending (owed, or in transit to the bank),
+#: paid (the bank booked it: burned), returned (a merchant's, back on its balance).
+PAYOUT_PENDING: Final = "pending"
+PAYOUT_PAID: Final = "paid"
+PAYOUT_RETURNED: Final = "returned"
 MERCHANT_ACTIVE: Final = "active"
 MERCHANT_SUSPENDED: Final = "suspended"
 
@@ -501,7 +518,7 @@ class CityState:
             sum(w.balance() for w in self.wallets.values())
             + sum(m.balance for m in self.merchants.values())
             + sum(p.budget + p.reserved for p in self.programs.values())
-            + sum(q.amount for q in self.payouts.values() if q.status == "pending")
+            + sum(q.amount for q in self.payouts.values() if q.status == PAYOUT_PENDING)
             + sum(h.amount for h in self.holds.values() if h.status == HELD)
         )
 

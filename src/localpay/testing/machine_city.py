@@ -254,6 +254,36 @@ class City:
     def redeem(self, merchant: str, amount: int) -> Result:
         return self.run(self.redeem_cmd(merchant, amount), self.keys[merchant])
 
+    # -- settlement ------------------------------------------------------------------------------
+
+    def payout_account(self, merchant: str, account: str = "ac" * 32) -> str:
+        """Register `account` (a digest) as the merchant's payout account."""
+        command = c.SetPayoutAccount(
+            id=self.new_id(), city=CITY, merchant=merchant, account=account
+        )
+        assert self.code(command, self.keys[merchant]) == Code.OK
+        return account
+
+    def payout_cmd(self, merchant: str, amount: int, account: str = "ac" * 32) -> c.Payout:
+        return c.Payout(
+            id=self.new_id(), city=CITY, merchant=merchant, amount=amount, account=account
+        )
+
+    def settle_cmd(self, payout: str, owner: str, bank_ref: str = "MB-1") -> c.SettlePayout:
+        owed = self.state.payouts[payout]
+        return c.SettlePayout(
+            id=self.new_id(), city=CITY, payout=payout, bank_ref=bank_ref,
+            merchant=owed.merchant if owner == owed.merchant else "",
+            wallet=owner if owner != owed.merchant else "",
+        )  # fmt: skip
+
+    def return_cmd(self, payout: str, owner: str, reason: str = "AC04") -> c.ReturnPayout:
+        settle = self.settle_cmd(payout, owner)
+        return c.ReturnPayout(
+            id=settle.id, city=CITY, payout=payout, reason=reason,
+            merchant=settle.merchant, wallet=settle.wallet,
+        )  # fmt: skip
+
     # -- cards, holds and one-time codes ---------------------------------------------------------
 
     def card(self, wallet: str, card: str) -> nacl.signing.SigningKey:

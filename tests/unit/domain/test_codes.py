@@ -78,6 +78,10 @@ PRECEDENCE = [
     "code_expired",
     "code_cap_exceeded",
     "card_limit_exceeded",
+    "payout_account_missing",
+    "payout_account_mismatch",
+    "payout_not_found",
+    "payout_closed",
 ]
 
 PRE_SEQUENCING = {

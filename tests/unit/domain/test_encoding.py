@@ -595,6 +595,10 @@ ALL_COMMANDS: list[c.Command] = [
     ),
     c.Expire(id=ID, city="gimpo", wallet="w-0000001"),
     c.Redeem(id=ID, city="gimpo", merchant="m-00042", amount=1, payout_ref="bank-7"),
+    c.SetPayoutAccount(id=ID, city="gimpo", merchant="m-00042", account="ac" * 32),
+    c.Payout(id=ID, city="gimpo", merchant="m-00042", amount=120_000, account="ac" * 32),
+    c.SettlePayout(id=ID, city="gimpo", payout=ID, bank_ref="MB-2027-0001", merchant="m-00042"),
+    c.ReturnPayout(id=ID, city="gimpo", payout=ID, reason="AC04", wallet="w-0000001"),
     c.RotateOperator(id=ID, city="gimpo", old_key=PUBLIC, new_key="29" + "ac" * 31),
 ]
 

@@ -90,6 +90,10 @@ LEDGER_STATUS: Final[dict[Code, int]] = {
     Code.CODE_EXPIRED: 409,
     Code.CODE_CAP_EXCEEDED: 422,
     Code.CARD_LIMIT_EXCEEDED: 409,
+    Code.PAYOUT_ACCOUNT_MISSING: 409,
+    Code.PAYOUT_ACCOUNT_MISMATCH: 422,
+    Code.PAYOUT_NOT_FOUND: 404,
+    Code.PAYOUT_CLOSED: 409,
 }
 
 #: API-level problems (not from the ledger): code -> (status, title).

@@ -69,6 +69,11 @@ PLAIN: Final[dict[str, str]] = {
     # Cards, checkouts and one-time codes.
     Code.CARD_NOT_BOUND: N_("This card is not linked to this wallet."),
     Code.CARD_LIMIT_EXCEEDED: N_("This wallet has as many cards as allowed. Remove one first."),
+    # Settlement.
+    Code.PAYOUT_ACCOUNT_MISSING: N_("This shop has no bank account for payouts yet."),
+    Code.PAYOUT_ACCOUNT_MISMATCH: N_("This is not the shop's registered bank account."),
+    Code.PAYOUT_NOT_FOUND: N_("There is no such payout."),
+    Code.PAYOUT_CLOSED: N_("This payout was already settled or returned."),
     Code.HOLD_INVALID: N_("The payment could not be read. Reload the page and try again."),
     Code.HOLD_VOIDED: N_("This payment was cancelled by the terminal before it arrived."),
     Code.INTENT_USED: N_("This order was already paid."),
