@@ -11,10 +11,11 @@ from __future__ import annotations
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from nacl.signing import SigningKey
 
 from localpay.domain.codes import Code
 from localpay.ledger.state import PAYOUT_PENDING
-from localpay.testing.machine_city import OPERATOR, City
+from localpay.testing.machine_city import CHECKER, MAKER, OPERATOR, City
 
 MERCHANTS = ("m-001", "m-002")
 WALLETS = ("w-001", "w-002")
@@ -80,9 +81,7 @@ class Settlement(RuleBasedStateMachine):
         ret = self.city.return_cmd(ident, owed.merchant or owed.wallet, "AC04")
         assert self.city.code(ret, OPERATOR) == Code.OK  # no won moved at the bank
 
-    def _officials(self) -> tuple:
-        from localpay.testing.machine_city import CHECKER, MAKER
-
+    def _officials(self) -> tuple[SigningKey, ...]:
         return (MAKER, CHECKER)
 
     @invariant()

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from localpay.domain import commands as c
 from localpay.domain.codes import Code
-from localpay.ledger.state import PAYOUT_PAID, PAYOUT_PENDING, PAYOUT_RETURNED
+from localpay.ledger.state import PAYOUT_PAID, PAYOUT_PENDING, PAYOUT_RETURNED, Payout
 from localpay.testing.machine_city import OPERATOR, OUTSIDER, City
 
 ACCOUNT = "ac" * 32
@@ -33,8 +34,6 @@ def test_a_payout_needs_the_registered_account(city: City) -> None:
 
 
 def test_only_the_merchant_names_its_payout_account(city: City) -> None:
-    from localpay.domain import commands as c
-
     naming = c.SetPayoutAccount(id=city.new_id(), city="gimpo", merchant="m-001", account=ACCOUNT)
     assert city.code(naming, OPERATOR) == Code.SIGNER_NOT_AUTHORIZED
     assert city.official(naming) == Code.SIGNER_NOT_AUTHORIZED
@@ -95,8 +94,6 @@ def test_a_settlement_names_the_payouts_own_owner(city: City) -> None:
     city.payout_account("m-001")
     command = city.payout_cmd("m-001", 5_000)
     city.run(command, OPERATOR)
-    from localpay.domain import commands as c
-
     wrong = c.SettlePayout(
         id=city.new_id(), city="gimpo", payout=command.id, bank_ref="MB-1", wallet="w-001"
     )
@@ -119,8 +116,6 @@ def test_a_returned_merchant_payout_is_back_on_its_balance(city: City) -> None:
 
 
 def test_a_returned_citizen_payout_stays_owed_until_settled(city: City) -> None:
-    from localpay.ledger.state import Payout
-
     # A citizen's payout as ledger/sales.py makes one (a cancelled purchase, say).
     city.state.payouts["p-1"] = Payout("p-1", "w-001", 7_000, "cancelled", "p-1", city.now)
     city.state.totals.minted += 7_000
