@@ -163,3 +163,190 @@ class PayoutBank(Protocol):
     def collect(self) -> list[PaymentReport | Statement]: ...
 
     def read_statement(self, data: bytes) -> Statement: ...
+
+
+# -- what settlement keeps off the chain ------------------------------------------------------
+
+#: A batch's life: built (its file written and checked, not yet taken by the bank),
+#: sent (the bank took it), refused (the bank refused the whole file: its lines returned).
+BUILT: Final = "built"
+SENT: Final = "sent"
+REFUSED: Final = "refused"
+#: A line's life beyond its batch: sent, paid (booked on a statement), returned.
+LINE_SENT: Final = "sent"
+LINE_PAID: Final = "paid"
+LINE_RETURNED: Final = "returned"
+
+
+@dataclass(frozen=True)
+class BatchLine:
+    payout: str  # the payout's id on the chain = EndToEndId
+    owner: str  # merchant or wallet id
+    owner_kind: str  # "merchant" or "wallet"
+    amount: int
+    status: str = LINE_SENT
+    reason: str = ""  # a return's ISO reason code
+    bank_ref: str = ""  # the statement entry that paid it
+
+
+@dataclass(frozen=True)
+class PayoutBatch:
+    """One payout file: instant (one line, sent at once) or the daily batch."""
+
+    city: str
+    id: str  # = the file's MsgId
+    kind: str  # "instant" or "daily"
+    execution: dt.date
+    created_ms: int
+    status: str
+    total: int
+    lines: tuple[BatchLine, ...]
+    detail: str = ""  # the bank's words on sending
+
+
+@dataclass(frozen=True)
+class StoredAccount:
+    """A payout account kept off the chain: sealed at rest; `digest` is on the chain."""
+
+    city: str
+    owner: str
+    party: Party
+    digest: str
+    at_ms: int
+
+
+@dataclass(frozen=True)
+class StatementRecord:
+    """An imported statement and what its reconciliation found."""
+
+    city: str
+    statement_id: str
+    day: dt.date
+    opening: int
+    closing: int
+    entries: int
+    matched: int
+    exceptions: int
+    imported_ms: int
+
+
+#: An exception's life: open (an operator must look), resolved (with a note).
+OPEN: Final = "open"
+RESOLVED: Final = "resolved"
+
+
+@dataclass(frozen=True)
+class ReconException:
+    """A statement entry that did not match the ledger exactly, or a broken balance."""
+
+    city: str
+    id: int
+    statement_id: str
+    bank_ref: str
+    end_to_end: str
+    direction: str
+    amount: int
+    reason: str  # a code: unknown_entry, amount_mismatch, opening_mismatch, …
+    detail: str  # plain words for the operator
+    line: int
+    status: str = OPEN
+    note: str = ""
+    at_ms: int = 0
+
+
+@dataclass(frozen=True)
+class ReserveProof:
+    """Backing at one checkpoint (log size): units on the chain against won in trust.
+
+    `trust` is the last reconciled statement's closing balance; `unbooked` the won the
+    chain counts that no statement has shown yet (deposits and budget transfers minted
+    since, on the bank's notice). Backed when trust + unbooked >= supply; `shortfall`
+    is what is missing (0 when backed)."""
+
+    city: str
+    size: int  # the checkpoint's log size
+    root: str  # its root hash (hex)
+    at_ms: int
+    supply: int  # units in existence = outstanding + in transit
+    in_transit: int  # pending payouts: units whose won have not left yet
+    trust: int
+    statement_day: dt.date | None
+    unbooked: int
+    shortfall: int
+
+    @property
+    def outstanding(self) -> int:
+        return self.supply - self.in_transit
+
+    @property
+    def ratio(self) -> float:
+        """Won per unit (1.0 fully backed); 1.0 for a city with no units yet."""
+        return (self.trust + self.unbooked) / self.supply if self.supply else 1.0
+
+
+class SettlementRepository(Protocol):
+    """Batches, accounts, statements, exceptions and reserve proofs of every city."""
+
+    def put_account(self, account: StoredAccount) -> None:
+        """Record (or replace) the owner's payout account."""
+        ...
+
+    def account(self, city: str, owner: str) -> StoredAccount | None: ...
+
+    def add_batch(self, batch: PayoutBatch, data: bytes) -> PayoutBatch:
+        """Record a built batch and its file; if its id is recorded already, that one."""
+        ...
+
+    def batch(self, city: str, ident: str) -> PayoutBatch | None: ...
+
+    def batch_file(self, city: str, ident: str) -> bytes | None: ...
+
+    def batches(self, city: str, limit: int = 50) -> list[PayoutBatch]:
+        """Newest first."""
+        ...
+
+    def batches_of(self, city: str, owner: str, limit: int = 50) -> list[PayoutBatch]:
+        """Newest first, the batches with a line of `owner`."""
+        ...
+
+    def set_batch_status(self, city: str, ident: str, status: str, detail: str) -> None: ...
+
+    def set_line(self, city: str, payout: str, status: str, reason: str, bank_ref: str) -> None:
+        """The newest line of `payout` (a citizen's payout may be sent again after a return)."""
+        ...
+
+    def batched(self, city: str) -> set[str]:
+        """Payout ids on a line that is sent or paid (so never put in a second file)."""
+        ...
+
+    def add_statement(self, record: StatementRecord) -> bool:
+        """Record an imported statement; False if its id was imported already."""
+        ...
+
+    def statements(self, city: str, limit: int = 50) -> list[StatementRecord]:
+        """Newest (by day, then import) first."""
+        ...
+
+    def add_matched(self, city: str, refs: list[str]) -> None:
+        """References (EndToEndIds of credits) a statement has shown."""
+        ...
+
+    def matched(self, city: str) -> set[str]: ...
+
+    def add_exception(self, item: ReconException) -> None: ...
+
+    def exceptions(
+        self, city: str, status: str | None = OPEN, limit: int = 100
+    ) -> list[ReconException]: ...
+
+    def resolve_exception(self, city: str, ident: int, note: str) -> bool:
+        """Mark resolved with the operator's note; False if unknown or resolved already."""
+        ...
+
+    def add_proof(self, proof: ReserveProof) -> None:
+        """Record a proof (one per city and size; a repeat is ignored)."""
+        ...
+
+    def proofs(self, city: str, limit: int = 100) -> list[ReserveProof]:
+        """Newest first."""
+        ...
