@@ -10,6 +10,7 @@ import importlib.util
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from lxml import etree  # type: ignore[import-untyped]
 
@@ -24,6 +25,7 @@ from localpay.adapters.bank.mockbank import (
 )
 from localpay.domain.business_days import next_business_day
 from localpay.services.settlement.ports import BankDown, Party
+from localpay.sim.bank.server import running_bank
 from localpay.testing.mockbank import mock_bank
 from localpay.testing.servers import free_port
 
@@ -163,3 +165,19 @@ def test_a_bank_that_does_not_listen_is_bank_down_naming_its_url(tmp_path: Path)
     with pytest.raises(BankDown, match=url):
         client.mailbox()
     client.close()
+
+
+def test_a_citizens_deposit_at_the_simulated_bank_arrives_in_the_trust_account(
+    bank: MockBankClient, tmp_path: Path
+) -> None:
+    nobody = f"http://127.0.0.1:{free_port()}/deposits"  # the platform: not needed here
+    with running_bank(tmp_path / "sim.db", nobody, b"k", free_port(), bank.base_url) as sim:
+        account = sim.book.open_account(CITY, "order-1", 30_000, 2**40, 1)
+        answer = httpx.post(
+            f"{sim.url}/transfers", json={"account": account.number, "amount": "30000"}
+        )
+    assert answer.status_code == 201, answer.text
+    reference = answer.json()["deposit_ref"]
+    credits = httpx.get(f"{bank.base_url}/_mock/credits").json()
+    arrived = [c for c in credits if c["end_to_end_id"] == reference]
+    assert [(c["amount"], c["account_id"]) for c in arrived] == [(30_000, trust_account_id(CITY))]

@@ -3,9 +3,11 @@ signed requests) and the citizen's side (a tiny transfer page, as a banking app)
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import html
 import json
+import logging
 import time
 from typing import Any
 
@@ -14,10 +16,29 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from localpay.sim.bank.ledger import BankBook, BankRefusal
+from localpay.adapters.bank.mockbank import MockBankClient, trust_account_id
+from localpay.domain.errors import LocalpayError
+from localpay.sim.bank.ledger import BankBook, BankRefusal, Notice
 from localpay.sim.bank.notifier import Notifier, sign
 
 NAME = "모의은행 (Simulated bank)"
+#: Who the trust account's statement says paid in (the citizen's name stays here).
+PAYER = "지역화폐 구매자"
+log = logging.getLogger(__name__)
+
+
+def _forward(trust: MockBankClient | None, book: BankBook, notice: Notice) -> None:
+    """The deposit's won arrive in the city's trust account at mock-bank, under the
+    deposit's reference as EndToEndId, so its camt.053 shows the same won the platform
+    was told of. Best effort: the citizen's transfer stands if mock-bank is down, and
+    reconciliation then names the missing credit."""
+    account = book.account(notice.account)
+    if trust is None or account is None:
+        return
+    try:
+        trust.credit(trust_account_id(account.city), notice.amount, notice.deposit_ref, PAYER)
+    except LocalpayError as exc:
+        log.warning("deposit %s not credited at mock-bank: %s", notice.deposit_ref, exc)
 
 
 def _now() -> int:
@@ -104,7 +125,11 @@ def _page(account: str = "", amount: str = "", answer: str = "", ok: bool = True
     return _PAGE.format(answer=box, account=html.escape(account), amount=html.escape(amount))
 
 
-def create_bank_app(book: BankBook, notifier: Notifier, secret: bytes) -> Starlette:
+def create_bank_app(
+    book: BankBook, notifier: Notifier, secret: bytes, trust: MockBankClient | None = None
+) -> Starlette:
+    """`trust`: mock-bank, where each deposit's won also arrive in the trust account."""
+
     async def virtual_accounts(request: Request) -> Response:
         try:
             asked = await _signed_json(request, secret)
@@ -139,9 +164,10 @@ def create_bank_app(book: BankBook, notifier: Notifier, secret: bytes) -> Starle
                 _whole(asked.get("deadline_ms", _now() + 60_000), "deadline_ms"),
                 _now(),
             )
-            book.transfer(account.number, amount, _now())
+            notice = book.transfer(account.number, amount, _now())
         except BankRefusal as exc:
             return _refused(exc)
+        await asyncio.to_thread(_forward, trust, book, notice)
         notifier.wake.set()
         return JSONResponse(
             {
@@ -175,6 +201,7 @@ def create_bank_app(book: BankBook, notifier: Notifier, secret: bytes) -> Starle
             return _answer(is_json, account, amount, BankRefusal(422, "malformed", "not a number"))
         except BankRefusal as exc:
             return _answer(is_json, account, amount, exc)
+        await asyncio.to_thread(_forward, trust, book, notice)
         notifier.wake.set()
         if is_json:
             return JSONResponse({"notice": notice.id, "deposit_ref": notice.deposit_ref}, 201)

@@ -10,20 +10,30 @@ from pathlib import Path
 
 import uvicorn
 
+from localpay.adapters.bank.mockbank import MockBankClient
 from localpay.sim.bank.app import create_bank_app
 from localpay.sim.bank.ledger import BankBook
 from localpay.sim.bank.notifier import Notifier
 
 
 class BankServer:
-    """The bank on 127.0.0.1:`port` (`host` to change), in a thread of this process."""
+    """The bank on 127.0.0.1:`port` (`host` to change), in a thread of this process.
+    With `mock_bank` (its URL), each deposit's won also arrive in the city's trust
+    account there."""
 
     def __init__(
-        self, db: str | Path, notify: str, secret: bytes, port: int, host: str = "127.0.0.1"
+        self,
+        db: str | Path,
+        notify: str,
+        secret: bytes,
+        port: int,
+        host: str = "127.0.0.1",
+        mock_bank: str = "",
     ):
         self.book = BankBook(db)
         self.notifier = Notifier(self.book, notify, secret)
-        app = create_bank_app(self.book, self.notifier, secret)
+        self.trust = MockBankClient(mock_bank) if mock_bank else None
+        app = create_bank_app(self.book, self.notifier, secret, self.trust)
         config = uvicorn.Config(app, host=host, port=port, log_level="warning")
         self.server = uvicorn.Server(config)
         self.url = f"http://{host}:{port}"
@@ -44,6 +54,8 @@ class BankServer:
         self.thread.join(10)
         self.notifier.stop()
         self.book.close()
+        if self.trust is not None:
+            self.trust.close()
 
     def serve_forever(self) -> None:
         """Run in the calling thread until interrupted (the CLI)."""
@@ -56,8 +68,10 @@ class BankServer:
 
 
 @contextmanager
-def running_bank(db: str | Path, notify: str, secret: bytes, port: int) -> Iterator[BankServer]:
-    bank = BankServer(db, notify, secret, port).start()
+def running_bank(
+    db: str | Path, notify: str, secret: bytes, port: int, mock_bank: str = ""
+) -> Iterator[BankServer]:
+    bank = BankServer(db, notify, secret, port, mock_bank=mock_bank).start()
     try:
         yield bank
     finally:
