@@ -16,6 +16,7 @@ from lxml import etree  # type: ignore[import-untyped]
 
 from localpay.adapters.bank.mockbank import (
     HOUSE_CODE,
+    MockBank,
     MockBankClient,
     TrustAccountTaken,
     domestic,
@@ -24,7 +25,7 @@ from localpay.adapters.bank.mockbank import (
     trust_account_id,
 )
 from localpay.domain.business_days import next_business_day
-from localpay.services.settlement.ports import BankDown, Party
+from localpay.services.settlement.ports import BankDown, Party, PaymentReport, Sent, Statement
 from localpay.sim.bank.server import running_bank
 from localpay.testing.mockbank import mock_bank
 from localpay.testing.servers import free_port
@@ -181,3 +182,31 @@ def test_a_citizens_deposit_at_the_simulated_bank_arrives_in_the_trust_account(
     credits = httpx.get(f"{bank.base_url}/_mock/credits").json()
     arrived = [c for c in credits if c["end_to_end_id"] == reference]
     assert [(c["amount"], c["account_id"]) for c in arrived] == [(30_000, trust_account_id(CITY))]
+
+
+def test_mock_bank_send_is_taken_or_refused_as_an_answer_not_an_error(
+    bank: MockBankClient,
+) -> None:
+    payout_bank = MockBank(bank, CITY)
+    file = pain001("LP-T-0005", next_business_day(bank.today()), [("PO-5", 2_000, BAKERY)])
+    taken = payout_bank.send("LP-T-0005", file)
+    assert taken == Sent(True, "LP-T-0005 ACCP: 1 accepted")
+    again = payout_bank.send("LP-T-0005", file)
+    assert not again.accepted and "DUPL" in again.detail
+
+
+@pytest.mark.skipif(not H1_READERS, reason="H1's pain002/camt053 readers have not landed yet")
+def test_mock_bank_collects_reports_and_statements_but_not_a_dupl_report(
+    bank: MockBankClient,
+) -> None:
+    payout_bank = MockBank(bank, CITY)
+    bank.mailbox()
+    file = pain001("LP-T-0006", next_business_day(bank.today()), [("PO-6", 3_000, BAKERY)])
+    payout_bank.send("LP-T-0006", file)
+    payout_bank.send("LP-T-0006", file)  # DUPL: its report must not read as a rejection
+    bank.advance(days=3)
+    found = payout_bank.collect()
+    reports = [r for r in found if isinstance(r, PaymentReport)]
+    assert [(r.original_msg_id, r.group_reason) for r in reports] == [("LP-T-0006", "")]
+    statements = [s for s in found if isinstance(s, Statement)]
+    assert statements and {s.account for s in statements} == {TRUST.account}
