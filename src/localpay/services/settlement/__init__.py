@@ -1,1 +1,2 @@
-"""Settlement and reserves: merchant balances and citizens' payouts to won in their bank accounts, the bank's files both ways, reconciliation, proof of reserves (docs/settlement.md)."""
+"""Settlement and reserves: merchants' balances and citizens' payouts to won in their
+bank accounts, the bank's files both ways, reconciliation, proof of reserves."""
