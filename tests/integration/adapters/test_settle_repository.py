@@ -9,6 +9,9 @@ file, shows them in clear).
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -21,6 +24,7 @@ from localpay.adapters.secrets import (
 )
 from localpay.adapters.sql.runner import SqlStore
 from localpay.adapters.sql.settlement import SqlSettlement
+from localpay.bootstrap import open_store
 from localpay.services.settlement.ports import (
     BUILT,
     CREDIT,
@@ -286,3 +290,35 @@ def test_a_new_master_key_reseals_accounts_and_files_and_a_rerun_does_nothing(
         repo.account(CITY, "m-bakery")
     with pytest.raises(MasterKeyMismatch):
         repo.batch_file(CITY, "MSG-1")
+
+
+def test_keys_rotate_master_reseals_the_settlement_rows(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The command an operator runs (`localpay keys rotate-master`) reaches these rows too;
+    on SQLite only: the method's own test above runs on both stores."""
+    url = f"sqlite:///{tmp_path}/ledger.db"
+    store = open_store(url)
+    try:
+        repo = SqlSettlement(store, master_key_from_environment())
+        repo.put_account(StoredAccount(CITY, "m-bakery", BAKERY, "d1", 1))
+        repo.add_batch(_batch("MSG-1", 100, _line("p-1")), FILE)
+    finally:
+        store.close()
+    new_file = tmp_path_factory.mktemp("master-keys") / "master-v2.key"
+    argv = [sys.executable, "-m", "localpay.entrypoints.cli", "--keys", str(tmp_path / "keys")]
+    done = subprocess.run(
+        [*argv, "keys", "rotate-master", "--new-key-file", str(new_file)],
+        env={**os.environ, "LOCALPAY_DB": url}, capture_output=True, text=True, timeout=120,
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "re-sealed 2 payout accounts and payout files" in done.stdout, done.stdout
+    store = open_store(url)
+    try:
+        under_new = SqlSettlement(store, master_key_from_environment(new_file))
+        assert under_new.batch_file(CITY, "MSG-1") == FILE
+        account = under_new.account(CITY, "m-bakery")
+        assert account is not None and account.party == BAKERY
+    finally:
+        store.close()

@@ -26,6 +26,7 @@ from localpay.adapters.secrets import (
     write_master_key_file,
 )
 from localpay.adapters.sql.identity import SqlIdentityRepository, totp_status
+from localpay.adapters.sql.settlement import SqlSettlement
 from localpay.adapters.sql.webhooks import SqlWebhooks
 from localpay.entrypoints.cli.app import Settings, fail, opened, out
 from localpay.ledger.ports import LeaseHeld
@@ -121,6 +122,7 @@ def rotate_master(ctx: typer.Context, new_key_file: NewKeyFile) -> None:
         files = folder.reseal(new)
         totp = SqlIdentityRepository(store, old).reseal_totp(new)
         hooks = SqlWebhooks(store).reseal(old, new)
+        settled = SqlSettlement(store, old).reseal(old, new)
     out.print(
         f"re-sealed {files} key files and {totp} TOTP secrets under master key"
         f" v{new.version} ({new.key_id}); the old master key opens none of them.\n"
@@ -129,6 +131,7 @@ def rotate_master(ctx: typer.Context, new_key_file: NewKeyFile) -> None:
         soft_wrap=True,
     )
     out.print(f"re-sealed {hooks} webhook endpoints' secrets", highlight=False)
+    out.print(f"re-sealed {settled} payout accounts and payout files", highlight=False)
 
 
 def _new_master_key(path: Path, old: MasterKey, forbidden: tuple[Path, Path]) -> MasterKey:
