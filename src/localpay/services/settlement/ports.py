@@ -350,3 +350,11 @@ class SettlementRepository(Protocol):
     def proofs(self, city: str, limit: int = 100) -> list[ReserveProof]:
         """Newest first."""
         ...
+
+
+class ReportRenderer(Protocol):
+    """Lays a settlement report out as a printable PDF (Korean, A4). `kind` names the
+    report ("merchant_statement", "city_monthly": services/settlement/reports.py) and
+    `data` is that report's value; raises Unavailable when no PDF can be made here."""
+
+    def pdf(self, kind: str, data: object) -> bytes: ...
