@@ -43,6 +43,7 @@ from localpay.entrypoints.api.routers import qr as qr_router
 from localpay.entrypoints.api.routers import qr_requests as qr_requests_router
 from localpay.entrypoints.api.routers import registry as registry_router
 from localpay.entrypoints.api.routers import sales as sales_router
+from localpay.entrypoints.api.routers import settlement as settlement_router
 from localpay.entrypoints.api.routers import waiting as waiting_router
 from localpay.entrypoints.api.routers import webhooks as webhooks_router
 
@@ -88,6 +89,7 @@ def create_app(
     app.include_router(checkout_router.router)
     app.include_router(webhooks_router.router)
     app.include_router(cards_router.router)
+    app.include_router(settlement_router.router)
     _install_errors(app)
     # Outermost first: refuse floods before doing any work, then idempotency.
     records = Records(container.idempotency, container.clock)

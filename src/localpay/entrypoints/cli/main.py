@@ -27,6 +27,7 @@ from localpay.entrypoints.cli import (
     registry,
     sales,
     server,
+    settle,
     sim,
     transparency,
     users,
@@ -59,6 +60,7 @@ FEATURES = (
     cardhost,
     qr,
     cards,
+    settle,
 )
 
 
