@@ -60,6 +60,14 @@ from localpay.services.programs.runner import BatchRunner
 from localpay.services.registry.service import Registry
 from localpay.services.sales.live import LiveBudgets
 from localpay.services.sales.service import Sales
+from localpay.services.settlement.ports import (
+    BankDown,
+    Party,
+    PayoutBank,
+    SettlementRepository,
+)
+from localpay.services.settlement.runner import SettlementRunner
+from localpay.services.settlement.service import SettlementService
 from localpay.services.transparency.service import Transparency
 from localpay.services.waiting.budget import ledger_budget
 from localpay.services.waiting.service import WaitingRoom
@@ -187,6 +195,32 @@ def open_programs(
     )
 
 
+def open_settlement(
+    ledgers: Ledgers,
+    repo: SettlementRepository,
+    bank_url: str | None,
+    closers: list[Callable[[], None]] | None = None,
+) -> SettlementService:
+    """Settlement through mock-bank at `bank_url` (the demo's and tests' ISO 20022 bank);
+    with none, every call that needs the bank raises BankDown (503)."""
+    from localpay.adapters.bank.mockbank import MockBank, MockBankClient, trust_party  # noqa: PLC0415
+
+    client = MockBankClient(bank_url) if bank_url else None
+    if client is not None and closers is not None:
+        closers.append(client.close)
+
+    def bank(city: str) -> PayoutBank:
+        if client is None:
+            raise BankDown("no bank for payouts is configured (LOCALPAY_PAYOUT_BANK)")
+        return MockBank(client, city)
+
+    def trust(city: str) -> Party:
+        genesis = ledgers.sequencer(city).state.genesis
+        return trust_party(city, genesis.name if genesis else city)
+
+    return SettlementService(ledgers, repo, bank, trust)
+
+
 class Container:
     """Everything a server process runs: the store, the keys, the city sequencers."""
 
@@ -261,6 +295,12 @@ class Container:
         self.webhooks = Webhooks(SqlWebhooks(self.store), self.store, self.master, sender, now_ms)
         # Settlement's records off the chain, accounts and files sealed (services/settlement).
         self.settlement_repo = SqlSettlement(self.store, self.master)
+        # Payouts through the trust account's bank (`localpay up` runs mock-bank and sets
+        # LOCALPAY_PAYOUT_BANK); none: payouts are refused as unavailable.
+        self.payout_bank_url: str | None = os.environ.get("LOCALPAY_PAYOUT_BANK") or None
+        self.settlement = open_settlement(
+            self.ledgers, self.settlement_repo, self.payout_bank_url, self._closers
+        )
         # The bank sales go through (`localpay serve --bank URL`, or LOCALPAY_BANK).
         self.bank_url: str | None = os.environ.get("LOCALPAY_BANK") or None
 
@@ -298,6 +338,10 @@ class Container:
             self._closers.insert(0, self.webhook_worker.close)  # before the sender closes
         for city in self.cities():
             self.ledgers.sequencer(city)
+        # Payouts: the bank's answers every minute, the daily batch after the cut-off.
+        if self.run_jobs and self.payout_bank_url:
+            runner = SettlementRunner(self.settlement, self.cities, self.clock).start()
+            self._closers.insert(0, runner.close)
         # Approved disbursement batches are paid, and resumed after a restart.
         self.batch_runner = BatchRunner(self.batches, self.cities).start()
         self._closers.append(self.batch_runner.close)

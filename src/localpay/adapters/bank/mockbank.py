@@ -21,6 +21,7 @@ What mock-bank is, and how we fit Korean accounts into it:
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 from dataclasses import dataclass, replace
 from typing import Any, Final
@@ -389,3 +390,14 @@ def _house_to_routing(data: bytes) -> bytes:
     rewritten = pain001.serialize(root)
     safe.validate_ours(rewritten, pain001.XSD)
     return rewritten
+
+
+def house_number(*parts: str) -> str:
+    """A 13-digit account number at mock-bank, the same for the same parts."""
+    digest = hashlib.sha256("/".join(parts).encode()).hexdigest()
+    return "3333" + str(int(digest[:12], 16))[:9].rjust(9, "0")
+
+
+def trust_party(city: str, name: str) -> Party:
+    """A city's trust account at mock-bank (its house code): our files' debtor."""
+    return Party(f"{name} 지역화폐 신탁", HOUSE_CODE, house_number("trust", city))

@@ -1,0 +1,142 @@
+"""The whole settlement loop on both stores, against mock-bank as its own process:
+sales and payments → payouts (instant and the daily batch) → pain.001 checked → the bank
+→ pain.002 and camt.053 → reconciled to zero differences; a rejected payout returned;
+the same statement twice; a statement with an unknown entry; the reserves proved."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+import pytest
+
+from localpay.adapters.bank.mockbank import (
+    HOUSE_CODE,
+    MockBank,
+    ensure_trust_account,
+    trust_account_id,
+)
+from localpay.adapters.keystore import KeyStore
+from localpay.adapters.secrets import master_key_from_environment
+from localpay.adapters.sql.runner import SqlStore
+from localpay.adapters.sql.settlement import SqlSettlement
+from localpay.ledger.state import PAYOUT_PAID, PAYOUT_PENDING, PAYOUT_RETURNED
+from localpay.services.settlement.ports import Party
+from localpay.services.settlement.service import SettlementService
+from localpay.testing.mockbank import RunningMockBank, mock_bank
+from localpay.testing.town import CITY, Town, kst
+
+MONDAY = kst(2026, 6, 8, 10)  # the bank's clock starts at 09:00 that Monday
+TRUST = Party("김포시 지역화폐 신탁", HOUSE_CODE, "1005001234567")
+BAKERY = Party("행복베이커리", HOUSE_CODE, "3333011111111")
+FLORIST = Party("꽃집", HOUSE_CODE, "3333022222222")  # its account closes: AC04
+BUDGET = 10_000_000
+
+
+@pytest.fixture
+def bank() -> Iterator[RunningMockBank]:
+    with mock_bank() as running:
+        yield running
+
+
+@pytest.fixture
+def town(store: SqlStore, keys: KeyStore, bank: RunningMockBank) -> Iterator[Town]:
+    made = Town(store, keys, MONDAY)
+    made.program("general", BUDGET)
+    for wallet in ("alice", "bob"):
+        made.wallet(wallet)
+        made.credit("general", wallet, 300_000)
+    for shop, party in (("bakery", BAKERY), ("florist", FLORIST)):
+        made.merchant(shop)
+        keys.put(CITY, f"merchant-{shop}", made.people[shop])  # the server signs for it
+        bank.client.create_account(f"SHOP-{shop}", party)
+    ensure_trust_account(bank.client, CITY, TRUST.account, TRUST.bank, TRUST.name, BUDGET)
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def settle(town: Town, bank: RunningMockBank) -> SettlementService:
+    repo = SqlSettlement(town.store, master_key_from_environment())
+    service = SettlementService(
+        town.ledgers, repo, lambda city: MockBank(bank.client, city), lambda city: TRUST
+    )
+    for shop, party in (("bakery", BAKERY), ("florist", FLORIST)):
+        service.register_account(CITY, shop, party, town.clock.now)
+    return service
+
+
+def _payouts(town: Town) -> dict[str, tuple[str, str, int]]:
+    return {q.id: (q.status, q.returned, q.amount) for q in town.payouts()}
+
+
+def _advance(bank: RunningMockBank, days: int = 1) -> None:
+    bank.client.advance(days=days)
+
+
+def test_sales_to_payouts_to_statement_reconciled_to_zero(
+    town: Town, settle: SettlementService, bank: RunningMockBank
+) -> None:
+    assert town.pay("alice", "bakery", 12_000).ok
+    assert town.pay("bob", "bakery", 8_000).ok
+    assert town.pay("alice", "florist", 5_000).ok
+    bank.client.set_behaviour("SHOP-florist", "closed-account")
+
+    instant = settle.instant(CITY, "bakery", 15_000, "key-1", town.clock.now)
+    assert (instant.status, instant.total) == ("sent", 15_000)
+    again = settle.instant(CITY, "bakery", 15_000, "key-1", town.clock.now)
+    assert again.id == instant.id  # the same key: the same payout, no second file
+    town.clock.now = kst(2026, 6, 8, 16)  # after the cut-off
+    daily = settle.daily(CITY, town.clock.now)
+    assert daily is not None and daily.execution == dt.date(2026, 6, 10)  # Wed
+    assert {line.owner: line.amount for line in daily.lines} == {"bakery": 5_000, "florist": 5_000}
+    assert settle.daily(CITY, town.clock.now) is None  # nothing left to batch today
+    data = settle.batch_file(CITY, daily.id)
+    assert "행복베이커리".encode() in data and b'Ccy="KRW">5000<' in data
+
+    polled = settle.poll(CITY, town.clock.now)
+    assert polled.returned == 1  # the florist's account is closed
+    status = _payouts(town)
+    florist = next(k for k, v in status.items() if v[0] == PAYOUT_RETURNED)
+    assert status[florist] == (PAYOUT_RETURNED, "AC04", 5_000)
+    assert town.ledgers.sequencer(CITY).state.merchants["florist"].balance == 5_000
+
+    _advance(bank, 3)  # through Wednesday's booking and its statement
+    polled = settle.poll(CITY, town.clock.now)
+    assert polled.statements >= 1
+    assert all(v[0] == PAYOUT_PAID for k, v in _payouts(town).items() if k != florist)
+    assert settle.exceptions(CITY) == []  # reconciled to zero differences
+    proof = settle.prove(CITY, town.clock.now)
+    assert proof.shortfall == 0 and proof.in_transit == 0
+    assert proof.trust == BUDGET - 20_000  # the won paid out left the trust account
+    assert proof.supply == proof.trust + proof.unbooked
+
+
+def test_the_same_statement_twice_changes_nothing_and_an_unknown_entry_is_an_exception(
+    town: Town, settle: SettlementService, bank: RunningMockBank
+) -> None:
+    assert town.pay("alice", "bakery", 10_000).ok
+    settle.instant(CITY, "bakery", 10_000, "k", town.clock.now)
+    # Won nobody told the ledger about.
+    bank.client.credit(trust_account_id(CITY), 777, "UNKNOWN-REF-1", "누군가")
+    _advance(bank, 1)
+    statements = [m for m in bank.client.mailbox(collect=False) if "camt.053" in m.type]
+    assert statements
+    raw = statements[-1].body
+    first = settle.import_statement(CITY, raw, town.clock.now)
+    size = town.log_size()
+    second = settle.import_statement(CITY, raw, town.clock.now)
+    assert second == first and town.log_size() == size
+    reasons = [e.reason for e in settle.exceptions(CITY)]
+    assert "unknown_entry" in reasons
+
+
+def test_a_pending_payout_counts_in_the_supply_until_the_bank_books_it(
+    town: Town, settle: SettlementService
+) -> None:
+    assert town.pay("alice", "bakery", 4_000).ok
+    before = settle.prove(CITY, town.clock.now)
+    settle.instant(CITY, "bakery", 4_000, "k2", town.clock.now)
+    after = settle.prove(CITY, town.clock.now)
+    assert after.supply == before.supply and after.in_transit == 4_000
+    assert [v[0] for v in _payouts(town).values()] == [PAYOUT_PENDING]
