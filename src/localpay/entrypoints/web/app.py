@@ -16,13 +16,16 @@ from localpay.entrypoints.web.routes import (
     console_cards,
     console_merchants,
     console_programs,
+    console_settlement,
     console_waiting,
     counter,
     counter_charge,
     counter_code,
+    counter_payouts,
     counter_qr,
     counter_webhooks,
     explorer,
+    explorer_reserves,
     home,
     merchant_apply,
     wallet,
@@ -71,6 +74,9 @@ def install(app: FastAPI) -> None:
         counter_qr.router,
         wallet_checkout.router,
         console_cards.router,
+        counter_payouts.router,
+        console_settlement.router,
+        explorer_reserves.router,
     ):
         app.include_router(router, include_in_schema=False)
     install_errors(app)
