@@ -8,8 +8,11 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pypdfium2  # type: ignore[import-untyped]
 import pytest
@@ -91,8 +94,9 @@ def _december(town: Town) -> tuple[str, str, str]:
 
 
 @pytest.fixture
-def chain(store: SqlStore, keys: KeyStore) -> Iterator[Chain]:
+def chain(store_url: str, store: SqlStore, keys: KeyStore) -> Iterator[Chain]:
     town = Town(store, keys, kst(2026, 11, 20, 10))
+    town.url = store_url
     _november(town)
     settled, returned, pending = _december(town)
     town.clock.now = kst(2027, 1, 2, 10)
@@ -215,3 +219,29 @@ def test_the_pdfs_carry_their_korean_titles_and_figures(chain: Chain) -> None:
 def test_a_month_is_written_yyyy_mm(text: str) -> None:
     with pytest.raises(reports.BadPeriod):
         reports.parse_month(text)
+
+
+@pytest.fixture
+def sqlite_only(store_url: str) -> None:
+    if not store_url.startswith("sqlite"):
+        pytest.skip("the CLI reads through the same Store: one backend is enough")
+
+
+@pytest.mark.slow  # two processes start (about 3 s each)
+def test_the_cli_writes_the_merchant_csv_and_the_city_pdf(
+    sqlite_only: None, chain: Chain, tmp_path: Path
+) -> None:
+    chain.town.ledgers.close()  # a server's sequencer would hold the lease; reads need none
+    base = [sys.executable, "-m", "localpay.entrypoints.cli", "--db", chain.town.url]
+    base += ["--keys", str(chain.town.keys.root), "report"]
+    csv_file, pdf_file = tmp_path / "m.csv", tmp_path / "c.pdf"
+    for args in (
+        ["merchant", "--city", CITY, "--merchant", M, "--month", "2026-12", "--out", str(csv_file)],
+        ["city", "--city", CITY, "--month", "2026-12", "--format", "pdf", "--out", str(pdf_file)],
+    ):
+        done = subprocess.run(
+            [*base, *args], check=False, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr
+    assert csv_file.read_bytes() == reports.merchant_csv(_statement(chain))
+    assert "지역화폐 월간 보고서" in _text(pdf_file.read_bytes())

@@ -25,6 +25,7 @@ from localpay.entrypoints.cli import (
     programs,
     qr,
     registry,
+    report,
     sales,
     server,
     settle,
@@ -61,6 +62,7 @@ FEATURES = (
     qr,
     cards,
     settle,
+    report,
 )
 
 

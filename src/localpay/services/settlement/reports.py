@@ -104,7 +104,7 @@ def _month_last(day: dt.date) -> dt.date:
 
 def month(year: int, month_no: int) -> Period:
     if not 1 <= month_no <= 12 or not 2000 <= year <= 9999:
-        raise BadPeriod(f"no such month: {year}-{month_no:02d}")
+        raise BadPeriod(f"no such month: {year}-{month_no:02d} (write YYYY-MM, like 2026-12)")
     first = dt.date(year, month_no, 1)
     return Period(first, _month_last(first))
 
@@ -632,3 +632,10 @@ def city_csv(report: CityMonth) -> bytes:
         ("준비금 비율", f"{ratio:.4f}" if ratio is not None else ""),
     ]
     return _csv(rows)
+
+
+def reserve_at(proofs: list[ReserveProof], period: Period) -> ReserveProof | None:
+    """The last proof of reserves made within the period (or before it): the month's end
+    as the report can show it. `proofs` newest first, as the repository lists them."""
+    end_ms = day_start_ms(period.last + dt.timedelta(days=1))
+    return next((p for p in proofs if p.at_ms < end_ms), None)
