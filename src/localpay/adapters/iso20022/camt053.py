@@ -155,8 +155,9 @@ def read(data: bytes) -> Statement:
     balances = _balances(stmt)
     opening = _signed(_balance(balances, OPENING, stmt))
     closing_node = _balance(balances, (CLOSING,), stmt)
+    closing = _signed(closing_node)  # balances first: refusals come in file order
     entries = [e for e in map(_entry, safe.find_all(stmt, "Ntry", NS)) if e is not None]
-    _check_sum(stmt, opening, _signed(closing_node), entries)
+    _check_sum(stmt, opening, closing, entries)
     created = safe.text(stmt, "CreDtTm", NS) or safe.text(root, "BkToCstmrStmt/GrpHdr/CreDtTm", NS)
     return Statement(
         msg_id=safe.text(root, "BkToCstmrStmt/GrpHdr/MsgId", NS),
@@ -166,7 +167,7 @@ def read(data: bytes) -> Statement:
         created=safe.datetime_of(created, stmt),
         day=_period_day(stmt) or _day(closing_node, "Dt") or dt.date.min,
         opening=opening,
-        closing=_signed(closing_node),
+        closing=closing,
         entries=tuple(entries),
     )
 
