@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from localpay import bootstrap
+from localpay.adapters.bank.process import MockBankProcess
 from localpay.adapters.clock import now_ms
 from localpay.adapters.secrets import (
     MasterKey,
@@ -17,6 +18,7 @@ from localpay.adapters.secrets import (
     default_master_key_path,
     write_master_key_file,
 )
+from localpay.domain.errors import LocalpayError
 from localpay.entrypoints.cli.app import CityOpt, Settings, beside_store, err, fail, opened, out
 from localpay.entrypoints.cli.cardhost import CARD_PORT, CardPort, start_card_host
 from localpay.entrypoints.cli.cities import verify
@@ -40,6 +42,9 @@ def up(
         int, typer.Option(min=1, max=65535, help="Port of the simulated bank")
     ] = 8600,
     card_port: CardPort = CARD_PORT,
+    payout_bank_port: Annotated[
+        int, typer.Option(min=1, max=65535, help="Port of mock-bank, the trust account's bank")
+    ] = 8690,
 ) -> None:
     """`make run`: seed the demo city if the store has none, verify it, then serve it."""
     from localpay.sim.demo import demo_checker, demo_directory, demo_users  # noqa: PLC0415
@@ -83,11 +88,51 @@ def up(
     _print_try_card(ctx, city, host, card_port, master)
     out.print("explore the chain: uv run localpay status --city gimpo · uv run localpay verify")
     _print_witnesses(ctx, city, base, master)
-    bank = _start_demo_bank(ctx, master, f"{base}/v1/bank/deposits", bank_port)
-    serve(ctx, host=host, port=port, log_level="warning", bank=bank, card_port=card_port)
+    payout_bank = _start_payout_bank(ctx, city, master, payout_bank_port)
+    try:
+        bank = _start_demo_bank(ctx, master, f"{base}/v1/bank/deposits", bank_port, payout_bank.url)
+        serve(ctx, host=host, port=port, log_level="warning", bank=bank, card_port=card_port)
+    finally:
+        payout_bank.stop()
 
 
-def _start_demo_bank(ctx: typer.Context, master: MasterKey, notify: str, port: int) -> str:
+def _start_payout_bank(
+    ctx: typer.Context, city: str, master: MasterKey, port: int
+) -> MockBankProcess:
+    """mock-bank as its own process, the trust account's bank (pain.001 in; pain.002 and
+    camt.053 out), set up for the demo city: the trust account, a bank account for every
+    shop, each shop's payout account registered on the chain. The server finds it by
+    LOCALPAY_PAYOUT_BANK."""
+    from localpay.adapters.bank.mockbank import MockBankClient  # noqa: PLC0415
+    from localpay.adapters.bank.process import start  # noqa: PLC0415
+    from localpay.adapters.keystore import KeyStore  # noqa: PLC0415
+    from localpay.adapters.sql.settlement import SqlSettlement  # noqa: PLC0415
+    from localpay.services.cities.ledgers import Ledgers  # noqa: PLC0415
+    from localpay.sim.settlement import seed  # noqa: PLC0415
+
+    settings: Settings = ctx.obj
+    try:
+        running = start(beside_store(settings) / "mock-bank", port=port)
+    except LocalpayError as exc:
+        fail(f"mock-bank did not start on port {port}: {exc}")
+    keys = KeyStore(bootstrap.keys_root(settings.db, settings.keys), master)
+    client = MockBankClient(running.url)
+    with opened(ctx) as store:
+        ledgers = Ledgers(store, keys, now_ms)
+        try:
+            service = bootstrap.open_settlement(ledgers, SqlSettlement(store, master), running.url)
+            seed(service, client, city, "김포시", now_ms())
+        finally:
+            ledgers.close()
+            client.close()
+    os.environ["LOCALPAY_PAYOUT_BANK"] = running.url
+    out.print(f"mock-bank: {running.url}/ (the trust account's bank: ISO 20022 files)")
+    return running
+
+
+def _start_demo_bank(
+    ctx: typer.Context, master: MasterKey, notify: str, port: int, trust_bank: str = ""
+) -> str:
     """The simulated bank (sim/bank) beside the server, in a thread of this process: the
     citizen's "banking app" for the buy page. Its secret is the one in the key store."""
     from localpay.adapters.bank.http import bank_secret  # noqa: PLC0415
@@ -98,7 +143,7 @@ def _start_demo_bank(ctx: typer.Context, master: MasterKey, notify: str, port: i
     keys = KeyStore(bootstrap.keys_root(settings.db, settings.keys), master)
     db = beside_store(settings) / "bank.db"
     try:
-        bank = BankServer(db, notify, bank_secret(keys), port).start()
+        bank = BankServer(db, notify, bank_secret(keys), port, mock_bank=trust_bank).start()
     except (OSError, RuntimeError) as exc:
         fail(f"the simulated bank did not start on port {port}: {exc}")
     out.print(f"simulated bank: {bank.url}/ (a citizen's banking app)", highlight=False)
