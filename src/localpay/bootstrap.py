@@ -372,6 +372,15 @@ class Container:
             problems.append(f"sequencer for {city} not running: {why}")
         return problems
 
+    def reserve_status(self) -> dict[str, tuple[int, float]]:
+        """city -> (shortfall in won, won per unit) of its last proof of reserves."""
+        found = {}
+        for city in self.cities():
+            proofs = self.settlement_repo.proofs(city, limit=1)
+            if proofs:
+                found[city] = (proofs[0].shortfall, proofs[0].ratio)
+        return found
+
     def on_close(self, closer: Callable[[], None]) -> None:
         self._closers.append(closer)
 

@@ -20,7 +20,9 @@ from localpay.adapters.keystore import KeyStore
 from localpay.adapters.secrets import master_key_from_environment
 from localpay.adapters.sql.runner import SqlStore
 from localpay.adapters.sql.settlement import SqlSettlement
+from localpay.domain import commands as c
 from localpay.ledger.state import PAYOUT_PAID, PAYOUT_PENDING, PAYOUT_RETURNED
+from localpay.services.cities.ledgers import new_id
 from localpay.services.settlement.ports import Party
 from localpay.services.settlement.service import SettlementService
 from localpay.testing.mockbank import RunningMockBank, mock_bank
@@ -140,3 +142,20 @@ def test_a_pending_payout_counts_in_the_supply_until_the_bank_books_it(
     after = settle.prove(CITY, town.clock.now)
     assert after.supply == before.supply and after.in_transit == 4_000
     assert [v[0] for v in _payouts(town).values()] == [PAYOUT_PENDING]
+
+
+def test_won_minted_that_no_statement_shows_becomes_a_shortfall_after_a_day(
+    town: Town, settle: SettlementService, bank: RunningMockBank
+) -> None:
+    _advance(bank, 1)
+    settle.poll(CITY, town.clock.now)  # the first statement: the opening balance
+    assert settle.prove(CITY, town.clock.now).shortfall == 0
+    town.clock.now = kst(2026, 6, 9, 11)
+    # Units minted for a budget transfer the bank never booked.
+    town.official(c.Mint(id=new_id(), city=CITY, program="general", amount=50_000, won_ref="b-2"))
+    proof = settle.prove(CITY, town.clock.now)
+    assert (proof.unbooked, proof.shortfall) == (50_000, 0)  # a day's grace for the statement
+    _advance(bank, 2)
+    settle.poll(CITY, town.clock.now)  # statements that do not show it
+    proof = settle.prove(CITY, town.clock.now)
+    assert proof.shortfall == 50_000 and proof.ratio < 1

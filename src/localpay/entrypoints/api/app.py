@@ -120,6 +120,18 @@ def create_app(
             return api_problem("unavailable", "; ".join(problems))
         return JSONResponse({"status": "ready"})
 
+    @app.get(
+        "/healthz/reserves",
+        tags=["operations"],
+        summary="Every city's units backed by won (503 names each city short, and by how much)",
+    )
+    def reserves_health() -> Response:
+        short = {c: s for c, (s, _) in container.reserve_status().items() if s > 0}
+        if short:
+            words = "; ".join(f"{c}: {s} won short" for c, s in sorted(short.items()))
+            return api_problem("unavailable", f"reserve shortfall: {words}")
+        return JSONResponse({"status": "backed"})
+
     original = app.openapi
 
     def openapi() -> dict[str, Any]:

@@ -28,7 +28,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from localpay.bootstrap import Container
@@ -148,6 +148,29 @@ class SupervisionCollector:
             yield family
 
 
+class ReservesCollector:
+    """Each city's last proof of reserves, read at each scrape: the shortfall (0 when the
+    won in trust cover the units) and the won per unit. An alert on a shortfall > 0 is
+    the alarm (docs/reserves.md); the log has it too, and /healthz/reserves answers 503."""
+
+    def __init__(self, latest: Callable[[], dict[str, tuple[int, float]]]) -> None:
+        self.latest = latest
+
+    def collect(self) -> Iterator[Metric]:
+        found = self.latest()
+        shortfall = GaugeMetricFamily(
+            "localpay_reserve_shortfall_won", "Won missing behind the units", labels=["city"]
+        )
+        ratio = GaugeMetricFamily(
+            "localpay_reserve_ratio", "Won in trust (and unbooked) per unit", labels=["city"]
+        )
+        for city, (missing, per_unit) in sorted(found.items()):
+            shortfall.add_metric([city], missing)
+            ratio.add_metric([city], per_unit)
+        yield shortfall
+        yield ratio
+
+
 def _route_of(scope: Scope) -> str:
     """The matched route's template (Starlette records it in the scope), never the raw path."""
     route = scope.get("route")
@@ -203,6 +226,7 @@ def install(app: FastAPI, container: Container, metrics_token: str | None = None
     bearer token, or an operator administrator's session (they show every city's volume)."""
     metrics = Metrics()
     metrics.registry.register(SupervisionCollector(container.supervisor.counts))
+    metrics.registry.register(ReservesCollector(container.reserve_status))
     container.ledgers.observers.append(metrics.observe_block)
     for city in container.cities():
         running = container.ledgers.running_sequencer(city)

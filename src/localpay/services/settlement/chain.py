@@ -6,7 +6,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import msgspec
+
 from localpay.domain import commands as c
+from localpay.ledger.blocks import BlockHeader
 from localpay.ledger.ports import Store
 from localpay.ledger.state import MERCHANT_ACTIVE, PAYOUT_PENDING, CityState, Payout
 
@@ -47,23 +50,31 @@ def supply(state: CityState) -> int:
 
 
 class MoneyIn:
-    """Won the chain counts as arrived in the trust account: bank reference -> won.
-
-    Loaded from the log once, then followed from where it left off. A reference
-    appears once: the ledger refuses a deposit reference used twice."""
+    """Won the chain counts as arrived in the trust account: bank reference -> (won, when
+    its block was made). Loaded from the log once, then followed from where it left off.
+    A deposit reference appears once: the ledger refuses one used twice."""
 
     def __init__(self, store: Store, city: str) -> None:
         self.store = store
         self.city = city
-        self.refs: dict[str, int] = {}
+        self.refs: dict[str, tuple[int, int]] = {}
         self._cursor = 0
 
-    def follow(self) -> dict[str, int]:
+    def follow(self) -> dict[str, tuple[int, int]]:
+        times: dict[int, int] = {}
         for tx in self.store.txs(self.city, self._cursor):
             self._cursor = tx.seq + 1
             field = _MONEY_IN.get(tx.kind)
             if field is None or not tx.decoded_result().ok:
                 continue
             _, command = c.decode_envelope(tx.envelope)
-            self.refs[str(getattr(command, field))] = int(command.amount)  # type: ignore[union-attr]
+            if tx.height not in times:
+                times[tx.height] = self._block_time(tx.height)
+            amount = int(command.amount)  # type: ignore[union-attr]
+            self.refs[str(getattr(command, field))] = (amount, times[tx.height])
         return self.refs
+
+    def _block_time(self, height: int) -> int:
+        for block in self.store.blocks(self.city, height, height + 1):
+            return msgspec.json.decode(block.header_bytes, type=BlockHeader).time_ms
+        return 0

@@ -9,6 +9,7 @@ difference is the shortfall. docs/reserves.md gives the argument and its limits.
 
 from __future__ import annotations
 
+from localpay.domain.business_days import batch_cutoff_ms
 from localpay.ledger.state import CityState
 from localpay.services.settlement import chain
 from localpay.services.settlement.ports import ReserveProof, StatementRecord
@@ -20,11 +21,17 @@ def prove(
     root: str,
     at_ms: int,
     last: StatementRecord | None,
-    money_in: dict[str, int],
+    money_in: dict[str, tuple[int, int]],
     shown: set[str],
 ) -> ReserveProof:
     supply = chain.supply(state)
-    unbooked = sum(amount for ref, amount in money_in.items() if ref not in shown)
+    # Won minted on a bank notice count as in trust until the first statement that should
+    # show them: one for a day after the notice. Minted before the last statement's day
+    # and on no statement, they are missing: the proof does not count them.
+    since = batch_cutoff_ms(last.day, 0) if last is not None else 0
+    unbooked = sum(
+        amount for ref, (amount, at_ms) in money_in.items() if ref not in shown and at_ms >= since
+    )
     trust = last.closing if last is not None else 0
     return ReserveProof(
         city=state.city,

@@ -286,7 +286,8 @@ class SettlementService:
         state = self._state(city)
         money_in = self._money(city)
         last = known[0].closing if known else None
-        plan = reconcile.match(statement, state.payouts, money_in, self.repo.matched(city), last)
+        amounts = {ref: amount for ref, (amount, _) in money_in.items()}
+        plan = reconcile.match(statement, state.payouts, amounts, self.repo.matched(city), last)
         operator = self._operator(city)
         for owed, entry in plan.settle:
             command = c.SettlePayout(
@@ -374,7 +375,7 @@ class SettlementService:
     def _operator(self, city: str) -> nacl.signing.SigningKey:
         return current_operator(self.ledgers, city)[1]
 
-    def _money(self, city: str) -> dict[str, int]:
+    def _money(self, city: str) -> dict[str, tuple[int, int]]:
         index = self._money_in.get(city)
         if index is None:
             index = self._money_in[city] = chain.MoneyIn(self.ledgers.store, city)
