@@ -23,6 +23,7 @@ from localpay.adapters.sql.settlement import SqlSettlement
 from localpay.domain import commands as c
 from localpay.ledger.state import PAYOUT_PAID, PAYOUT_PENDING, PAYOUT_RETURNED
 from localpay.services.cities.ledgers import new_id
+from localpay.services.explorer.service import Explorer
 from localpay.services.settlement.ports import Party
 from localpay.services.settlement.service import SettlementService
 from localpay.testing.mockbank import RunningMockBank, mock_bank
@@ -112,6 +113,10 @@ def test_sales_to_payouts_to_statement_reconciled_to_zero(
     assert proof.shortfall == 0 and proof.in_transit == 0
     assert proof.trust == BUDGET - 20_000  # the won paid out left the trust account
     assert proof.supply == proof.trust + proof.unbooked
+    # The explorer's public figures burn what the bank booked, to the won.
+    supply = Explorer(town.store).start([CITY]).supply(CITY)
+    assert supply[-1].outstanding == proof.supply
+    assert sum(p.burned for p in supply) == 20_000
 
 
 def test_the_same_statement_twice_changes_nothing_and_an_unknown_entry_is_an_exception(
