@@ -248,6 +248,23 @@ POLICY: dict[tuple[str, str], Rule | str] = {
             ("POST", "/{subscription}/rotate"),
         )
     },
+    # Settlement reports (pages, not the API, so outside the schema walked here): a shop's
+    # statements are its owner's alone, the city's report its staff's.
+    **{
+        route: "test_settle_reports_pages (another shop's owner and the cashier get 404)"
+        for route in (
+            ("GET", "/c/{city}/counter/reports"),
+            ("GET", "/c/{city}/counter/{merchant}/reports"),
+            ("GET", "/c/{city}/counter/{merchant}/reports/{month}.{fmt}"),
+        )
+    },
+    **{
+        route: "test_settle_reports_pages: test_the_city_report_is_for_the_city_s_staff"
+        for route in (
+            ("GET", "/c/{city}/console/reports"),
+            ("GET", "/c/{city}/console/reports/{month}.{fmt}"),
+        )
+    },
 }
 SIGNED = (
     "wallets",

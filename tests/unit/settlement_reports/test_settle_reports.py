@@ -41,7 +41,7 @@ class Chain:
     history: SqlHistoryIndex
     settled: str  # the payout the bank booked
     returned: str  # the payout it returned (AC04)
-    pending: str  # the payout still in transit at the month's end
+    pending: str  # the payout still in transit at the month's end (paid in January)
 
 
 def _payout(town: Town, amount: int) -> str:
@@ -101,6 +101,10 @@ def chain(store_url: str, store: SqlStore, keys: KeyStore) -> Iterator[Chain]:
     settled, returned, pending = _december(town)
     town.clock.now = kst(2027, 1, 2, 10)
     assert town.pay("w-1", M, 1_000).ok  # January: in neither December report
+    # Booked in January: still in transit at December's end (its statement shows it now).
+    town.official(
+        c.SettlePayout(id=new_id(), city=CITY, payout=pending, bank_ref="KB-3", merchant=M)
+    )
     history = SqlHistoryIndex(store)
     HistoryIndexer(store, history).catch_up(CITY)
     yield Chain(town, history, settled, returned, pending)
@@ -131,7 +135,7 @@ def test_a_merchant_statement_has_each_day_s_sales_refunds_payouts_and_balance(
     assert [(p.id, p.amount, p.status_ko, p.bank_ref) for p in s.payouts] == [
         (chain.settled, 25_000, "지급 완료", "KB-1"),
         (chain.returned, 8_000, "반환(AC04)", ""),
-        (chain.pending, 3_000, "대기", ""),
+        (chain.pending, 3_000, "지급 완료", "KB-3"),
     ]
     # The fold agrees with the ledger's own balance (January's 1,000 on top).
     assert merchant_view(chain.town.store, CITY, M).balance == s.closing + 1_000

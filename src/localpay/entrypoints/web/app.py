@@ -28,6 +28,7 @@ from localpay.entrypoints.web.routes import (
     explorer_reserves,
     home,
     merchant_apply,
+    settlement_reports,
     wallet,
     wallet_buy,
     wallet_checkout,
@@ -77,6 +78,7 @@ def install(app: FastAPI) -> None:
         counter_payouts.router,
         console_settlement.router,
         explorer_reserves.router,
+        settlement_reports.router,
     ):
         app.include_router(router, include_in_schema=False)
     install_errors(app)
