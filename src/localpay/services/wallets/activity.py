@@ -32,6 +32,8 @@ from localpay.domain.commands import (
     Refund,
     RefundBalance,
     Release,
+    ReturnPayout,
+    SettlePayout,
     Transfer,
     decode_envelope,
 )
@@ -67,6 +69,9 @@ RELEASED: Final = "released"
 VOIDED: Final = "voided"
 CODE_SHOWN: Final = "code_shown"
 CARD_LINKED: Final = "card_linked"
+#: A refund owed to the citizen's bank account: the bank paid it, or sent it back.
+PAYOUT_PAID: Final = "payout_paid"
+PAYOUT_RETURNED: Final = "payout_returned"
 OTHER: Final = "other"
 
 #: Kinds whose `party` is a program (the pages show its name).
@@ -163,6 +168,10 @@ def _kind(command: Command, wallet: str, result: Result) -> tuple[str, str, int]
             return CODE_SHOWN, "", 0
         case BindCard():
             return CARD_LINKED, "", 0
+        case SettlePayout():
+            return PAYOUT_PAID, "", 0  # the units left the wallet when the refund was due
+        case ReturnPayout():
+            return PAYOUT_RETURNED, "", 0
     return OTHER, "", 0
 
 
