@@ -129,7 +129,8 @@ def test_settle_iso_a_camt054_is_not_a_statement(iso):
     data = iso.camt(ns="urn:iso:std:iso:20022:tech:xsd:camt.054.001.08")
     assert sniff(data) == "camt.054.001.08"
     refused = _refused(data)
-    assert "camt.053.001.08" in refused.reason and refused.line == 2
+    assert "expected camt.053.001.08, got camt.054.001.08" in refused.reason
+    assert refused.line == 2
 
 
 def test_settle_iso_a_document_outside_iso20022_is_refused(iso):
@@ -145,3 +146,30 @@ def test_settle_iso_a_truncated_file_names_the_line_it_ends_on(iso):
     refused = _refused(cut)
     assert "well-formed" in refused.reason
     assert refused.line == cut.count(b"\n") + 1
+
+
+def test_settle_iso_camt053_failing_its_xsd_is_refused_with_the_line(iso):
+    entries = iso.entry("12000", "DBIT", "PO-1").replace("<BkTxCd>", "<Surprise/><BkTxCd>")
+    data = iso.camt(closing="988000", entries=entries)
+    refused = _refused(data)
+    assert "XSD" in refused.reason and "Surprise" in refused.reason
+    assert refused.line == _line_of(data, "<Surprise/>")
+
+
+def test_settle_iso_camt053_a_date_python_cannot_hold_is_refused_with_its_line(iso):
+    # xs:date allows a five-digit year; a date.fromisoformat ValueError must not escape.
+    entries = iso.entry("12000", "DBIT", "PO-1").replace(
+        "<BookgDt><Dt>2026-10-01", "<BookgDt><Dt>12026-10-01"
+    )
+    data = iso.camt(closing="988000", entries=entries)
+    refused = _refused(data)
+    assert "unreadable date" in refused.reason
+    assert refused.line == _line_of(data, "12026-10-01")
+
+
+def test_settle_iso_camt053_a_time_python_cannot_hold_is_refused(iso):
+    data = iso.camt().replace(
+        b"<CreDtTm>2026-10-01T23:00:00+09:00</CreDtTm>\n      <FrToDt>",
+        b"<CreDtTm>2026-10-01T24:00:00+09:00</CreDtTm>\n      <FrToDt>",
+    )
+    assert "unreadable time" in _refused(data).reason
