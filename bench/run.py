@@ -18,6 +18,7 @@ And CEL conditions (bench/conditions.py): evaluations per second, and payments p
 through the state machine with and without a condition on the program.
 Card authorizations over TCP (bench/card.py): the ISO 8583 host beside a bare echo host.
 QR payments over HTTP (bench/qr.py), static and dynamic, beside plain signed payments.
+A day's settlement of 2,000 shops against mock-bank (bench/settlement.py).
 Results go to stdout as a table and to bench/results.json.
 """
 
@@ -42,6 +43,7 @@ import card
 import conditions
 import qr
 import rush
+import settlement
 from conventional import PostgresBank, SQLiteBank, best_of, run_conventional
 from localpay.adapters.clock import now_ms
 from localpay.adapters.keystore import KeyStore
@@ -196,6 +198,8 @@ def main() -> None:
     conditions.report(results["conditions"])
     results["card"] = card.measure()  # bench/card.py: ISO 8583 over TCP beside an echo host
     card.report(results["card"])
+    results["settlement"] = settlement.run()  # bench/settlement.py: a day's payouts, mock-bank
+    print(json.dumps(results["settlement"], indent=2))
     Path(__file__).with_name("results.json").write_text(json.dumps(results, indent=2) + "\n")
 
 

@@ -64,6 +64,8 @@ from localpay.services.settlement.ports import (
 log = logging.getLogger("localpay.settlement")
 
 ACTOR: Final = "settlement"
+#: Commands submitted at once (the sequencer's queue is bounded).
+CHUNK: Final = 500
 #: The key-store name of the city's secret that keys the payout accounts' digests.
 SECRET_NAME: Final = "payout-account-secret"  # noqa: S105 (a key file's name)
 DIGEST_PREFIX: Final = b"localpay/payout-account/v1\n"
@@ -162,15 +164,20 @@ class SettlementService:
         closures = self.closures(city)
         today = days.kst_date(now_ms)
         operator = self._operator(city)
-        for due in chain.due_balances(self._state(city)):
-            command = c.Payout(
-                id=derived_id(city, ACTOR, "daily", f"{due.merchant}/{today.isoformat()}"),
-                city=city,
-                merchant=due.merchant,
-                amount=due.amount,
-                account=due.account,
+        envelopes = [
+            sign_command(
+                c.Payout(
+                    id=derived_id(city, ACTOR, "daily", f"{due.merchant}/{today.isoformat()}"),
+                    city=city,
+                    merchant=due.merchant,
+                    amount=due.amount,
+                    account=due.account,
+                ),
+                [operator],
             )
-            self.ledgers.execute(city, sign_command(command, [operator]))
+            for due in chain.due_balances(self._state(city))
+        ]
+        self._execute_all(city, envelopes)  # a refusal (a balance spent meanwhile) skips it
         batched = self.repo.batched(city)
         owed = [q for q in chain.pending(self._state(city)) if q.id not in batched]
         owed = [q for q in owed if self.repo.account(city, q.merchant or q.wallet) is not None]
@@ -289,8 +296,8 @@ class SettlementService:
         amounts = {ref: amount for ref, (amount, _) in money_in.items()}
         plan = reconcile.match(statement, state.payouts, amounts, self.repo.matched(city), last)
         operator = self._operator(city)
-        for owed, entry in plan.settle:
-            command = c.SettlePayout(
+        settles = [
+            c.SettlePayout(
                 id=derived_id(city, ACTOR, "settle", owed.id),
                 city=city,
                 payout=owed.id,
@@ -298,8 +305,11 @@ class SettlementService:
                 merchant=owed.merchant,
                 wallet=owed.wallet,
             )
-            self.ledgers.execute(city, sign_command(command, [operator]))
-            self.repo.set_line(city, owed.id, LINE_PAID, "", entry.bank_ref)
+            for owed, entry in plan.settle
+        ]
+        self._execute_all(city, [sign_command(command, [operator]) for command in settles])
+        for command in settles:
+            self.repo.set_line(city, command.payout, LINE_PAID, "", command.bank_ref)
         if not known:
             # The first statement: what the chain minted before it is in its opening
             # balance (a city coming onto the platform starts from that balance).
@@ -386,6 +396,11 @@ class SettlementService:
         if stored is None:
             raise NoPayoutAccount(f"{owner!r} has no payout account on file in {city!r}")
         return stored
+
+    def _execute_all(self, city: str, envelopes: list[bytes]) -> None:
+        """Submit in chunks the sequencer's queue takes; each is answered (or a repeat)."""
+        for start in range(0, len(envelopes), CHUNK):
+            self.ledgers.execute_many(city, envelopes[start : start + CHUNK])
 
     def _expect_ok(self, city: str, envelope: bytes) -> Receipt:
         receipt = self.ledgers.execute(city, envelope)
