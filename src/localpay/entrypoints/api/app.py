@@ -36,6 +36,7 @@ from localpay.entrypoints.api.routers import (
     reads,
     staff,
     transparency,
+    wallet_payout_account,
 )
 from localpay.entrypoints.api.routers import notices as notices_router
 from localpay.entrypoints.api.routers import programs as programs_router
@@ -48,7 +49,7 @@ from localpay.entrypoints.api.routers import waiting as waiting_router
 from localpay.entrypoints.api.routers import webhooks as webhooks_router
 
 
-def create_app(
+def create_app(  # noqa: PLR0915 (one include_router per feature)
     container: Container,
     limits: Limits | None = None,
     metrics_token: str | None = None,
@@ -90,6 +91,7 @@ def create_app(
     app.include_router(webhooks_router.router)
     app.include_router(cards_router.router)
     app.include_router(settlement_router.router)
+    app.include_router(wallet_payout_account.router)
     _install_errors(app)
     # Outermost first: refuse floods before doing any work, then idempotency.
     records = Records(container.idempotency, container.clock)
