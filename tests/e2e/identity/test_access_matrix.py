@@ -131,6 +131,11 @@ POLICY: dict[tuple[str, str], Rule | str] = {
     ("POST", "/v1/cities/{city}/sales/refunds"): (
         "test_access_issue12: a token never replaces the wallet's signature"
     ),
+    # Issue 14. A citizen's refund account: the wallet's signature over the request is the
+    # authority (no session or token stands in for it).
+    ("PUT", "/v1/cities/{city}/wallets/{wallet}/payout-account"): (
+        "test_settle_wallet_account: test_a_signature_by_another_key_or_over_other_words_..."
+    ),
     ("POST", "/v1/bank/deposits"): (
         "test_sales_flow: test_a_notice_with_a_bad_signature_is_refused_and_changes_nothing"
     ),
