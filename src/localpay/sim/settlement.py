@@ -21,6 +21,13 @@ def shop_party(city: str, merchant: str) -> Party:
     return Party(f"가맹점 {merchant}", HOUSE_CODE, house_number(city, merchant))
 
 
+def shop_account_id(city: str, merchant: str) -> str:
+    """The shop's account id at mock-bank: from its number, since mock-bank builds its
+    MsgIds from an id's first 18 characters and "SHOP-yangju-m-0000…" would make two shops
+    one there."""
+    return f"SHOP-{house_number(city, merchant)}"
+
+
 def seed(service: SettlementService, client: MockBankClient, city: str, name: str, now: int) -> int:
     """Set up the demo's bank side; returns how many shops got a payout account."""
     state = service.ledgers.sequencer(city).state
@@ -32,8 +39,9 @@ def seed(service: SettlementService, client: MockBankClient, city: str, name: st
         if merchant.status != MERCHANT_ACTIVE or merchant.payout_account:
             continue
         party = shop_party(city, merchant.id)
-        if client.account(f"SHOP-{city}-{merchant.id}") is None:
-            client.create_account(f"SHOP-{city}-{merchant.id}", party)
+        account_id = shop_account_id(city, merchant.id)
+        if client.account(account_id) is None:
+            client.create_account(account_id, party)
         service.register_account(city, merchant.id, party, now)
         made += 1
     return made

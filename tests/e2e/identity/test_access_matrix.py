@@ -13,7 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from localpay.testing.servers import World, live_server, problem_code, seeded_store
+from localpay.sim.settlement import shop_party
+from localpay.testing.servers import World, live_container, problem_code, seeded_store
 
 STAFF = {"city_maker", "city_checker", "city_auditor"}
 OFFICIALS = {"city_maker", "city_checker"}
@@ -60,6 +61,15 @@ def owner_rule(role: str, target: str) -> bool:
     return target == "own" and role == "merchant_owner"
 
 
+def payer_rule(role: str, target: str) -> bool:
+    """Won to the shop's account on file: its owner, or its server with the shop's API key."""
+    return target == "own" and role in ("merchant_owner", "merchant_api")
+
+
+def account_reader_rule(role: str, target: str) -> bool:
+    return owner_rule(role, target) or staff_rule(role, target)
+
+
 def authenticated(role: str, target: str) -> bool:
     return role != "anonymous"
 
@@ -98,7 +108,23 @@ POLICY: dict[tuple[str, str], Rule | str] = {
     ("POST", "/v1/cities/{city}/proposals/{proposal}/approvals"): checker_rule,
     ("POST", "/v1/cities/{city}/proposals/{proposal}/rejections"): checker_rule,
     ("POST", "/v1/cities/{city}/merchants/{merchant}/refunds"): refund_rule,
-    ("POST", "/v1/cities/{city}/merchants/{merchant}/payouts"): owner_rule,
+    # Issue 14. Settlement: a shop's payout to its bank account (the old Redeem payout's
+    # path); its account is its owner's (the city's staff read it masked); the city's
+    # payout files and exceptions its staff's, the files' bytes, statements and
+    # resolutions its officials'; the proof of reserves is public.
+    ("POST", "/v1/cities/{city}/merchants/{merchant}/payouts"): payer_rule,
+    ("GET", "/v1/cities/{city}/merchants/{merchant}/payouts"): merchant_rule,
+    ("PUT", "/v1/cities/{city}/merchants/{merchant}/payout-account"): owner_rule,
+    ("GET", "/v1/cities/{city}/merchants/{merchant}/payout-account"): account_reader_rule,
+    ("GET", "/v1/cities/{city}/payout-batches"): staff_rule,
+    ("GET", "/v1/cities/{city}/payout-batches/{batch_id}"): staff_rule,
+    ("GET", "/v1/cities/{city}/payout-batches/{batch_id}/file"): officials_rule,
+    ("POST", "/v1/cities/{city}/statements"): officials_rule,
+    ("GET", "/v1/cities/{city}/reconciliation/exceptions"): staff_rule,
+    ("POST", "/v1/cities/{city}/reconciliation/exceptions/{exception_id}/resolution"): (
+        officials_rule
+    ),
+    ("GET", "/v1/cities/{city}/reserves"): anyone,
     ("GET", "/v1/cities/{city}/merchants/{merchant}/api-keys"): owner_rule,
     ("POST", "/v1/cities/{city}/merchants/{merchant}/api-keys"): owner_rule,
     ("DELETE", "/v1/cities/{city}/merchants/{merchant}/api-keys/{key_id}"): owner_rule,
@@ -303,7 +329,7 @@ def world(
 ) -> Iterator[World]:
     folder = tmp_path_factory.mktemp("world")
     url = seeded_store(request, folder)
-    with live_server(url, folder / "keys") as base:
+    with live_container(url, folder / "keys", bank=True) as (base, _, _):
         found = World(base, folder / "keys")
         found.sign_in_everyone()
         yield found
@@ -411,6 +437,11 @@ def _body(route: str, merchant: str) -> dict[str, Any]:
         found = {"code": "0" * 20, "amount": 1000}  # nobody's code: 404 code_not_found
     elif route.endswith("/payouts") and "{merchant}" in route:
         found = {"amount": 10**9}
+    elif route.endswith("/payout-account"):
+        party = shop_party("gimpo", merchant)  # the one on file: a PUT changes nothing
+        found = {"bank": party.bank, "number": party.account, "holder": party.name}
+    elif route.endswith("/resolution"):
+        found = {"note": "matrix"}
     elif route.endswith("/api-keys"):
         found = {"label": "matrix"}
     elif route.endswith("/proposals"):
@@ -440,6 +471,9 @@ def _request(world: World, method: str, route: str, target: str) -> tuple[str, d
         "program": "matrix" if "/waiting/" in route else "general",
         "key_id": "000000000000",
         "size": "1",
+        # Nobody's: an allowed look-up answers its own 404 (not the access rule's).
+        "batch_id": "I-matrix",
+        "exception_id": "0",
     }
     if "{application}" in route:
         values["application"] = _application(world)

@@ -1,8 +1,9 @@
 """Page tests in a real browser against a real server on a real socket.
 
 `site` serves a seeded two-city store (testing/servers.seed: the demo's people, a
-credited wallet w-0000001 in each city) for the whole module; `page` is a fresh browser
-context (no cookies) on a phone-sized window, Korean by default.
+credited wallet w-0000001 in each city) for the whole module, its payouts through a
+mock-bank process of its own (the trust accounts and the shops' accounts set up);
+`page` is a fresh browser context (no cookies) on a phone-sized window, Korean by default.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     root = tmp_path_factory.mktemp("site")
     url, keys = f"sqlite:///{root / 'site.db'}", root / "keys"
     seed(url, keys)
-    with live_container(url, keys) as (base, container, _):
+    with live_container(url, keys, bank=True) as (base, container, _):
         yield Site(base, container, keys)
 
 

@@ -184,27 +184,27 @@ def test_a_cashier_sees_no_payout_and_cannot_forge_one(page: Page, site: Site) -
     assert merchant_balance(site) == before
 
 
-def test_the_owner_pays_out_and_sees_the_history(page: Page, site: Site) -> None:
-    pay(site, 4_000)
+def test_the_old_payouts_address_sends_the_owner_to_the_payouts_to_the_bank(
+    page: Page, site: Site
+) -> None:
+    """One payouts entry: to the bank (test_settle_pages pays out there); the old page,
+    a Redeem with no won leaving the trust account, only redirects its owner there."""
+    pay(site, 2_000)
+    with staff_client(site, "owner") as client:
+        moved = client.get(f"{SCREEN}payouts", follow_redirects=False)
+        assert moved.status_code == 303, moved.text
+        assert moved.headers["location"] == "/c/gimpo/counter/payouts"
+        before = merchant_balance(site)
+        posted = client.post(f"{SCREEN}payouts", data={"amount": "1000", "confirm": "yes"})
+        assert posted.status_code == 303  # a redirect, no payout
+        assert posted.headers["location"] == "/c/gimpo/counter/payouts"
+        assert merchant_balance(site) == before
     open_screen(page)
-    page.get_by_role("link", name="정산 출금").click()
-    balance = merchant_balance(site)
-    amount = page.get_by_label(re.compile("출금할 금액"))
-    expect(amount).to_have_value(str(balance))  # the whole balance by default
-    expect(page.locator("main")).to_contain_text("정산 기능")
-    amount.fill("1500")
-    page.get_by_role("button", name=re.compile("다음")).click()
-    assert merchant_balance(site) == balance  # nothing before the confirmation
-    page.get_by_role("button", name=re.compile("1,500원 출금")).click()
-    expect(page.locator("#payout-done")).to_contain_text("1,500원")
-    expect(page.locator("#payouts > li").first).to_contain_text("payout:")
-    assert merchant_balance(site) == balance - 1_500
-    amount = page.get_by_label(re.compile("출금할 금액"))
-    amount.fill(str(balance * 10))
-    page.get_by_role("button", name=re.compile("다음")).click()
-    page.locator("#payout-confirm").click()
-    expect(page.get_by_role("alert")).to_contain_text("잔액보다 많습니다")
-    assert merchant_balance(site) == balance - 1_500
+    link = page.get_by_role("link", name="정산 출금")
+    expect(link).to_have_count(1)
+    link.click()
+    expect(page).to_have_url(re.compile("/c/gimpo/counter/payouts$"))
+    expect(page.locator("#payout-amount")).to_have_value(str(merchant_balance(site)))
 
 
 def test_another_merchants_counter_is_a_404(site: Site) -> None:
@@ -283,7 +283,7 @@ def test_counter_pages_are_accessible(page: Page, site: Site, senior: bool, lang
         ]
     )
     page.set_viewport_size({"width": 360, "height": 800})
-    for path in (SCREEN, f"{SCREEN}payments/{payment}/refund", f"{SCREEN}payouts"):
+    for path in (SCREEN, f"{SCREEN}payments/{payment}/refund", "/c/gimpo/counter/payouts"):
         page.goto(path)
         assert page.locator("html").get_attribute("lang") == lang
         assert serious_violations(page) == [], path

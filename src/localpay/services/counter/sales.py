@@ -12,7 +12,6 @@ from typing import Final
 import msgspec
 
 from localpay.domain.calendar import DAY_MS, KST_OFFSET_MS, day_key
-from localpay.domain.commands import DecodeError, Redeem, decode_envelope
 from localpay.ledger.blocks import BlockHeader, TxRecord
 from localpay.ledger.ports import Store
 from localpay.ledger.state import Payment
@@ -40,15 +39,6 @@ class Sales:
     @property
     def net(self) -> int:
         return self.gross - self.refunded
-
-
-@dataclass(frozen=True)
-class PayoutRow:
-    seq: int
-    id: str
-    time_ms: int
-    amount: int
-    reference: str
 
 
 class BlockTimes:
@@ -183,42 +173,3 @@ def payment(store: Store, city: str, merchant: str, payment_id: str) -> Payment 
         return None
     found = msgspec.json.decode(raw, type=Payment)
     return found if found.merchant == merchant else None
-
-
-def payouts(
-    history: HistoryIndex,
-    times: BlockTimes,
-    city: str,
-    merchant: str,
-    limit: int = 50,
-    scan: int = 2_000,
-) -> list[PayoutRow]:
-    """The merchant's applied payouts (redeem), newest first, among its last `scan` txs."""
-    rows = []
-    for tx in _account_txs(history, city, merchant, scan):
-        row = _payout_row(tx, times, city, merchant)
-        if row is not None:
-            rows.append(row)
-            if len(rows) >= limit:
-                break
-    return rows
-
-
-def payout_of(
-    store: Store, times: BlockTimes, city: str, merchant: str, tx_id: str
-) -> PayoutRow | None:
-    tx = store.find_tx(city, tx_id)
-    return _payout_row(tx, times, city, merchant) if tx is not None else None
-
-
-def _payout_row(tx: TxRecord, times: BlockTimes, city: str, merchant: str) -> PayoutRow | None:
-    if tx.kind != "redeem" or not tx.decoded_result().ok:
-        return None
-    try:
-        _, command = decode_envelope(tx.envelope)
-    except DecodeError:
-        return None
-    if not isinstance(command, Redeem) or command.merchant != merchant:
-        return None
-    when = times.time_ms(city, tx.height)
-    return PayoutRow(tx.seq, tx.id, when, command.amount, command.payout_ref)

@@ -1,5 +1,6 @@
-"""Staff commands: a refund or a payout, signed by the server with the merchant's
-custodial key, the same for the API and the counter pages.
+"""Staff commands: a refund, signed by the server with the merchant's
+custodial key, the same for the API and the counter pages. (Payouts are
+services/settlement: won leave the trust account for the shop's bank account.)
 
 The command id is derived from who asks, what for and their idempotency key
 (services/cities/command_ids.py): a retry of the same request is the same command, and
@@ -35,12 +36,6 @@ def command_id(staff: Principal, purpose: str, key: str) -> str:
     return derived_id(staff.city, staff.id, purpose, key)
 
 
-def payout_reference(tx_id: str) -> str:
-    """The payout's reference (the bank's EndToEndId later) follows the command: a retry
-    names the same payout."""
-    return f"payout:{tx_id[:16]}"
-
-
 def refund(
     ledgers: Ledgers, staff: Principal, merchant: str, payment: str, amount: int, key: str
 ) -> Receipt:
@@ -50,21 +45,6 @@ def refund(
         raise NotStaff(f"{staff.username!r} may not refund for merchant {merchant!r}")
     tx_id = command_id(staff, f"refund/{merchant}", key)
     command = c.Refund(id=tx_id, city=staff.city, merchant=merchant, payment=payment, amount=amount)
-    return _signed(ledgers, staff.city, merchant, command)
-
-
-def payout(ledgers: Ledgers, staff: Principal, merchant: str, amount: int, key: str) -> Receipt:
-    """Redeem `amount` of the merchant's balance against won paid out (owner only)."""
-    if not access.pays_out(staff, staff.city, merchant):
-        raise NotStaff(f"{staff.username!r} may not pay out for merchant {merchant!r}")
-    tx_id = command_id(staff, f"payout/{merchant}", key)
-    command = c.Redeem(
-        id=tx_id,
-        city=staff.city,
-        merchant=merchant,
-        amount=amount,
-        payout_ref=payout_reference(tx_id),
-    )
     return _signed(ledgers, staff.city, merchant, command)
 
 

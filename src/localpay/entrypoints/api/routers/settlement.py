@@ -255,11 +255,16 @@ _MERCHANT_ERRORS = ("unauthenticated", "forbidden", "not_found", "validation_fai
 
 
 @router.post(
-    MERCHANT + "/payouts/instant",
+    MERCHANT + "/payouts",
     status_code=201,
     response_model=BatchOut,
     response_class=Response,
     summary="Pay part of the shop's balance to its bank account now (owner or API key)",
+    description=(
+        "The payout moves the units to settlement in transit and sends a one-line ISO 20022"
+        " pain.001 file to the trust account's bank at once; the bank's booking burns them,"
+        " a rejection returns them. The same Idempotency-Key is the same payout."
+    ),
     responses=responses(
         *_MERCHANT_ERRORS, "insufficient_funds", "payout_account_missing", "unavailable"
     ),

@@ -1,5 +1,6 @@
 """Operations for people who sign in: officials' proposals (maker-checker) and
-merchant staff's refunds and payouts, signed by the server with custodial keys."""
+merchant staff's refunds, signed by the server with custodial keys (a shop's
+payouts: routers/settlement.py)."""
 
 from __future__ import annotations
 
@@ -52,10 +53,6 @@ class ApprovalIn(BaseModel):
 
 class StaffRefund(BaseModel):
     payment: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
-    amount: Won
-
-
-class Payout(BaseModel):
     amount: Won
 
 
@@ -208,7 +205,7 @@ def _merchant_command(
                 "this server cannot sign for the merchant now; the operator has been alerted",
                 {"Retry-After": "60"},
             ) from None
-    # Staff see their merchant's balance after a refund or payout, never a citizen's.
+    # Staff see their merchant's balance after a refund, never a citizen's.
     return receipt_response(transparency_of(request), city, receipt, viewer=merchant)
 
 
@@ -239,22 +236,6 @@ def staff_refund(request: Request, city: str, merchant: str, body: StaffRefund) 
         city,
         merchant,
         lambda: counter.refund(ledgers, staff, merchant, body.payment, body.amount, key),
-    )
-
-
-@router.post(
-    "/v1/cities/{city}/merchants/{merchant}/payouts",
-    status_code=201,
-    tags=["merchants"],
-    response_class=Response,
-    summary="Pay the merchant's balance out in won (owner only)",
-    responses=responses(*_STAFF_ERRORS),
-)
-def payout(request: Request, city: str, merchant: str, body: Payout) -> Response:
-    staff = allow(request, lambda p: access.pays_out(p, city, merchant))
-    ledgers, key = ledgers_of(request), _idempotency_key(request)
-    return _merchant_command(
-        request, city, merchant, lambda: counter.payout(ledgers, staff, merchant, body.amount, key)
     )
 
 

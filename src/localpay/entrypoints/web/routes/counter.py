@@ -382,55 +382,10 @@ _REFUSALS: Final[dict[str, str]] = {
 # -- payouts (owner only) -------------------------------------------------------------------
 
 
-def _payouts(request: Request, city: str, merchant: str, staff: Principal) -> dict[str, Any]:
-    box = container(request)
-    balance = merchant_view(box.store, city, merchant).balance
-    history = sales.payouts(box.history, _times(request), city, merchant)
-    return {
-        **_base(request, city, merchant, staff),
-        "balance": balance,
-        "history": history,
-        "amount": balance,
-        "key": str(uuid.uuid4()),
-    }
-
-
-@router.get("/c/{city}/counter/{merchant}/payouts")
-def payouts_page(request: Request, city: str, merchant: str) -> Response:
-    staff = _owner(request, city, merchant)
-    return page(request, "counter/payouts.html", _payouts(request, city, merchant, staff))
-
-
-@router.post("/c/{city}/counter/{merchant}/payouts")
-async def payout(request: Request, city: str, merchant: str, _: Csrf) -> Response:
-    staff = _owner(request, city, merchant)
-    form = await request.form()
-    key = forms.idempotency_key(form)
-    amount = forms.won(form, "amount")
-    if amount is None:
-        context = await run_in_threadpool(_payouts, request, city, merchant, staff)
-        error = say(request, "Enter the amount in whole won, for example 12000.")
-        return page(request, "counter/payouts.html", {**context, "error": error}, status=422)
-    if forms.text(form, "confirm") != "yes":  # first the review, then the payout
-        context = await run_in_threadpool(_payouts, request, city, merchant, staff)
-        review = {**context, "amount": amount, "key": key, "review": True}
-        return page(request, "counter/payouts.html", review)
-    box = container(request)
-    receipt = await run_in_threadpool(
-        _run, lambda: counter.payout(box.ledgers, staff, merchant, amount, key)
-    )
-    context = await run_in_threadpool(_payouts, request, city, merchant, staff)
-    if not receipt.ok:
-        message = _PAYOUT_REFUSALS.get(receipt.code, _REFUSED)
-        context |= {"amount": amount, "error": say(request, message), "key": key}
-        return page(request, "counter/payouts.html", context, status=409)
-    done = sales.payout_of(box.store, _times(request), city, merchant, receipt.id)
-    if done is not None and all(row.id != done.id for row in context["history"]):
-        context["history"] = [done, *context["history"]]  # the index may lag a moment
-    return page(request, "counter/payouts.html", {**context, "done": done})
-
-
-_PAYOUT_REFUSALS: Final[dict[str, str]] = {
-    Code.INSUFFICIENT_FUNDS: N_("The amount is more than the shop's balance."),
-    Code.INVALID_AMOUNT: N_("Enter the amount in whole won, for example 12000."),
-}
+@router.api_route("/c/{city}/counter/{merchant}/payouts", methods=["GET", "POST"])
+def payouts_moved(request: Request, city: str, merchant: str) -> Response:
+    """The old payouts page (a Redeem: units burned with no won leaving the trust account)
+    is now the payouts to the bank (routes/counter_payouts.py). Its owner is sent there;
+    anyone else still gets the 404 page, so the old address confirms nothing."""
+    _owner(request, city, merchant)
+    return RedirectResponse(f"/c/{city}/counter/payouts", status_code=303)
