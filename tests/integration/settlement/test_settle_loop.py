@@ -21,6 +21,7 @@ from localpay.adapters.secrets import master_key_from_environment
 from localpay.adapters.sql.runner import SqlStore
 from localpay.adapters.sql.settlement import SqlSettlement
 from localpay.domain import commands as c
+from localpay.domain.errors import Refused
 from localpay.ledger.state import PAYOUT_PAID, PAYOUT_PENDING, PAYOUT_RETURNED
 from localpay.services.cities.ledgers import new_id
 from localpay.services.explorer.service import Explorer
@@ -164,3 +165,16 @@ def test_won_minted_that_no_statement_shows_becomes_a_shortfall_after_a_day(
     settle.poll(CITY, town.clock.now)  # statements that do not show it
     proof = settle.prove(CITY, town.clock.now)
     assert proof.shortfall == 50_000 and proof.ratio < 1
+
+
+def test_a_city_closure_rolls_the_batch_past_it_and_the_bank_is_told(
+    town: Town, settle: SettlementService, bank: RunningMockBank
+) -> None:
+    assert town.pay("alice", "bakery", 3_000).ok
+    settle.add_closure(CITY, dt.date(2026, 6, 10), "김포시 은행 전산 점검")
+    assert dt.date(2026, 6, 10) in bank.client.holidays()
+    town.clock.now = kst(2026, 6, 8, 16)  # Monday after the cut-off: Wednesday is closed
+    batch = settle.daily(CITY, town.clock.now)
+    assert batch is not None and batch.execution == dt.date(2026, 6, 11)
+    with pytest.raises(Refused):
+        settle.add_closure(CITY, dt.date(2026, 6, 13), "토요일")  # a weekend already

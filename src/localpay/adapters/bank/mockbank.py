@@ -358,6 +358,16 @@ class MockBank:
             return self.read_statement(message.body)
         return None  # camt.054, camt.052, pacs.004: see the module's docstring
 
+    def closures(self, days: frozenset[dt.date]) -> None:
+        """The bank's holiday list: Korea's holidays of this and next year and the city's
+        closures, replaced whole (so a closure removed is a business day again)."""
+        today = self.client.today()
+        wanted = bank_holidays(today.year) | bank_holidays(today.year + 1) | days
+        try:
+            self.client.put_holidays(sorted(wanted))
+        except MockBankRefused:  # a day something booked on cannot become a holiday
+            self.client.put_holidays(sorted(wanted - {today}))
+
     def read_statement(self, data: bytes) -> Statement:
         from localpay.adapters.iso20022 import camt053  # noqa: PLC0415 (H1 lands it in parallel)
 

@@ -87,6 +87,12 @@ _STATEMENTS: Final = (
     f"SELECT {_STATEMENT_COLUMNS} FROM settlement_statements WHERE city = ?"
     " ORDER BY day DESC, imported_ms DESC, statement_id DESC LIMIT ?"
 )
+_ADD_CLOSURE: Final = (
+    "INSERT INTO settlement_closures (city, day, reason) VALUES (?, ?, ?)"
+    " ON CONFLICT DO NOTHING RETURNING 1"
+)
+_REMOVE_CLOSURE: Final = "DELETE FROM settlement_closures WHERE city = ? AND day = ? RETURNING 1"
+_CLOSURES: Final = "SELECT day, reason FROM settlement_closures WHERE city = ? ORDER BY day"
 _ADD_MATCHED: Final = (
     "INSERT INTO settlement_matched (city, ref) VALUES (?, ?) ON CONFLICT DO NOTHING"
 )
@@ -281,6 +287,16 @@ class SqlSettlement:
 
     def statements(self, city: str, limit: int = 50) -> list[StatementRecord]:
         return [_statement(r) for r in self.store.sql(_STATEMENTS, (city, limit))]
+
+    def add_closure(self, city: str, day: dt.date, reason: str) -> bool:
+        return bool(self.store.sql(_ADD_CLOSURE, (city, day.isoformat(), reason)))
+
+    def remove_closure(self, city: str, day: dt.date) -> bool:
+        return bool(self.store.sql(_REMOVE_CLOSURE, (city, day.isoformat())))
+
+    def closures(self, city: str) -> dict[dt.date, str]:
+        rows = self.store.sql(_CLOSURES, (city,))
+        return {dt.date.fromisoformat(str(day)): str(reason) for day, reason in rows}
 
     def add_matched(self, city: str, refs: list[str]) -> None:
         if refs:

@@ -8,6 +8,7 @@ numbers are printed masked. Errors are one line and a non-zero exit (cli/app.py)
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -217,3 +218,47 @@ def account(
     with service(ctx) as svc:
         digest = svc.register_account(city, owner, Party(holder.strip(), bank, digits), now_ms())
         out.print(f"{owner}: {bank} {mask(digits)} ({digest[:12]}…)", highlight=False)
+
+
+DayArg = Annotated[str, typer.Option("--day", help="The day, YYYY-MM-DD (Korean calendar)")]
+
+
+def _day(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        fail(f"--day is a date like 2027-02-10, not {text!r}")
+
+
+@settle.command("closures")
+def closures(ctx: typer.Context, city: CityOpt) -> None:
+    """The city's own bank closures (beyond Korea's holidays, which count anyway)."""
+    with service(ctx) as svc:
+        found = svc.repo.closures(city)
+        for day, reason in found.items():
+            out.print(f"{day.isoformat()}  {reason}", highlight=False)
+        if not found:
+            out.print("no closures of the city's own (Korea's holidays always count)")
+
+
+@settle.command("close")
+def close_day(
+    ctx: typer.Context,
+    city: CityOpt,
+    day: DayArg,
+    reason: Annotated[str, typer.Option("--reason", help="Why the bank does not settle")],
+) -> None:
+    """Add a day the city's bank does not settle: payouts roll past it."""
+    when = _day(day)
+    with service(ctx) as svc:
+        svc.add_closure(city, when, reason)
+        out.print(f"{when.isoformat()} closed: {reason.strip()}", highlight=False)
+
+
+@settle.command("reopen")
+def reopen_day(ctx: typer.Context, city: CityOpt, day: DayArg) -> None:
+    """Remove one of the city's closures."""
+    when = _day(day)
+    with service(ctx) as svc:
+        svc.remove_closure(city, when)
+        out.print(f"{when.isoformat()} is a business day again", highlight=False)

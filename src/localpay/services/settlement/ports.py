@@ -164,6 +164,11 @@ class PayoutBank(Protocol):
 
     def read_statement(self, data: bytes) -> Statement: ...
 
+    def closures(self, days: frozenset[dt.date]) -> None:
+        """Tell the bank the city's own closures, where it keeps a holiday list (a bank
+        that does not is told nothing: our execution dates already skip them)."""
+        ...
+
 
 # -- what settlement keeps off the chain ------------------------------------------------------
 
@@ -325,6 +330,16 @@ class SettlementRepository(Protocol):
 
     def statements(self, city: str, limit: int = 50) -> list[StatementRecord]:
         """Newest (by day, then import) first."""
+        ...
+
+    def add_closure(self, city: str, day: dt.date, reason: str) -> bool:
+        """A day the city's bank does not settle; False if it is one already."""
+        ...
+
+    def remove_closure(self, city: str, day: dt.date) -> bool: ...
+
+    def closures(self, city: str) -> dict[dt.date, str]:
+        """The city's own closures (day -> reason), oldest first."""
         ...
 
     def add_matched(self, city: str, refs: list[str]) -> None:

@@ -46,6 +46,7 @@ from localpay.services.settlement.ports import (
     LINE_RETURNED,
     REFUSED,
     SENT,
+    BankDown,
     BatchLine,
     Party,
     PaymentReport,
@@ -64,6 +65,7 @@ from localpay.services.settlement.ports import (
 log = logging.getLogger("localpay.settlement")
 
 ACTOR: Final = "settlement"
+SATURDAY: Final = 5
 #: Commands submitted at once (the sequencer's queue is bounded).
 CHUNK: Final = 500
 #: The key-store name of the city's secret that keys the payout accounts' digests.
@@ -108,16 +110,42 @@ class SettlementService:
         repo: SettlementRepository,
         bank: Callable[[str], PayoutBank],
         trust: Callable[[str], Party],
-        closures: Callable[[str], frozenset[dt.date]] = lambda city: frozenset(),
         cutoff_minutes: int = 15 * 60,
     ) -> None:
         self.ledgers = ledgers
         self.repo = repo
         self.bank = bank
         self.trust = trust
-        self.closures = closures
         self.cutoff_minutes = cutoff_minutes
         self._money_in: dict[str, chain.MoneyIn] = {}
+
+    # -- the city's bank closures -----------------------------------------------------------
+
+    def closures(self, city: str) -> frozenset[dt.date]:
+        return frozenset(self.repo.closures(city))
+
+    def add_closure(self, city: str, day: dt.date, reason: str) -> None:
+        """A day the city's bank does not settle (beyond holidays.KR): payouts roll past
+        it. Told to the bank too where it takes a holiday list (mock-bank does)."""
+        if not reason.strip():
+            raise Refused("say why the bank is closed that day")
+        if days.holiday_name(day) or day.weekday() >= SATURDAY:
+            raise Refused(f"{day} is a holiday or a weekend already")
+        self.repo.add_closure(city, day, reason.strip())
+        self._tell_bank_closures(city)
+
+    def remove_closure(self, city: str, day: dt.date) -> None:
+        if not self.repo.remove_closure(city, day):
+            raise NotFound(f"{day} is not a closure of {city!r}")
+        self._tell_bank_closures(city)
+
+    def _tell_bank_closures(self, city: str) -> None:
+        # Our execution dates skip the closures whatever the bank knows; a bank down now
+        # is told at the next change.
+        try:
+            self.bank(city).closures(self.closures(city))
+        except BankDown as exc:
+            log.warning("the bank was not told %s's closures: %s", city, exc)
 
     # -- accounts ---------------------------------------------------------------------------
 
