@@ -39,6 +39,7 @@ from localpay.entrypoints.web.routes import (
     wallet_notices,
     wallet_pay,
     wallet_queue,
+    wallet_refund_account,
     wallet_scan,
 )
 
@@ -79,6 +80,7 @@ def install(app: FastAPI) -> None:
         console_settlement.router,
         explorer_reserves.router,
         settlement_reports.router,
+        wallet_refund_account.router,
     ):
         app.include_router(router, include_in_schema=False)
     install_errors(app)
