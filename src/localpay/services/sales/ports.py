@@ -2,9 +2,10 @@
 of what is kept off the chain (orders <-> virtual accounts <-> the notices received).
 
 The `Bank` port is named for deposits: opening a deposit for an order (a virtual account
-number of its own) and, where the bank offers it, debiting a linked account. The
-settlement issue adds payout files and statements to the same bank as further methods
-of this port (docs/sales.md), so one adapter per bank serves both directions.
+number of its own) and, where the bank offers it, debiting a linked account. Money out
+(payout files, the bank's status reports and statements) is settlement's own port,
+`services.settlement.ports.PayoutBank`: one bank may implement both, and a bank that
+takes deposits in one way and payout files in another is two adapters.
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ class DebitUnsupported(Refused):
 
 
 class Bank(Protocol):
-    """A bank holding the city's trust account (deposits now; payouts later)."""
+    """A bank holding the city's trust account, for the won coming in."""
 
     name: str
 
