@@ -88,6 +88,7 @@ def own_citizen_rule(role: str, target: str) -> bool:
 POLICY: dict[tuple[str, str], Rule | str] = {
     ("GET", "/healthz"): anyone,
     ("GET", "/readyz"): anyone,
+    ("GET", "/healthz/reserves"): anyone,  # a monitor's: every city's backing, no secret
     ("GET", "/metrics"): operator_rule,  # every city's volumes; scrapers: test_observability
     ("GET", "/v1/cities"): anyone,
     ("GET", "/v1/cities/{city}"): anyone,
