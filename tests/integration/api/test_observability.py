@@ -38,6 +38,7 @@ from localpay.entrypoints.api.app import create_app
 from localpay.entrypoints.api.middleware.ratelimit import Limits
 from localpay.ledger.signatures import sign_command
 from localpay.services.cities.ledgers import Ledgers, new_id
+from localpay.services.settlement.ports import ReserveProof
 from localpay.sim.bench import BenchCity
 
 CITY = "obscity"
@@ -297,3 +298,20 @@ def test_request_log_lines_are_json_without_secrets(world: World) -> None:
         assert event["client"] == "198.51.100.9"
         assert isinstance(event["duration_ms"], float | int) and event["duration_ms"] >= 0
         assert event["level"] == "info" and "timestamp" in event
+
+
+def test_a_reserve_shortfall_is_a_metric_and_a_failing_health_check(
+    container: Container,
+) -> None:
+    app = create_app(container, metrics_token=TOKEN)
+    assert call(app, ("GET", "/healthz/reserves", {}, b""))[0].status_code == 200
+    # A proof as settlement records one: 1,000 units, 900 won in trust, nothing unbooked.
+    short = ReserveProof(CITY, 7, "ab" * 32, 1, 1_000, 0, 900, None, 0, 100)
+    container.settlement_repo.add_proof(short)
+    found = samples(app)
+    assert value(found, "localpay_reserve_shortfall_won", city=CITY) == 100
+    assert value(found, "localpay_reserve_ratio", city=CITY) == 0.9
+    answer = call(app, ("GET", "/healthz/reserves", {}, b""))[0]
+    assert answer.status_code == 503
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert f"{CITY}: 100 won short" in answer.json()["detail"]
