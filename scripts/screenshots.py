@@ -26,6 +26,7 @@ os.environ.setdefault("LOCALPAY_MASTER_KEY", f"v1:{secrets.token_hex(32)}")
 import httpx
 from playwright.sync_api import Page, expect
 
+from localpay.adapters.bank.mockbank import MockBankClient, trust_account_id
 from localpay.adapters.keystore import KeyStore
 from localpay.sim.demo import DEMO_SECRET, derived_key
 from localpay.testing.browser import (
@@ -147,6 +148,31 @@ def _add_terminal(page: Page, site: Site) -> None:
 # -- pages that need something made first ----------------------------------------------------
 
 
+def _pay_out(page: Page, site: Site) -> None:
+    page.locator("#payout-amount").fill("10000")
+    page.locator("#payout-now").click()
+    expect(page.locator("#payout-done")).to_be_visible()
+
+
+def settle_a_day(site: Site) -> None:
+    """A day of settlement at the site's mock-bank, so the console has something to show:
+    an instant payout, won arriving that nobody told the ledger about, the day's camt.053
+    taken and reconciled (one exception), and the reserves proved before and after."""
+    settlement, now = site.container.settlement, site.container.clock()
+    settlement.prove(CITY, now)
+    settlement.instant(CITY, SHOP, 9_000, str(uuid.uuid4()), now)
+    url = site.container.payout_bank_url
+    assert url is not None
+    bank = MockBankClient(url)
+    try:
+        bank.credit(trust_account_id(CITY), 777, "UNKNOWN-DEPOSIT-1", "홍길동")
+        bank.advance(1)
+    finally:
+        bank.close()
+    settlement.poll(CITY, now)
+    settlement.prove(CITY, now)
+
+
 def checkout_intent(site: Site) -> str:
     """An online mall's order of 32,000 won, made over the API with the shop's API key as
     the mall's server makes it; its approval page's path."""
@@ -208,8 +234,11 @@ SHOTS: list[Shot] = [
     Shot("console-cards", "/c/gimpo/console/cards", _maker, window=DESK),
     Shot("console-cards-wallet", "/c/gimpo/console/cards", _maker, window=DESK, act=_card_wallet),
     Shot("console-terminals", "/c/gimpo/console/terminals", _maker, window=DESK, act=_add_terminal),
+    Shot("console-payouts", "/c/gimpo/console/payouts", _maker, window=DESK),
+    Shot("console-reconciliation", "/c/gimpo/console/reconciliation", _maker, window=DESK),
+    Shot("console-reserves", "/c/gimpo/console/reserves", _maker, window=DESK),
     Shot("counter", "/c/gimpo/counter/", _owner),
-    Shot("counter-payouts", "/c/gimpo/counter/m-00000/payouts", _owner),
+    Shot("counter-payouts", "/c/gimpo/counter/payouts", _owner, act=_pay_out),
     Shot("counter-qr", "/c/gimpo/counter/m-00000/qr", _cashier),
     Shot("counter-charge", "/c/gimpo/counter/charge", _cashier, act=_charge),
     Shot("counter-code", "/c/gimpo/counter/code", _cashier),
@@ -218,6 +247,7 @@ SHOTS: list[Shot] = [
     Shot("explorer-supply", "/c/gimpo/explorer/supply", window=DESK),
     Shot("explorer-payments", "/c/gimpo/explorer/payments", window=DESK),
     Shot("explorer-receipt", "/c/gimpo/explorer/receipt"),
+    Shot("explorer-reserves", "/c/gimpo/explorer/reserves", window=DESK),
     Shot("staff-sign-in", "/c/gimpo/login"),
 ]
 
@@ -253,11 +283,12 @@ def main(only: list[str]) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         url, keys = f"sqlite:///{tmp}/shots.db", Path(tmp) / "keys"
         seed(url, keys, citizens=150, merchants=20, days=7)
-        with live_container(url, keys) as (base, container, _), chromium() as browser:
+        with live_container(url, keys, bank=True) as (base, container, _), chromium() as browser:
             site = Site(base, container, keys)
             for amount in (4_500, 12_000, 8_300):  # today's payments for the counter
                 pay_over_http(base, keys, amount)
             checkout = checkout_intent(site)
+            settle_a_day(site)
             for shot in SHOTS:
                 if only and shot.name not in only:
                     continue
