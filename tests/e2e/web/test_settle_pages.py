@@ -11,7 +11,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, ViewportSize, expect
 
 from localpay.adapters.bank.mockbank import MockBankClient, trust_account_id
 from localpay.testing.browser import Site, horizontal_overflow, serious_violations, sign_in
@@ -20,7 +20,7 @@ from localpay.testing.servers import pay_over_http
 pytestmark = pytest.mark.slow
 
 CITY = "gimpo"
-NARROW = {"width": 360, "height": 800}
+NARROW: ViewportSize = {"width": 360, "height": 800}
 
 
 def _clean(page: Page) -> None:
