@@ -28,10 +28,17 @@ def prove(
     # Won minted on a bank notice count as in trust until the first statement that should
     # show them: one for a day after the notice. Minted before the last statement's day
     # and on no statement, they are missing: the proof does not count them.
-    since = batch_cutoff_ms(last.day, 0) if last is not None else 0
-    unbooked = sum(
-        amount for ref, (amount, at_ms) in money_in.items() if ref not in shown and at_ms >= since
-    )
+    if last is None:
+        # No statement yet: nothing but the chain's own word, which proves nothing. The
+        # proof says so (statement_day None; the pages read it as "not checked yet").
+        unbooked = supply
+    else:
+        since = batch_cutoff_ms(last.day, 0)
+        unbooked = sum(
+            amount
+            for ref, (amount, at_ms) in money_in.items()
+            if ref not in shown and at_ms >= since
+        )
     trust = last.closing if last is not None else 0
     return ReserveProof(
         city=state.city,
