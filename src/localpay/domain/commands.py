@@ -397,12 +397,15 @@ class SettlePayout(_Command, frozen=True, tag="settle_payout", omit_defaults=Tru
 class ReturnPayout(_Command, frozen=True, tag="return_payout", omit_defaults=True):
     """The bank refused or sent back a payout (`reason`, e.g. AC04 closed account): a
     merchant's units go back to its balance; a citizen's payout stays owed (pending,
-    with the reason) until it is sent to a corrected account. Signed by the operator."""
+    with the reason) until it is sent to a corrected account. `bank_ref` names the
+    statement's credit when a payout the bank had booked comes back (a return after
+    settlement): its burned units are made again. Signed by the operator."""
 
     payout: PayoutId
     reason: ReasonCode
     merchant: str = ""
     wallet: str = ""
+    bank_ref: Reference = ""
 
 
 class RotateOperator(_Command, frozen=True, tag="rotate_operator"):

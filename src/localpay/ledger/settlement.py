@@ -118,17 +118,30 @@ def return_payout(
     if state.operator_key() not in signers:
         return rejected(Code.SIGNER_NOT_AUTHORIZED), _NOTHING
     owed = _pending(state, cmd)
-    if isinstance(owed, Code):
+    came_back: list[tuple[str, int]] = []
+    if owed == Code.PAYOUT_CLOSED and cmd.bank_ref:
+        owed = state.payouts[cmd.payout]
+        if owed.status != PAYOUT_PAID:
+            return rejected(Code.PAYOUT_CLOSED), _NOTHING
+        # Paid, then sent back (a return the statement shows as a credit): the won are
+        # in the trust account again, so the units burned on booking are made again.
+        state.totals.minted += owed.amount
+        came_back = [(owed.id, owed.amount)]
+        owed.status = PAYOUT_PENDING
+    elif isinstance(owed, Code):
         return rejected(owed), _NOTHING
+    elif cmd.bank_ref:
+        return rejected(Code.PAYOUT_CLOSED), _NOTHING  # nothing booked to come back
     owed.returned = cmd.reason
+    touched = [f"q:{owed.id}"] + (["c"] if came_back else [])
     merchant = state.merchants.get(owed.merchant)
     if merchant is None:
         # A citizen's payout stays owed: still in the supply, sent again once the
         # citizen names an account that takes it.
-        return Result(code=Code.OK.value), [f"q:{owed.id}"]
+        return Result(code=Code.OK.value, lots=came_back or None), touched
     owed.status, owed.settled_ms = PAYOUT_RETURNED, now
+    if came_back:
+        merchant.redeemed -= owed.amount
     merchant.balance += owed.amount
-    return Result(code=Code.OK.value, balance=merchant.balance), [
-        f"q:{owed.id}",
-        f"m:{merchant.id}",
-    ]
+    touched.append(f"m:{merchant.id}")
+    return Result(code=Code.OK.value, balance=merchant.balance, lots=came_back or None), touched

@@ -277,11 +277,13 @@ class City:
             wallet=owner if owner != owed.merchant else "",
         )  # fmt: skip
 
-    def return_cmd(self, payout: str, owner: str, reason: str = "AC04") -> c.ReturnPayout:
+    def return_cmd(
+        self, payout: str, owner: str, reason: str = "AC04", bank_ref: str = ""
+    ) -> c.ReturnPayout:
         settle = self.settle_cmd(payout, owner)
         return c.ReturnPayout(
             id=settle.id, city=CITY, payout=payout, reason=reason,
-            merchant=settle.merchant, wallet=settle.wallet,
+            merchant=settle.merchant, wallet=settle.wallet, bank_ref=bank_ref,
         )  # fmt: skip
 
     # -- cards, holds and one-time codes ---------------------------------------------------------

@@ -23,6 +23,7 @@ from localpay.adapters.sql.settlement import SqlSettlement
 from localpay.domain import commands as c
 from localpay.domain.errors import Refused
 from localpay.ledger.state import PAYOUT_PAID, PAYOUT_PENDING, PAYOUT_RETURNED
+from localpay.services.cities.command_ids import derived_id
 from localpay.services.cities.ledgers import new_id
 from localpay.services.explorer.service import Explorer
 from localpay.services.settlement.ports import Party
@@ -178,3 +179,25 @@ def test_a_city_closure_rolls_the_batch_past_it_and_the_bank_is_told(
     assert batch is not None and batch.execution == dt.date(2026, 6, 11)
     with pytest.raises(Refused):
         settle.add_closure(CITY, dt.date(2026, 6, 13), "토요일")  # a weekend already
+
+
+def test_a_booked_payout_the_bank_sends_back_is_returned_to_the_shop(
+    town: Town, settle: SettlementService, bank: RunningMockBank
+) -> None:
+    assert town.pay("alice", "bakery", 9_000).ok
+    # The bank decides on receipt: the payout's id is the command's, derived from the key.
+    payout = derived_id(CITY, "settlement", "instant/bakery", "k-back")
+    parameters = {"days": 1, "reason": "AC04", "end_to_end_id": payout}
+    bank.client.set_behaviour(trust_account_id(CITY), "return-later", parameters)
+    batch = settle.instant(CITY, "bakery", 9_000, "k-back", town.clock.now)
+    assert batch.lines[0].payout == payout
+    _advance(bank, 1)
+    settle.poll(CITY, town.clock.now)
+    assert _payouts(town)[payout][0] == PAYOUT_PAID
+    _advance(bank, 3)  # the return comes a business day after the booking
+    settle.poll(CITY, town.clock.now)
+    assert _payouts(town)[payout] == (PAYOUT_RETURNED, "AC04", 9_000)
+    assert town.ledgers.sequencer(CITY).state.merchants["bakery"].balance == 9_000
+    assert settle.exceptions(CITY) == []
+    proof = settle.prove(CITY, town.clock.now)
+    assert proof.shortfall == 0 and proof.trust == BUDGET  # the won came back

@@ -14,7 +14,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from nacl.signing import SigningKey
 
 from localpay.domain.codes import Code
-from localpay.ledger.state import PAYOUT_PENDING
+from localpay.ledger.state import PAYOUT_PAID, PAYOUT_PENDING
 from localpay.testing.machine_city import CHECKER, MAKER, OPERATOR, City
 
 MERCHANTS = ("m-001", "m-002")
@@ -80,6 +80,18 @@ class Settlement(RuleBasedStateMachine):
         owed = self.city.state.payouts[ident]
         ret = self.city.return_cmd(ident, owed.merchant or owed.wallet, "AC04")
         assert self.city.code(ret, OPERATOR) == Code.OK  # no won moved at the bank
+
+    @precondition(lambda self: self._paid())
+    @rule(pick=st.integers(0, 1_000))
+    def bank_sends_back_a_booked_payout(self, pick: int) -> None:
+        ident = self._paid()[pick % len(self._paid())]
+        owed = self.city.state.payouts[ident]
+        back = self.city.return_cmd(ident, owed.merchant or owed.wallet, "AC04", bank_ref="R-1")
+        assert self.city.code(back, OPERATOR) == Code.OK
+        self.trust += owed.amount  # the won are in the trust account again
+
+    def _paid(self) -> list[str]:
+        return sorted(k for k, q in self.city.state.payouts.items() if q.status == PAYOUT_PAID)
 
     def _officials(self) -> tuple[SigningKey, ...]:
         return (MAKER, CHECKER)

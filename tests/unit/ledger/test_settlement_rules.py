@@ -126,3 +126,31 @@ def test_a_returned_citizen_payout_stays_owed_until_settled(city: City) -> None:
     assert city.state.supply() == supply
     assert city.code(city.settle_cmd("p-1", "w-001"), OPERATOR) == Code.OK
     assert city.state.supply() == supply - 7_000
+
+
+def test_a_booked_payout_sent_back_is_made_again_once(city: City) -> None:
+    city.payout_account("m-001")
+    command = city.payout_cmd("m-001", 12_000)
+    city.run(command, OPERATOR)
+    assert city.code(city.settle_cmd(command.id, "m-001"), OPERATOR) == Code.OK
+    supply, minted = city.state.supply(), city.state.totals.minted
+    # A status report cannot return what the bank booked; only the statement's credit can.
+    assert city.code(city.return_cmd(command.id, "m-001"), OPERATOR) == Code.PAYOUT_CLOSED
+    back = city.return_cmd(command.id, "m-001", "AC04", bank_ref="MB-RTN-1")
+    result = city.run(back, OPERATOR)
+    assert result.code == Code.OK and result.balance == 30_000
+    assert result.lots == [(command.id, 12_000)]
+    assert city.state.totals.minted == minted + 12_000
+    assert city.state.supply() == supply + 12_000
+    assert city.state.merchants["m-001"].redeemed == 0
+    assert city.state.payouts[command.id].status == PAYOUT_RETURNED
+    again = city.return_cmd(command.id, "m-001", "AC04", bank_ref="MB-RTN-2")
+    assert city.code(again, OPERATOR) == Code.PAYOUT_CLOSED
+
+
+def test_a_pending_payout_has_nothing_booked_to_come_back(city: City) -> None:
+    city.payout_account("m-001")
+    command = city.payout_cmd("m-001", 1_000)
+    city.run(command, OPERATOR)
+    back = city.return_cmd(command.id, "m-001", "AC04", bank_ref="MB-RTN-1")
+    assert city.code(back, OPERATOR) == Code.PAYOUT_CLOSED

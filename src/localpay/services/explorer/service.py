@@ -106,6 +106,8 @@ def apply_tx(book: _Book, tx: TxRecord, time_ms: int, row: StateRow) -> None:
             book.day(time_ms).burned += command.amount
         case c.SettlePayout():  # the bank booked a payout: its units are burned
             book.day(time_ms).burned += sum(amount for _, amount in result.lots or ())
+        case c.ReturnPayout():  # a booked payout sent back: its units made again
+            book.day(time_ms).minted += sum(amount for _, amount in result.lots or ())
         case c.Transfer():
             _learn_gifts(book, result, row(f"w:{command.to}"))
         case c.Pay() | c.ClaimCode() | c.Capture() | c.Hold():

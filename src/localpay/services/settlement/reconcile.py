@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from localpay.ledger.state import PAYOUT_PENDING, Payout
+from localpay.ledger.state import PAYOUT_PAID, PAYOUT_PENDING, Payout
 from localpay.services.settlement.ports import CREDIT, DEBIT, Entry, Statement
 
 #: Exception reasons (the console words them).
@@ -35,6 +35,7 @@ class Problem:
 @dataclass
 class Plan:
     settle: list[tuple[Payout, Entry]] = field(default_factory=list)
+    returns: list[tuple[Payout, Entry]] = field(default_factory=list)  # after booking
     credits: list[str] = field(default_factory=list)  # references of won in, matched
     problems: list[Problem] = field(default_factory=list)
 
@@ -95,6 +96,27 @@ def _debit(plan: Plan, entry: Entry, payouts: dict[str, Payout]) -> None:
         plan.settle.append((owed, entry))
 
 
+def _came_back(plan: Plan, entry: Entry, owed: Payout | None) -> None:
+    """A payout the bank had booked, sent back (its statement shows the credit with the
+    return's reason): returned on the chain, its units made again. Anything else that
+    looks like a return is for an operator."""
+    booked = owed is not None and (
+        owed.status == PAYOUT_PAID or any(p.id == owed.id for p, _ in plan.settle)
+    )
+    if booked and owed is not None and owed.amount == entry.amount:
+        plan.returns.append((owed, entry))
+        return
+    plan.problems.append(
+        Problem(
+            entry,
+            RETURNED_AFTER_PAYMENT,
+            f"the bank sent back {entry.amount} won as {entry.end_to_end!r}"
+            f" ({entry.return_reason or 'reversal'}), which is no payout it booked for"
+            " that amount: check it with the bank",
+        )
+    )
+
+
 def _credit(
     plan: Plan,
     entry: Entry,
@@ -104,15 +126,7 @@ def _credit(
 ) -> None:
     ref = entry.end_to_end
     if entry.return_reason or entry.reversal or (entry.direction == CREDIT and ref in payouts):
-        plan.problems.append(
-            Problem(
-                entry,
-                RETURNED_AFTER_PAYMENT,
-                f"the bank sent back {entry.amount} won of"
-                f" payout {ref!r} ({entry.return_reason or 'reversal'}): check the account"
-                " and return it to its owner",
-            )
-        )
+        _came_back(plan, entry, payouts.get(ref))
         return
     expected = money_in.get(ref)
     if expected is None:

@@ -335,9 +335,25 @@ class SettlementService:
             )
             for owed, entry in plan.settle
         ]
+        returns = [
+            c.ReturnPayout(
+                id=derived_id(city, ACTOR, "came-back", f"{owed.id}/{entry.bank_ref}"),
+                city=city,
+                payout=owed.id,
+                reason=entry.return_reason or "NARR",
+                merchant=owed.merchant,
+                wallet=owed.wallet,
+                bank_ref=entry.bank_ref or statement.statement_id,
+            )
+            for owed, entry in plan.returns
+        ]
+        # Settled first: a payout booked and sent back on one statement is both, in order.
         self._execute_all(city, [sign_command(command, [operator]) for command in settles])
+        self._execute_all(city, [sign_command(command, [operator]) for command in returns])
         for command in settles:
             self.repo.set_line(city, command.payout, LINE_PAID, "", command.bank_ref)
+        for back in returns:
+            self.repo.set_line(city, back.payout, LINE_RETURNED, back.reason, back.bank_ref)
         if not known:
             # The first statement: what the chain minted before it is in its opening
             # balance (a city coming onto the platform starts from that balance).
