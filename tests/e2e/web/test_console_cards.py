@@ -89,3 +89,25 @@ def test_another_city_official_gets_404(site: Site) -> None:
     with httpx.Client(base_url=site.base, cookies={cookie["name"]: cookie["value"]}) as client:
         for path in (CARDS, "/c/gimpo/console/terminals", f"{CARDS}/wallet/w-0000001"):
             assert client.get(path).status_code == 404, path
+
+
+def test_a_card_only_wallet_gets_its_refund_account_at_the_counter(page: Page, site: Site) -> None:
+    _as(page, site, "gimpo", "maker")
+    page.goto(CARDS)
+    page.get_by_role("button", name="카드 발급하기").click()
+    page.get_by_role("link", name=re.compile("이 지갑으로 가기")).click()
+    section = page.locator("#refund-account")
+    expect(section).to_contain_text("아직 없습니다")
+    page.locator("#ra-bank").select_option("088")
+    page.get_by_label("계좌번호").fill("110-123-456789")
+    page.get_by_label(re.compile("예금주")).fill("김순자")
+    page.get_by_role("button", name="이 환불 계좌로 하기").click()
+    expect(page.locator("#said")).to_contain_text("환불 계좌를 저장했습니다")
+    expect(page.locator("#refund-account-shown")).to_contain_text("6789")
+    assert "110-123-456789" not in page.content()  # masked once kept
+    _clean(page)
+    page.get_by_label("계좌번호").fill("12")  # too short: refused in plain words
+    page.locator("#ra-bank").select_option("088")
+    page.get_by_label(re.compile("예금주")).fill("김순자")
+    page.get_by_role("button", name="이 환불 계좌로 하기").click()
+    expect(page.locator("#said")).to_contain_text("계좌번호")

@@ -18,6 +18,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
+from localpay.adapters.clock import now_ms
 from localpay.domain.errors import Conflict, NotFound, Refused
 from localpay.entrypoints.web import forms
 from localpay.entrypoints.web.context import say
@@ -30,6 +31,8 @@ from localpay.entrypoints.web.security import check_csrf
 from localpay.services.payments.card import numbers
 from localpay.services.payments.card.errors import BadPin, LedgerRefused
 from localpay.services.payments.card.service import CardService
+from localpay.services.registry.accounts import BANKS, BankAccount, masked
+from localpay.services.settlement.wallet_accounts import WalletAccountRefused, WalletAccounts
 from localpay.services.wallets.preview import load_programs, program_name
 
 router = APIRouter()
@@ -48,8 +51,12 @@ SAID: Final = {
     "conflict": N_("This card is not active, so it cannot be changed."),
     "refused": N_("That cannot be done. Check what you typed."),
     "not_found": N_("There is no such wallet, card or terminal."),
+    "account": N_("The refund account is kept. Refunds owed are sent to it with the next batch."),
+    "bad_account": N_(
+        "Check the bank, the account number (10 to 16 digits) and the holder's name."
+    ),
 }
-OK: Final = frozenset({"topped", "lost", "blocked", "pin", "added", "removed"})
+OK: Final = frozenset({"topped", "lost", "blocked", "pin", "added", "removed", "account"})
 MARKS: Final = ("lost", "blocked")
 
 
@@ -122,8 +129,41 @@ def wallet_cards(request: Request, city: str, wallet: str) -> Response:
         "custodial": any(card.custodial for card in found),
         "balance": balance,
         "uuid": str(uuid.uuid4()),
+        **_refund_account(request, city, wallet),
     }
     return page(request, "console/cards_wallet.html", context)
+
+
+def _refund_account(request: Request, city: str, wallet: str) -> dict[str, Any]:
+    """A card-only wallet's refund account (환불받을 계좌), masked, and the banks to choose."""
+    settlement = getattr(container(request), "settlement", None)
+    stored = None if settlement is None else settlement.account_of(city, wallet)
+    shown = ""
+    if stored is not None:
+        party = stored.party
+        shown = masked(BankAccount(party.bank, party.account, party.name))
+    return {"refund_account": shown, "banks": sorted(BANKS.items(), key=lambda b: b[1][0])}
+
+
+@router.post("/c/{city}/console/cards/wallet/{wallet}/refund-account")
+async def refund_account(request: Request, city: str, wallet: str, _: Csrf) -> Response:
+    """Given at the card counter by a citizen without a phone: the official registers
+    it (the wallet's only key is the server's own, so the official is the authority)."""
+    official(request, city)
+    form = await request.form()
+    where = f"cards/wallet/{_wallet_id(wallet)}"
+    accounts = WalletAccounts(container(request).settlement)
+    bank = forms.text(form, "bank", max_length=3)
+    number = forms.text(form, "number", max_length=24)
+    holder = forms.text(form, "holder", max_length=40)
+    said = "account"
+    try:
+        accounts.register_for_card(city, wallet, bank, number, holder, now_ms())
+    except WalletAccountRefused:
+        said = "bad_account"
+    except NotFound:
+        said = "not_found"
+    return RedirectResponse(f"/c/{city}/console/{where}?said={said}", status_code=303)
 
 
 def _back(city: str, where: str, call: Callable[[], Any], done: str) -> Response:
