@@ -54,7 +54,8 @@ def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
     process = subprocess.Popen(
         [*CLI, "--db", f"sqlite:///{folder}/demo.db", "up", "--citizens", "40",
          "--merchants", "4", "--days", "2", "--port", str(free_port()),
-         "--bank-port", str(free_port()), "--card-port", str(card_port)],
+         "--bank-port", str(free_port()), "--card-port", str(card_port),
+         "--payout-bank-port", str(free_port())],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )  # fmt: skip
     try:
