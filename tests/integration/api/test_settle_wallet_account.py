@@ -189,8 +189,7 @@ def test_registered_masked_then_the_daily_batch_pays_the_cancelled_purchase(
         assert accounts.payouts(CITY, "alice")[0].state == SENDING
 
         container.clock = Clock(kst(2026, 6, 8, 16))
-        daily = container.settlement.daily(CITY, kst(2026, 6, 8, 16))
-        assert daily is not None
+        (daily,) = container.settlement.daily(CITY, kst(2026, 6, 8, 16))
         assert [(x.payout, x.owner, x.amount) for x in daily.lines] == [
             (world.purchase, "alice", 100_000)
         ]

@@ -26,6 +26,7 @@ from localpay.ledger.state import PAYOUT_PAID, PAYOUT_PENDING, PAYOUT_RETURNED
 from localpay.services.cities.command_ids import derived_id
 from localpay.services.cities.ledgers import new_id
 from localpay.services.explorer.service import Explorer
+from localpay.services.settlement import service as settlement_service
 from localpay.services.settlement.ports import Party
 from localpay.services.settlement.service import SettlementService
 from localpay.testing.mockbank import RunningMockBank, mock_bank
@@ -92,10 +93,10 @@ def test_sales_to_payouts_to_statement_reconciled_to_zero(
     again = settle.instant(CITY, "bakery", 15_000, "key-1", town.clock.now)
     assert again.id == instant.id  # the same key: the same payout, no second file
     town.clock.now = kst(2026, 6, 8, 16)  # after the cut-off
-    daily = settle.daily(CITY, town.clock.now)
-    assert daily is not None and daily.execution == dt.date(2026, 6, 10)  # Wed
+    (daily,) = settle.daily(CITY, town.clock.now)
+    assert daily.execution == dt.date(2026, 6, 10)  # Wed
     assert {line.owner: line.amount for line in daily.lines} == {"bakery": 5_000, "florist": 5_000}
-    assert settle.daily(CITY, town.clock.now) is None  # nothing left to batch today
+    assert settle.daily(CITY, town.clock.now) == []  # nothing left to batch today
     data = settle.batch_file(CITY, daily.id)
     assert "행복베이커리".encode() in data and b'Ccy="KRW">5000<' in data
 
@@ -175,8 +176,8 @@ def test_a_city_closure_rolls_the_batch_past_it_and_the_bank_is_told(
     settle.add_closure(CITY, dt.date(2026, 6, 10), "김포시 은행 전산 점검")
     assert dt.date(2026, 6, 10) in bank.client.holidays()
     town.clock.now = kst(2026, 6, 8, 16)  # Monday after the cut-off: Wednesday is closed
-    batch = settle.daily(CITY, town.clock.now)
-    assert batch is not None and batch.execution == dt.date(2026, 6, 11)
+    (batch,) = settle.daily(CITY, town.clock.now)
+    assert batch.execution == dt.date(2026, 6, 11)
     with pytest.raises(Refused):
         settle.add_closure(CITY, dt.date(2026, 6, 13), "토요일")  # a weekend already
 
@@ -201,3 +202,19 @@ def test_a_booked_payout_the_bank_sends_back_is_returned_to_the_shop(
     assert settle.exceptions(CITY) == []
     proof = settle.prove(CITY, town.clock.now)
     assert proof.shortfall == 0 and proof.trust == BUDGET  # the won came back
+
+
+def test_a_large_day_is_several_files_each_taken_and_reconciled(
+    town: Town, settle: SettlementService, bank: RunningMockBank, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(settlement_service, "LINES_PER_FILE", 1)
+    assert town.pay("alice", "bakery", 2_000).ok
+    assert town.pay("bob", "florist", 3_000).ok
+    town.clock.now = kst(2026, 6, 8, 16)
+    files = settle.daily(CITY, town.clock.now)
+    assert [len(f.lines) for f in files] == [1, 1] and len({f.id for f in files}) == 2
+    assert all(f.status == "sent" for f in files)
+    _advance(bank, 3)
+    settle.poll(CITY, town.clock.now)
+    assert {v[0] for v in _payouts(town).values()} == {PAYOUT_PAID}
+    assert settle.exceptions(CITY) == []

@@ -92,8 +92,11 @@ def payout(
 def daily(ctx: typer.Context, city: CityOpt) -> None:
     """The daily batch: every shop's balance, paid the next business day."""
     with service(ctx) as svc:
-        batch = svc.daily(city, now_ms())
-        out.print(_batch_line(batch) if batch else "nothing to pay out", highlight=False)
+        batches = svc.daily(city, now_ms())
+        for batch in batches:
+            out.print(_batch_line(batch), highlight=False)
+        if not batches:
+            out.print("nothing to pay out", highlight=False)
 
 
 @settle.command("poll")

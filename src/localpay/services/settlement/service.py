@@ -66,6 +66,9 @@ log = logging.getLogger("localpay.settlement")
 
 ACTOR: Final = "settlement"
 SATURDAY: Final = 5
+#: Payouts in one file: banks cap a file's lines (ours, adapters/iso20022, at 10,000), and a
+#: large city's day is several files.
+LINES_PER_FILE: Final = 5_000
 #: Commands submitted at once (the sequencer's queue is bounded).
 CHUNK: Final = 500
 #: The key-store name of the city's secret that keys the payout accounts' digests.
@@ -185,10 +188,11 @@ class SettlementService:
         execution = days.execution_day(now_ms, self.cutoff_minutes, self.closures(city))
         return self._file(city, f"I{command.id[:30]}", "instant", execution, [owed], now_ms)
 
-    def daily(self, city: str, now_ms: int) -> PayoutBatch | None:
+    def daily(self, city: str, now_ms: int) -> list[PayoutBatch]:
         """The daily batch: every active merchant's whole balance to its account, and the
-        citizens' payouts owed, in one file paid the next business day. Run after the
-        cut-off; a second run on the same day makes no second payout (derived ids)."""
+        citizens' payouts owed, in files of LINES_PER_FILE paid the next business day. Run
+        after the cut-off; a second run on the same day makes no second payout (derived
+        ids) and, with nothing left to send, no file (an empty list)."""
         closures = self.closures(city)
         today = days.kst_date(now_ms)
         operator = self._operator(city)
@@ -210,10 +214,14 @@ class SettlementService:
         owed = [q for q in chain.pending(self._state(city)) if q.id not in batched]
         owed = [q for q in owed if self.repo.account(city, q.merchant or q.wallet) is not None]
         if not owed:
-            return None
+            return []
         execution = days.payout_day(now_ms, self.cutoff_minutes, closures)
-        ident = f"D{today.strftime('%Y%m%d')}{derived_id(city, ACTOR, 'file', str(now_ms))[:20]}"
-        return self._file(city, ident, "daily", execution, owed, now_ms)
+        run = derived_id(city, ACTOR, "file", str(now_ms))[:18]
+        return [
+            self._file(city, f"D{today.strftime('%Y%m%d')}{run}{n:02d}", "daily", execution,
+                       owed[start : start + LINES_PER_FILE], now_ms)
+            for n, start in enumerate(range(0, len(owed), LINES_PER_FILE))
+        ]  # fmt: skip
 
     def _file(
         self,
