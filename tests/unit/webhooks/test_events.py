@@ -145,7 +145,7 @@ def test_what_is_no_event() -> None:
 
 
 def test_every_event_type_is_listed_once() -> None:
-    assert len(set(ev.EVENT_TYPES)) == len(ev.EVENT_TYPES) == 8
+    assert len(set(ev.EVENT_TYPES)) == len(ev.EVENT_TYPES) == 11
 
 
 @pytest.mark.parametrize(

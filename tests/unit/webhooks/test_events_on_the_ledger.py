@@ -13,7 +13,7 @@ from localpay.domain.codes import Code
 from localpay.ledger.blocks import TxRecord, encode_result
 from localpay.ledger.signatures import sign_command
 from localpay.services.webhooks import events as ev
-from localpay.testing.machine_city import T0, City
+from localpay.testing.machine_city import OPERATOR, T0, City
 
 CARD = "ab" * 32
 
@@ -119,3 +119,22 @@ def test_refused_and_void_are_no_events(log: Log) -> None:
     # A reversal that overtook its original voids the id: nothing moved, no event.
     assert log.run(town.release_cmd(unseen), town.keys[f"card:{CARD}"]) is None
     assert log.run(unseen, town.keys[f"card:{CARD}"]) is None  # refused: hold_voided
+
+
+def test_a_shops_payout_sent_paid_and_returned_after_booking(log: Log) -> None:
+    town, bakery = log.city, log.city.keys["bakery"]
+    town.paid("alice", "bakery", 20_000)
+    town.payout_account("bakery")
+    first, second = town.payout_cmd("bakery", 12_000), town.payout_cmd("bakery", 8_000)
+    sent = log.run(first, bakery)
+    log.run(second, OPERATOR)
+    paid = log.run(town.settle_cmd(first.id, "bakery", "MB-7"), OPERATOR)
+    refused = log.run(town.return_cmd(second.id, "bakery", "AC04"), OPERATOR)
+    came_back = log.run(town.return_cmd(first.id, "bakery", "AC04", bank_ref="MB-RTN"), OPERATOR)
+    assert sent is not None and sent.type == ev.PAYOUT_SENT
+    assert sent.data == {"merchant": "bakery", "payout": first.id, "amount": 12_000}
+    assert paid is not None and paid.type == ev.PAYOUT_PAID and paid.data["bank_ref"] == "MB-7"
+    assert refused is not None and refused.type == ev.PAYOUT_RETURNED
+    assert (refused.data["reason"], refused.data["after_booking"]) == ("AC04", False)
+    assert came_back is not None and came_back.data["after_booking"] is True
+    assert came_back.data["amount"] == 12_000

@@ -32,6 +32,9 @@ PAYMENT_REFUNDED: Final = "payment.refunded"
 CARD_AUTHORIZED: Final = "card.authorized"
 CARD_CAPTURED: Final = "card.captured"
 CARD_REVERSED: Final = "card.reversed"
+PAYOUT_SENT: Final = "payout.sent"
+PAYOUT_PAID: Final = "payout.paid"
+PAYOUT_RETURNED: Final = "payout.returned"
 #: Sent on request only (the test ping), never derived from the chain.
 WEBHOOK_TEST: Final = "webhook.test"
 
@@ -44,10 +47,16 @@ EVENT_TYPES: Final = (
     CARD_AUTHORIZED,
     CARD_CAPTURED,
     CARD_REVERSED,
+    PAYOUT_SENT,
+    PAYOUT_PAID,
+    PAYOUT_RETURNED,
 )
 
 #: The command kinds that can make an event: others are skipped before decoding.
-KINDS: Final = frozenset({"pay", "claim_code", "hold", "capture", "release", "refund"})
+KINDS: Final = frozenset(
+    {"pay", "claim_code", "hold", "capture", "release", "refund", "payout", "settle_payout"}
+    | {"return_payout"}
+)
 
 #: The applied command of an id (a hold, a payment), or None if the chain has none.
 Origin = Callable[[str], c.Command | None]
@@ -124,7 +133,29 @@ def typed(command: c.Command, time_ms: int, origin: Origin) -> Typed | None:
         return _release(command, origin(command.hold))
     if isinstance(command, c.Refund):
         return _refund(command, origin(command.payment))
+    if isinstance(command, c.Payout | c.SettlePayout | c.ReturnPayout):
+        return _payout(command, origin)
     return None
+
+
+def _payout(command: c.Payout | c.SettlePayout | c.ReturnPayout, origin: Origin) -> Typed | None:
+    """A shop's payout to its bank account: sent (in transit), paid (the bank booked it),
+    returned (refused, or sent back after booking, with the bank's reason code)."""
+    if isinstance(command, c.Payout):
+        data = {"payout": command.id, "amount": command.amount}
+        return PAYOUT_SENT, command.merchant, _at(command.merchant, data)
+    sent = origin(command.payout)
+    if not command.merchant or not isinstance(sent, c.Payout):
+        return None  # a citizen's refund: no shop's event
+    data = {"payout": command.payout, "amount": sent.amount}
+    if isinstance(command, c.SettlePayout):
+        return (
+            PAYOUT_PAID,
+            command.merchant,
+            _at(command.merchant, data | {"bank_ref": command.bank_ref}),
+        )
+    data |= {"reason": command.reason, "after_booking": bool(command.bank_ref)}
+    return PAYOUT_RETURNED, command.merchant, _at(command.merchant, data)
 
 
 def _at(merchant: str, data: dict[str, Any]) -> dict[str, Any]:

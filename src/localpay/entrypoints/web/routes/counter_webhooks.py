@@ -50,6 +50,9 @@ MEANINGS: Final = {
     "card.authorized": N_("A card payment was authorized"),
     "card.captured": N_("A card payment was completed"),
     "card.reversed": N_("A card payment was reversed"),
+    "payout.sent": N_("A payout to the bank was sent"),
+    "payout.paid": N_("A payout reached the bank account"),
+    "payout.returned": N_("The bank returned a payout"),
 }
 #: Each refusal of the service, in plain words.
 REFUSALS: Final = {
