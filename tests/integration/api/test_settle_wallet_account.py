@@ -24,8 +24,9 @@ from localpay.bootstrap import Container, open_store
 from localpay.domain import commands as c
 from localpay.domain.policy import default_sale
 from localpay.entrypoints.api.app import create_app
-from localpay.ledger.state import PAYOUT_PAID
+from localpay.ledger.state import PAYOUT_PAID, PAYOUT_PENDING
 from localpay.services.cities.ledgers import new_id
+from localpay.services.settlement.ports import LineStatus, PaymentReport
 from localpay.services.settlement.wallet_accounts import (
     PAID,
     SENDING,
@@ -201,5 +202,35 @@ def test_registered_masked_then_the_daily_batch_pays_the_cancelled_purchase(
         assert state.payouts[world.purchase].status == PAYOUT_PAID
         assert accounts.payouts(CITY, "alice")[0].state == PAID
         assert container.settlement.exceptions(CITY) == []
+    finally:
+        next(_gen, None)
+
+
+def test_a_refund_the_bank_returned_waits_for_a_new_account_then_goes_again(
+    world: World, bank: RunningMockBank, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LOCALPAY_PAYOUT_BANK", bank.url)
+    trust = trust_party(CITY, "김포시")
+    ensure_trust_account(bank.client, CITY, trust.account, trust.bank, trust.name, 1_000_000)
+    container = next(_gen := _container(world))
+    try:
+        app = create_app(container)
+        assert put(app, _request(world)).status_code == 200
+        settlement = container.settlement
+        (first,) = settlement.daily(CITY, kst(2026, 6, 8, 16))
+        assert first.status == "sent", first.detail
+        # The bank says the account is closed (as its pain.002 would).
+        report = PaymentReport(
+            "R-1", first.id, "RJCT", "", (LineStatus(world.purchase, "RJCT", "AC04"),)
+        )
+        assert settlement.apply_report(CITY, report) == 1
+        owed = container.ledgers.sequencer(CITY).state.payouts[world.purchase]
+        assert (owed.status, owed.returned) == (PAYOUT_PENDING, "AC04")
+        assert settlement.daily(CITY, kst(2026, 6, 9, 16)) == []  # not to the same account
+        newer = _request(world, number="3333-01-2345678", at_ms=kst(2026, 6, 9, 17))
+        container.clock = Clock(kst(2026, 6, 9, 17))
+        assert put(app, newer).status_code == 200
+        (again,) = settlement.daily(CITY, kst(2026, 6, 9, 18))
+        assert [line.payout for line in again.lines] == [world.purchase]
     finally:
         next(_gen, None)

@@ -212,7 +212,7 @@ class SettlementService:
         self._execute_all(city, envelopes)  # a refusal (a balance spent meanwhile) skips it
         batched = self.repo.batched(city)
         owed = [q for q in chain.pending(self._state(city)) if q.id not in batched]
-        owed = [q for q in owed if self.repo.account(city, q.merchant or q.wallet) is not None]
+        owed = [q for q in owed if self._sendable(city, q)]
         if not owed:
             return []
         execution = days.payout_day(now_ms, self.cutoff_minutes, closures)
@@ -249,6 +249,21 @@ class SettlementService:
         )  # fmt: skip
         batch = self.repo.add_batch(batch, data)
         return self._send(city, batch)
+
+    def _sendable(self, city: str, owed: Payout) -> bool:
+        """An account is on file; and for a citizen's payout the bank sent back, it was
+        given after that file: the same account would only be refused again."""
+        stored = self.repo.account(city, owed.merchant or owed.wallet)
+        if stored is None:
+            return False
+        if not owed.returned:
+            return True
+        tried = [
+            batch.created_ms
+            for batch in self.repo.batches_of(city, owed.merchant or owed.wallet, limit=200)
+            if any(line.payout == owed.id for line in batch.lines)
+        ]
+        return stored.at_ms > max(tried, default=0)
 
     def _line(self, city: str, owed: Payout, execution: dt.date) -> PayoutLine:
         stored = self._account(city, owed.merchant or owed.wallet)
@@ -297,7 +312,9 @@ class SettlementService:
             return 0
         rejected = {s.end_to_end: s.reason or "NARR" for s in report.lines if s.status == "RJCT"}
         if report.group_status == "RJCT":
-            rejected = {line.payout: report.group_reason or "FF01" for line in batch.lines}
+            # The whole file: each line with its own reason where the report gives one.
+            whole = report.group_reason or "FF01"
+            rejected = {line.payout: rejected.get(line.payout, whole) for line in batch.lines}
         for payout, reason in rejected.items():
             self._return(city, payout, reason)
         return len(rejected)
