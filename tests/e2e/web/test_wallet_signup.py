@@ -143,9 +143,27 @@ def test_a_citizen_signs_up_gets_a_credit_signs_out_and_in_and_restores(
     expect(other.locator("#total-balance")).to_have_text("80,000원")
 
 
-def test_a_lost_answer_is_retried_with_the_same_command_and_key(page: Page, site: Site) -> None:
+def test_a_lost_answer_is_retried_with_the_same_command_and_key(
+    browser: Browser, site: Site
+) -> None:
     """The first POST of open_wallet reaches the server but its answer is lost; "Try
-    again" sends the very same bytes and Idempotency-Key, and the wallet opens once."""
+    again" sends the very same bytes and Idempotency-Key, and the wallet opens once.
+    Service workers are blocked: the wallet's worker claims the page, and a request it
+    forwards never reaches Playwright's route."""
+    context = browser.new_context(
+        viewport=PHONE,  # type: ignore[arg-type]
+        locale="ko-KR",
+        base_url=site.base,
+        service_workers="block",
+    )
+    context.set_default_timeout(15_000)
+    try:
+        _lost_answer_retried(context.new_page(), site)
+    finally:
+        context.close()
+
+
+def _lost_answer_retried(page: Page, site: Site) -> None:
     sent: list[tuple[bytes, str]] = []
 
     def lose_first_answer(route: Any) -> None:
