@@ -23,6 +23,7 @@ from localpay.entrypoints.cli.app import CityOpt, Settings, fail, out
 from localpay.ledger.ports import StoreError
 from localpay.services.settlement.ports import Party, PayoutBatch, ReserveProof
 from localpay.services.settlement.service import SettlementService
+from localpay.services.settlement.views import mask_number
 
 settle = typer.Typer(help="Settlement: payouts to bank accounts, statements, reserves",
                      no_args_is_help=True)  # fmt: skip
@@ -51,10 +52,6 @@ def service(ctx: typer.Context) -> Iterator[SettlementService]:
         fail(str(exc))
     finally:
         container.close()
-
-
-def mask(number: str) -> str:
-    return "*" * max(0, len(number) - 4) + number[-4:]
 
 
 def _batch_line(batch: PayoutBatch) -> str:
@@ -220,7 +217,7 @@ def account(
         fail("--holder is the holder's name as the bank has it")
     with service(ctx) as svc:
         digest = svc.register_account(city, owner, Party(holder.strip(), bank, digits), now_ms())
-        out.print(f"{owner}: {bank} {mask(digits)} ({digest[:12]}…)", highlight=False)
+        out.print(f"{owner}: {bank} {mask_number(digits)} ({digest[:12]}…)", highlight=False)
 
 
 DayArg = Annotated[str, typer.Option("--day", help="The day, YYYY-MM-DD (Korean calendar)")]

@@ -40,6 +40,7 @@ from localpay.services.settlement.service import (
     PayoutRefused,
     SettlementService,
 )
+from localpay.services.settlement.views import mask_name, mask_number
 
 router = APIRouter(tags=["settlement"])
 T = TypeVar("T")
@@ -188,17 +189,6 @@ class ProofOut(BaseModel):
 
 class ProofsOut(BaseModel):
     items: list[ProofOut]
-
-
-def mask_number(number: str) -> str:
-    digits = number.replace("-", "")
-    return "*" * max(0, len(digits) - 4) + digits[-4:]
-
-
-def mask_name(name: str) -> str:
-    if len(name) <= 2:
-        return name[0] + "*" * (len(name) - 1)
-    return name[0] + "*" * (len(name) - 2) + name[-1]
 
 
 def _line(line: BatchLine) -> LineOut:

@@ -27,6 +27,7 @@ from localpay.entrypoints.web.security import check_csrf
 from localpay.services.identity.service import Principal
 from localpay.services.settlement.ports import LINE_PAID, LINE_RETURNED, BankDown, Party
 from localpay.services.settlement.service import NoPayoutAccount, PayoutRefused, SettlementService
+from localpay.services.settlement.views import masked
 
 router = APIRouter()
 Csrf = Annotated[None, Depends(check_csrf)]
@@ -110,20 +111,10 @@ def _context(request: Request, city: str, staff: Principal) -> dict[str, Any]:
         "balance": balance,
         "amount": balance,
         "account": stored.party if stored else None,
-        "masked": _masked(stored.party) if stored else "",
+        "masked": masked(stored.party) if stored else "",
         "rows": _rows(request, svc, city, merchant),
         "key": str(uuid.uuid4()),
     }
-
-
-def _masked(party: Party) -> str:
-    digits = party.account
-    name = (
-        party.name[0]
-        + "*" * max(1, len(party.name) - 2)
-        + (party.name[-1] if len(party.name) > 2 else "")
-    )
-    return f"{party.bank} · {'*' * max(0, len(digits) - 4)}{digits[-4:]} · {name}"
 
 
 async def _render(
