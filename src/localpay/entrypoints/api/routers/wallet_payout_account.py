@@ -16,10 +16,10 @@ from pydantic import BaseModel, Field, StrictInt
 
 from localpay.entrypoints.api.deps import container_of, known_city
 from localpay.entrypoints.api.problems import MEDIA_TYPE, ApiProblem, problem
-from localpay.entrypoints.api.routers.settlement import mask_name
 from localpay.services.registry.accounts import BANKS, BankAccount, masked
 from localpay.services.settlement.ports import StoredAccount
 from localpay.services.settlement.service import SettlementService
+from localpay.services.settlement.views import mask_name
 from localpay.services.settlement.wallet_accounts import (
     AccountRequest,
     NoSuchWallet,
