@@ -6,10 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import msgspec
-
 from localpay.domain import commands as c
-from localpay.ledger.blocks import BlockHeader
+from localpay.ledger.blocks import decode_header
 from localpay.ledger.ports import Store
 from localpay.ledger.state import MERCHANT_ACTIVE, PAYOUT_PENDING, CityState, Payout
 
@@ -76,5 +74,5 @@ class MoneyIn:
 
     def _block_time(self, height: int) -> int:
         for block in self.store.blocks(self.city, height, height + 1):
-            return msgspec.json.decode(block.header_bytes, type=BlockHeader).time_ms
+            return decode_header(block.header_bytes).time_ms
         return 0

@@ -34,7 +34,7 @@ class Problem:
 
 @dataclass
 class Plan:
-    settle: list[tuple[Payout, Entry]] = field(default_factory=list)
+    settle: dict[str, tuple[Payout, Entry]] = field(default_factory=dict)  # by payout id
     returns: list[tuple[Payout, Entry]] = field(default_factory=list)  # after booking
     credits: list[str] = field(default_factory=list)  # references of won in, matched
     problems: list[Problem] = field(default_factory=list)
@@ -84,7 +84,7 @@ def _debit(plan: Plan, entry: Entry, payouts: dict[str, Payout]) -> None:
                 f"payout {owed.id} is {owed.amount} won; the bank booked {entry.amount} won",
             )
         )
-    elif owed.status != PAYOUT_PENDING or any(p.id == owed.id for p, _ in plan.settle):
+    elif owed.status != PAYOUT_PENDING or owed.id in plan.settle:
         plan.problems.append(
             Problem(
                 entry,
@@ -93,16 +93,14 @@ def _debit(plan: Plan, entry: Entry, payouts: dict[str, Payout]) -> None:
             )
         )
     else:
-        plan.settle.append((owed, entry))
+        plan.settle[owed.id] = (owed, entry)
 
 
 def _came_back(plan: Plan, entry: Entry, owed: Payout | None) -> None:
     """A payout the bank had booked, sent back (its statement shows the credit with the
     return's reason): returned on the chain, its units made again. Anything else that
     looks like a return is for an operator."""
-    booked = owed is not None and (
-        owed.status == PAYOUT_PAID or any(p.id == owed.id for p, _ in plan.settle)
-    )
+    booked = owed is not None and (owed.status == PAYOUT_PAID or owed.id in plan.settle)
     if booked and owed is not None and owed.amount == entry.amount:
         plan.returns.append((owed, entry))
         return

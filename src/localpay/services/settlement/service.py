@@ -23,14 +23,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
-import msgspec
 import nacl.signing
 
 from localpay.domain import business_days as days
 from localpay.domain import commands as c
 from localpay.domain.calendar import KST
 from localpay.domain.errors import NotFound, Refused
-from localpay.ledger.blocks import BlockHeader
+from localpay.ledger.blocks import decode_header
 from localpay.ledger.ports import StoredBlock
 from localpay.ledger.receipt import Receipt
 from localpay.ledger.signatures import sign_command
@@ -339,7 +338,7 @@ class SettlementService:
         return self.reconcile(city, self.bank(city).read_statement(data), now_ms)
 
     def reconcile(self, city: str, statement: Statement, now_ms: int) -> StatementRecord:
-        known = [s for s in self.repo.statements(city, limit=500)]
+        known = self.repo.statements(city, limit=500)
         for record in known:
             if record.statement_id == statement.statement_id:
                 return record  # the same statement twice changes nothing
@@ -358,7 +357,7 @@ class SettlementService:
                 merchant=owed.merchant,
                 wallet=owed.wallet,
             )
-            for owed, entry in plan.settle
+            for owed, entry in plan.settle.values()
         ]
         returns = [
             c.ReturnPayout(
@@ -496,5 +495,5 @@ def _exception(
 def _checkpoint(head: StoredBlock | None) -> tuple[int, str]:
     if head is None:
         return 0, ""
-    header = msgspec.json.decode(head.header_bytes, type=BlockHeader)
+    header = decode_header(head.header_bytes)
     return header.log_size, header.log_root
