@@ -28,6 +28,7 @@ from typing import Any, Final
 
 import httpx
 
+from localpay.adapters.iso20022 import camt053, pain001, pain002, safe
 from localpay.domain.business_days import bank_holidays
 from localpay.domain.errors import Conflict, Refused
 from localpay.services.settlement.ports import (
@@ -289,15 +290,20 @@ def ensure_trust_account(
 
 def push_holidays(client: MockBankClient, closures: frozenset[dt.date] = frozenset()) -> None:
     """Korean holidays (this and next year, by the bank's clock) and `closures` added to
-    the bank's list. Today is left out if the bank refuses it: a day something has
-    booked on cannot become a holiday (mock-bank answers 409)."""
+    what the bank's list has already."""
+    put_holidays(client, set(client.holidays()) | closures)
+
+
+def put_holidays(client: MockBankClient, days: set[dt.date] | frozenset[dt.date]) -> None:
+    """The bank's holiday list set to `days` and Korea's holidays of the bank's current
+    and next year. Today is left out if the bank refuses it: a day something has booked
+    on cannot become a holiday (mock-bank answers 409)."""
     today = client.today()
-    wanted = bank_holidays(today.year) | bank_holidays(today.year + 1) | closures
-    days = set(client.holidays()) | wanted
+    wanted = bank_holidays(today.year) | bank_holidays(today.year + 1) | days
     try:
-        client.put_holidays(sorted(days))
+        client.put_holidays(sorted(wanted))
     except MockBankRefused:
-        client.put_holidays(sorted(days - {today}))
+        client.put_holidays(sorted(wanted - {today}))
 
 
 class MockBank:
@@ -312,8 +318,6 @@ class MockBank:
         self.account_id = trust_account_id(city)
 
     def write(self, file: PayoutFile) -> bytes:
-        from localpay.adapters.iso20022 import pain001  # noqa: PLC0415 (H1 lands it in parallel)
-
         data = pain001.write(file)
         if any(line.creditor.bank == HOUSE_CODE for line in file.lines):
             data = _house_to_routing(data)
@@ -348,8 +352,6 @@ class MockBank:
 
     def _read(self, message: Message) -> PaymentReport | Statement | None:
         if message.type.startswith(REPORT):
-            from localpay.adapters.iso20022 import pain002  # noqa: PLC0415 (H1 lands it in parallel)
-
             report = pain002.read(message.body)
             # A DUPL is the bank refusing a second copy of a file it has: that file's
             # own report stands, and this one would read as the file rejected.
@@ -361,16 +363,9 @@ class MockBank:
     def closures(self, days: frozenset[dt.date]) -> None:
         """The bank's holiday list: Korea's holidays of this and next year and the city's
         closures, replaced whole (so a closure removed is a business day again)."""
-        today = self.client.today()
-        wanted = bank_holidays(today.year) | bank_holidays(today.year + 1) | days
-        try:
-            self.client.put_holidays(sorted(wanted))
-        except MockBankRefused:  # a day something booked on cannot become a holiday
-            self.client.put_holidays(sorted(wanted - {today}))
+        put_holidays(self.client, days)
 
     def read_statement(self, data: bytes) -> Statement:
-        from localpay.adapters.iso20022 import camt053  # noqa: PLC0415 (H1 lands it in parallel)
-
         statement: Statement = camt053.read(data)
         return replace(statement, account=domestic(statement.account))
 
@@ -391,8 +386,6 @@ def _sent_detail(msg_id: str, body: dict[str, Any]) -> str:
 def _house_to_routing(data: bytes) -> bytes:
     """Our validated file with the creditor agents under HOUSE_CODE named by ROUTING,
     validated again (MmbId is Max35Text: still valid)."""
-    from localpay.adapters.iso20022 import pain001, safe  # noqa: PLC0415 (H1 lands it in parallel)
-
     root = safe.parse(data)
     for member in root.iterfind(f".//{{{pain001.NS}}}CdtrAgt//{{{pain001.NS}}}MmbId"):
         if member.text == HOUSE_CODE:
