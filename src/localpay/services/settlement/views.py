@@ -3,7 +3,8 @@ name are personal data), the same way on every page, answer and command line."""
 
 from __future__ import annotations
 
-from localpay.services.registry.accounts import BANKS
+from localpay.services.registry.accounts import BANKS, BankAccount
+from localpay.services.registry.accounts import masked as registry_masked
 from localpay.services.settlement.ports import Party
 
 
@@ -29,3 +30,9 @@ def bank_name(code: str, lang: str = "ko") -> str:
 def masked(party: Party, lang: str = "ko") -> str:
     """`신한 · *********6789 · 김*나`."""
     return f"{bank_name(party.bank, lang)} · {mask_number(party.account)} · {mask_name(party.name)}"
+
+
+def account_shown(party: Party, lang: str = "ko") -> str:
+    """`신한 ****-**-**6789`: the bank and the number as the registry shows a shop's
+    application account (the citizen's pages and the card counter show it so)."""
+    return registry_masked(BankAccount(party.bank, party.account, party.name), lang)

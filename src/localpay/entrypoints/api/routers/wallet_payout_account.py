@@ -16,10 +16,9 @@ from pydantic import BaseModel, Field, StrictInt
 
 from localpay.entrypoints.api.deps import container_of, known_city
 from localpay.entrypoints.api.problems import MEDIA_TYPE, ApiProblem, problem
-from localpay.services.registry.accounts import BANKS, BankAccount, masked
 from localpay.services.settlement.ports import StoredAccount
 from localpay.services.settlement.service import SettlementService
-from localpay.services.settlement.views import mask_name
+from localpay.services.settlement.views import bank_name, mask_name, mask_number
 from localpay.services.settlement.wallet_accounts import (
     AccountRequest,
     NoSuchWallet,
@@ -86,12 +85,11 @@ def _problems(*codes: str) -> dict[int | str, dict[str, Any]]:
 
 
 def account_out(stored: StoredAccount) -> WalletAccountOut:
-    party = stored.party
-    shown = masked(BankAccount(party.bank, party.account, party.name))
+    party = stored.party  # its number digits only, as kept
     return WalletAccountOut(
         bank=party.bank,
-        bank_name=BANKS.get(party.bank, (party.bank, party.bank))[0],
-        number=shown.split(" ", 1)[1],
+        bank_name=bank_name(party.bank),
+        number=mask_number(party.account),
         holder=mask_name(party.name),
         registered_ms=stored.at_ms,
     )

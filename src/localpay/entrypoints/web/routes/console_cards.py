@@ -31,7 +31,8 @@ from localpay.entrypoints.web.security import check_csrf
 from localpay.services.payments.card import numbers
 from localpay.services.payments.card.errors import BadPin, LedgerRefused
 from localpay.services.payments.card.service import CardService
-from localpay.services.registry.accounts import BANKS, BankAccount, masked
+from localpay.services.registry.accounts import BANKS
+from localpay.services.settlement.views import account_shown
 from localpay.services.settlement.wallet_accounts import WalletAccountRefused, WalletAccounts
 from localpay.services.wallets.preview import load_programs, program_name
 
@@ -138,10 +139,7 @@ def _refund_account(request: Request, city: str, wallet: str) -> dict[str, Any]:
     """A card-only wallet's refund account (환불받을 계좌), masked, and the banks to choose."""
     settlement = getattr(container(request), "settlement", None)
     stored = None if settlement is None else settlement.account_of(city, wallet)
-    shown = ""
-    if stored is not None:
-        party = stored.party
-        shown = masked(BankAccount(party.bank, party.account, party.name))
+    shown = "" if stored is None else account_shown(stored.party)
     return {"refund_account": shown, "banks": sorted(BANKS.items(), key=lambda b: b[1][0])}
 
 

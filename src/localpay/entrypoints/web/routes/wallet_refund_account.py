@@ -19,9 +19,10 @@ from localpay.entrypoints.web.i18n import N_
 from localpay.entrypoints.web.render import page
 from localpay.entrypoints.web.routes.wallet import citizen, wallet_context
 from localpay.entrypoints.web.routes.wallet_pay import wallet_of
-from localpay.services.registry.accounts import BANKS, BankAccount, masked
+from localpay.services.registry.accounts import BANKS
 from localpay.services.settlement.ports import StoredAccount
 from localpay.services.settlement.service import SettlementService
+from localpay.services.settlement.views import account_shown
 from localpay.services.settlement.wallet_accounts import (
     PAID,
     RETURNED,
@@ -65,10 +66,7 @@ def _accounts(request: Request) -> WalletAccounts:
 
 
 def _shown(stored: StoredAccount | None, lang: str) -> str:
-    if stored is None:
-        return ""
-    party = stored.party
-    return masked(BankAccount(party.bank, party.account, party.name), lang)
+    return "" if stored is None else account_shown(stored.party, lang)
 
 
 def _context(request: Request, city: str) -> dict[str, Any]:
