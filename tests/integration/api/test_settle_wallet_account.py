@@ -162,75 +162,74 @@ def bank() -> Iterator[RunningMockBank]:
         yield running
 
 
-def test_registered_masked_then_the_daily_batch_pays_the_cancelled_purchase(
+@pytest.fixture
+def banked(
     world: World, bank: RunningMockBank, monkeypatch: pytest.MonkeyPatch
-) -> None:
+) -> Iterator[Container]:
+    """The server's container with mock-bank as its payout bank, the trust account open."""
     monkeypatch.setenv("LOCALPAY_PAYOUT_BANK", bank.url)
     trust = trust_party(CITY, "김포시")
     ensure_trust_account(bank.client, CITY, trust.account, trust.bank, trust.name, 1_000_000)
-    container = next(_gen := _container(world))
-    try:
-        accounts = WalletAccounts(container.settlement)
-        [owed] = accounts.payouts(CITY, "alice")
-        assert (owed.id, owed.amount, owed.state) == (world.purchase, 100_000, WAITING)
-        app = create_app(container)
-        first = _request(world)
-        answer = put(app, first)
-        assert answer.status_code == 200, answer.text
-        assert answer.json() == {
-            "bank": "088", "bank_name": "신한", "number": "********7890", "holder": "김*나",
-            "registered_ms": MONDAY,
-        }  # fmt: skip
-        assert "234567" not in answer.text and "하나" not in answer.text
-        assert put(app, first).json() == answer.json()  # the same request again
-        newer = _request(world, number="3333-01-2345678", at_ms=MONDAY + 1000)
-        assert put(app, newer).status_code == 200
-        # The first request, replayed within its 5 minutes, cannot put the old account back.
-        assert _code(put(app, first)) == (409, "request_replayed")
-        assert accounts.payouts(CITY, "alice")[0].state == SENDING
+    yield from _container(world)
 
-        container.clock = Clock(kst(2026, 6, 8, 16))
-        (daily,) = container.settlement.daily(CITY, kst(2026, 6, 8, 16))
-        assert [(x.payout, x.owner, x.amount) for x in daily.lines] == [
-            (world.purchase, "alice", 100_000)
-        ]
-        data = container.settlement.batch_file(CITY, daily.id)
-        assert HOLDER.encode() in data and b"3333012345678" in data
-        bank.client.advance(days=3)  # through the booking and its statement
-        container.settlement.poll(CITY, kst(2026, 6, 11, 10))
-        state = container.ledgers.sequencer(CITY).state
-        assert state.payouts[world.purchase].status == PAYOUT_PAID
-        assert accounts.payouts(CITY, "alice")[0].state == PAID
-        assert container.settlement.exceptions(CITY) == []
-    finally:
-        next(_gen, None)
+
+def test_registered_masked_then_the_daily_batch_pays_the_cancelled_purchase(
+    world: World, bank: RunningMockBank, banked: Container
+) -> None:
+    container = banked
+    accounts = WalletAccounts(container.settlement)
+    [owed] = accounts.payouts(CITY, "alice")
+    assert (owed.id, owed.amount, owed.state) == (world.purchase, 100_000, WAITING)
+    app = create_app(container)
+    first = _request(world)
+    answer = put(app, first)
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {
+        "bank": "088", "bank_name": "신한", "number": "********7890", "holder": "김*나",
+        "registered_ms": MONDAY,
+    }  # fmt: skip
+    assert "234567" not in answer.text and "하나" not in answer.text
+    assert put(app, first).json() == answer.json()  # the same request again
+    newer = _request(world, number="3333-01-2345678", at_ms=MONDAY + 1000)
+    assert put(app, newer).status_code == 200
+    # The first request, replayed within its 5 minutes, cannot put the old account back.
+    assert _code(put(app, first)) == (409, "request_replayed")
+    assert accounts.payouts(CITY, "alice")[0].state == SENDING
+
+    container.clock = Clock(kst(2026, 6, 8, 16))
+    (daily,) = container.settlement.daily(CITY, kst(2026, 6, 8, 16))
+    assert [(x.payout, x.owner, x.amount) for x in daily.lines] == [
+        (world.purchase, "alice", 100_000)
+    ]
+    data = container.settlement.batch_file(CITY, daily.id)
+    assert HOLDER.encode() in data and b"3333012345678" in data
+    bank.client.advance(days=3)  # through the booking and its statement
+    container.settlement.poll(CITY, kst(2026, 6, 11, 10))
+    state = container.ledgers.sequencer(CITY).state
+    assert state.payouts[world.purchase].status == PAYOUT_PAID
+    assert accounts.payouts(CITY, "alice")[0].state == PAID
+    assert container.settlement.exceptions(CITY) == []
 
 
 def test_a_refund_the_bank_returned_waits_for_a_new_account_then_goes_again(
-    world: World, bank: RunningMockBank, monkeypatch: pytest.MonkeyPatch
+    world: World, bank: RunningMockBank, banked: Container
 ) -> None:
-    monkeypatch.setenv("LOCALPAY_PAYOUT_BANK", bank.url)
-    trust = trust_party(CITY, "김포시")
-    ensure_trust_account(bank.client, CITY, trust.account, trust.bank, trust.name, 1_000_000)
-    container = next(_gen := _container(world))
-    try:
-        app = create_app(container)
-        assert put(app, _request(world)).status_code == 200
-        settlement = container.settlement
-        (first,) = settlement.daily(CITY, kst(2026, 6, 8, 16))
-        assert first.status == "sent", first.detail
-        # The bank says the account is closed (as its pain.002 would).
-        report = PaymentReport(
-            "R-1", first.id, "RJCT", "", (LineStatus(world.purchase, "RJCT", "AC04"),)
-        )
-        assert settlement.apply_report(CITY, report) == 1
-        owed = container.ledgers.sequencer(CITY).state.payouts[world.purchase]
-        assert (owed.status, owed.returned) == (PAYOUT_PENDING, "AC04")
-        assert settlement.daily(CITY, kst(2026, 6, 9, 16)) == []  # not to the same account
-        newer = _request(world, number="3333-01-2345678", at_ms=kst(2026, 6, 9, 17))
-        container.clock = Clock(kst(2026, 6, 9, 17))
-        assert put(app, newer).status_code == 200
-        (again,) = settlement.daily(CITY, kst(2026, 6, 9, 18))
-        assert [line.payout for line in again.lines] == [world.purchase]
-    finally:
-        next(_gen, None)
+    container = banked
+    app = create_app(container)
+    assert put(app, _request(world)).status_code == 200
+    settlement = container.settlement
+    (first,) = settlement.daily(CITY, kst(2026, 6, 8, 16))
+    assert first.status == "sent", first.detail
+    # The bank says the account is closed (as its pain.002 would).
+    report = PaymentReport(
+        "R-1", first.id, "RJCT", "", (LineStatus(world.purchase, "RJCT", "AC04"),)
+    )
+    assert settlement.apply_report(CITY, report) == 1
+    owed = container.ledgers.sequencer(CITY).state.payouts[world.purchase]
+    assert (owed.status, owed.returned) == (PAYOUT_PENDING, "AC04")
+    assert settlement.daily(CITY, kst(2026, 6, 9, 16)) == []  # not to the same account
+    newer = _request(world, number="3333-01-2345678", at_ms=kst(2026, 6, 9, 17))
+    container.clock = Clock(kst(2026, 6, 9, 17))
+    assert put(app, newer).status_code == 200
+    (again,) = settlement.daily(CITY, kst(2026, 6, 9, 18))
+    assert [line.payout for line in again.lines] == [world.purchase]
