@@ -36,7 +36,7 @@ class Problem:
 class Plan:
     settle: dict[str, tuple[Payout, Entry]] = field(default_factory=dict)  # by payout id
     returns: list[tuple[Payout, Entry]] = field(default_factory=list)  # after booking
-    credits: list[str] = field(default_factory=list)  # references of won in, matched
+    credits: set[str] = field(default_factory=set)  # references of won in, matched
     problems: list[Problem] = field(default_factory=list)
 
 
@@ -149,4 +149,4 @@ def _credit(
             Problem(entry, CREDIT_SEEN, f"{ref!r} was on an earlier statement already")
         )
     else:
-        plan.credits.append(ref)
+        plan.credits.add(ref)

@@ -381,8 +381,8 @@ class SettlementService:
         if not known:
             # The first statement: what the chain minted before it is in its opening
             # balance (a city coming onto the platform starts from that balance).
-            plan.credits.extend(ref for ref in money_in if ref not in plan.credits)
-        self.repo.add_matched(city, plan.credits)
+            plan.credits.update(money_in)
+        self.repo.add_matched(city, sorted(plan.credits))
         for n, problem in enumerate(plan.problems):
             self.repo.add_exception(_exception(city, statement, problem, n, now_ms))
         record = StatementRecord(
