@@ -134,6 +134,8 @@ def test_the_same_statement_twice_changes_nothing_and_an_unknown_entry_is_an_exc
     assert statements
     raw = statements[-1].body
     first = settle.import_statement(CITY, raw, town.clock.now)
+    # Its entries, each matched or an exception (the budget minted before it is its opening).
+    assert first.matched + first.exceptions == first.entries
     size = town.log_size()
     second = settle.import_statement(CITY, raw, town.clock.now)
     assert second == first and town.log_size() == size

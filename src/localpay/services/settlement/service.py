@@ -378,6 +378,9 @@ class SettlementService:
             self.repo.set_line(city, command.payout, LINE_PAID, "", command.bank_ref)
         for back in returns:
             self.repo.set_line(city, back.payout, LINE_RETURNED, back.reason, back.bank_ref)
+        # Entries matched: payouts booked and sent back, credits shown (counted before the
+        # first statement's cut-over adds references no entry of it names).
+        matched = len(plan.settle) + len(plan.returns) + len(plan.credits)
         if not known:
             # The first statement: what the chain minted before it is in its opening
             # balance (a city coming onto the platform starts from that balance).
@@ -387,7 +390,7 @@ class SettlementService:
             self.repo.add_exception(_exception(city, statement, problem, n, now_ms))
         record = StatementRecord(
             city, statement.statement_id, statement.day, statement.opening, statement.closing,
-            len(statement.entries), len(plan.settle) + len(plan.credits), len(plan.problems),
+            len(statement.entries), matched, len(plan.problems),
             now_ms,
         )  # fmt: skip
         self.repo.add_statement(record)
